@@ -1,0 +1,184 @@
+// Package config is mailgate's YAML schema: the structs every other package
+// reads, the embedded default installation, and validation that names the
+// file, line and key of every problem. It imports no other mailgate package.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultName is how the embedded default config is named in messages.
+const DefaultName = "(embedded default)"
+
+// Config is the whole configuration.
+type Config struct {
+	// Hostname is the name this server gives in greetings, EHLO and
+	// Received headers.
+	Hostname string `yaml:"hostname"`
+	// DataDir holds the spool, mailboxes, accounts and generated keys.
+	DataDir string `yaml:"data_dir"`
+	// LocalDomains are the domains whose mail is stored here.
+	LocalDomains []string   `yaml:"local_domains"`
+	Log          Log        `yaml:"log"`
+	TLS          TLS        `yaml:"tls"`
+	Listeners    []Listener `yaml:"listeners"`
+	Limits       Limits     `yaml:"limits"`
+	Auth         Auth       `yaml:"auth"`
+	Queue        Queue      `yaml:"queue"`
+	Delivery     Delivery   `yaml:"delivery"`
+	Filters      Filters    `yaml:"filters"`
+	Mailbox      Mailbox    `yaml:"mailbox"`
+	HTTP         HTTP       `yaml:"http"`
+
+	// File is where the config was read from (DefaultName if embedded).
+	File string `yaml:"-"`
+}
+
+// Log chooses the log level and format.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// TLS names the certificate used by every TLS listener. Empty means a
+// self-signed certificate generated into the data directory.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Listener protocols.
+const (
+	ProtoSMTP        = "smtp"        // MX: port 25, STARTTLS offered, no AUTH needed for local mail
+	ProtoSubmission  = "submission"  // port 587, STARTTLS, AUTH required
+	ProtoSubmissions = "submissions" // port 465, implicit TLS, AUTH required
+	ProtoIMAP        = "imap"        // port 143, STARTTLS
+	ProtoIMAPS       = "imaps"       // port 993, implicit TLS
+	ProtoPOP3        = "pop3"        // port 110, STLS
+	ProtoPOP3S       = "pop3s"       // port 995, implicit TLS
+	ProtoHTTP        = "http"        // metrics, health, admin API
+)
+
+// Listener is one socket mailgate serves.
+type Listener struct {
+	Name     string `yaml:"name"`
+	Protocol string `yaml:"protocol"`
+	Address  string `yaml:"address"`
+	// Filters run on this listener's transactions, in this order.
+	Filters []string `yaml:"filters"`
+	// AllowInsecureAuth permits AUTH/LOGIN without TLS; only honoured on
+	// loopback addresses.
+	AllowInsecureAuth bool `yaml:"allow_insecure_auth"`
+}
+
+// Limits bound what one client can make the server do.
+type Limits struct {
+	MaxMessageSize      Size     `yaml:"max_message_size"`
+	MaxRecipients       int      `yaml:"max_recipients"`
+	MaxLineLength       int      `yaml:"max_line_length"`
+	MaxConnections      int      `yaml:"max_connections"`
+	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
+	CommandTimeout      Duration `yaml:"command_timeout"`
+	DataTimeout         Duration `yaml:"data_timeout"`
+	MaxErrors           int      `yaml:"max_errors"`
+}
+
+// Auth throttles password guessing: after MaxFailures failures from one IP
+// within Window, that IP is refused for Lockout. Each failure before that
+// is answered after Delay.
+type Auth struct {
+	MaxFailures int      `yaml:"max_failures"`
+	Window      Duration `yaml:"window"`
+	Lockout     Duration `yaml:"lockout"`
+	Delay       Duration `yaml:"delay"`
+}
+
+// HTTP configures the metrics/health/admin listener.
+type HTTP struct {
+	// TokenFile holds a bearer token required for the admin API when the
+	// HTTP listener is not on loopback.
+	TokenFile string `yaml:"token_file"`
+	// MinFreeDisk is the free space below which /readyz fails.
+	MinFreeDisk Size `yaml:"min_free_disk"`
+}
+
+// Defaults returns the values used for every key a file leaves out.
+func Defaults() *Config {
+	return &Config{
+		Hostname: "localhost",
+		DataDir:  "./mailgate-data",
+		Log:      Log{Level: "info", Format: "text"},
+		Limits: Limits{
+			MaxMessageSize:      25 << 20,
+			MaxRecipients:       100,
+			MaxLineLength:       4096,
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 50,
+			CommandTimeout:      Duration(5 * 60e9),
+			DataTimeout:         Duration(10 * 60e9),
+			MaxErrors:           10,
+		},
+		Auth:     Auth{MaxFailures: 5, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
+		Queue:    defaultQueue(),
+		Delivery: defaultDelivery(),
+		Filters:  defaultFilters(),
+		Mailbox:  defaultMailbox(),
+		HTTP:     HTTP{MinFreeDisk: 100 << 20},
+	}
+}
+
+// Load reads and validates the file at path. Every problem is returned at
+// once in an *Errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Default returns the embedded default config.
+func Default() *Config {
+	c, err := Parse(DefaultName, defaultYAML)
+	if err != nil {
+		panic("embedded default config is invalid: " + err.Error())
+	}
+	return c
+}
+
+// DefaultYAML returns the text of the embedded default config.
+func DefaultYAML() []byte { return defaultYAML }
+
+// Parse decodes and validates YAML text; name is used in messages.
+func Parse(name string, data []byte) (*Config, error) {
+	var root yaml.Node
+	errs := &Errors{}
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			err = fmt.Errorf("%s", te.Errors[0])
+		}
+		errs.add(name, syntaxLine(err), "(file)", "not valid YAML: "+err.Error())
+		return nil, errs
+	}
+	c := Defaults()
+	c.File = name
+	d := &decoder{file: name, lines: map[string]int{}, errs: errs}
+	d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	v := &Validator{file: name, lines: d.lines, errs: errs}
+	c.validate(v)
+	if len(errs.Problems) > 0 {
+		errs.sort()
+		return nil, errs
+	}
+	return c, nil
+}

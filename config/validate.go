@@ -1,0 +1,200 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+// syntaxLine pulls the line number out of a YAML syntax error.
+func syntaxLine(err error) int {
+	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 1
+}
+
+func (c *Config) validate(v *Validator) {
+	if !IsDomain(c.Hostname) {
+		v.Errorf("hostname", "%q is not a host name; write a fully qualified name such as mail.example.com", c.Hostname)
+	}
+	if c.DataDir == "" {
+		v.Errorf("data_dir", "missing; write a directory for the spool and mailboxes, such as /var/lib/mailgate")
+	}
+	for i, d := range c.LocalDomains {
+		if !IsDomain(d) {
+			v.Errorf(fmt.Sprintf("local_domains[%d]", i), "%q is not a domain; write a domain name such as example.com", d)
+		}
+	}
+	c.Log.validate(v)
+	c.TLS.validate(v)
+	c.validateListeners(v)
+	c.Limits.validate(v)
+	c.Auth.validate(v)
+	c.Queue.validate(v)
+	c.Delivery.validate(v)
+	c.Filters.validate(v, c)
+	c.Mailbox.validate(v, c)
+}
+
+func (l *Log) validate(v *Validator) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.Errorf("log.level", "%q is not a log level; write debug, info, warn or error", l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		v.Errorf("log.format", "%q is not a log format; write text or json", l.Format)
+	}
+}
+
+func (t *TLS) validate(v *Validator) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.Errorf("tls", "cert_file and key_file go together; give both, or neither for a self-signed certificate")
+	}
+	checkFile(v, "tls.cert_file", t.CertFile, "certificate")
+	checkFile(v, "tls.key_file", t.KeyFile, "private key")
+}
+
+// checkFile reports a file that cannot be read, when a name is given.
+func checkFile(v *Validator, path, name, what string) {
+	if name == "" {
+		return
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		v.Errorf(path, "cannot read %s file %q (%s); write the path of an existing, readable file", what, name, reason(err))
+		return
+	}
+	f.Close()
+}
+
+func reason(err error) string {
+	switch {
+	case os.IsNotExist(err):
+		return "no such file"
+	case os.IsPermission(err):
+		return "permission denied"
+	}
+	return err.Error()
+}
+
+var protocols = map[string]bool{
+	ProtoSMTP: true, ProtoSubmission: true, ProtoSubmissions: true, ProtoIMAP: true,
+	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true,
+}
+
+func (c *Config) validateListeners(v *Validator) {
+	seen := map[string]string{}
+	names := map[string]bool{}
+	for i, l := range c.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		if l.Name != "" && names[l.Name] {
+			v.Errorf(p+".name", "listener name %q is used twice; give each listener its own name", l.Name)
+		}
+		names[l.Name] = true
+		if !protocols[l.Protocol] {
+			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, http", l.Protocol)
+		}
+		if !validAddress(v, p+".address", l.Address) {
+			continue
+		}
+		if prev, ok := seen[l.Address]; ok {
+			v.Errorf(p+".address", "%s is already used by %s; give each listener its own address", l.Address, prev)
+		}
+		seen[l.Address] = p
+		if len(l.Filters) > 0 && !isSMTP(l.Protocol) {
+			v.Errorf(p+".filters", "filters run only on smtp, submission and submissions listeners; remove this key")
+		}
+		for j, f := range l.Filters {
+			if !c.Filters.Known(f) {
+				v.Errorf(fmt.Sprintf("%s.filters[%d]", p, j), "%q is not a filter; write one of %s", f, strings.Join(FilterNames(), ", "))
+			}
+		}
+	}
+}
+
+func isSMTP(proto string) bool {
+	return proto == ProtoSMTP || proto == ProtoSubmission || proto == ProtoSubmissions
+}
+
+// validAddress checks a host:port listener address.
+func validAddress(v *Validator, path, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.Errorf(path, "%q is not host:port; write an address such as 127.0.0.1:25 or [::1]:25", addr)
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		v.Errorf(path, "port %q is out of range; write a port from 1 to 65535", port)
+		return false
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		v.Errorf(path, "host %q is not an IP address; write an IP address such as 0.0.0.0 or ::, or leave it empty", host)
+		return false
+	}
+	return true
+}
+
+func (l *Limits) validate(v *Validator) {
+	positive := []struct {
+		path string
+		n    int
+	}{
+		{"limits.max_recipients", l.MaxRecipients},
+		{"limits.max_line_length", l.MaxLineLength},
+		{"limits.max_connections", l.MaxConnections},
+		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
+		{"limits.max_errors", l.MaxErrors},
+	}
+	for _, p := range positive {
+		if p.n < 1 {
+			v.Errorf(p.path, "%d is not allowed; write a number of 1 or more", p.n)
+		}
+	}
+	if l.MaxLineLength > 0 && l.MaxLineLength < 1000 {
+		v.Errorf("limits.max_line_length", "%d is below the 1000 octets RFC 5321 requires; write 1000 or more", l.MaxLineLength)
+	}
+	if l.MaxMessageSize < 1024 {
+		v.Errorf("limits.max_message_size", "%d bytes is too small for any message; write a size such as 25MB", l.MaxMessageSize)
+	}
+	if l.CommandTimeout.D() < 1e9 {
+		v.Errorf("limits.command_timeout", "must be at least 1s; RFC 5321 suggests 5m")
+	}
+	if l.DataTimeout.D() < 1e9 {
+		v.Errorf("limits.data_timeout", "must be at least 1s; RFC 5321 suggests 10m")
+	}
+}
+
+func (a *Auth) validate(v *Validator) {
+	if a.MaxFailures < 1 {
+		v.Errorf("auth.max_failures", "%d is not allowed; write a number of 1 or more", a.MaxFailures)
+	}
+	if a.Window.D() <= 0 {
+		v.Errorf("auth.window", "must be more than 0; write a duration such as 10m")
+	}
+}
+
+var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// IsDomain reports whether s is a syntactically valid DNS domain name
+// (one or more labels; "localhost" counts).
+func IsDomain(s string) bool {
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if !labelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
