@@ -1,0 +1,123 @@
+// Package dnstest runs a real DNS server on loopback for tests, serving
+// records given as zone-file lines, plus names that fail on purpose.
+package dnstest
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// Server answers from its records over UDP and TCP on 127.0.0.1.
+type Server struct {
+	Addr string // host:port to point a resolver at
+
+	mu       sync.Mutex
+	records  map[key][]dns.RR
+	servfail map[string]bool
+	timeout  map[string]bool
+	names    map[string]bool
+}
+
+type key struct {
+	name  string
+	qtype uint16
+}
+
+// Start serves until the test ends. Records are zone-file lines such as
+// "example.com. 300 IN MX 10 mx.example.com.".
+func Start(t testing.TB, records ...string) *Server {
+	t.Helper()
+	s := &Server{records: map[key][]dns.RR{}, servfail: map[string]bool{}, timeout: map[string]bool{}, names: map[string]bool{}}
+	s.Add(t, records...)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Addr = pc.LocalAddr().String()
+	udp := &dns.Server{PacketConn: pc, Handler: s}
+	tcp := &dns.Server{Listener: ln, Handler: s}
+	go udp.ActivateAndServe()
+	go tcp.ActivateAndServe()
+	t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
+	return s
+}
+
+// Add serves more records.
+func (s *Server) Add(t testing.TB, records ...string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range records {
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			t.Fatalf("dnstest: bad record %q: %v", line, err)
+		}
+		h := rr.Header()
+		h.Name = strings.ToLower(h.Name)
+		k := key{h.Name, h.Rrtype}
+		s.records[k] = append(s.records[k], rr)
+		s.names[h.Name] = true
+	}
+}
+
+// ServFail makes every query for name answer SERVFAIL.
+func (s *Server) ServFail(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.servfail[dns.Fqdn(strings.ToLower(name))] = true
+}
+
+// Timeout makes every query for name go unanswered.
+func (s *Server) Timeout(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeout[dns.Fqdn(strings.ToLower(name))] = true
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	if len(req.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		w.WriteMsg(m)
+		return
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.timeout[name]:
+		return
+	case s.servfail[name]:
+		m.Rcode = dns.RcodeServerFailure
+	default:
+		m.Answer = s.answer(name, q.Qtype)
+		if len(m.Answer) == 0 && !s.names[name] {
+			m.Rcode = dns.RcodeNameError
+		}
+	}
+	w.WriteMsg(m)
+}
+
+// answer returns the records for name, following one CNAME.
+func (s *Server) answer(name string, qtype uint16) []dns.RR {
+	if rrs := s.records[key{name, qtype}]; len(rrs) > 0 {
+		return rrs
+	}
+	if c := s.records[key{name, dns.TypeCNAME}]; len(c) > 0 && qtype != dns.TypeCNAME {
+		target := strings.ToLower(c[0].(*dns.CNAME).Target)
+		return append(append([]dns.RR{}, c...), s.records[key{target, qtype}]...)
+	}
+	return nil
+}
