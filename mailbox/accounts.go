@@ -1,0 +1,212 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Account is one login: a mailbox plus the addresses it may send as.
+type Account struct {
+	Address string `yaml:"address"`
+	// Password is an argon2id (or bcrypt) hash, never a plain password.
+	Password string `yaml:"password"`
+	// Aliases are further addresses delivered to this account.
+	Aliases []string `yaml:"aliases,omitempty"`
+	// SendAs lists extra addresses ("noreply@example.com") or whole
+	// domains ("@example.com") this account may use as sender.
+	SendAs []string `yaml:"send_as,omitempty"`
+	// Quota overrides the default storage limit in bytes (0: default).
+	Quota int64 `yaml:"quota,omitempty"`
+}
+
+// accountsFile is the on-disk form of <data_dir>/accounts.yaml.
+type accountsFile struct {
+	Accounts []Account `yaml:"accounts"`
+	// Forwards are alias lists: an address delivered to several local or
+	// remote addresses.
+	Forwards map[string][]string `yaml:"forwards,omitempty"`
+	// CatchAll maps a domain to the account that receives mail for
+	// unknown addresses in it.
+	CatchAll map[string]string `yaml:"catch_all,omitempty"`
+}
+
+// ErrAuthFailed is returned for an unknown user or a wrong password; the
+// two are not told apart, so logins cannot probe for accounts.
+var ErrAuthFailed = errors.New("mailbox: invalid username or password")
+
+// Accounts is the account database. It rereads accounts.yaml when the file
+// changes, so `mailgate user add` takes effect in a running server.
+type Accounts struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	file    accountsFile
+	byAddr  map[string]*Account // lower-case address or alias -> account
+	stamp   fileStamp
+	checked time.Time
+
+	cacheMu sync.Mutex
+	cache   map[[32]byte]time.Time // verified credentials -> expiry
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// accountsName is the accounts file inside the data directory.
+const accountsName = "accounts.yaml"
+
+// OpenAccounts loads <dataDir>/accounts.yaml (an absent file is empty).
+func OpenAccounts(dataDir string) (*Accounts, error) {
+	a := &Accounts{path: filepath.Join(dataDir, accountsName), now: time.Now, cache: map[[32]byte]time.Time{}}
+	if err := a.reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Path is the accounts file.
+func (a *Accounts) Path() string { return a.path }
+
+func (a *Accounts) reload() error {
+	st, err := os.Stat(a.path)
+	if errors.Is(err, os.ErrNotExist) {
+		a.install(accountsFile{}, fileStamp{})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stamp := fileStamp{st.ModTime(), st.Size()}
+	if stamp == a.stamp && a.byAddr != nil {
+		return nil
+	}
+	data, err := os.ReadFile(a.path)
+	if err != nil {
+		return err
+	}
+	var f accountsFile
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("%s: %v", a.path, err)
+	}
+	a.install(f, stamp)
+	return nil
+}
+
+func (a *Accounts) install(f accountsFile, stamp fileStamp) {
+	by := map[string]*Account{}
+	for i := range f.Accounts {
+		acc := &f.Accounts[i]
+		by[strings.ToLower(acc.Address)] = acc
+		for _, al := range acc.Aliases {
+			by[strings.ToLower(al)] = acc
+		}
+	}
+	a.mu.Lock()
+	a.file, a.byAddr, a.stamp = f, by, stamp
+	a.mu.Unlock()
+	a.cacheMu.Lock()
+	clear(a.cache)
+	a.cacheMu.Unlock()
+}
+
+// refresh rereads the file if it changed, at most once a second.
+func (a *Accounts) refresh() {
+	a.mu.RLock()
+	fresh := a.now().Sub(a.checked) < time.Second
+	a.mu.RUnlock()
+	if fresh {
+		return
+	}
+	a.mu.Lock()
+	a.checked = a.now()
+	a.mu.Unlock()
+	_ = a.reload() // a broken file keeps the last good accounts
+}
+
+// Authenticate checks a login. Successful checks are cached for a minute
+// (keyed by a hash of name, password and stored hash) so a burst of
+// connections from one application does not pay argon2id each time.
+func (a *Accounts) Authenticate(ctx context.Context, username, password string) (string, error) {
+	a.refresh()
+	a.mu.RLock()
+	acc := a.byAddr[strings.ToLower(username)]
+	a.mu.RUnlock()
+	if acc == nil || !strings.EqualFold(acc.Address, username) || password == "" {
+		return "", ErrAuthFailed
+	}
+	key := sha256.Sum256([]byte(acc.Address + "\x00" + password + "\x00" + acc.Password))
+	a.cacheMu.Lock()
+	exp, ok := a.cache[key]
+	a.cacheMu.Unlock()
+	if ok && a.now().Before(exp) {
+		return acc.Address, nil
+	}
+	if !CheckPassword(acc.Password, password) {
+		return "", ErrAuthFailed
+	}
+	a.cacheMu.Lock()
+	if len(a.cache) > 10000 {
+		clear(a.cache)
+	}
+	a.cache[key] = a.now().Add(time.Minute)
+	a.cacheMu.Unlock()
+	return acc.Address, nil
+}
+
+// Get returns a copy of the account for address or alias.
+func (a *Accounts) Get(addr string) (Account, bool) {
+	a.refresh()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	acc := a.byAddr[strings.ToLower(addr)]
+	if acc == nil {
+		return Account{}, false
+	}
+	return *acc, true
+}
+
+// List returns all accounts sorted by address.
+func (a *Accounts) List() []Account {
+	a.refresh()
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := append([]Account(nil), a.file.Accounts...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// SendAs reports whether account may use addr as envelope or header sender:
+// its own address, an alias, a send_as address or a send_as "@domain".
+func (a *Accounts) SendAs(account, addr string) bool {
+	acc, ok := a.Get(account)
+	if !ok || !strings.EqualFold(acc.Address, account) {
+		return false
+	}
+	addr = strings.ToLower(addr)
+	if strings.EqualFold(addr, acc.Address) {
+		return true
+	}
+	_, domain, _ := strings.Cut(addr, "@")
+	for _, list := range [][]string{acc.Aliases, acc.SendAs} {
+		for _, s := range list {
+			s = strings.ToLower(s)
+			if s == addr || (strings.HasPrefix(s, "@") && s[1:] == domain) {
+				return true
+			}
+		}
+	}
+	return false
+}

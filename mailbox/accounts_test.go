@@ -1,0 +1,95 @@
+package mailbox
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func isLocal(d string) bool { return d == "example.com" || d == "example.org" }
+
+func TestAccountsAddAuthenticateReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	server, err := OpenAccounts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, _ := OpenAccounts(dir) // a second process: `mailgate user add`
+	if err := cli.Add(Account{Address: "Alice@example.com", Aliases: []string{"al@example.com"}, SendAs: []string{"@example.org"}}, "s3cret pass"); err != nil {
+		t.Fatal(err)
+	}
+	server.checked = server.checked.Add(-2e9) // pretend a second passed
+	acct, err := server.Authenticate(context.Background(), "alice@EXAMPLE.com", "s3cret pass")
+	if err != nil || acct != "Alice@example.com" {
+		t.Fatalf("Authenticate = %q, %v", acct, err)
+	}
+	if _, err := server.Authenticate(context.Background(), "alice@example.com", "wrong"); err != ErrAuthFailed {
+		t.Fatalf("wrong password: err = %v, want ErrAuthFailed", err)
+	}
+	if _, err := server.Authenticate(context.Background(), "al@example.com", "s3cret pass"); err != ErrAuthFailed {
+		t.Fatalf("login with an alias: err = %v, want ErrAuthFailed", err)
+	}
+	data, _ := os.ReadFile(server.Path())
+	if strings.Contains(string(data), "s3cret") || !strings.Contains(string(data), "$argon2id$") {
+		t.Fatalf("accounts file must hold an argon2id hash only:\n%s", data)
+	}
+	if err := cli.Add(Account{Address: "alice@example.com"}, "x"); err == nil {
+		t.Fatal("adding an existing account succeeded")
+	}
+}
+
+func TestSendAs(t *testing.T) {
+	t.Parallel()
+	a, _ := OpenAccounts(t.TempDir())
+	a.Add(Account{Address: "app@example.com", Aliases: []string{"billing@example.com"}, SendAs: []string{"noreply@example.net", "@example.org"}}, "pw")
+	for addr, want := range map[string]bool{
+		"app@example.com": true, "APP@example.com": true, "billing@example.com": true,
+		"noreply@example.net": true, "anyone@example.org": true, "ceo@example.com": false,
+		"x@sub.example.org": false, "": false,
+	} {
+		if got := a.SendAs("app@example.com", addr); got != want {
+			t.Errorf("SendAs(app, %q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestExpandAndLookup(t *testing.T) {
+	t.Parallel()
+	a, _ := OpenAccounts(t.TempDir())
+	a.Add(Account{Address: "alice@example.com", Aliases: []string{"postmaster@example.com"}}, "pw")
+	a.Add(Account{Address: "bob@example.com"}, "pw")
+	a.edit(func(f *accountsFile) error {
+		f.Forwards = map[string][]string{
+			"team@example.com": {"alice@example.com", "bob@example.com", "carol@remote.test"},
+			"loop@example.com": {"loop2@example.com"}, "loop2@example.com": {"loop@example.com"},
+		}
+		f.CatchAll = map[string]string{"example.org": "bob@example.com"}
+		return nil
+	})
+	cases := []struct {
+		addr string
+		want []string
+	}{
+		{"alice@example.com", []string{"alice@example.com"}},
+		{"ALICE@Example.COM", []string{"alice@example.com"}},
+		{"alice+lists@example.com", []string{"alice+lists@example.com"}},
+		{"postmaster@example.com", []string{"alice@example.com"}},
+		{"team@example.com", []string{"alice@example.com", "bob@example.com", "carol@remote.test"}},
+		{"nobody@example.com", nil},
+		{"loop@example.com", nil},
+		{"whoever@example.org", []string{"bob@example.com"}},
+	}
+	for _, c := range cases {
+		got, ok := a.Expand(c.addr, isLocal)
+		if !reflect.DeepEqual(got, c.want) || ok != (c.want != nil) {
+			t.Errorf("Expand(%q) = %v, %v; want %v", c.addr, got, ok, c.want)
+		}
+	}
+	acc, folder, ok := a.Lookup("alice+lists@example.com")
+	if !ok || acc != "alice@example.com" || folder != "lists" {
+		t.Errorf("Lookup(alice+lists) = %q, %q, %v", acc, folder, ok)
+	}
+}
