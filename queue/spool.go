@@ -1,0 +1,302 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"mailgate/internal/safefile"
+)
+
+// spoolMagic opens every spool file; see docs/spool.md for the format.
+const spoolMagic = "MAILGATE-SPOOL/1\n"
+
+// File name suffixes in the spool directory.
+const (
+	msgSuffix    = ".msg"    // envelope + message, written once
+	stateSuffix  = ".state"  // per-recipient delivery state, rewritten
+	brokenSuffix = ".broken" // unreadable files moved aside at start
+	tmpPrefix    = ".tmp-"   // files being written; removed at start
+)
+
+// ErrDiskFull is returned when the spool cannot take a message for lack of
+// space; the relay answers 452 4.3.1.
+var ErrDiskFull = errors.New("queue: spool disk is full")
+
+// Spool keeps messages on disk. A message is acknowledged only after its
+// file is fsynced, renamed into place and the directory fsynced; the
+// renames and directory fsyncs of messages arriving together are batched
+// by one committer goroutine (group commit).
+type Spool struct {
+	dir     string
+	commits chan *commitReq
+	done    chan struct{}
+	wg      sync.WaitGroup
+	metrics *metrics
+}
+
+type commitReq struct {
+	tmp, final string
+	err        chan error
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+// OpenSpool creates the spool directory if needed and starts the committer.
+func OpenSpool(dir string, m *metrics) (*Spool, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = newMetrics(nil)
+	}
+	s := &Spool{dir: dir, commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
+	s.wg.Add(1)
+	go s.committer()
+	return s, nil
+}
+
+// Dir is the spool directory.
+func (s *Spool) Dir() string { return s.dir }
+
+// Close stops the committer after pending commits finish.
+func (s *Spool) Close() {
+	close(s.done)
+	s.wg.Wait()
+}
+
+// Write stores a message durably. When it returns nil the message survives
+// a crash; on error nothing of it is left behind.
+func (s *Spool) Write(env *Envelope, raw []byte) error {
+	if !validID(env.ID) {
+		return fmt.Errorf("queue: bad message id %q", env.ID)
+	}
+	final := filepath.Join(s.dir, env.ID+msgSuffix)
+	tmp := filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
+	if err := s.writeTemp(tmp, env, raw); err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return ErrDiskFull
+		}
+		return err
+	}
+	req := &commitReq{tmp: tmp, final: final, err: make(chan error, 1)}
+	select {
+	case s.commits <- req:
+	case <-s.done:
+		os.Remove(tmp)
+		return errors.New("queue: spool is closed")
+	}
+	return <-req.err
+}
+
+func (s *Spool) writeTemp(tmp string, env *Envelope, raw []byte) error {
+	head, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	w.WriteString(spoolMagic)
+	w.Write(head)
+	w.WriteString("\n")
+	w.Write(raw)
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	start := time.Now()
+	err = f.Sync()
+	s.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// committer renames a batch of synced temp files into place and makes the
+// renames durable with one directory fsync.
+func (s *Spool) committer() {
+	defer s.wg.Done()
+	for {
+		var first *commitReq
+		select {
+		case first = <-s.commits:
+		case <-s.done:
+			s.drain()
+			return
+		}
+		batch := []*commitReq{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.commits:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Spool) drain() {
+	for {
+		select {
+		case r := <-s.commits:
+			s.commit([]*commitReq{r})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Spool) commit(batch []*commitReq) {
+	s.metrics.batchSize.Observe(float64(len(batch)))
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		errs[i] = os.Rename(r.tmp, r.final)
+	}
+	start := time.Now()
+	dirErr := safefile.SyncDir(s.dir)
+	s.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	for i, r := range batch {
+		if errs[i] == nil && dirErr != nil {
+			errs[i] = dirErr
+			os.Remove(r.final)
+		}
+		if errs[i] != nil {
+			os.Remove(r.tmp)
+		}
+		r.err <- errs[i]
+	}
+}
+
+// ReadMessage returns a spooled message's envelope and raw bytes.
+func (s *Spool) ReadMessage(id string) (*Envelope, []byte, error) {
+	if !validID(id) {
+		return nil, nil, fmt.Errorf("queue: bad message id %q", id)
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir, id+msgSuffix))
+	if err != nil {
+		return nil, nil, err
+	}
+	return parseSpoolFile(data)
+}
+
+// parseSpoolFile splits a spool file into envelope and message.
+func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
+	if !bytes.HasPrefix(data, []byte(spoolMagic)) {
+		return nil, nil, errors.New("not a mailgate spool file")
+	}
+	rest := data[len(spoolMagic):]
+	i := bytes.IndexByte(rest, '\n')
+	if i < 0 {
+		return nil, nil, io.ErrUnexpectedEOF
+	}
+	env := &Envelope{}
+	if err := json.Unmarshal(rest[:i], env); err != nil {
+		return nil, nil, fmt.Errorf("bad envelope: %v", err)
+	}
+	if !validID(env.ID) || len(env.Recipients) == 0 {
+		return nil, nil, errors.New("envelope has no id or no recipients")
+	}
+	return env, rest[i+1:], nil
+}
+
+// Remove deletes a message's files once every recipient is final.
+func (s *Spool) Remove(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("queue: bad message id %q", id)
+	}
+	for _, suf := range []string{stateSuffix, msgSuffix} {
+		if err := os.Remove(filepath.Join(s.dir, id+suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return safefile.SyncDir(s.dir)
+}
+
+// Recovered is what Recover found for one message.
+type Recovered struct {
+	Env   *Envelope
+	State []byte // content of the .state file, nil if none
+}
+
+// Recover scans the spool at start: temp files of unacknowledged messages
+// are deleted, unreadable files are moved aside as .broken (and counted),
+// and every good message is returned. It never fails on one bad file.
+func (s *Spool) Recover() ([]Recovered, int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []Recovered
+	broken := 0
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, tmpPrefix):
+			os.Remove(filepath.Join(s.dir, name))
+		case strings.HasSuffix(name, msgSuffix):
+			r, err := s.recoverOne(strings.TrimSuffix(name, msgSuffix))
+			if err != nil {
+				broken++
+				s.moveAside(name)
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	s.metrics.broken.Add(float64(broken))
+	return out, broken, safefile.SyncDir(s.dir)
+}
+
+func (s *Spool) recoverOne(id string) (Recovered, error) {
+	if !validID(id) {
+		return Recovered{}, errors.New("bad id")
+	}
+	env, _, err := s.ReadMessage(id)
+	if err != nil {
+		return Recovered{}, err
+	}
+	if env.ID != id {
+		return Recovered{}, errors.New("id does not match file name")
+	}
+	state, err := os.ReadFile(filepath.Join(s.dir, id+stateSuffix))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Recovered{}, err
+	}
+	return Recovered{Env: env, State: state}, nil
+}
+
+func (s *Spool) moveAside(name string) {
+	id := strings.TrimSuffix(name, msgSuffix)
+	for _, suf := range []string{msgSuffix, stateSuffix} {
+		p := filepath.Join(s.dir, id+suf)
+		if _, err := os.Stat(p); err == nil {
+			os.Rename(p, p+brokenSuffix)
+		}
+	}
+}
+
+// WriteState durably replaces a message's delivery state.
+func (s *Spool) WriteState(id string, state []byte) error {
+	if !validID(id) {
+		return fmt.Errorf("queue: bad message id %q", id)
+	}
+	return safefile.WriteFile(filepath.Join(s.dir, id+stateSuffix), state, 0o600)
+}
