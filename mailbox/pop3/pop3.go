@@ -1,0 +1,250 @@
+// Package pop3 is mailgate's POP3 server (RFC 1939, CAPA from RFC 2449,
+// STLS from RFC 2595, AUTH PLAIN from RFC 5034). It lets a user download and
+// delete the INBOX of their account in the mailbox store; messages it marks
+// deleted are expunged from the store only when the client ends the session
+// with QUIT.
+package pop3
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Message is one message of a maildrop as POP3 lists it.
+type Message struct {
+	// UID is the message's IMAP UID in INBOX; UIDL shows it, so POP3 and
+	// IMAP clients name a message the same way.
+	UID uint32
+	// Size is the octet count RETR sends: CRLF line ends, before dot-stuffing.
+	Size int64
+}
+
+// Maildrop is an account's INBOX as one POP3 session sees it.
+type Maildrop interface {
+	// List returns the messages now in INBOX, oldest first.
+	List(ctx context.Context) ([]Message, error)
+	// Open returns a message's bytes. A message that another client removed
+	// meanwhile gives an error that wraps ErrMessageGone.
+	Open(ctx context.Context, uid uint32) (io.ReadCloser, error)
+	// Delete expunges messages; UIDs already gone are not an error.
+	Delete(ctx context.Context, uids []uint32) error
+}
+
+// Store opens maildrops. OpenMaildrop is called once per login.
+type Store interface {
+	OpenMaildrop(ctx context.Context, account string) (Maildrop, error)
+}
+
+// Authenticator checks a user name and password and returns the account
+// whose mailbox the session opens. Any error is a failed login; an error
+// wrapping ErrAuthUnavailable is answered as a temporary failure instead.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (account string, err error)
+}
+
+var (
+	// ErrMessageGone is wrapped by Maildrop.Open for a message expunged by
+	// another client since the session listed the maildrop.
+	ErrMessageGone = errors.New("pop3: message no longer in the maildrop")
+	// ErrAuthUnavailable is wrapped by an Authenticator that could not
+	// check the credentials at all (the account database is down).
+	ErrAuthUnavailable = errors.New("pop3: authentication temporarily unavailable")
+	// ErrServerClosed is returned by Serve after Close.
+	ErrServerClosed = errors.New("pop3: server closed")
+)
+
+// Default limits, used when the Options field is zero.
+const (
+	DefaultIdleTimeout      = 10 * time.Minute // RFC 1939 section 3: at least 10 minutes
+	DefaultAuthFailureDelay = 2 * time.Second
+	DefaultMaxAuthFailures  = 3
+	maxCommandLine          = 255  // RFC 2449 section 4, CRLF included
+	maxSASLLine             = 1024 // an AUTH continuation line (RFC 5034 sets no limit)
+	tlsHandshakeTimeout     = 30 * time.Second
+)
+
+// Options are the server's dependencies and limits.
+type Options struct {
+	Store Store
+	Auth  Authenticator
+	// TLS enables STLS and implicit-TLS listeners; nil disables both.
+	TLS        *tls.Config
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	// IdleTimeout closes a session that sends nothing for this long
+	// (default DefaultIdleTimeout). It is also the write timeout.
+	IdleTimeout time.Duration
+	// AllowInsecureAuth offers USER/PASS and AUTH without TLS. Only for
+	// loopback or test set-ups: passwords then cross the network in clear.
+	AllowInsecureAuth bool
+	// Hostname is named in the greeting (default "mailgate").
+	Hostname string
+	// AuthFailureDelay is waited before answering a failed login (default
+	// DefaultAuthFailureDelay), to slow down password guessing.
+	AuthFailureDelay time.Duration
+	// MaxAuthFailures closes the connection after this many failed logins
+	// (default DefaultMaxAuthFailures).
+	MaxAuthFailures int
+}
+
+// Server accepts POP3 connections on any number of listeners.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+
+	ctx    context.Context // cancelled by Close; parent of every session's
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]bool
+	conns     map[net.Conn]bool
+	inUse     map[string]bool // accounts with a logged-in session
+}
+
+// New returns a server; it accepts nothing until Serve is called.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.AuthFailureDelay <= 0 {
+		opts.AuthFailureDelay = DefaultAuthFailureDelay
+	}
+	if opts.MaxAuthFailures <= 0 {
+		opts.MaxAuthFailures = DefaultMaxAuthFailures
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "mailgate"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		opts:      opts,
+		log:       opts.Logger.With("subsystem", "pop3"),
+		metrics:   newMetrics(opts.Registerer),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]bool{},
+		conns:     map[net.Conn]bool{},
+		inUse:     map[string]bool{},
+	}
+}
+
+// Serve accepts connections on ln until Close. With implicitTLS every
+// connection starts with a TLS handshake (port 995); otherwise it starts in
+// clear and may upgrade with STLS (port 110). It returns ErrServerClosed
+// after Close, or the listener's error.
+func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	if implicitTLS && s.opts.TLS == nil {
+		return errors.New("pop3: implicit TLS listener needs Options.TLS")
+	}
+	if !s.track(ln) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(ln)
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if !s.trackConn(conn) {
+			conn.Close()
+			return ErrServerClosed
+		}
+		s.wg.Add(1)
+		go s.handle(conn, implicitTLS)
+	}
+}
+
+// Close stops every listener and ends every session at once. Deletions
+// that sessions marked are not applied: only QUIT applies them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.cancel()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.listeners[ln] = true
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.listeners, ln)
+}
+
+func (s *Server) trackConn(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = true
+	return true
+}
+
+func (s *Server) untrackConn(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+// lock marks account as held by a session; false if another session has it
+// (the -ERR [IN-USE] case of RFC 2449).
+func (s *Server) lock(account string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse[account] {
+		return false
+	}
+	s.inUse[account] = true
+	return true
+}
+
+func (s *Server) unlock(account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inUse, account)
+}
