@@ -203,7 +203,7 @@ func (c *client) expect(want ...string) {
 // replies, in order.
 func (c *client) converse(script string) {
 	c.t.Helper()
-	for _, l := range strings.Split(strings.TrimSpace(script), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(strings.TrimLeft(script, "\n\t "), "\n"), "\n") {
 		l = strings.TrimLeft(l, " \t")
 		switch {
 		case l == "C:":
