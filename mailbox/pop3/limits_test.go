@@ -1,8 +1,8 @@
 package pop3
 
 import (
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
