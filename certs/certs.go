@@ -1,0 +1,150 @@
+// Package certs supplies the TLS certificate every listener presents. It
+// rereads the certificate and key files when they change on disk, so a
+// renewal (certbot, acme.sh) takes effect without a restart; with no files
+// configured it generates a self-signed certificate once.
+package certs
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"mailgate/internal/safefile"
+)
+
+// Manager holds the current certificate.
+type Manager struct {
+	certFile, keyFile string
+	now               func() time.Time
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	stamp   [2]time.Time
+	checked time.Time
+}
+
+// New loads certFile and keyFile.
+func New(certFile, keyFile string) (*Manager, error) {
+	m := &Manager{certFile: certFile, keyFile: keyFile, now: time.Now}
+	if err := m.load(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SelfSigned returns a Manager for a self-signed certificate for hostname
+// kept in dir (generated on first use). generated is true when it was
+// made just now.
+func SelfSigned(dir, hostname string) (m *Manager, generated bool, err error) {
+	certFile, keyFile := filepath.Join(dir, "selfsigned.crt"), filepath.Join(dir, "selfsigned.key")
+	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, false, err
+		}
+		if err := generate(certFile, keyFile, hostname); err != nil {
+			return nil, false, err
+		}
+		generated = true
+	}
+	m, err = New(certFile, keyFile)
+	return m, generated, err
+}
+
+func (m *Manager) load() error {
+	cs, err1 := os.Stat(m.certFile)
+	ks, err2 := os.Stat(m.keyFile)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	stamp := [2]time.Time{cs.ModTime(), ks.ModTime()}
+	m.mu.Lock()
+	same := m.cert != nil && stamp == m.stamp
+	m.mu.Unlock()
+	if same {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(m.certFile, m.keyFile)
+	if err != nil {
+		return fmt.Errorf("certs: %v", err)
+	}
+	m.mu.Lock()
+	m.cert, m.stamp = &cert, stamp
+	m.mu.Unlock()
+	return nil
+}
+
+// GetCertificate is for tls.Config: it checks the files at most once a
+// second and keeps serving the old certificate if the new one is broken
+// (half-written during a renewal, say).
+func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	m.mu.Lock()
+	due := m.now().Sub(m.checked) >= time.Second
+	if due {
+		m.checked = m.now()
+	}
+	m.mu.Unlock()
+	if due {
+		_ = m.load()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cert, nil
+}
+
+// Leaf returns the current certificate (for expiry metrics).
+func (m *Manager) Leaf() *x509.Certificate {
+	c, _ := m.GetCertificate(nil)
+	if c == nil || len(c.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}
+
+// TLSConfig returns a server config using the manager; TLS 1.2 minimum.
+func (m *Manager) TLSConfig() *tls.Config {
+	return &tls.Config{GetCertificate: m.GetCertificate, MinVersion: tls.VersionTLS12}
+}
+
+func generate(certFile, keyFile, hostname string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: hostname, Organization: []string{"mailgate self-signed"}},
+		DNSNames:     []string{hostname},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(5, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return err
+	}
+	return safefile.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}

@@ -1,0 +1,87 @@
+// Command mailgate is the mail server: `serve` runs it, the other
+// subcommands check its config and manage accounts, the queue and DKIM
+// keys. This file only dispatches; wiring lives in serve.go.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"mailgate/config"
+)
+
+const usage = `usage: mailgate COMMAND [flags]
+
+commands:
+  serve [-config FILE]          run the server (embedded default config without -config)
+  check-config FILE             validate a config file; print every problem as FILE:LINE: key: message
+  user add|del|list|passwd|update [-config FILE] ...
+                                manage accounts (see mailgate user -h)
+  default-config                print the embedded default config
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serveCommand(args[1:], stderr)
+	case "check-config":
+		return checkConfigCommand(args[1:], stdout, stderr)
+	case "user":
+		return userCommand(args[1:], stdin, stdout, stderr)
+	case "default-config":
+		stdout.Write(config.DefaultYAML())
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if cmd, ok := extraCommands[args[0]]; ok {
+		return cmd(args[1:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "mailgate: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// extraCommands are subcommands registered by other files of this package
+// (queue, dkim, dns-records), each owned by the issue that brings it.
+var extraCommands = map[string]func(args []string, stdin io.Reader, stdout, stderr io.Writer) int{}
+
+// loadConfig reads -config FILE, or the embedded default without it.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	if path == "" {
+		return config.Default(), true
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, false
+	}
+	return c, true
+}
+
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "config file (default: the embedded default config)")
+}
+
+func checkConfigCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: mailgate check-config FILE")
+		return 2
+	}
+	if _, err := config.Load(args[0]); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", args[0])
+	return 0
+}

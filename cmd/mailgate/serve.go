@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"mailgate/certs"
+	"mailgate/config"
+	"mailgate/filters"
+	"mailgate/mailbox"
+	"mailgate/queue"
+	"mailgate/relay"
+)
+
+// app is the running server's object graph, built in order by start and
+// torn down in reverse by stop.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	accounts *mailbox.Accounts
+	certs    *certs.Manager
+	tls      *tls.Config
+	queue    *queue.Queue
+	relay    *relay.Server
+	errc     chan error
+	stops    []func(ctx context.Context)
+}
+
+func serveCommand(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
+		return 1
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg.Log, stderr), errc: make(chan error, 16)}
+	if err := a.start(*cfgPath == ""); err != nil {
+		a.log.Error("start failed", "err", err)
+		a.stop(context.Background())
+		return 1
+	}
+	code := a.wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a.stop(ctx)
+	a.log.Info("stopped")
+	return code
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (a *app) start(embedded bool) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startQueue, a.startRelay}
+	for _, step := range steps {
+		if err := step(embedded); err != nil {
+			return err
+		}
+	}
+	a.log.Info("ready", "hostname", a.cfg.Hostname, "data_dir", a.cfg.DataDir, "config", a.cfg.File)
+	return nil
+}
+
+func (a *app) startAccounts(embedded bool) error {
+	accts, err := mailbox.OpenAccounts(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.accounts = accts
+	if !embedded || len(accts.List()) > 0 || len(a.cfg.LocalDomains) == 0 {
+		return nil
+	}
+	// First start on the embedded default: make a login so a newcomer can
+	// send mail at once. The password is shown this once, never stored.
+	addr := "postmaster@" + a.cfg.LocalDomains[0]
+	pw := randomPassword()
+	if err := accts.Add(mailbox.Account{Address: addr}, pw); err != nil {
+		return err
+	}
+	a.log.Warn("created first account; note its password, it is not shown again", "account", addr, "password", pw)
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (a *app) startTLS(bool) error {
+	var err error
+	if a.cfg.TLS.CertFile != "" {
+		a.certs, err = certs.New(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile)
+		if err != nil {
+			return err
+		}
+	} else {
+		var generated bool
+		dir := filepath.Join(a.cfg.DataDir, "tls")
+		a.certs, generated, err = certs.SelfSigned(dir, a.cfg.Hostname)
+		if err != nil {
+			return err
+		}
+		a.log.Warn("no tls.cert_file configured: using a self-signed certificate; clients will not trust it",
+			"dir", dir, "generated", generated)
+	}
+	a.tls = a.certs.TLSConfig()
+	return nil
+}
+
+func (a *app) startQueue(bool) error {
+	q, err := queue.Open(queue.Options{
+		Dir: filepath.Join(a.cfg.DataDir, "queue"), Logger: a.log, Registerer: a.reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.queue = q
+	a.stops = append(a.stops, func(context.Context) { q.Close() })
+	return nil
+}
+
+func (a *app) startRelay(bool) error {
+	chains := map[string]*filters.Chain{}
+	for _, l := range a.cfg.Listeners {
+		if !isSMTPListener(l) {
+			continue
+		}
+		c, err := filters.New(a.cfg, l, a.filterDeps())
+		if err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
+		chains[l.Name] = c
+	}
+	a.relay = relay.New(relay.Options{
+		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
+		Logger: a.log, Registerer: a.reg,
+	})
+	for _, l := range a.cfg.Listeners {
+		if !isSMTPListener(l) {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
+		a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
+		go func(l config.Listener) { a.errc <- a.relay.Serve(l, ln) }(l)
+	}
+	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
+	return nil
+}
+
+func (a *app) filterDeps() filters.Deps {
+	return filters.Deps{Logger: a.log, SendAs: a.accounts.SendAs}
+}
+
+func isSMTPListener(l config.Listener) bool {
+	switch l.Protocol {
+	case config.ProtoSMTP, config.ProtoSubmission, config.ProtoSubmissions:
+		return true
+	}
+	return false
+}
+
+// wait blocks until a signal to stop or a listener failure.
+func (a *app) wait() int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	select {
+	case s := <-sigs:
+		a.log.Info("shutting down", "signal", s.String())
+		return 0
+	case err := <-a.errc:
+		if err != nil {
+			a.log.Error("listener failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+}
+
+// stop tears the graph down in reverse order of start.
+func (a *app) stop(ctx context.Context) {
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		a.stops[i](ctx)
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"mailgate/config"
+	"mailgate/mailbox"
+)
+
+const userUsage = `usage:
+  mailgate user add ADDRESS [-config FILE] [--password-stdin] [--alias A]... [--send-as S]... [--quota SIZE]
+  mailgate user del ADDRESS [-config FILE]
+  mailgate user list [-config FILE]
+  mailgate user passwd ADDRESS [-config FILE] [--password-stdin]
+  mailgate user update ADDRESS [-config FILE] [--alias A]... [--send-as S]... [--quota SIZE]
+--send-as takes an address (noreply@example.com) or a whole domain (@example.com).
+`
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// userCommand manages accounts.yaml; a running server picks changes up.
+func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, userUsage)
+		return 2
+	}
+	verb, rest := args[0], args[1:]
+	var addr string
+	if verb != "list" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprint(stderr, userUsage)
+			return 2
+		}
+		addr, rest = rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	var aliases, sendAs listFlag
+	fs.Var(&aliases, "alias", "an address delivered to this account (repeatable)")
+	fs.Var(&sendAs, "send-as", "an address or @domain this account may send as (repeatable)")
+	quota := fs.String("quota", "", "storage limit, such as 2GB (default: mailbox.default_quota)")
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
+		return 1
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		fmt.Fprintln(stderr, "mailgate:", err)
+		return 1
+	}
+	accts, err := mailbox.OpenAccounts(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "mailgate:", err)
+		return 1
+	}
+	q := int64(-1)
+	if *quota != "" {
+		if q, err = config.ParseSize(*quota); err != nil {
+			fmt.Fprintln(stderr, "mailgate: --quota:", err)
+			return 2
+		}
+	}
+	err = userVerb(verb, addr, accts, aliases, sendAs, q, *pwStdin, stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "mailgate:", err)
+		return 1
+	}
+	return 0
+}
+
+func userVerb(verb, addr string, accts *mailbox.Accounts, aliases, sendAs []string, quota int64, pwStdin bool, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch verb {
+	case "add":
+		pw, err := readPassword(pwStdin, stdin, stderr)
+		if err != nil {
+			return err
+		}
+		acc := mailbox.Account{Address: addr, Aliases: aliases, SendAs: sendAs}
+		if quota > 0 {
+			acc.Quota = quota
+		}
+		if err := accts.Add(acc, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "added %s\n", addr)
+	case "del":
+		if err := accts.Delete(addr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted %s (its stored mail is kept)\n", addr)
+	case "passwd":
+		pw, err := readPassword(pwStdin, stdin, stderr)
+		if err != nil {
+			return err
+		}
+		if err := accts.SetPassword(addr, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password changed for %s\n", addr)
+	case "update":
+		var al, sa []string
+		if len(aliases) > 0 {
+			al = aliases
+		}
+		if len(sendAs) > 0 {
+			sa = sendAs
+		}
+		if err := accts.Update(addr, al, sa, quota); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated %s\n", addr)
+	case "list":
+		for _, a := range accts.List() {
+			fmt.Fprintf(stdout, "%s\taliases=%s\tsend_as=%s\n", a.Address, strings.Join(a.Aliases, ","), strings.Join(a.SendAs, ","))
+		}
+	default:
+		return fmt.Errorf("unknown user command %q\n%s", verb, userUsage)
+	}
+	return nil
+}
+
+// readPassword prompts twice without echo on a terminal, or reads one line
+// from stdin with --password-stdin.
+func readPassword(fromStdin bool, stdin io.Reader, stderr io.Writer) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no password on standard input")
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", errors.New("empty password")
+		}
+		return pw, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", errors.New("standard input is not a terminal; use --password-stdin")
+	}
+	fmt.Fprint(stderr, "Password: ")
+	a, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(stderr, "Again: ")
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", err
+	}
+	if string(a) != string(b) || len(a) == 0 {
+		return "", errors.New("passwords are empty or do not match")
+	}
+	return string(a), nil
+}

@@ -1,0 +1,123 @@
+package relay
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailgate/filters"
+	"mailgate/queue"
+)
+
+// Data receives the message, checks it, runs the filters and has it on
+// stable storage before answering 250. go-smtp reads the rest of the data
+// to the real end (CRLF.CRLF) after any rejection here, so a rejected
+// message cannot leave commands behind.
+func (ss *session) Data(r io.Reader) error {
+	if ss.env == nil || len(ss.env.Recipients) == 0 {
+		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		if errors.Is(err, smtp.ErrDataTooLarge) {
+			return ss.fail("data", smtp.ErrDataTooLarge)
+		}
+		return ss.fail("data", err)
+	}
+	if hasBareLineEnding(raw) {
+		return ss.fail("data", errBareLineEnding)
+	}
+	env := ss.env
+	env.ID = queue.NewID(ss.srv.now())
+	log := ss.log.With("msgid", env.ID)
+	msg := &filters.Message{From: env.From, Raw: raw}
+	for _, rc := range env.Recipients {
+		msg.Recipients = append(msg.Recipients, rc.Addr)
+	}
+	if err := ss.txn.Data(ss.ctx, msg); err != nil {
+		return ss.fail("data", err)
+	}
+	env.Quarantine = msg.Quarantine
+	head := ss.receivedHeader(env)
+	full := make([]byte, 0, len(head)+len(msg.Prepend)+len(msg.Raw))
+	full = append(append(append(full, head...), msg.Prepend...), msg.Raw...)
+	if err := ss.srv.opts.Queue.Enqueue(ss.ctx, env, full); err != nil {
+		return ss.fail("data", err)
+	}
+	ss.srv.metrics.accepted.WithLabelValues(ss.listener.Name).Inc()
+	ss.srv.metrics.msgBytes.Observe(float64(len(full)))
+	log.Info("accepted", "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(full))
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
+}
+
+// hasBareLineEnding finds a CR not followed by LF or an LF not preceded by
+// CR: the raw material of SMTP smuggling, never stored or relayed.
+func hasBareLineEnding(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexAny(b[i:], "\r\n")
+		if j < 0 {
+			return false
+		}
+		k := i + j
+		if b[k] == '\n' {
+			return true // an LF that was not consumed right after a CR
+		}
+		if k+1 >= len(b) || b[k+1] != '\n' {
+			return true
+		}
+		i = k + 2
+	}
+}
+
+// receivedHeader builds the RFC 5321 §4.4 trace field, with the protocol
+// keyword of RFC 3848 and the TLS parameters.
+func (ss *session) receivedHeader(env *queue.Envelope) []byte {
+	proto := "ESMTP"
+	if env.UTF8 {
+		proto = "UTF8SMTP"
+	}
+	if ss.tls != nil {
+		proto += "S"
+	}
+	if ss.account != "" {
+		proto += "A"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (mailgate) with %s id %s",
+		traceWord(ss.helo), ss.ip, ss.srv.cfg.Hostname, proto, env.ID)
+	if ss.tls != nil {
+		fmt.Fprintf(&b, "\r\n\t(version=%s cipher=%s)", tls.VersionName(ss.tls.Version), tls.CipherSuiteName(ss.tls.CipherSuite))
+	}
+	if ss.account != "" {
+		fmt.Fprintf(&b, "\r\n\t(authenticated as %s)", traceWord(ss.account))
+	}
+	if len(env.Recipients) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", traceWord(env.Recipients[0].Addr))
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", ss.srv.now().Format(time.RFC1123Z))
+	return []byte(b.String())
+}
+
+// traceWord keeps client-supplied text from breaking the header: no
+// control characters, parentheses or angle brackets.
+func traceWord(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x21 || r == 0x7f || strings.ContainsRune("()<>;\\\"", r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

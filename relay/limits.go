@@ -1,0 +1,85 @@
+package relay
+
+import (
+	"fmt"
+	"net"
+	"sync"
+)
+
+// connLimiter caps connections in total and per client IP. A connection
+// over a cap is answered with a 421 line and closed before go-smtp sees
+// it, so a flood costs one write per connection.
+type connLimiter struct {
+	net.Listener
+	max, perIP int
+	onReject   func(reason string)
+
+	mu    sync.Mutex
+	total int
+	byIP  map[string]int
+}
+
+func limitListener(ln net.Listener, max, perIP int, onReject func(string)) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, perIP: perIP, byIP: map[string]int{}, onReject: onReject}
+}
+
+// Accept returns the next connection within the limits.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := hostOf(c.RemoteAddr())
+		l.mu.Lock()
+		switch {
+		case l.total >= l.max:
+			l.mu.Unlock()
+			go refuse(c, errTooManyConns.Code, errTooManyConns.Message)
+			l.onReject("total")
+			continue
+		case l.byIP[ip] >= l.perIP:
+			l.mu.Unlock()
+			go refuse(c, errTooManyConnsIP.Code, errTooManyConnsIP.Message)
+			l.onReject("per_ip")
+			continue
+		}
+		l.total++
+		l.byIP[ip]++
+		l.mu.Unlock()
+		return &limitedConn{Conn: c, release: func() { l.release(ip) }}, nil
+	}
+}
+
+func (l *connLimiter) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.byIP[ip]--; l.byIP[ip] <= 0 {
+		delete(l.byIP, ip)
+	}
+}
+
+func refuse(c net.Conn, code int, msg string) {
+	fmt.Fprintf(c, "%d 4.7.0 %s\r\n", code, msg)
+	c.Close()
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}

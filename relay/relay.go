@@ -1,0 +1,172 @@
+// Package relay is mailgate's SMTP front end: listeners, TLS, AUTH, relay
+// policy and limits on top of go-smtp. Each transaction runs through the
+// listener's filters.Chain; accepted messages go to the queue, which has
+// them on stable storage before the client hears 250.
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailgate/config"
+	"mailgate/filters"
+	"mailgate/queue"
+)
+
+// Users is what the relay needs from the account database.
+type Users interface {
+	Authenticate(ctx context.Context, username, password string) (account string, err error)
+	// Expand resolves a local-domain recipient to its targets.
+	Expand(addr string, isLocal func(domain string) bool) (targets []string, ok bool)
+}
+
+// Queue takes accepted messages; Enqueue returns only once the message is
+// durable.
+type Queue interface {
+	Enqueue(ctx context.Context, env *queue.Envelope, raw []byte) error
+}
+
+// Options are the relay's dependencies.
+type Options struct {
+	Config *config.Config
+	// TLS is used for STARTTLS and implicit TLS; nil disables both.
+	TLS        *tls.Config
+	Users      Users
+	Queue      Queue
+	Chains     map[string]*filters.Chain // by listener name; missing = no filters
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Server runs every SMTP listener of the config.
+type Server struct {
+	opts    Options
+	cfg     *config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	auth    *authLimiter
+	local   map[string]bool
+
+	mu      sync.Mutex
+	servers []*smtp.Server
+	closing bool
+}
+
+// New builds a relay server; call Serve for each SMTP listener.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := o.Config
+	s := &Server{
+		opts: o, cfg: c, log: o.Logger, now: o.Now,
+		metrics: newMetrics(o.Registerer),
+		auth:    newAuthLimiter(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now),
+		local:   map[string]bool{},
+	}
+	for _, d := range c.LocalDomains {
+		s.local[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+	}
+	return s
+}
+
+// isLocal reports whether mail for domain is stored here.
+func (s *Server) isLocal(domain string) bool { return s.local[strings.ToLower(domain)] }
+
+// Serve accepts SMTP connections for listener l on ln until Shutdown.
+// Implicit TLS (submissions) is applied here.
+func (s *Server) Serve(l config.Listener, ln net.Listener) error {
+	lim := s.cfg.Limits
+	srv := smtp.NewServer(&backend{srv: s, listener: l})
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = int64(lim.MaxMessageSize)
+	srv.MaxRecipients = lim.MaxRecipients
+	srv.MaxLineLength = lim.MaxLineLength
+	srv.ReadTimeout = lim.CommandTimeout.D()
+	srv.WriteTimeout = lim.CommandTimeout.D()
+	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true
+	srv.EnableREQUIRETLS = true
+	// Auth policy is enforced by the session (538 before TLS), so go-smtp
+	// must let the AUTH command reach it.
+	srv.AllowInsecureAuth = true
+	srv.ErrorLog = slogAdapter{s.log}
+	if s.opts.TLS != nil && l.Protocol != config.ProtoSubmissions {
+		srv.TLSConfig = s.opts.TLS
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return smtp.ErrServerClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+
+	var limited net.Listener = limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
+		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
+	})
+	if l.Protocol == config.ProtoSubmissions {
+		if s.opts.TLS == nil {
+			return errors.New("relay: submissions listener needs TLS")
+		}
+		limited = tls.NewListener(limited, s.opts.TLS)
+	}
+	err := srv.Serve(limited)
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits, until ctx ends, for
+// sessions in progress to finish; then it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	servers := append([]*smtp.Server(nil), s.servers...)
+	s.mu.Unlock()
+	var first error
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+type backend struct {
+	srv      *Server
+	listener config.Listener
+}
+
+// NewSession is called by go-smtp at the first HELO/EHLO (and again after
+// STARTTLS, with all state reset).
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return b.srv.newSession(b.listener, c)
+}
+
+// slogAdapter sends go-smtp's own error log to slog.
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.log.Debug("go-smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "msg", fmt.Sprint(v...)) }

@@ -1,0 +1,280 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"mailgate/config"
+	"mailgate/filters"
+	"mailgate/queue"
+)
+
+// session is one SMTP connection's state (go-smtp makes a new one after
+// STARTTLS, so nothing said before TLS survives it).
+type session struct {
+	srv      *Server
+	listener config.Listener
+	conn     *smtp.Conn
+	id       string
+	ip       net.IP
+	helo     string
+	tls      *tls.ConnectionState
+	account  string
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	txn *filters.Txn
+	env *queue.Envelope // current transaction, nil before MAIL
+}
+
+var _ smtp.AuthSession = (*session)(nil)
+
+func newSessionID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) newSession(l config.Listener, c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return nil, errShuttingDown
+	}
+	ss := &session{srv: s, listener: l, conn: c, id: newSessionID(), helo: c.Hostname()}
+	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		ss.ip = ta.IP
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		ss.tls = &st
+	}
+	ss.ctx, ss.cancel = context.WithCancel(context.Background())
+	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.ip.String())
+	txn, err := s.chain(l.Name).Begin(ss.ctx, ss.filterConn())
+	if err != nil {
+		ss.cancel()
+		s.metrics.reject(l.Name, "connect", codeOf(err))
+		return nil, toReply(err, ss.id, ss.log)
+	}
+	ss.txn = txn
+	s.metrics.sessions.WithLabelValues(l.Name).Inc()
+	s.metrics.active.WithLabelValues(l.Name).Inc()
+	ss.log.Debug("session start", "helo", ss.helo, "tls", ss.tls != nil)
+	return ss, nil
+}
+
+func (s *Server) chain(listener string) *filters.Chain {
+	if c := s.opts.Chains[listener]; c != nil {
+		return c
+	}
+	c, _ := filters.New(s.cfg, config.Listener{Name: listener}, filters.Deps{Logger: s.log})
+	return c
+}
+
+func (ss *session) filterConn() *filters.Conn {
+	return &filters.Conn{
+		SessionID: ss.id, Listener: ss.listener.Name, Submission: ss.submission(),
+		IP: ss.ip, Helo: ss.helo, TLS: ss.tls, Account: ss.account,
+	}
+}
+
+func (ss *session) submission() bool {
+	return ss.listener.Protocol == config.ProtoSubmission || ss.listener.Protocol == config.ProtoSubmissions
+}
+
+// fail counts a rejection and turns err into the reply to send.
+func (ss *session) fail(stage string, err error) error {
+	r := toReply(err, ss.id, ss.log)
+	ss.srv.metrics.reject(ss.listener.Name, stage, r.Code)
+	ss.log.Info("rejected", "stage", stage, "code", r.Code, "reply", r.Message)
+	return r
+}
+
+func codeOf(err error) int {
+	if se, ok := err.(*smtp.SMTPError); ok {
+		return se.Code
+	}
+	return 451
+}
+
+// authAllowed: AUTH only on submission listeners, and only over TLS unless
+// the listener allows plaintext on a loopback address.
+func (ss *session) authAllowed() bool {
+	return ss.tls != nil || (ss.listener.AllowInsecureAuth && ss.ip.IsLoopback())
+}
+
+// AuthMechanisms lists what EHLO advertises: nothing before TLS.
+func (ss *session) AuthMechanisms() []string {
+	if !ss.submission() || !ss.authAllowed() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth starts a SASL exchange for mech.
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if !ss.submission() {
+		return nil, errAuthNotHere
+	}
+	if !ss.authAllowed() {
+		return nil, ss.fail("auth", errEncryptionRequired)
+	}
+	if ss.srv.auth.locked(ss.ip.String()) {
+		return nil, ss.fail("auth", errAuthLocked)
+	}
+	check := func(identity, username, password string) error {
+		return ss.login(mech, identity, username, password)
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(check), nil
+	case sasl.Login:
+		return newLoginServer(func(u, p string) error { return check("", u, p) }), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (ss *session) login(mech, identity, username, password string) error {
+	ip := ss.ip.String()
+	account, err := ss.srv.opts.Users.Authenticate(ss.ctx, username, password)
+	if err == nil && (identity == "" || strings.EqualFold(identity, account)) {
+		ss.srv.auth.succeed(ip)
+		ss.account = account
+		ss.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
+		ss.log = ss.log.With("account", account)
+		ss.log.Info("auth success", "mechanism", mech)
+		return nil
+	}
+	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
+	// A stable line for fail2ban: see deploy/fail2ban.
+	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
+	locked := ss.srv.auth.fail(ip)
+	select { // slow down guessing, unless the client goes away
+	case <-time.After(ss.srv.cfg.Auth.Delay.D()):
+	case <-ss.ctx.Done():
+	}
+	if locked {
+		return errAuthLocked
+	}
+	return errAuthInvalid
+}
+
+// Mail starts a transaction.
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.submission() && ss.account == "" {
+		return ss.fail("mail", errAuthRequired)
+	}
+	if from != "" && !plausibleAddress(from) {
+		return ss.fail("mail", errBadAddress)
+	}
+	if err := ss.txn.Mail(ss.ctx, from); err != nil {
+		return ss.fail("mail", err)
+	}
+	ss.env = &queue.Envelope{
+		From: from, Received: ss.srv.now(), ClientIP: ss.ip.String(), Helo: clean(ss.helo),
+		Listener: ss.listener.Name, Account: ss.account,
+		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
+		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,
+	}
+	return nil
+}
+
+// Rcpt applies the relay policy, then the filters, to one recipient.
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if ss.env == nil {
+		return ss.fail("rcpt", reply(503, 5, 5, 1, "Send MAIL FROM first"))
+	}
+	targets, err := ss.route(to)
+	if err != nil {
+		return ss.fail("rcpt", err)
+	}
+	if err := ss.txn.Rcpt(ss.ctx, to); err != nil {
+		return ss.fail("rcpt", err)
+	}
+	var notify []string
+	for _, n := range opts.Notify {
+		notify = append(notify, string(n))
+	}
+	orcpt := ""
+	if opts.OriginalRecipient != "" {
+		orcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
+	}
+	for _, t := range targets {
+		r := queue.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
+		if !strings.EqualFold(t, to) {
+			r.Orig = to
+		}
+		ss.env.Recipients = append(ss.env.Recipients, r)
+	}
+	return nil
+}
+
+// route decides whether to: local recipients must exist; others need an
+// authenticated client (no open relay).
+func (ss *session) route(to string) ([]string, error) {
+	local, domain := splitAddr(to)
+	if local == "" || domain == "" {
+		return nil, errBadAddress
+	}
+	if strings.ContainsAny(local, "@%!") || strings.HasPrefix(domain, "[") {
+		if ss.account == "" {
+			return nil, errAddressTrick
+		}
+		if strings.ContainsAny(local, "@") {
+			return nil, errBadAddress
+		}
+	}
+	if ss.srv.isLocal(domain) {
+		targets, ok := ss.srv.opts.Users.Expand(to, ss.srv.isLocal)
+		if !ok {
+			return nil, errNoSuchUser
+		}
+		return targets, nil
+	}
+	if ss.account == "" {
+		return nil, errRelayDenied
+	}
+	return []string{to}, nil
+}
+
+// Reset ends the current transaction.
+func (ss *session) Reset() {
+	ss.env = nil
+	if ss.txn != nil {
+		ss.txn.Reset()
+	}
+}
+
+// Logout ends the session.
+func (ss *session) Logout() error {
+	if ss.txn != nil {
+		ss.txn.Close()
+	}
+	ss.cancel()
+	ss.srv.metrics.active.WithLabelValues(ss.listener.Name).Dec()
+	return nil
+}
+
+func splitAddr(addr string) (local, domain string) {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return addr, ""
+	}
+	return addr[:i], addr[i+1:]
+}
+
+func plausibleAddress(a string) bool {
+	local, domain := splitAddr(a)
+	return local != "" && domain != "" && !strings.ContainsAny(a, " \t\r\n<>")
+}
