@@ -117,7 +117,7 @@ poll 127.0.0.1 protocol POP3 service %s uidl
 			if err := os.WriteFile(rcPath, []byte(rc), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(fetchmail, "--nodetach", "-f", rcPath)
+			cmd := exec.Command(fetchmail, "--nodetach", "--pidfile", filepath.Join(dir, "pid"), "-f", rcPath)
 			cmd.Env = append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("fetchmail: %v\n%s", err, msg)
