@@ -9,8 +9,11 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"time"
 
-	"mailgate/config"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailgate/resolver"
 )
 
 // Conn describes the client connection as the relay knows it.
@@ -34,49 +37,126 @@ type Message struct {
 	Raw        []byte   // the message as received, CRLF line endings
 	Prepend    []byte   // header fields to put on top, each ending in CRLF
 	Quarantine bool
+	// Discard asks the relay to answer 250 but drop the message (a milter
+	// said so).
+	Discard bool
 }
 
 // Deps are what filters need from the rest of the program.
 type Deps struct {
 	Logger *slog.Logger
-	// SendAs reports whether account may use addr as a sender address.
+	// SendAs reports whether account may use addr as a sender address
+	// (its own address, an alias or a send-as entry).
 	SendAs func(account, addr string) bool
-}
-
-// Chain is the ordered list of filters configured for one listener.
-type Chain struct {
-	names []string
-}
-
-// New builds the chain for one listener from the config.
-func New(cfg *config.Config, l config.Listener, deps Deps) (*Chain, error) {
-	return &Chain{names: l.Filters}, nil
+	// Resolver answers SPF, DKIM and DMARC lookups; nil means the system
+	// resolver.
+	Resolver resolver.Resolver
+	// Now is the clock (rate limits, DKIM t=, Date fix-up); nil: time.Now.
+	Now func() time.Time
+	// Percent returns a number in [0, 100) for DMARC pct sampling; nil:
+	// math/rand.
+	Percent func() int
+	// Registerer receives the filter metrics; nil: not registered.
+	Registerer prometheus.Registerer
+	// Metrics, when set, is shared by the chains of every listener (one
+	// registration); nil: the chain makes its own from Registerer.
+	Metrics *Metrics
+	// RateLimits is the bucket store shared by every listener's chain; nil:
+	// the chain makes its own from the config.
+	RateLimits *RateLimits
 }
 
 // Txn is the per-connection state of a chain; Reset starts the next
 // transaction on the same connection.
 type Txn struct {
-	chain *Chain
-	conn  *Conn
+	chain    *Chain
+	st       *State
+	sessions []Session
 }
 
 // Begin runs the connection stage. A non-nil error is an *smtp.SMTPError to
 // send to the client before closing.
 func (c *Chain) Begin(ctx context.Context, conn *Conn) (*Txn, error) {
-	return &Txn{chain: c, conn: conn}, nil
+	t := &Txn{chain: c, st: newState(conn)}
+	for _, f := range c.filters {
+		t.sessions = append(t.sessions, f.Begin(conn))
+	}
+	for i, s := range t.sessions {
+		if cc, ok := s.(ConnChecker); ok {
+			if err := c.apply(t.st, c.filters[i].Name(), cc.CheckConn(ctx, t.st)); err != nil {
+				t.Close()
+				return nil, err
+			}
+		}
+	}
+	return t, nil
 }
 
 // Mail runs the MAIL FROM stage; from is "" for the null reverse-path.
-func (t *Txn) Mail(ctx context.Context, from string) error { return nil }
+func (t *Txn) Mail(ctx context.Context, from string) error {
+	t.st.From = from
+	for i, s := range t.sessions {
+		if mc, ok := s.(MailChecker); ok {
+			if err := t.chain.apply(t.st, t.chain.filters[i].Name(), mc.CheckMail(ctx, t.st)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Rcpt runs the RCPT TO stage for one recipient.
-func (t *Txn) Rcpt(ctx context.Context, to string) error { return nil }
+func (t *Txn) Rcpt(ctx context.Context, to string) error {
+	for i, s := range t.sessions {
+		if rc, ok := s.(RcptChecker); ok {
+			if err := t.chain.apply(t.st, t.chain.filters[i].Name(), rc.CheckRcpt(ctx, t.st, to)); err != nil {
+				return err
+			}
+		}
+	}
+	t.st.Rcpts = append(t.st.Rcpts, to)
+	return nil
+}
 
 // Data runs the DATA stage: checks first, then header-adding steps.
-func (t *Txn) Data(ctx context.Context, msg *Message) error { return nil }
+func (t *Txn) Data(ctx context.Context, msg *Message) error {
+	msg.Raw = removeOurAuthResults(msg.Raw, t.chain.authservID)
+	for i, s := range t.sessions {
+		if dc, ok := s.(DataChecker); ok {
+			if err := t.chain.apply(t.st, t.chain.filters[i].Name(), dc.CheckData(ctx, t.st, msg)); err != nil {
+				return err
+			}
+		}
+	}
+	msg.Quarantine = msg.Quarantine || t.st.quarantine
+	msg.Discard = msg.Discard || t.st.discard
+	// Every check passed: now the steps that add header fields, in a fixed
+	// order whatever the list order: trace fields, then signatures.
+	msg.Prepend = append(t.traceFields(), msg.Prepend...)
+	for i, s := range t.sessions {
+		if d, ok := s.(Decorator); ok {
+			if err := d.Decorate(ctx, t.st, msg); err != nil {
+				return t.chain.internal(t.st, t.chain.filters[i].Name(), err)
+			}
+		}
+	}
+	return nil
+}
 
 // Reset ends the current transaction (RSET, or after DATA).
-func (t *Txn) Reset() {}
+func (t *Txn) Reset() {
+	t.st.reset()
+	for _, s := range t.sessions {
+		if r, ok := s.(Resetter); ok {
+			r.Reset()
+		}
+	}
+}
 
 // Close releases the connection's state.
-func (t *Txn) Close() {}
+func (t *Txn) Close() {
+	for _, s := range t.sessions {
+		s.Close()
+	}
+	t.sessions = nil
+}

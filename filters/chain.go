@@ -1,0 +1,250 @@
+package filters
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-msgauth/authres"
+	"github.com/emersion/go-smtp"
+
+	"mailgate/config"
+	"mailgate/resolver"
+)
+
+// Filter is one configured filter of a listener's chain. It makes a
+// Session per connection; the session implements the stage interfaces
+// (ConnChecker, MailChecker, RcptChecker, DataChecker, Decorator) it needs.
+type Filter interface {
+	Name() string
+	Begin(conn *Conn) Session
+}
+
+// Session is a filter's state for one connection.
+type Session interface{ Close() }
+
+// ConnChecker sees a new connection.
+type ConnChecker interface {
+	CheckConn(ctx context.Context, st *State) Verdict
+}
+
+// MailChecker sees MAIL FROM (st.From).
+type MailChecker interface {
+	CheckMail(ctx context.Context, st *State) Verdict
+}
+
+// RcptChecker sees each RCPT TO before it is added to st.Rcpts.
+type RcptChecker interface {
+	CheckRcpt(ctx context.Context, st *State, to string) Verdict
+}
+
+// DataChecker sees the message. It records authentication results in st;
+// trace fields and signatures are added by the chain and Decorators after
+// the last check. Only repairs (Message-ID, Date) go into msg.Prepend here.
+type DataChecker interface {
+	CheckData(ctx context.Context, st *State, msg *Message) Verdict
+}
+
+// Decorator adds header fields (DKIM signatures) once every check of the
+// chain has passed, whatever its place in the list.
+type Decorator interface {
+	Decorate(ctx context.Context, st *State, msg *Message) error
+}
+
+// Resetter drops per-transaction state at RSET or after DATA.
+type Resetter interface{ Reset() }
+
+// Verdict is what a filter found; the configured action for Result (see
+// config.FilterResults) decides what happens.
+type Verdict struct {
+	// Result is one of the filter's results; "" means nothing to report.
+	Result string
+	// Reply is sent when the action is reject or tempfail; its class is
+	// made 5 or 4 to match the action. Nil gives a generic reply.
+	Reply *smtp.SMTPError
+	// Reason is for the log only, never for the client.
+	Reason string
+}
+
+// State is one transaction's envelope plus what the filters found so far.
+type State struct {
+	Conn  *Conn
+	From  string
+	Rcpts []string
+
+	// SPF and DKIM results, for DMARC and Authentication-Results.
+	SPF  *spfOutcome
+	DKIM []dkimOutcome
+
+	auth       []authres.Result
+	fields     []string // trace fields such as Received-SPF, without CRLF
+	tags       []string
+	quarantine bool
+	discard    bool
+}
+
+func newState(conn *Conn) *State { return &State{Conn: conn} }
+
+func (st *State) reset() {
+	*st = State{Conn: st.Conn}
+}
+
+// Chain is the ordered list of filters configured for one listener.
+type Chain struct {
+	listener   string
+	authservID string
+	filters    []Filter
+	actions    map[string]config.Actions
+	log        *slog.Logger
+	metrics    *Metrics
+}
+
+// New builds the chain for one listener from the config.
+func New(cfg *config.Config, l config.Listener, deps Deps) (*Chain, error) {
+	deps = withDefaults(deps, cfg)
+	c := &Chain{
+		listener:   l.Name,
+		authservID: cfg.Hostname,
+		log:        deps.Logger.With("listener", l.Name),
+		metrics:    deps.Metrics,
+		actions:    actionsOf(&cfg.Filters),
+	}
+	for _, name := range l.Filters {
+		f, err := newFilter(name, cfg, deps)
+		if err != nil {
+			return nil, fmt.Errorf("filter %s: %w", name, err)
+		}
+		c.filters = append(c.filters, f)
+	}
+	return c, nil
+}
+
+func withDefaults(d Deps, cfg *config.Config) Deps {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Resolver == nil {
+		d.Resolver = resolver.New("")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Percent == nil {
+		d.Percent = func() int { return rand.IntN(100) }
+	}
+	if d.SendAs == nil {
+		d.SendAs = func(account, addr string) bool { return strings.EqualFold(account, addr) }
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(d.Registerer)
+	}
+	if d.RateLimits == nil {
+		d.RateLimits = NewRateLimits(cfg.Filters.RateLimit, d.Now)
+	}
+	return d
+}
+
+func actionsOf(f *config.Filters) map[string]config.Actions {
+	return map[string]config.Actions{
+		"spf": f.SPF.Actions, "dkim_verify": f.DKIMVerify.Actions, "dmarc": f.DMARC.Actions,
+		"ratelimit": f.RateLimit.Actions, "sender_policy": f.SenderPolicy.Actions,
+		"milter": f.Milter.Actions,
+	}
+}
+
+func newFilter(name string, cfg *config.Config, deps Deps) (Filter, error) {
+	switch name {
+	case "spf":
+		return newSPF(cfg, deps), nil
+	case "dkim_verify":
+		return newDKIMVerify(cfg, deps), nil
+	case "dmarc":
+		return newDMARC(cfg, deps), nil
+	case "ratelimit":
+		return &rateLimitFilter{rl: deps.RateLimits}, nil
+	case "sender_policy":
+		return newSenderPolicy(cfg, deps), nil
+	case "milter":
+		return newMilter(cfg, deps), nil
+	case "dkim_sign":
+		return newDKIMSign(cfg, deps)
+	}
+	return nil, fmt.Errorf("unknown filter; write one of %s", strings.Join(config.FilterNames(), ", "))
+}
+
+// apply turns a verdict into the configured action: nil to go on, or the
+// *smtp.SMTPError to send.
+func (c *Chain) apply(st *State, name string, v Verdict) error {
+	if v.Result == "" {
+		return nil
+	}
+	act := c.actions[name].Action(name, v.Result)
+	c.metrics.verdicts.WithLabelValues(name, v.Result, act).Inc()
+	switch act {
+	case config.ActionAccept:
+	case config.ActionTag:
+		st.tags = append(st.tags, name+"="+v.Result)
+	case config.ActionQuarantine:
+		st.quarantine = true
+	case config.ActionDiscard:
+		st.discard = true
+	case config.ActionReject, config.ActionTempfail:
+		reply := replyFor(act, v.Reply)
+		c.log.Info("rejected", "session", st.Conn.SessionID, "filter", name, "result", v.Result,
+			"action", act, "reason", clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
+				reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]))
+		return reply
+	}
+	if act != config.ActionAccept {
+		c.log.Info("verdict", "session", st.Conn.SessionID, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
+	}
+	return nil
+}
+
+// internal logs an unexpected error and returns the generic reply (STYLE 9):
+// the client never sees err's text.
+func (c *Chain) internal(st *State, name string, err error) error {
+	c.metrics.errors.WithLabelValues(name).Inc()
+	c.log.Error("filter error", "session", st.Conn.SessionID, "filter", name, "err", clean(err.Error()))
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Temporary local problem, please try again later (session " + clean(st.Conn.SessionID) + ")"}
+}
+
+// replyFor makes the verdict's reply match the action's class: 5xx for
+// reject, 4xx for tempfail.
+func replyFor(act string, r *smtp.SMTPError) *smtp.SMTPError {
+	var out smtp.SMTPError
+	if r != nil {
+		out = *r
+	} else {
+		out = smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message refused by local policy"}
+	}
+	switch act {
+	case config.ActionReject:
+		if out.Code < 500 {
+			out.Code = 550
+		}
+		out.EnhancedCode[0] = 5
+	case config.ActionTempfail:
+		if out.Code >= 500 {
+			out.Code = 451
+		}
+		out.EnhancedCode[0] = 4
+	}
+	out.Message = clean(out.Message)
+	return &out
+}
+
+// clean strips CR, LF and other control characters from text bound for a
+// reply, a header field or a log line.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

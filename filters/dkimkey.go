@@ -1,0 +1,66 @@
+package filters
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"strings"
+)
+
+// GenerateDKIMKey makes a signing key: "rsa" (2048 bits) or "ed25519"
+// (RFC 8463). It returns the key as PKCS#8 PEM, the form the dkim_sign
+// filter reads.
+func GenerateDKIMKey(algorithm string) (crypto.Signer, []byte, error) {
+	var key crypto.Signer
+	var err error
+	switch algorithm {
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ed25519":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, nil, fmt.Errorf("unknown algorithm %q; use rsa or ed25519", algorithm)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// DKIMRecord returns the TXT record value that publishes pub (RFC 6376
+// section 3.6.1; RFC 8463 for Ed25519).
+func DKIMRecord(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(k), nil
+	case *rsa.PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			return "", err
+		}
+		return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der), nil
+	}
+	return "", fmt.Errorf("key type %T is not supported; use RSA or Ed25519", pub)
+}
+
+// DKIMZoneLine renders the record as a zone-file line for
+// selector._domainkey.domain, split into strings of at most 255 octets as
+// a TXT record requires.
+func DKIMZoneLine(domain, selector, value string) string {
+	var parts []string
+	for len(value) > 255 {
+		parts = append(parts, `"`+value[:255]+`"`)
+		value = value[255:]
+	}
+	parts = append(parts, `"`+value+`"`)
+	return fmt.Sprintf("%s._domainkey.%s. 3600 IN TXT %s", selector, strings.TrimSuffix(domain, "."), strings.Join(parts, " "))
+}

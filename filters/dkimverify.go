@@ -1,0 +1,135 @@
+package filters
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-msgauth/authres"
+	"github.com/emersion/go-msgauth/dkim"
+
+	"mailgate/config"
+	"mailgate/resolver"
+)
+
+// dkimOutcome is one checked DKIM signature.
+type dkimOutcome struct {
+	Result string // pass, fail, policy, temperror, permerror
+	Domain string // d=
+	Reason string
+}
+
+// dkimVerifyFilter checks up to a configured number of DKIM signatures.
+//
+// Policy for l= (body length) signatures: they are never trusted. Anyone can
+// append content after the signed length, so such a signature proves nothing
+// about what the recipient reads. They are reported as dkim=policy, do not
+// count as a pass for DMARC, and are not a failure either. (go-msgauth
+// already refuses to verify them; we name the reason instead of "fail".)
+type dkimVerifyFilter struct {
+	resolver resolver.Resolver
+	max      int
+	timeout  time.Duration
+}
+
+func newDKIMVerify(cfg *config.Config, deps Deps) *dkimVerifyFilter {
+	c := cfg.Filters.DKIMVerify
+	return &dkimVerifyFilter{resolver: deps.Resolver, max: c.MaxSignatures, timeout: c.Timeout.D()}
+}
+
+func (f *dkimVerifyFilter) Name() string             { return "dkim_verify" }
+func (f *dkimVerifyFilter) Begin(conn *Conn) Session { return f }
+func (f *dkimVerifyFilter) Close()                   {}
+
+// CheckData verifies the signatures and records one result per signature.
+func (f *dkimVerifyFilter) CheckData(ctx context.Context, st *State, msg *Message) Verdict {
+	outs := f.verify(ctx, msg.Raw)
+	st.DKIM = outs
+	if len(outs) == 0 {
+		st.auth = append(st.auth, &authres.DKIMResult{Value: authres.ResultNone})
+		return Verdict{Result: "none"}
+	}
+	for _, o := range outs {
+		st.auth = append(st.auth, &authres.DKIMResult{Value: authres.ResultValue(o.Result), Domain: o.Domain, Reason: o.Reason})
+	}
+	return Verdict{Result: summary(outs), Reason: outs[0].Reason}
+}
+
+// summary is the message's DKIM verdict: the best signature wins.
+func summary(outs []dkimOutcome) string {
+	for _, want := range []string{"pass", "temperror", "fail", "permerror", "policy"} {
+		for _, o := range outs {
+			if o.Result == want {
+				return want
+			}
+		}
+	}
+	return "none"
+}
+
+// verify checks the message's signatures, at most f.max of them.
+func (f *dkimVerifyFilter) verify(ctx context.Context, raw []byte) []dkimOutcome {
+	sigs := headerValues(raw, "DKIM-Signature")
+	if len(sigs) == 0 {
+		return nil
+	}
+	if len(sigs) > f.max {
+		sigs = sigs[:f.max]
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	lookup := func(name string) ([]string, error) { return f.resolver.LookupTXT(ctx, name) }
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: f.max})
+	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
+		return []dkimOutcome{{Result: "permerror", Domain: tagValue(sigs[0], "d"), Reason: "malformed message header"}}
+	}
+	outs := make([]dkimOutcome, 0, len(verifs))
+	for i, v := range verifs {
+		o := dkimOutcome{Domain: v.Domain, Result: dkimResult(v.Err)}
+		if v.Err != nil {
+			o.Reason = strings.TrimPrefix(v.Err.Error(), "dkim: ")
+		}
+		if i < len(sigs) && hasTag(sigs[i], "l") {
+			o.Result, o.Reason = "policy", "body length tag l= not accepted"
+		}
+		outs = append(outs, o)
+	}
+	return outs
+}
+
+// dkimResult maps go-msgauth's error classes to RFC 8601 results; a DNS
+// temporary failure is temperror, never fail.
+func dkimResult(err error) string {
+	switch {
+	case err == nil:
+		return "pass"
+	case dkim.IsTempFail(err):
+		return "temperror"
+	case dkim.IsPermFail(err):
+		return "permerror"
+	}
+	return "fail"
+}
+
+// tagValue returns tag's value in a DKIM tag list ("" if absent).
+func tagValue(list, tag string) string {
+	for _, kv := range strings.Split(list, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.TrimSpace(k) == tag {
+			return strings.Join(strings.Fields(v), "")
+		}
+	}
+	return ""
+}
+
+func hasTag(list, tag string) bool {
+	for _, kv := range strings.Split(list, ";") {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && strings.TrimSpace(k) == tag {
+			return true
+		}
+	}
+	return false
+}

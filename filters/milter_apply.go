@@ -1,0 +1,69 @@
+package filters
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/emersion/go-milter"
+)
+
+// apply carries out a milter's modifications on full (Prepend+Raw, as the
+// milter saw it): header changes and body replacement rewrite Raw, added
+// fields go on top. It reports whether the milter asked for quarantine.
+func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bool) {
+	var added []byte
+	var body []byte
+	changed, replaced := false, false
+	for _, m := range mods {
+		switch m.Code {
+		case milter.ActAddHeader, milter.ActInsertHeader:
+			added = append(added, headerLine(m.HeaderName, m.HeaderValue)...)
+		case milter.ActChangeHeader:
+			full = changeHeader(full, m.HeaderName, int(m.HeaderIndex), m.HeaderValue)
+			changed = true
+		case milter.ActReplBody:
+			body = append(body, m.Body...)
+			replaced = true
+		case milter.ActQuarantine:
+			quarantine = true
+		}
+	}
+	if replaced {
+		_, at := headerFields(full)
+		full = append(full[:at:at], body...)
+		changed = true
+	}
+	if changed {
+		msg.Raw, msg.Prepend = full, nil
+	}
+	msg.Prepend = append(added, msg.Prepend...)
+	return quarantine
+}
+
+// headerLine renders a field from a milter, turning bare LF in a folded
+// value into CRLF.
+func headerLine(name, value string) []byte {
+	value = strings.ReplaceAll(strings.ReplaceAll(value, "\r\n", "\n"), "\n", "\r\n")
+	return []byte(clean(name) + ": " + value + "\r\n")
+}
+
+// changeHeader replaces the index-th (1-based) field called name; an empty
+// value removes it.
+func changeHeader(full []byte, name string, index int, value string) []byte {
+	fields, at := headerFields(full)
+	var out []byte
+	n := 0
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			n++
+			if n == index {
+				if value != "" {
+					out = append(out, headerLine(f.Name, value)...)
+				}
+				continue
+			}
+		}
+		out = append(out, f.Raw...)
+	}
+	return append(out, bytes.Clone(full[headerEnd(fields, at, full):])...)
+}
