@@ -1,7 +1,9 @@
 package pop3
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -174,4 +176,19 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 	}
 	t.Fatalf("no series %s{%s}", name, label)
 	return 0
+}
+
+func TestConnectionsPerIP(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(o *Options) { o.MaxConnsPerIP = 1 })
+	first := e.dial(t)
+	conn, err := net.Dial("tcp", e.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	second.expect("-ERR [SYS/TEMP] too many connections from your address; close some and try again")
+	second.expectClosed()
+	first.converse("C: QUIT\nS: +OK pop.test POP3 server signing off")
+	first.expectClosed()
 }

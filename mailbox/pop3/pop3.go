@@ -66,6 +66,7 @@ const (
 	DefaultIdleTimeout      = 10 * time.Minute // RFC 1939 section 3: at least 10 minutes
 	DefaultAuthFailureDelay = 2 * time.Second
 	DefaultMaxAuthFailures  = 3
+	DefaultMaxConnsPerIP    = 20
 	maxCommandLine          = 255  // RFC 2449 section 4, CRLF included
 	maxSASLLine             = 1024 // an AUTH continuation line (RFC 5034 sets no limit)
 	tlsHandshakeTimeout     = 30 * time.Second
@@ -93,6 +94,10 @@ type Options struct {
 	// MaxAuthFailures closes the connection after this many failed logins
 	// (default DefaultMaxAuthFailures).
 	MaxAuthFailures int
+	// MaxConnsPerIP bounds the open connections from one client address
+	// (default DefaultMaxConnsPerIP); one more is answered with -ERR
+	// [SYS/TEMP] and closed.
+	MaxConnsPerIP int
 }
 
 // Server accepts POP3 connections on any number of listeners.
@@ -109,6 +114,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]bool
 	conns     map[net.Conn]bool
+	perIP     map[string]int  // open connections by client IP
 	inUse     map[string]bool // accounts with a logged-in session
 }
 
@@ -126,6 +132,10 @@ func New(opts Options) *Server {
 	if opts.MaxAuthFailures <= 0 {
 		opts.MaxAuthFailures = DefaultMaxAuthFailures
 	}
+	if opts.MaxConnsPerIP <= 0 {
+		opts.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	opts.Hostname = sanitize(opts.Hostname)
 	if opts.Hostname == "" {
 		opts.Hostname = "mailgate"
 	}
@@ -138,6 +148,7 @@ func New(opts Options) *Server {
 		cancel:    cancel,
 		listeners: map[net.Listener]bool{},
 		conns:     map[net.Conn]bool{},
+		perIP:     map[string]int{},
 		inUse:     map[string]bool{},
 	}
 }
@@ -155,24 +166,57 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 		return ErrServerClosed
 	}
 	defer s.untrack(ln)
+	backoff := 5 * time.Millisecond
 	for {
 		conn, err := ln.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return ErrServerClosed
+		if s.isClosed() {
+			if conn != nil {
+				conn.Close()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+			return ErrServerClosed
+		}
+		if errors.Is(err, net.ErrClosed) {
 			return err
 		}
-		if !s.trackConn(conn) {
+		if err != nil {
+			// Out of file descriptors and the like: wait, do not give up.
+			s.log.Error("pop3 accept failed", "err", err, "retry_in", backoff)
+			if !s.pause(backoff) {
+				return ErrServerClosed
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if !s.startConn() {
 			conn.Close()
 			return ErrServerClosed
 		}
-		s.wg.Add(1)
 		go s.handle(conn, implicitTLS)
+	}
+}
+
+// startConn counts a new session goroutine for Close to wait for; false
+// once Close has begun, so no goroutine starts after Close waits.
+func (s *Server) startConn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// pause waits d, or less if Close is called; false means closed.
+func (s *Server) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
@@ -215,20 +259,36 @@ func (s *Server) untrack(ln net.Listener) {
 	delete(s.listeners, ln)
 }
 
-func (s *Server) trackConn(c net.Conn) bool {
+// trackConn registers a connection so Close can end it. It reports
+// whether the server is still open and the client IP under its limit.
+func (s *Server) trackConn(c net.Conn) (open, underLimit bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return false, false
 	}
 	s.conns[c] = true
-	return true
+	ip := remoteIP(c)
+	s.perIP[ip]++
+	return true, s.perIP[ip] <= s.opts.MaxConnsPerIP
 }
 
 func (s *Server) untrackConn(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	ip := remoteIP(c)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }
 
 // lock marks account as held by a session; false if another session has it

@@ -52,8 +52,12 @@ type session struct {
 // handle runs one connection from greeting to close.
 func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 	defer s.wg.Done()
-	defer s.untrackConn(raw)
 	defer raw.Close()
+	open, underLimit := s.trackConn(raw)
+	if !open {
+		return
+	}
+	defer s.untrackConn(raw)
 	label := "none"
 	if implicitTLS {
 		label = "implicit"
@@ -71,6 +75,12 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 		}
 	}()
 	if implicitTLS && !sess.startTLS() {
+		return
+	}
+	if !underLimit {
+		sess.log.Warn("pop3 connection refused: too many from this address")
+		sess.reply("-ERR [SYS/TEMP] too many connections from your address; close some and try again")
+		sess.flush()
 		return
 	}
 	sess.run()
