@@ -1,0 +1,176 @@
+package delivery
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"mailgate/resolver"
+)
+
+// Remote delivers to the recipients' MX hosts.
+type Remote struct {
+	Resolver resolver.Resolver
+	Hostname string // sent in EHLO
+	Port     int    // 25 unless a test says otherwise
+	// RequireTLS lists domains whose MX hosts must offer STARTTLS with a
+	// certificate valid for the MX name (checked against RootCAs, nil:
+	// the system's roots); otherwise delivery is deferred.
+	RequireTLS     []string
+	RootCAs        *x509.CertPool
+	Timeouts       Timeouts
+	Dialer         Dialer // nil: a net.Dialer
+	IdleTimeout    time.Duration
+	MaxIdlePerHost int
+	Logger         *slog.Logger
+	Metrics        *Metrics
+
+	once sync.Once
+	c    *client
+}
+
+var _ Transport = (*Remote)(nil)
+
+func (r *Remote) client() *client {
+	r.once.Do(func() {
+		var nd Dialer = &net.Dialer{}
+		if r.Dialer != nil {
+			nd = r.Dialer
+		}
+		r.c = &client{
+			route:   RouteRemote,
+			dialer:  &dialer{hostname: r.Hostname, timeouts: r.Timeouts.withDefaults(), net: nd, rootCAs: r.RootCAs},
+			pool:    newPool(r.MaxIdlePerHost, r.IdleTimeout),
+			metrics: r.Metrics,
+		}
+	})
+	return r.c
+}
+
+// Close ends the idle connections.
+func (r *Remote) Close() { r.client().pool.close() }
+
+// Deliver sends req to the first MX host of its domain that answers.
+func (r *Remote) Deliver(ctx context.Context, req *Request) []Result {
+	if len(req.Recipients) == 0 {
+		return nil
+	}
+	res, mta, tls := r.deliver(ctx, req)
+	logResults(orDiscard(r.Logger), r.Metrics, RouteRemote, mta, tls, req, res)
+	return res
+}
+
+func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, tls string) {
+	c := r.client()
+	domain := domainOf(req.Recipients[0].Addr)
+	hosts, implicit, err := r.mxHosts(ctx, domain)
+	if err != nil {
+		return allFail(req, err), "", ""
+	}
+	mode := tlsOpportunistic
+	if req.RequireTLS || slices.Contains(r.RequireTLS, domain) {
+		mode = tlsVerified
+	}
+	var last error
+	for _, h := range hosts {
+		addrs, err := r.addresses(ctx, h, implicit)
+		if err != nil {
+			last = err
+			continue
+		}
+		for _, a := range addrs {
+			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: mode}
+			res, tls, err := c.send(ctx, t, req)
+			if err == nil {
+				return res, h, tls
+			}
+			last = err
+		}
+	}
+	return allFail(req, last), "", ""
+}
+
+func (r *Remote) port() int {
+	if r.Port == 0 {
+		return 25
+	}
+	return r.Port
+}
+
+// mxHosts returns the hosts to try in order: MX by preference, shuffled
+// among equals; the domain itself (implicit MX) when it has no MX.
+func (r *Remote) mxHosts(ctx context.Context, domain string) ([]string, bool, error) {
+	if domain == "" {
+		return nil, false, permErr(CmdDNS, "", "5.1.3", "the recipient address has no domain", nil)
+	}
+	mxs, err := r.Resolver.LookupMX(ctx, domain)
+	var de *net.DNSError
+	switch {
+	case err != nil && errors.As(err, &de) && de.IsNotFound:
+		return []string{domain}, true, nil
+	case err != nil:
+		return nil, false, dnsErr("MX", domain, err)
+	case len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == ""):
+		e := permErr(CmdDNS, "", "5.1.10", domain+" publishes a null MX (RFC 7505): it accepts no mail", nil)
+		e.Code = 556
+		return nil, false, e
+	}
+	rand.Shuffle(len(mxs), func(i, j int) { mxs[i], mxs[j] = mxs[j], mxs[i] })
+	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
+	var hosts []string
+	for _, mx := range mxs {
+		if h := strings.TrimSuffix(mx.Host, "."); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts, false, nil
+}
+
+// addresses resolves an MX host to IPv6 and IPv4 addresses. A name that
+// does not exist fails permanently only for an implicit MX (the domain
+// itself has no address); a broken MX name may be fixed, so it defers.
+func (r *Remote) addresses(ctx context.Context, host string, implicit bool) ([]string, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{host}, nil
+	}
+	ips, err := r.Resolver.LookupIPAddr(ctx, host)
+	var de *net.DNSError
+	if err != nil && errors.As(err, &de) && de.IsNotFound && implicit {
+		return nil, permErr(CmdDNS, "", "5.1.2", host+" has no MX and no address record: the domain does not receive mail", err)
+	}
+	if err != nil {
+		return nil, dnsErr("address", host, err)
+	}
+	out := make([]string, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, ip.IP.String())
+	}
+	if len(out) == 0 {
+		return nil, tempErr(CmdDNS, host, "4.4.4", host+" has no address", nil)
+	}
+	return out, nil
+}
+
+func dnsErr(what, name string, err error) *Error {
+	reason := what + " lookup for " + name + " failed"
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de) && de.IsTimeout:
+		reason += ": DNS timeout"
+	case errors.As(err, &de) && de.IsNotFound:
+		reason += ": no such host"
+	case errors.As(err, &de):
+		reason += ": DNS server failure"
+	default:
+		reason += ": " + err.Error()
+	}
+	return tempErr(CmdDNS, "", "4.4.3", reason, err)
+}

@@ -1,0 +1,203 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+)
+
+// connState says what a transaction left of its connection.
+type connState int
+
+const (
+	connOK     connState = iota // ready for the next message
+	connBroken                  // must be closed
+	connStale                   // broke before any recipient was sent: a reused connection had died; retry on a new one
+)
+
+// transact sends one message over s: MAIL, RCPT per recipient, DATA.
+// Every recipient gets a result.
+func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Result, connState) {
+	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
+	defer stop()
+	mta := s.t.mta
+	if e := checkNeeds(s, req); e != nil {
+		return allFail(req, e), connOK
+	}
+	if strings.ContainsAny(req.From, "\r\n<>") {
+		return allFail(req, permErr(CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
+	}
+	s.c.CommandTimeout = d.timeouts.Mail
+	if err := s.c.Mail(req.From, mailOptions(s, req)); err != nil {
+		e := remoteErr(CmdMail, mta, err)
+		if !isReply(err) {
+			return allFail(req, e), connStale
+		}
+		return allFail(req, e), resetOrBreak(s, e.Code)
+	}
+	res := make([]Result, len(req.Recipients))
+	var accepted []int
+	for i, r := range req.Recipients {
+		res[i].Rcpt = r.Addr
+		if strings.ContainsAny(r.Addr, "\r\n<>") {
+			res[i].Err = permErr(CmdRcpt, mta, "5.1.3", "the recipient address is malformed", nil)
+			continue
+		}
+		s.c.CommandTimeout = d.timeouts.Rcpt
+		if err := s.c.Rcpt(r.Addr, rcptOptions(s, r)); err != nil {
+			res[i].Err = remoteErr(CmdRcpt, mta, err)
+			if !isReply(err) {
+				for j := i + 1; j < len(res); j++ {
+					res[j] = Result{Rcpt: req.Recipients[j].Addr, Err: res[i].Err}
+				}
+				return res, connBroken
+			}
+			continue
+		}
+		accepted = append(accepted, i)
+	}
+	if len(accepted) == 0 {
+		return res, resetOrBreak(s, 0)
+	}
+	return res, d.data(s, req, res, accepted)
+}
+
+// data sends the message to the accepted recipients and records the
+// outcome in res.
+func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) connState {
+	fail := func(err error) {
+		e := remoteErr(CmdData, s.t.mta, err)
+		for _, i := range accepted {
+			res[i].Err = e
+		}
+	}
+	s.c.CommandTimeout = d.timeouts.DataInit
+	w, err := s.c.Data()
+	if err != nil {
+		fail(err)
+		if !isReply(err) {
+			return connBroken
+		}
+		return resetOrBreak(s, 0)
+	}
+	err = writeBlocks(w, s.raw, normalize(req.Body), d.timeouts.DataBlock)
+	if err == nil {
+		s.c.SubmissionTimeout = d.timeouts.DataEnd
+		_, err = w.CloseWithResponse()
+	}
+	if err != nil {
+		fail(err)
+		if !isReply(err) {
+			return connBroken // dropped or timed out mid-DATA: temporary
+		}
+		if code := err.(*smtp.SMTPError).Code; code == 421 {
+			return connBroken
+		}
+	}
+	return connOK
+}
+
+// checkNeeds refuses a message the remote cannot take as it is.
+func checkNeeds(s *session, req *Request) *Error {
+	mta := s.t.mta
+	if ok, _ := s.c.Extension("SMTPUTF8"); req.UTF8 && !ok {
+		return permErr(CmdMail, mta, "5.6.7", "the message needs SMTPUTF8 (non-ASCII addresses or headers) and "+mta+" does not offer it", nil)
+	}
+	if ok, _ := s.c.Extension("8BITMIME"); req.EightBit && !ok {
+		return permErr(CmdMail, mta, "5.6.3", "the message has 8-bit content and "+mta+" does not offer 8BITMIME", nil)
+	}
+	if ok, _ := s.c.Extension("REQUIRETLS"); req.RequireTLS && !ok {
+		return permErr(CmdMail, mta, "5.7.30", "the sender asked for REQUIRETLS and "+mta+" does not offer it", nil)
+	}
+	return nil
+}
+
+func mailOptions(s *session, req *Request) *smtp.MailOptions {
+	o := &smtp.MailOptions{UTF8: req.UTF8, RequireTLS: req.RequireTLS, Size: int64(len(req.Body))}
+	if ok, _ := s.c.Extension("DSN"); !ok {
+		return o
+	}
+	switch r := smtp.DSNReturn(strings.ToUpper(req.Ret)); r {
+	case smtp.DSNReturnFull, smtp.DSNReturnHeaders:
+		o.Return = r
+	}
+	if printable(req.EnvID) {
+		o.EnvelopeID = req.EnvID
+	}
+	return o
+}
+
+// rcptOptions passes NOTIFY and ORCPT on when they are well formed, since
+// go-smtp fails the command on malformed ones.
+func rcptOptions(s *session, r Rcpt) *smtp.RcptOptions {
+	if ok, _ := s.c.Extension("DSN"); !ok {
+		return nil
+	}
+	o := &smtp.RcptOptions{}
+	if notify, ok := parseNotify(r.Notify); ok {
+		o.Notify = notify
+	}
+	typ, addr, found := strings.Cut(r.ORCPT, ";")
+	switch {
+	case !found || addr == "":
+	case strings.EqualFold(typ, "rfc822") && printable(addr):
+		o.OriginalRecipientType, o.OriginalRecipient = smtp.DSNAddressTypeRFC822, addr
+	case strings.EqualFold(typ, "utf-8") && !strings.ContainsAny(addr, "\r\n"):
+		o.OriginalRecipientType, o.OriginalRecipient = smtp.DSNAddressTypeUTF8, addr
+	}
+	return o
+}
+
+func parseNotify(in []string) ([]smtp.DSNNotify, bool) {
+	if len(in) == 0 {
+		return nil, false
+	}
+	var out []smtp.DSNNotify
+	for _, n := range in {
+		v := smtp.DSNNotify(strings.ToUpper(n))
+		switch v {
+		case smtp.DSNNotifyNever:
+			if len(in) > 1 {
+				return nil, false
+			}
+		case smtp.DSNNotifySuccess, smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed:
+		default:
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
+}
+
+func printable(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+// isReply reports whether err is the server's reply rather than a broken
+// connection.
+func isReply(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se)
+}
+
+// resetOrBreak ends a failed transaction with RSET so the connection can
+// carry the next message; 421 means the server is closing.
+func resetOrBreak(s *session, code int) connState {
+	if code == 421 {
+		return connBroken
+	}
+	if err := s.c.Reset(); err != nil {
+		return connBroken
+	}
+	return connOK
+}
