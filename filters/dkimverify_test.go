@@ -65,7 +65,7 @@ func TestDKIMVectors(t *testing.T) {
 		"08-our_signature": {"pass", "pass", "pass"},
 		// Our l= policy: never trusted (chasquid: valid). The two other
 		// signatures do not use l=.
-		"09-limited_body":            {"policy", "pass", "pass"},
+		"09-limited_body":             {"policy", "pass", "pass"},
 		"10-strict_domain_check_pass": {"pass", "pass"},
 		// t=s with i= in a subdomain of d=: chasquid fails it; go-msgauth
 		// (like dkimpy) does not enforce t=s.
