@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +161,7 @@ func (s *rateLimitSession) CheckConn(ctx context.Context, st *State) Verdict {
 	}
 	if w := s.rl.take([]want{{key: "conn:" + ipKey(st.Conn.IP), limit: c.Count, period: c.Period.D(), n: 1}}); w != nil {
 		return Verdict{Result: "flood", Reason: "connections from " + ipKey(st.Conn.IP), Reply: &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
-			Message: fmt.Sprintf("Too many connections from your address (more than %d in %s); try again later", c.Count, c.Period.D())}}
+			Message: fmt.Sprintf("Too many connections from your address (more than %d in %s); try again later", c.Count, short(c.Period.D()))}}
 	}
 	return Verdict{Result: "pass"}
 }
@@ -223,5 +224,17 @@ func (s *rateLimitSession) over(w *want) Verdict {
 		return Verdict{Result: "pass"}
 	}
 	return Verdict{Result: "over", Reason: w.key, Reply: &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1},
-		Message: fmt.Sprintf("Rate limit reached: more than %d %s in %s; try again later", w.limit, w.what, w.period)}}
+		Message: fmt.Sprintf("Rate limit reached: more than %d %s in %s; try again later", w.limit, w.what, short(w.period))}}
+}
+
+// short renders a period without zero units: 1h, 1m, 1h30m.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
