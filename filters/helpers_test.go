@@ -3,6 +3,7 @@ package filters
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,4 +114,16 @@ func txtRecord(name, value string) string {
 	}
 	parts = append(parts, strconv.Quote(value))
 	return dns.Fqdn(name) + " 300 IN TXT " + strings.Join(parts, " ")
+}
+
+// testLogger sends the chain's log lines to the test log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

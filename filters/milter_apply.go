@@ -30,7 +30,7 @@ func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bo
 	}
 	if replaced {
 		_, at := headerFields(full)
-		full = append(full[:at:at], body...)
+		full = append(full[:at:at], toCRLF(body)...)
 		changed = true
 	}
 	if changed {
@@ -43,8 +43,7 @@ func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bo
 // headerLine renders a field from a milter, turning bare LF in a folded
 // value into CRLF.
 func headerLine(name, value string) []byte {
-	value = strings.ReplaceAll(strings.ReplaceAll(value, "\r\n", "\n"), "\n", "\r\n")
-	return []byte(clean(name) + ": " + value + "\r\n")
+	return append([]byte(clean(name)+": "), toCRLF([]byte(value+"\n"))...)
 }
 
 // changeHeader replaces the index-th (1-based) field called name; an empty
@@ -66,4 +65,11 @@ func changeHeader(full []byte, name string, index int, value string) []byte {
 		out = append(out, f.Raw...)
 	}
 	return append(out, bytes.Clone(full[headerEnd(fields, at, full):])...)
+}
+
+// toCRLF makes every line end CRLF: milters (and go-milter) may send LF.
+func toCRLF(b []byte) []byte {
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	b = bytes.ReplaceAll(b, []byte("\r"), nil) // no bare CR passes on
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
