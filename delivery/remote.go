@@ -76,7 +76,7 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 		return allFail(req, err), "", ""
 	}
 	mode := tlsOpportunistic
-	if req.RequireTLS || slices.Contains(r.RequireTLS, domain) {
+	if req.RequireTLS || slices.ContainsFunc(r.RequireTLS, func(d string) bool { return strings.EqualFold(d, domain) }) {
 		mode = tlsVerified
 	}
 	var last error

@@ -1,0 +1,77 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// Mailboxes stores a message for a local account; *mailbox.Store
+// implements it. folder "" means INBOX; quarantine files it as junk.
+type Mailboxes interface {
+	Deliver(ctx context.Context, account, folder string, msg []byte, quarantine bool) error
+}
+
+// Directory resolves a local address (after alias expansion) to the
+// account and folder that receive it.
+type Directory interface {
+	Lookup(addr string) (account, folder string, ok bool)
+}
+
+// Local hands each recipient's copy to the mailbox store.
+type Local struct {
+	Mailboxes Mailboxes
+	Directory Directory
+	// Classify maps a store error to a delivery error, e.g. a quota error
+	// to MailboxFull; nil, or a nil answer, falls back to an error's
+	// Permanent() bool method, else a temporary 451 4.3.0.
+	Classify func(error) *Error
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+var _ Transport = (*Local)(nil)
+
+// MailboxFull is the error for a full mailbox: 452 4.2.2 while it may
+// empty, 552 5.2.2 when the message is larger than the whole quota.
+func MailboxFull(permanent bool, cause error) *Error {
+	if permanent {
+		e := permErr(CmdLocal, "", "5.2.2", "the message is larger than the mailbox quota", cause)
+		e.Code = 552
+		return e
+	}
+	e := tempErr(CmdLocal, "", "4.2.2", "the mailbox is full", cause)
+	e.Code = 452
+	return e
+}
+
+// Deliver stores the message for each recipient.
+func (l *Local) Deliver(ctx context.Context, req *Request) []Result {
+	res := make([]Result, len(req.Recipients))
+	for i, r := range req.Recipients {
+		res[i] = Result{Rcpt: r.Addr, Err: l.one(ctx, req, r.Addr)}
+	}
+	logResults(orDiscard(l.Logger), l.Metrics, RouteLocal, "", "", req, res)
+	return res
+}
+
+func (l *Local) one(ctx context.Context, req *Request, addr string) error {
+	account, folder, ok := l.Directory.Lookup(addr)
+	if !ok {
+		return permErr(CmdLocal, "", "5.1.1", "no mailbox here for "+addr, nil)
+	}
+	err := l.Mailboxes.Deliver(ctx, account, folder, normalize(req.Body), req.Quarantine)
+	if err == nil {
+		return nil
+	}
+	if l.Classify != nil {
+		if e := l.Classify(err); e != nil {
+			return e
+		}
+	}
+	var p interface{ Permanent() bool }
+	if errors.As(err, &p) && p.Permanent() {
+		return permErr(CmdLocal, "", "5.2.0", "the mailbox refused the message", err)
+	}
+	return tempErr(CmdLocal, "", "4.3.0", "local delivery failed; will retry", err)
+}
