@@ -8,8 +8,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"mailgate/config"
 )
 
 // GenerateDKIMKey makes a signing key: "rsa" (2048 bits) or "ed25519"
@@ -63,4 +69,48 @@ func DKIMZoneLine(domain, selector, value string) string {
 	}
 	parts = append(parts, `"`+value+`"`)
 	return fmt.Sprintf("%s._domainkey.%s. 3600 IN TXT %s", selector, strings.TrimSuffix(domain, "."), strings.Join(parts, " "))
+}
+
+// WriteDKIMKey generates a key for domain and selector, writes it to dir
+// as DOMAIN.SELECTOR.pem with mode 0600 (never overwriting a file), and
+// returns the file's path and the zone-file line to publish.
+func WriteDKIMKey(dir, domain, selector, algorithm string) (path, zoneLine string, err error) {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if !config.IsDomain(domain) {
+		return "", "", fmt.Errorf("%q is not a domain name; give the domain to sign for, such as example.com", domain)
+	}
+	if !config.IsDomain(selector) || strings.Contains(selector, ".") {
+		return "", "", fmt.Errorf("%q is not a selector; use one DNS label, such as mg202611", selector)
+	}
+	key, pemData, err := GenerateDKIMKey(algorithm)
+	if err != nil {
+		return "", "", err
+	}
+	record, err := DKIMRecord(key.Public())
+	if err != nil {
+		return "", "", err
+	}
+	path = filepath.Join(dir, domain+"."+selector+".pem")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return "", "", fmt.Errorf("%s already exists; choose another selector, or move the old key away first", path)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := f.Write(pemData); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", "", err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return "", "", err
+	}
+	return path, DKIMZoneLine(domain, selector, record), nil
 }
