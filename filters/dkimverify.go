@@ -89,7 +89,7 @@ func (f *dkimVerifyFilter) verify(ctx context.Context, raw []byte) []dkimOutcome
 	for i, v := range verifs {
 		o := dkimOutcome{Domain: v.Domain, Result: dkimResult(v.Err)}
 		if v.Err != nil {
-			o.Reason = strings.TrimPrefix(v.Err.Error(), "dkim: ")
+			o.Reason = publicReason(v.Err)
 		}
 		if i < len(sigs) && hasTag(sigs[i], "l") {
 			o.Result, o.Reason = "policy", "body length tag l= not accepted"
@@ -132,4 +132,14 @@ func hasTag(list, tag string) bool {
 		}
 	}
 	return false
+}
+
+// publicReason is the library's reason without DNS error details, which
+// name our resolver's address and do not belong in a header.
+func publicReason(err error) string {
+	r := strings.TrimPrefix(err.Error(), "dkim: ")
+	if i := strings.Index(r, ": lookup "); i >= 0 {
+		r = r[:i]
+	}
+	return r
 }
