@@ -277,12 +277,12 @@ func dsnHeaders(raw []byte) []byte {
 // dsnClean strips CR and LF (and other controls) so that text from a
 // remote server cannot add fields or parts to the report.
 func dsnClean(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, s))
+	}, s)), " ")
 }
 
 func dsnASCII(s string) bool {
