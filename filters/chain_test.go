@@ -51,6 +51,12 @@ func TestChainMetrics(t *testing.T) {
 	if got := counter(t, reg, "spf", "fail", "reject"); got != 2 {
 		t.Errorf("spf fail/reject = %v, want 2", got)
 	}
+	// A second listener's chain on the same registerer shares the counters.
+	ch2 := newChain(t, cfg, Deps{Resolver: resolver.New(srv.Addr), Registerer: reg})
+	transact(t, ch2, &Conn{IP: net.ParseIP("192.0.2.1"), Helo: "x"}, "a@example.com", []string{"b@mx.example.org"}, inbound)
+	if got := counter(t, reg, "spf", "pass", "accept"); got != 2 {
+		t.Errorf("spf pass/accept after the second chain = %v, want 2", got)
+	}
 	// A nil registerer registers nothing and still works.
 	newChain(t, cfg, Deps{Resolver: resolver.New(srv.Addr)})
 }
@@ -86,5 +92,36 @@ func TestChainDKIMVerifyHeader(t *testing.T) {
 		if !strings.HasPrefix(string(msg.Prepend), c.want) {
 			t.Errorf("%s: got\n%s\nwant prefix\n%s", c.name, msg.Prepend, c.want)
 		}
+	}
+}
+
+// TestChainTransactionsOnOneConnection: each MAIL starts afresh, so the
+// second message carries only its own results, with or without RSET.
+func TestChainTransactionsOnOneConnection(t *testing.T) {
+	t.Parallel()
+	srv := dnstest.Start(t, `example.com. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"`, `soft.example. 300 IN TXT "v=spf1 ~all"`)
+	ch := newChain(t, testConfig(t, []string{"spf"}, ""), Deps{Resolver: resolver.New(srv.Addr)})
+	ctx := t.Context()
+	txn, err := ch.Begin(ctx, &Conn{IP: net.ParseIP("192.0.2.1"), Helo: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	var got []string
+	for _, from := range []string{"a@soft.example", "a@example.com"} {
+		if err := txn.Mail(ctx, from); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.Rcpt(ctx, "b@mx.example.org"); err != nil {
+			t.Fatal(err)
+		}
+		msg := &Message{From: from, Raw: []byte(crlf(inbound))}
+		if err := txn.Data(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(msg.Prepend))
+	}
+	if strings.Count(got[1], "spf=") != 1 || strings.Contains(got[1], "softfail") {
+		t.Errorf("second message carries the first one's results:\n%s", got[1])
 	}
 }

@@ -58,8 +58,7 @@ type Deps struct {
 	Percent func() int
 	// Registerer receives the filter metrics; nil: not registered.
 	Registerer prometheus.Registerer
-	// Metrics, when set, is shared by the chains of every listener (one
-	// registration); nil: the chain makes its own from Registerer.
+	// Metrics, when set, is used instead of making them from Registerer.
 	Metrics *Metrics
 	// RateLimits is the bucket store shared by every listener's chain; nil:
 	// the chain makes its own from the config.
@@ -93,7 +92,9 @@ func (c *Chain) Begin(ctx context.Context, conn *Conn) (*Txn, error) {
 }
 
 // Mail runs the MAIL FROM stage; from is "" for the null reverse-path.
+// It starts a new transaction, even if Reset was not called.
 func (t *Txn) Mail(ctx context.Context, from string) error {
+	t.Reset()
 	t.st.From = from
 	for i, s := range t.sessions {
 		if mc, ok := s.(MailChecker); ok {

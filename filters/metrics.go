@@ -1,6 +1,10 @@
 package filters
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the filter chain's counters. Labels are bounded: filter names
 // and results come from config.FilterResults, actions from the fixed set.
@@ -11,7 +15,7 @@ type Metrics struct {
 }
 
 // NewMetrics makes the filter metrics and registers them on reg (nil: not
-// registered). Make one per process and share it through Deps.Metrics.
+// registered). Chains built on the same registerer share the counters.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -28,7 +32,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"algorithm"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.verdicts, m.errors, m.signatures)
+		m.verdicts = register(reg, m.verdicts)
+		m.errors = register(reg, m.errors)
+		m.signatures = register(reg, m.signatures)
 	}
 	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name, so that chains built for several listeners on one registerer
+// share their counters instead of panicking.
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			return existing
+		}
+	}
+	if err != nil {
+		panic(err) // a name clash with another package's metric: a programming error
+	}
+	return c
 }
