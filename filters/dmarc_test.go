@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"mailgate/internal/dnstest"
@@ -136,5 +137,10 @@ func TestDMARCDKIMAligned(t *testing.T) {
 	want := "Authentication-Results: mx.example.org;\r\n\tspf=softfail smtp.mailfrom=b@bounces.example;\r\n\tdkim=pass header.d=reject.example;\r\n\tdmarc=pass header.from=reject.example\r\n"
 	if !strings.HasPrefix(string(msg.Prepend), want) {
 		t.Errorf("got\n%s\nwant prefix\n%s", msg.Prepend, want)
+	}
+	// The field parses as RFC 8601 with an independent parser.
+	id, results, err := authres.Parse(headerValues(msg.Prepend, "Authentication-Results")[0])
+	if err != nil || id != "mx.example.org" || len(results) != 3 {
+		t.Errorf("authres.Parse: id %q, %d results, %v", id, len(results), err)
 	}
 }
