@@ -78,6 +78,9 @@ func (t target) key() string { return t.addr + "|" + t.mta }
 type session struct {
 	c   *smtp.Client
 	raw net.Conn // the TCP connection, for deadlines and closing
+	// stream is the connection the client speaks over (TLS or plain),
+	// used directly for pipelined commands.
+	stream net.Conn
 	t   target
 	tls string // tlsLabel*
 }
@@ -138,7 +141,7 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*sessio
 		raw.SetDeadline(time.Time{})
 		conn, s.tls = tc, tlsLabelVerified
 	}
-	s.c = smtp.NewClient(conn)
+	s.c, s.stream = smtp.NewClient(conn), conn
 	s.c.CommandTimeout = d.timeouts.Greeting
 	if err := s.c.Hello(d.hostname); err != nil {
 		e := remoteErr(CmdConnect, t.mta, err)
@@ -191,7 +194,7 @@ func (d *dialer) startTLS(ctx context.Context, s *session) (*session, error) {
 		e.Permanent = false
 		return nil, e
 	}
-	s.c, s.tls = c, tlsLabelUnverified
+	s.c, s.stream, s.tls = c, tc, tlsLabelUnverified
 	if verified {
 		s.tls = tlsLabelVerified
 	}

@@ -54,6 +54,47 @@ func TestRemoteDeliversOverSTARTTLS(t *testing.T) {
 	}
 }
 
+func TestRemotePipelines(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.Config{
+		Extensions:  []string{"PIPELINING", "8BITMIME", "SIZE 1000000", "DSN", "SMTPUTF8"},
+		RcptReplies: map[string][]string{"gone@dest.test": {"550-5.1.1 no such\r\n550 5.1.1 user"}},
+	})
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+	r, _, _ := newRemote(t, dns, srv.Port())
+	req := request("p1", "a@dest.test", "gone@dest.test", "b@dest.test")
+	req.UTF8, req.Ret, req.EnvID = true, "FULL", "id+1=2"
+	req.Recipients[0].Notify = []string{"SUCCESS"}
+	req.Recipients[0].ORCPT = "rfc822;o+a@dest.test"
+	res := r.Deliver(context.Background(), req)
+	wantErr(t, res[0], Error{})
+	wantErr(t, res[1], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdRcpt, RemoteLine: "550 5.1.1 no such user"})
+	wantErr(t, res[2], Error{})
+	m := srv.WaitMessages(t, 1, 5*time.Second)[0]
+	if !m.Pipelined {
+		t.Error("MAIL and RCPT were not pipelined")
+	}
+	if want := "BODY=8BITMIME SIZE=45 SMTPUTF8 RET=FULL ENVID=id+2B1+3D2"; m.MailParams != want {
+		t.Errorf("MAIL params %q, want %q", m.MailParams, want)
+	}
+	if want := "NOTIFY=SUCCESS ORCPT=RFC822;o+2Ba@dest.test"; m.RcptParams[0] != want {
+		t.Errorf("RCPT params %q, want %q", m.RcptParams[0], want)
+	}
+	if strings.Join(m.Rcpts, " ") != "a@dest.test b@dest.test" {
+		t.Errorf("recipients %q", m.Rcpts)
+	}
+	srv.Update(func(c *smtptest.Config) { c.MailReply = "553 5.1.8 sender domain unknown" })
+	res = r.Deliver(context.Background(), request("p2", "a@dest.test", "b@dest.test"))
+	for _, x := range res {
+		wantErr(t, x, Error{Permanent: true, Code: 553, Enhanced: "5.1.8", Command: CmdMail, RemoteLine: "553 5.1.8 sender domain unknown"})
+	}
+	srv.Update(func(c *smtptest.Config) { c.MailReply = "" })
+	wantErr(t, r.Deliver(context.Background(), request("p3", "a@dest.test"))[0], Error{})
+	if srv.Connections() != 1 {
+		t.Errorf("%d connections, want 1 (RSET after the refused MAIL keeps it)", srv.Connections())
+	}
+}
+
 func TestRemotePerRecipientReplies(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t, smtptest.Config{RcptReplies: map[string][]string{

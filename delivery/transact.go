@@ -29,39 +29,76 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 	if strings.ContainsAny(req.From, "\r\n<>") {
 		return allFail(req, permErr(CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
 	}
-	s.c.CommandTimeout = d.timeouts.Mail
-	if err := s.c.Mail(req.From, mailOptions(s, req)); err != nil {
-		e := remoteErr(CmdMail, mta, err)
-		if !isReply(err) {
-			return allFail(req, e), connStale
-		}
-		return allFail(req, e), resetOrBreak(s, e.Code)
-	}
 	res := make([]Result, len(req.Recipients))
-	var accepted []int
+	var send []int
 	for i, r := range req.Recipients {
 		res[i].Rcpt = r.Addr
 		if strings.ContainsAny(r.Addr, "\r\n<>") {
 			res[i].Err = permErr(CmdRcpt, mta, "5.1.3", "the recipient address is malformed", nil)
 			continue
 		}
-		s.c.CommandTimeout = d.timeouts.Rcpt
-		if err := s.c.Rcpt(r.Addr, rcptOptions(s, r)); err != nil {
+		send = append(send, i)
+	}
+	var mailErr error
+	var rcptErrs []error
+	if canPipeline(s, req) {
+		mailErr, rcptErrs = d.pipeline(s, req, send)
+	} else {
+		mailErr, rcptErrs = d.oneByOne(s, req, send)
+	}
+	if mailErr != nil {
+		e := remoteErr(CmdMail, mta, mailErr)
+		for _, i := range send {
+			res[i].Err = e
+		}
+		if !isReply(mailErr) {
+			return res, connStale // nothing was accepted: safe to retry on a new connection
+		}
+		return res, resetOrBreak(s, e.Code)
+	}
+	var accepted []int
+	state := connOK
+	for j, i := range send {
+		if err := rcptErrs[j]; err != nil {
 			res[i].Err = remoteErr(CmdRcpt, mta, err)
 			if !isReply(err) {
-				for j := i + 1; j < len(res); j++ {
-					res[j] = Result{Rcpt: req.Recipients[j].Addr, Err: res[i].Err}
-				}
-				return res, connBroken
+				state = connBroken
 			}
 			continue
 		}
 		accepted = append(accepted, i)
 	}
-	if len(accepted) == 0 {
+	switch {
+	case state == connBroken:
+		for _, i := range accepted {
+			res[i].Err = tempErr(CmdRcpt, mta, "4.4.2", "connection lost before DATA", nil)
+		}
+		return res, connBroken
+	case len(accepted) == 0:
 		return res, resetOrBreak(s, 0)
 	}
 	return res, d.data(s, req, res, accepted)
+}
+
+// oneByOne sends MAIL, then each RCPT after the previous reply.
+func (d *dialer) oneByOne(s *session, req *Request, idx []int) (error, []error) {
+	rcptErrs := make([]error, len(idx))
+	s.c.CommandTimeout = d.timeouts.Mail
+	if err := s.c.Mail(req.From, mailOptions(s, req)); err != nil {
+		return err, rcptErrs
+	}
+	for j, i := range idx {
+		r := req.Recipients[i]
+		s.c.CommandTimeout = d.timeouts.Rcpt
+		rcptErrs[j] = s.c.Rcpt(r.Addr, rcptOptions(s, r))
+		if rcptErrs[j] != nil && !isReply(rcptErrs[j]) {
+			for k := j + 1; k < len(idx); k++ {
+				rcptErrs[k] = rcptErrs[j]
+			}
+			break
+		}
+	}
+	return nil, rcptErrs
 }
 
 // data sends the message to the accepted recipients and records the

@@ -193,7 +193,8 @@ func (ss *session) mail(cfg Config, arg string) {
 		reply = "250 2.1.0 OK"
 	}
 	if strings.HasPrefix(reply, "2") {
-		ss.msg = &Message{Helo: ss.helo, TLS: ss.tls, AuthUser: ss.user, From: path, MailParams: params, ConnID: ss.id}
+		ss.msg = &Message{Helo: ss.helo, TLS: ss.tls, AuthUser: ss.user, From: path, MailParams: params, ConnID: ss.id,
+			Pipelined: ss.r.Buffered() > 0}
 	}
 	ss.reply(reply)
 }

@@ -72,6 +72,9 @@ type Message struct {
 	// Raw is every byte received after the 354 reply, up to and including
 	// the final ".\r\n", exactly as sent (still dot-stuffed).
 	Raw []byte
+	// Pipelined is set when more commands had arrived before the reply
+	// to MAIL was sent (RFC 2920 PIPELINING).
+	Pipelined bool
 	// ConnID numbers the connection the message came on (1, 2, ...).
 	ConnID int
 }
