@@ -81,8 +81,8 @@ type session struct {
 	// stream is the connection the client speaks over (TLS or plain),
 	// used directly for pipelined commands.
 	stream net.Conn
-	t   target
-	tls string // tlsLabel*
+	t      target
+	tls    string // tlsLabel*
 }
 
 func (s *session) satisfies(mode tlsMode) bool {
