@@ -156,3 +156,50 @@ func TestRemoteRequireTLS(t *testing.T) {
 		t.Errorf("verified connections = %v, want 1", n)
 	}
 }
+
+func TestRemoteFallsBackToPlainWhenTLSBreaks(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.Config{STARTTLS: true, BrokenTLS: true})
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+	r, _, _ := newRemote(t, dns, srv.Port())
+	wantErr(t, r.Deliver(context.Background(), request("b1", "a@dest.test"))[0], Error{})
+	if m := srv.WaitMessages(t, 1, 5*time.Second)[0]; m.TLS || srv.Connections() != 2 {
+		t.Errorf("TLS=%v after %d connections, want plain text on the second", m.TLS, srv.Connections())
+	}
+	if n := counter(t, r.Metrics.connections.WithLabelValues("remote", "none")); n != 1 {
+		t.Errorf("plain connections = %v, want 1", n)
+	}
+}
+
+func TestRemoteIdleConnectionIsClosed(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.Config{})
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+	r, _, _ := newRemote(t, dns, srv.Port())
+	r.IdleTimeout = 50 * time.Millisecond
+	wantErr(t, r.Deliver(context.Background(), request("i1", "a@dest.test"))[0], Error{})
+	srv.WaitCommand(t, "QUIT", 5*time.Second)
+	wantErr(t, r.Deliver(context.Background(), request("i2", "a@dest.test"))[0], Error{})
+	if srv.Connections() != 2 {
+		t.Errorf("%d connections, want a new one after the idle one was closed", srv.Connections())
+	}
+}
+
+func TestRemoteStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.Config{Hang: smtptest.HangDot})
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+	r, _, _ := newRemote(t, dns, srv.Port())
+	r.Timeouts.DataEnd = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []Result)
+	go func() { done <- r.Deliver(ctx, request("c1", "a@dest.test")) }()
+	srv.WaitMessages(t, 1, 5*time.Second)
+	cancel()
+	select {
+	case res := <-done:
+		wantErr(t, res[0], Error{Code: 451, Enhanced: "4.4.2", Command: CmdData})
+	case <-time.After(5 * time.Second):
+		t.Fatal("Deliver did not return after cancel")
+	}
+}

@@ -134,6 +134,10 @@ func (ss *session) startTLS(cfg Config) bool {
 		return true
 	}
 	ss.reply("220 2.0.0 Ready to start TLS")
+	if cfg.BrokenTLS {
+		ss.reply("this is not TLS")
+		return false
+	}
 	tc := tls.Server(ss.conn, ss.s.tlsConf)
 	if err := tc.Handshake(); err != nil {
 		return false

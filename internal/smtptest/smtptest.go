@@ -40,6 +40,9 @@ type Config struct {
 	Extensions []string
 	// STARTTLS offers STARTTLS with the server's self-signed certificate.
 	STARTTLS bool
+	// BrokenTLS answers STARTTLS with 220 and then plain text instead of
+	// a TLS handshake, so the client's handshake fails.
+	BrokenTLS bool
 	// ImplicitTLS speaks TLS from the first byte (port 465 style).
 	ImplicitTLS bool
 	// AuthUser and AuthPass, when set, make AUTH PLAIN/LOGIN required
@@ -319,6 +322,32 @@ func (s *Server) logCommand(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.commands = append(s.commands, line)
+	s.notify()
+}
+
+// WaitCommand blocks until a command line starting with prefix (any case)
+// has arrived; the test fails after timeout.
+func (s *Server) WaitCommand(t testing.TB, prefix string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		for _, c := range s.commands {
+			if len(c) >= len(prefix) && strings.EqualFold(c[:len(prefix)], prefix) {
+				s.mu.Unlock()
+				return
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("smtptest: no %s command after %v; got %q", prefix, timeout, s.Commands())
+			return
+		}
+	}
 }
 
 func (s *Server) record(m Message) {
