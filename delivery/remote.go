@@ -16,6 +16,11 @@ import (
 	"mailgate/resolver"
 )
 
+// maxAddresses bounds the addresses tried in one attempt, so a domain
+// with many dead MX hosts cannot hold a worker for long (Postfix's
+// smtp_mx_address_limit has the same purpose).
+const maxAddresses = 10
+
 // Remote delivers to the recipients' MX hosts.
 type Remote struct {
 	Resolver resolver.Resolver
@@ -80,6 +85,7 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 		mode = tlsVerified
 	}
 	var last error
+	tries := 0
 	for _, h := range hosts {
 		addrs, err := r.addresses(ctx, h, implicit)
 		if err != nil {
@@ -87,6 +93,9 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 			continue
 		}
 		for _, a := range addrs {
+			if tries++; tries > maxAddresses {
+				return allFail(req, last), "", ""
+			}
 			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: mode}
 			res, tls, err := c.send(ctx, t, req)
 			if err == nil {

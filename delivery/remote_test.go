@@ -213,3 +213,17 @@ func TestRemoteAllMXDown(t *testing.T) {
 	res := r.Deliver(context.Background(), request("q8", "a@dest.test"))
 	wantErr(t, res[0], Error{Code: 554, Enhanced: "5.3.2", Command: CmdConnect, RemoteLine: "554 5.3.2 not accepting mail"})
 }
+
+func TestRemoteReplacesDeadPooledConnection(t *testing.T) {
+	t.Parallel()
+	for _, ext := range [][]string{{"PIPELINING"}, {"8BITMIME"}} {
+		srv := smtptest.Start(t, smtptest.Config{CloseAfterMessage: true, Extensions: ext})
+		dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+		r, _, _ := newRemote(t, dns, srv.Port())
+		wantErr(t, r.Deliver(context.Background(), request("d1", "a@dest.test"))[0], Error{})
+		wantErr(t, r.Deliver(context.Background(), request("d2", "a@dest.test"))[0], Error{})
+		if n := len(srv.WaitMessages(t, 2, 5*time.Second)); n != 2 || srv.Connections() != 2 {
+			t.Errorf("%v: %d messages over %d connections, want 2 over 2", ext, n, srv.Connections())
+		}
+	}
+}

@@ -258,7 +258,7 @@ func (ss *session) data(cfg Config) bool {
 		ss.s.record(m)
 	}
 	ss.reply(reply)
-	return true
+	return !cfg.CloseAfterMessage
 }
 
 // parsePath splits "FROM:<a@b> PARAMS" into the address and parameters.

@@ -59,6 +59,9 @@ type Config struct {
 	DataReplies []string
 	// Hang makes the server stop answering at a stage (Hang* constants).
 	Hang string
+	// CloseAfterMessage closes the connection right after the reply to
+	// the final dot, without waiting for QUIT (an idle-timeout server).
+	CloseAfterMessage bool
 	// DropAfterDot closes the connection after the final dot, unanswered.
 	DropAfterDot bool
 }
