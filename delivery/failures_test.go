@@ -31,7 +31,7 @@ func wire(body string) string {
 
 func TestRemoteNeverSendsSmugglingSequences(t *testing.T) {
 	t.Parallel()
-	f, err := os.Open("../../shared/testdata/smtp-smuggling/eod-sequences.tsv")
+	f, err := os.Open("testdata/smtp-smuggling/eod-sequences.tsv")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,7 @@ func wantErr(t *testing.T, got Result, want Error) {
 // other on [::1]:P, so that two MX hosts share the port override.
 func dualStack(t *testing.T, v4, v6 smtptest.Config) (*smtptest.Server, *smtptest.Server) {
 	t.Helper()
+	needIPv6(t)
 	for range 20 {
 		ln4, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -120,4 +121,14 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// needIPv6 skips a test on a machine without an IPv6 loopback.
+func needIPv6(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	ln.Close()
 }

@@ -198,6 +198,7 @@ func TestRemoteTriesNextMX(t *testing.T) {
 
 func TestRemoteIPv6(t *testing.T) {
 	t.Parallel()
+	needIPv6(t)
 	srv := smtptest.StartOn(t, "[::1]:0", smtptest.Config{})
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN AAAA ::1")
 	r, _, _ := newRemote(t, dns, srv.Port())
