@@ -135,56 +135,83 @@ func TestSPFDeviationList(t *testing.T) {
 }
 
 // TestSPFSuite runs the OpenSPF RFC 7208 suite (testdata/spf, pristine)
-// through the library with mailgate's resolver, answered by a real DNS
-// server on loopback that serves each section's zone data.
+// through the library twice: with mailgate's resolver answered by a real
+// DNS server on loopback, and with an in-memory resolver that shows the
+// library alone passes everything but its own marked deviations.
 func TestSPFSuite(t *testing.T) {
 	t.Parallel()
 	suites := readSPFSuites(t, "testdata/spf/rfc7208-tests.yml")
-	total := 0
-	for _, s := range suites {
-		srv := dnstest.Start(t)
-		serveZone(t, srv, s.ZoneData)
-		res := resolver.New(srv.Addr)
-		for name, c := range s.Tests {
-			total++
-			t.Run(name, func(t *testing.T) {
-				if why, ok := spfDeviations[name]; ok {
-					t.Skip("library deviation: " + why)
+	for _, mode := range []string{"loopback-dns", "memory"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			total := 0
+			for _, s := range suites {
+				var res resolver.Resolver
+				if mode == "memory" {
+					m := newMemResolver()
+					loadZone(t, m, s.ZoneData)
+					res = m
+				} else {
+					srv := dnstest.Start(t)
+					loadZone(t, dnsSink{t, srv}, s.ZoneData)
+					res = resolver.New(srv.Addr)
 				}
-				if why, ok := resolverDeviations[name]; ok {
-					t.Skip("resolver deviation: " + why)
+				for name, c := range s.Tests {
+					total++
+					t.Run(name, func(t *testing.T) {
+						runSPFCase(t, mode, s.Description, name, c, res)
+					})
 				}
-				t.Parallel()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				got, err := spf.CheckHostWithSender(net.ParseIP(c.Host), c.Helo, c.MailFrom,
-					spf.WithContext(ctx), spf.WithResolver(res))
-				if !slices.Contains(c.results(), string(got)) {
-					t.Errorf("%s: got %s (%v), want %v", s.Description, got, err, c.results())
-				}
-			})
-		}
-	}
-	if total != 203 {
-		t.Errorf("%d cases, want the suite's 203", total)
+			}
+			if total != 203 {
+				t.Errorf("%d cases, want the suite's 203", total)
+			}
+		})
 	}
 }
 
-// serveZone turns the suite's zone data into records; an SPF-type record
-// is served as TXT when the name has no TXT (RFC 7208 dropped type SPF,
-// and the suite relies on drivers copying it).
-func serveZone(t *testing.T, srv *dnstest.Server, zone map[string][]yaml.Node) {
+func runSPFCase(t *testing.T, mode, desc, name string, c spfCase, res resolver.Resolver) {
+	if why, ok := spfDeviations[name]; ok {
+		t.Skip("library deviation: " + why)
+	}
+	if why, ok := resolverDeviations[name]; ok && mode == "loopback-dns" {
+		t.Skip("resolver deviation: " + why)
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	got, err := spf.CheckHostWithSender(net.ParseIP(c.Host), c.Helo, c.MailFrom,
+		spf.WithContext(ctx), spf.WithResolver(res))
+	if !slices.Contains(c.results(), string(got)) {
+		t.Errorf("%s: got %s (%v), want %v", desc, got, err, c.results())
+	}
+}
+
+// zoneSink receives the suite's zone data.
+type zoneSink interface {
+	txt(name string, strs []string)
+	addr(name, ip string)
+	mx(name string, prio uint16, host string)
+	ptr(name, target string)
+	cname(name, target string)
+	timeout(name string)
+	servfail(name string)
+}
+
+// loadZone feeds the suite's zone data to a sink; an SPF-type record is
+// served as TXT when the name has no TXT (RFC 7208 dropped type SPF, and
+// the suite relies on drivers copying it).
+func loadZone(t *testing.T, z zoneSink, zone map[string][]yaml.Node) {
 	for name, records := range zone {
-		fq := zoneName(name)
 		hasTXT := false
-		var spfRecords []string
+		var spfRecords [][]string
 		for _, n := range records {
 			if n.Kind == yaml.ScalarNode {
 				switch n.Value {
 				case "TIMEOUT":
-					srv.Timeout(name)
+					z.timeout(name)
 				case "SERVFAIL":
-					srv.ServFail(name)
+					z.servfail(name)
 				}
 				continue
 			}
@@ -196,23 +223,23 @@ func serveZone(t *testing.T, srv *dnstest.Server, zone map[string][]yaml.Node) {
 				switch typ {
 				case "TXT":
 					hasTXT = true
-					srv.Add(t, fq+" 300 IN TXT "+txtStrings(v))
+					z.txt(name, strList(v))
 				case "SPF":
-					spfRecords = append(spfRecords, txtStrings(v))
+					spfRecords = append(spfRecords, strList(v))
 				case "A", "AAAA":
 					for _, ip := range strList(v) {
-						srv.Add(t, fq+" 300 IN "+typ+" "+ip)
+						z.addr(name, ip)
 					}
 				case "MX":
 					var mx []any
 					v.Decode(&mx)
-					srv.Add(t, fmt.Sprintf("%s 300 IN MX %v %s", fq, mx[0], zoneName(fmt.Sprint(mx[1]))))
+					z.mx(name, uint16(mx[0].(int)), fmt.Sprint(mx[1]))
 				case "PTR":
 					for _, p := range strList(v) {
-						srv.Add(t, fq+" 300 IN PTR "+zoneName(p))
+						z.ptr(name, p)
 					}
 				case "CNAME":
-					srv.Add(t, fq+" 300 IN CNAME "+zoneName(v.Value))
+					z.cname(name, v.Value)
 				default:
 					t.Fatalf("zone %s: record type %s not handled", name, typ)
 				}
@@ -220,11 +247,44 @@ func serveZone(t *testing.T, srv *dnstest.Server, zone map[string][]yaml.Node) {
 		}
 		if !hasTXT {
 			for _, r := range spfRecords {
-				srv.Add(t, fq+" 300 IN TXT "+r)
+				z.txt(name, r)
 			}
 		}
 	}
 }
+
+// dnsSink serves the zone from a dnstest server, as zone-file lines.
+type dnsSink struct {
+	t   *testing.T
+	srv *dnstest.Server
+}
+
+func (d dnsSink) txt(name string, strs []string) {
+	d.srv.Add(d.t, zoneName(name)+" 300 IN TXT "+txtStrings(strs))
+}
+
+func (d dnsSink) addr(name, ip string) {
+	typ := "A"
+	if strings.Contains(ip, ":") {
+		typ = "AAAA"
+	}
+	d.srv.Add(d.t, zoneName(name)+" 300 IN "+typ+" "+ip)
+}
+
+func (d dnsSink) mx(name string, prio uint16, host string) {
+	d.srv.Add(d.t, fmt.Sprintf("%s 300 IN MX %d %s", zoneName(name), prio, zoneName(host)))
+}
+
+func (d dnsSink) ptr(name, target string) {
+	d.srv.Add(d.t, zoneName(name)+" 300 IN PTR "+zoneName(target))
+}
+
+func (d dnsSink) cname(name, target string) {
+	d.srv.Add(d.t, zoneName(name)+" 300 IN CNAME "+zoneName(target))
+}
+
+func (d dnsSink) timeout(name string)  { d.srv.Timeout(name) }
+func (d dnsSink) servfail(name string) { d.srv.ServFail(name) }
 
 func strList(n yaml.Node) []string {
 	if n.Kind == yaml.SequenceNode {
@@ -235,11 +295,10 @@ func strList(n yaml.Node) []string {
 	return []string{n.Value}
 }
 
-// txtStrings renders one or more character-strings in zone-file syntax,
-// with bytes outside printable ASCII as \DDD escapes.
-func txtStrings(n yaml.Node) string {
-	l := strList(n)
-	if n.Kind == yaml.SequenceNode && len(l) == 0 {
+// txtStrings renders character-strings in zone-file syntax, with bytes
+// outside printable ASCII as \DDD escapes.
+func txtStrings(l []string) string {
+	if len(l) == 0 {
 		return `""`
 	}
 	var parts []string
