@@ -108,7 +108,9 @@ func (m *memResolver) resolve(name string) (string, error) {
 	return "", &net.DNSError{Err: "CNAME loop", Name: name}
 }
 
-func notFound(name string) error { return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true} }
+func notFound(name string) error {
+	return &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
 
 func (m *memResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	m.mu.Lock()
