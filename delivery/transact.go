@@ -39,6 +39,9 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 		}
 		send = append(send, i)
 	}
+	if len(send) == 0 {
+		return res, connOK
+	}
 	var mailErr error
 	var rcptErrs []error
 	if canPipeline(s, req) {
