@@ -228,3 +228,20 @@ func TestRemoteReplacesDeadPooledConnection(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoteMXOrder(t *testing.T) {
+	t.Parallel()
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 20 c.dest.test.", "dest.test. 300 IN MX 10 a.dest.test.", "dest.test. 300 IN MX 10 b.dest.test.")
+	r, _, _ := newRemote(t, dns, 25)
+	seen := map[string]bool{}
+	for range 50 {
+		hosts, implicit, err := r.mxHosts(context.Background(), "dest.test")
+		if err != nil || implicit || len(hosts) != 3 || hosts[2] != "c.dest.test" {
+			t.Fatalf("hosts %q implicit=%v err=%v, want a and b (any order) then c", hosts, implicit, err)
+		}
+		seen[hosts[0]] = true
+	}
+	if !seen["a.dest.test"] || !seen["b.dest.test"] {
+		t.Errorf("first host was always the same of two equal MX: %v", seen)
+	}
+}
