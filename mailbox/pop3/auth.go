@@ -163,7 +163,11 @@ func (s *session) login(mech, user, pass string) bool {
 	if err != nil {
 		s.srv.unlock(account)
 		log.Error("pop3 cannot open maildrop", "err", err)
-		s.reply("-ERR [SYS/TEMP] mailbox temporarily unavailable; try again later")
+		if errors.Is(err, ErrMaildropBroken) {
+			s.reply("-ERR [SYS/PERM] mailbox cannot be opened; ask the administrator to check it")
+		} else {
+			s.reply("-ERR [SYS/TEMP] mailbox temporarily unavailable; try again later")
+		}
 		return false
 	}
 	s.account, s.drop, s.msgs = account, drop, msgs

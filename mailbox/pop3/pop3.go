@@ -57,6 +57,10 @@ var (
 	// ErrAuthUnavailable is wrapped by an Authenticator that could not
 	// check the credentials at all (the account database is down).
 	ErrAuthUnavailable = errors.New("pop3: authentication temporarily unavailable")
+	// ErrMaildropBroken is wrapped by a Store or Maildrop that can never
+	// open this maildrop (an account name the store refuses, a corrupt
+	// mailbox): the login is answered [SYS/PERM] rather than [SYS/TEMP].
+	ErrMaildropBroken = errors.New("pop3: maildrop cannot be opened")
 	// ErrServerClosed is returned by Serve after Close.
 	ErrServerClosed = errors.New("pop3: server closed")
 )
