@@ -5,8 +5,6 @@ package config
 
 import (
 	_ "embed"
-	"errors"
-	"fmt"
 	"os"
 	"reflect"
 
@@ -163,11 +161,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	var root yaml.Node
 	errs := &Errors{}
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			err = fmt.Errorf("%s", te.Errors[0])
-		}
-		errs.add(name, syntaxLine(err), "(file)", "not valid YAML: "+err.Error())
+		line, msg := syntaxProblem(err)
+		errs.add(name, line, "(file)", "not valid YAML: "+msg)
 		return nil, errs
 	}
 	c := Defaults()

@@ -24,6 +24,9 @@ type scalarDecoder interface {
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == 0 { // an empty file, or only comments: all defaults
+		return
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return
@@ -86,7 +89,7 @@ func kindName(k reflect.Kind) string {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.errs.add(d.file, n.Line, path, "expected a mapping of keys to values")
+		d.errs.add(d.file, n.Line, orFile(path), "expected a mapping of keys to values")
 		return
 	}
 	fields := structFields(v.Type())
@@ -139,6 +142,14 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		d.lines[p] = k.Line
 		v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
 	}
+}
+
+// orFile names the whole file when a problem is at its root.
+func orFile(path string) string {
+	if path == "" {
+		return "(file)"
+	}
+	return path
 }
 
 func joinPath(path, key string) string {

@@ -9,15 +9,43 @@ import (
 	"strings"
 )
 
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var syntaxRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 
-// syntaxLine pulls the line number out of a YAML syntax error.
-func syntaxLine(err error) int {
-	if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
+// parserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner). For them yaml.v3 prints a 0-based line (the line where the
+// construct it was parsing started), so one is added.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+	"found undefined tag handle":             true,
+}
+
+// syntaxProblem turns a YAML syntax error into a 1-based line and the
+// message without the "yaml: line N: " prefix, which the problem line
+// already says.
+func syntaxProblem(err error) (int, string) {
+	msg := err.Error()
+	m := syntaxRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 1, msg
 	}
-	return 1
+	msg = msg[len(m[0]):]
+	line := 0
+	if m[1] != "" {
+		line, _ = strconv.Atoi(m[1])
+	}
+	if parserProblems[msg] {
+		line++
+	}
+	return max(line, 1), msg
 }
 
 func (c *Config) validate(v *Validator) {
@@ -91,7 +119,7 @@ var protocols = map[string]bool{
 }
 
 func (c *Config) validateListeners(v *Validator) {
-	seen := map[string]string{}
+	var bound []binding
 	names := map[string]bool{}
 	for i, l := range c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
@@ -102,13 +130,18 @@ func (c *Config) validateListeners(v *Validator) {
 		if !protocols[l.Protocol] {
 			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, http", l.Protocol)
 		}
-		if !validAddress(v, p+".address", l.Address) {
+		b, ok := validAddress(v, p+".address", l.Address)
+		if !ok {
 			continue
 		}
-		if prev, ok := seen[l.Address]; ok {
-			v.Errorf(p+".address", "%s is already used by %s; give each listener its own address", l.Address, prev)
+		b.path = p
+		for _, prev := range bound {
+			if prev.overlaps(b) {
+				v.Errorf(p+".address", "%s is already used by %s; give each listener its own address", l.Address, prev.path)
+				break
+			}
 		}
-		seen[l.Address] = p
+		bound = append(bound, b)
 		if len(l.Filters) > 0 && !isSMTP(l.Protocol) {
 			v.Errorf(p+".filters", "filters run only on smtp, submission and submissions listeners; remove this key")
 		}
@@ -124,23 +157,54 @@ func isSMTP(proto string) bool {
 	return proto == ProtoSMTP || proto == ProtoSubmission || proto == ProtoSubmissions
 }
 
+// binding is where a listener's socket binds, to find two listeners that
+// cannot both bind: "127.0.0.1:25" and "127.0.0.1:025" are the same
+// socket, and a wildcard address takes its port on every address.
+type binding struct {
+	ip   net.IP // nil: every address ("" or "::")
+	port int
+	path string
+}
+
+func (a binding) overlaps(b binding) bool {
+	if a.port != b.port {
+		return false
+	}
+	if a.ip == nil || b.ip == nil || a.ip.Equal(b.ip) {
+		return true
+	}
+	// 0.0.0.0 takes the port on every IPv4 address.
+	return (a.ip.Equal(net.IPv4zero) && b.ip.To4() != nil) || (b.ip.Equal(net.IPv4zero) && a.ip.To4() != nil)
+}
+
 // validAddress checks a host:port listener address.
-func validAddress(v *Validator, path, addr string) bool {
+func validAddress(v *Validator, path, addr string) (binding, bool) {
+	if addr == "" {
+		v.Errorf(path, "missing; write an address such as 127.0.0.1:25 or [::1]:25")
+		return binding{}, false
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		v.Errorf(path, "%q is not host:port; write an address such as 127.0.0.1:25 or [::1]:25", addr)
-		return false
+		return binding{}, false
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
 		v.Errorf(path, "port %q is out of range; write a port from 1 to 65535", port)
-		return false
+		return binding{}, false
 	}
-	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+	b := binding{port: n}
+	switch ip := net.ParseIP(host); {
+	case host == "" || (ip != nil && ip.Equal(net.IPv6unspecified)):
+	case host == "localhost": // Go listens on the first address: 127.0.0.1
+		b.ip = net.IPv4(127, 0, 0, 1)
+	case ip == nil:
 		v.Errorf(path, "host %q is not an IP address; write an IP address such as 0.0.0.0 or ::, or leave it empty", host)
-		return false
+		return binding{}, false
+	default:
+		b.ip = ip
 	}
-	return true
+	return b, true
 }
 
 func (l *Limits) validate(v *Validator) {
