@@ -1,0 +1,89 @@
+package config_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailgate/config"
+)
+
+// The example names real certificate paths, which do not exist on a test
+// machine. Both halves are checked: as written, the ONLY problems are those
+// two unreadable files (so everything else in it is valid); and with the
+// two paths swapped for files that exist, it loads cleanly. Swapping the
+// text (rather than skipping the file check) keeps the example itself the
+// thing under test.
+const (
+	exampleCert = "/etc/letsencrypt/live/mail.example.com/fullchain.pem"
+	exampleKey  = "/etc/letsencrypt/live/mail.example.com/privkey.pem"
+)
+
+func readExample(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "mailgate.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{exampleCert, exampleKey} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Fatalf("mailgate.example.yaml no longer names %s; update this test with it", want)
+		}
+	}
+	return data
+}
+
+func TestExampleAsWritten(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse("mailgate.example.yaml", readExample(t))
+	if err == nil {
+		return // this machine has the certificate: fully valid
+	}
+	errs, ok := err.(*config.Errors)
+	if !ok {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, p := range errs.Problems {
+		if (p.Path != "tls.cert_file" && p.Path != "tls.key_file") || !strings.Contains(p.Msg, "(no such file)") {
+			t.Errorf("unexpected problem in the example: %s", p)
+		}
+	}
+}
+
+func TestExampleWithCertificates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	for _, f := range []string{cert, key} {
+		if err := os.WriteFile(f, []byte("placeholder: config checks only that the file is readable\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := bytes.ReplaceAll(readExample(t), []byte(exampleCert), []byte(cert))
+	data = bytes.ReplaceAll(data, []byte(exampleKey), []byte(key))
+	c, err := config.Parse("mailgate.example.yaml", data)
+	if err != nil {
+		t.Fatalf("mailgate.example.yaml is invalid:\n%v", err)
+	}
+	if c.Hostname != "mail.example.com" || c.TLS.CertFile != cert {
+		t.Errorf("hostname %q, cert_file %q", c.Hostname, c.TLS.CertFile)
+	}
+	// The production ports the issue promises, each on every address.
+	ports := map[string]string{
+		"smtp": "[::]:25", "submission": "[::]:587", "submissions": "[::]:465",
+		"imap": "[::]:143", "imaps": "[::]:993", "pop3": "[::]:110", "pop3s": "[::]:995",
+	}
+	for _, l := range c.Listeners {
+		if want, ok := ports[l.Protocol]; ok {
+			if l.Address != want {
+				t.Errorf("%s listener at %s, want %s", l.Protocol, l.Address, want)
+			}
+			delete(ports, l.Protocol)
+		}
+	}
+	for proto := range ports {
+		t.Errorf("no %s listener in the example", proto)
+	}
+}
