@@ -1,11 +1,62 @@
 package config
 
-// Mailbox configures local mail storage.
+import (
+	"fmt"
+	"strings"
+)
+
+// Mailbox configures local mail storage (<data_dir>/mail) and the IMAP
+// server that reads it.
 type Mailbox struct {
-	// DefaultQuota is each account's storage limit (0: unlimited).
+	// DefaultQuota is each account's storage limit (0: unlimited). An
+	// account may override it.
 	DefaultQuota Size `yaml:"default_quota"`
+	// CatchAll maps a local domain to the account that receives mail for
+	// its unknown local parts, such as {example.com: admin@example.com}.
+	CatchAll map[string]string `yaml:"catch_all"`
+	// IMAPMaxLiteral bounds one IMAP literal (an APPENDed message); a
+	// client that announces a bigger one is disconnected with * BYE.
+	IMAPMaxLiteral Size `yaml:"imap_max_literal"`
+	// IMAPIdleTimeout closes an IMAP connection silent for this long
+	// (RFC 9051 asks for at least 30m).
+	IMAPIdleTimeout Duration `yaml:"imap_idle_timeout"`
+	// IMAPMaxConnections bounds concurrent IMAP connections per listener.
+	IMAPMaxConnections int `yaml:"imap_max_connections"`
 }
 
-func defaultMailbox() Mailbox { return Mailbox{DefaultQuota: 1 << 30} }
+func defaultMailbox() Mailbox {
+	return Mailbox{
+		DefaultQuota:       1 << 30,
+		IMAPMaxLiteral:     50 << 20,
+		IMAPIdleTimeout:    Duration(30 * 60e9),
+		IMAPMaxConnections: 500,
+	}
+}
 
-func (m *Mailbox) validate(v *Validator, c *Config) {}
+func (m *Mailbox) validate(v *Validator, c *Config) {
+	local := map[string]bool{}
+	for _, d := range c.LocalDomains {
+		local[strings.ToLower(d)] = true
+	}
+	for d, acct := range m.CatchAll {
+		path := fmt.Sprintf("mailbox.catch_all.%s", d)
+		if !local[strings.ToLower(d)] {
+			v.Errorf(path, "%q is not in local_domains; add it there, or remove this entry", d)
+		}
+		if at := strings.LastIndexByte(acct, '@'); at < 1 || !IsDomain(acct[at+1:]) {
+			v.Errorf(path, "%q is not an address; write the account that gets the mail, such as admin@%s", acct, d)
+		}
+	}
+	if m.DefaultQuota < 0 {
+		v.Errorf("mailbox.default_quota", "must not be negative; write a size such as 1GB, or 0 for no limit")
+	}
+	if m.IMAPMaxLiteral < 1024 {
+		v.Errorf("mailbox.imap_max_literal", "%d bytes is too small for any message; write a size such as 50MB", m.IMAPMaxLiteral)
+	}
+	if m.IMAPIdleTimeout.D() < 60e9 {
+		v.Errorf("mailbox.imap_idle_timeout", "must be at least 1m; RFC 9051 suggests 30m")
+	}
+	if m.IMAPMaxConnections < 1 {
+		v.Errorf("mailbox.imap_max_connections", "%d is not allowed; write a number of 1 or more", m.IMAPMaxConnections)
+	}
+}

@@ -1,0 +1,241 @@
+package mailbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// message is one message of a folder, as the store keeps it in memory.
+type message struct {
+	uid      uint32
+	base     string // unique part of the file name
+	sub      string // "new" or "cur"
+	name     string // file name inside sub
+	info     string // Maildir flag letters, sorted
+	keywords []string
+	date     time.Time // INTERNALDATE
+	size     int64
+}
+
+func (m *message) path(dir string) string { return filepath.Join(dir, m.sub, m.name) }
+
+func (m *message) info2() MessageInfo {
+	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords)}
+}
+
+// folder is one loaded Maildir folder. All fields are guarded by the
+// owning account's mutex.
+type folder struct {
+	name        string
+	dir         string
+	uidValidity uint32
+	uidNext     uint32
+	msgs        []*message // ascending UID
+	byBase      map[string]*message
+	records     int // lines in the index log, for compaction
+	newStamp    time.Time
+	curStamp    time.Time
+	modseq      uint64 // bumped on every change; sessions compare it
+}
+
+// find returns the message with uid, or nil.
+func (f *folder) find(uid uint32) *message {
+	i := sort.Search(len(f.msgs), func(i int) bool { return f.msgs[i].uid >= uid })
+	if i < len(f.msgs) && f.msgs[i].uid == uid {
+		return f.msgs[i]
+	}
+	return nil
+}
+
+// openFolder loads the index and reconciles it with the directory.
+func (a *account) openFolder(name string) (*folder, error) {
+	if f := a.folders[name]; f != nil {
+		return f, a.rescan(f)
+	}
+	dir := filepath.Join(a.dir, dirName(name))
+	if _, err := os.Stat(filepath.Join(dir, "cur")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNoFolder
+		}
+		return nil, err
+	}
+	f := &folder{name: name, dir: dir, byBase: map[string]*message{}}
+	st, err := readIndex(dir)
+	if errors.Is(err, errCorruptIndex) {
+		a.store.metrics.brokenIndexes.Inc()
+		a.store.logger.Warn("mailbox index is corrupt; moved aside, UIDs renumbered", "dir", dir)
+		os.Rename(filepath.Join(dir, indexName), filepath.Join(dir, indexName+".broken"))
+		st, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		st = &indexState{uidValidity: a.store.nextUIDValidity(), uidNext: 1, msgs: map[uint32]*message{}}
+		if err := writeIndex(dir, st.uidValidity, st.uidNext, nil); err != nil {
+			return nil, err
+		}
+	}
+	f.uidValidity, f.uidNext, f.records = st.uidValidity, st.uidNext, st.records
+	a.store.seenUIDValidity(st.uidValidity)
+	for _, m := range st.msgs {
+		f.msgs = append(f.msgs, m)
+		f.byBase[m.base] = m
+		a.usage += m.size
+	}
+	sort.Slice(f.msgs, func(i, j int) bool { return f.msgs[i].uid < f.msgs[j].uid })
+	a.folders[name] = f
+	if err := a.rescan(f); err != nil {
+		delete(a.folders, name)
+		return nil, err
+	}
+	return f, nil
+}
+
+// rescan reconciles f with its cur/ and new/ directories when another
+// program (mutt, a Dovecot LDA, a backup restore) may have changed them:
+// vanished files are expunged, renamed ones change flags, unknown ones
+// get the next UIDs. It costs two stat calls when nothing changed.
+func (a *account) rescan(f *folder) error {
+	ns, err1 := os.Stat(filepath.Join(f.dir, "new"))
+	cs, err2 := os.Stat(filepath.Join(f.dir, "cur"))
+	if err := errors.Join(err1, err2); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return ErrNoFolder
+		}
+		return err
+	}
+	if ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero() {
+		return nil
+	}
+	found := map[string]*message{}
+	var fresh []*message
+	for _, sub := range []string{"new", "cur"} {
+		entries, err := os.ReadDir(filepath.Join(f.dir, sub))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !usableName(e.Name()) || e.IsDir() {
+				continue
+			}
+			base, info := splitName(e.Name())
+			m := &message{base: base, sub: sub, name: e.Name(), info: sortInfo(info)}
+			if old := found[base]; old != nil {
+				continue // the same message twice (a crash mid-move): keep the first
+			}
+			found[base] = m
+			if f.byBase[base] == nil {
+				fresh = append(fresh, m)
+			}
+		}
+	}
+	var records string
+	records += a.dropMissing(f, found)
+	for _, m := range f.msgs {
+		if d := found[m.base]; d != nil && (d.sub != m.sub || d.name != m.name) {
+			m.sub, m.name, m.info = d.sub, d.name, d.info
+			a.bump(f)
+		}
+	}
+	records += a.addFresh(f, fresh)
+	f.newStamp, f.curStamp = ns.ModTime(), cs.ModTime()
+	if records == "" {
+		return nil
+	}
+	return a.logRecords(f, records)
+}
+
+// dropMissing removes messages whose files are gone and returns their
+// index records.
+func (a *account) dropMissing(f *folder, found map[string]*message) string {
+	var records string
+	kept := f.msgs[:0]
+	for _, m := range f.msgs {
+		if found[m.base] == nil {
+			records += removeRecord(m.uid)
+			delete(f.byBase, m.base)
+			a.usage -= m.size
+			a.bump(f)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(f.msgs[len(kept):])
+	f.msgs = kept
+	return records
+}
+
+// addFresh gives files the index does not know the next UIDs, oldest
+// first, and returns their index records.
+func (a *account) addFresh(f *folder, fresh []*message) string {
+	var records string
+	for _, m := range fresh {
+		if fi, err := os.Stat(m.path(f.dir)); err == nil {
+			m.size, m.date = fi.Size(), fi.ModTime()
+		}
+	}
+	sort.Slice(fresh, func(i, j int) bool {
+		if !fresh[i].date.Equal(fresh[j].date) {
+			return fresh[i].date.Before(fresh[j].date)
+		}
+		return fresh[i].base < fresh[j].base
+	})
+	for _, m := range fresh {
+		if idx := f.byBase[m.base]; idx != nil {
+			continue
+		}
+		m.uid = f.uidNext
+		f.uidNext++
+		records += addRecord(m)
+		a.insert(f, m)
+	}
+	return records
+}
+
+// insert adds m (whose UID is the highest) to f.
+func (a *account) insert(f *folder, m *message) {
+	f.msgs = append(f.msgs, m)
+	f.byBase[m.base] = m
+	a.usage += m.size
+	a.bump(f)
+}
+
+// logRecords appends to the index, compacting it when it has grown to
+// more than twice the live records, and wakes watchers.
+func (a *account) logRecords(f *folder, records string) error {
+	defer a.notify()
+	f.records += countLines(records)
+	if f.records > 2*len(f.msgs)+256 {
+		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs); err != nil {
+			return err
+		}
+		f.records = len(f.msgs) + 1
+		return nil
+	}
+	return appendIndex(f.dir, records)
+}
+
+func countLines(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// restamp records the directories' times after our own change, so the
+// next rescan is skipped unless someone else touched them.
+func (f *folder) restamp() {
+	if ns, err := os.Stat(filepath.Join(f.dir, "new")); err == nil {
+		f.newStamp = ns.ModTime()
+	}
+	if cs, err := os.Stat(filepath.Join(f.dir, "cur")); err == nil {
+		f.curStamp = cs.ModTime()
+	}
+}

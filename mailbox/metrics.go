@@ -1,0 +1,32 @@
+package mailbox
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the store's counters; registered only when a registerer is
+// given.
+type metrics struct {
+	delivered     *prometheus.CounterVec
+	deliveredSize prometheus.Counter
+	brokenIndexes prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_mailbox_deliveries_total",
+			Help: "Local deliveries by result: inbox, folder, junk, over_quota, error.",
+		}, []string{"result"}),
+		deliveredSize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgate_mailbox_delivered_bytes_total",
+			Help: "Bytes of mail stored by local delivery.",
+		}),
+		brokenIndexes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgate_mailbox_broken_indexes_total",
+			Help: "Folder indexes found corrupt, moved aside and rebuilt (UIDs renumbered).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.delivered, m.deliveredSize, m.brokenIndexes)
+	}
+	return m
+}
