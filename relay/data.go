@@ -25,13 +25,15 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		if errors.Is(err, smtp.ErrDataTooLarge) {
-			return ss.fail("data", smtp.ErrDataTooLarge)
-		}
-		return ss.fail("data", err)
+		return ss.fail("data", ss.readError(err))
 	}
 	if hasBareLineEnding(raw) {
 		return ss.fail("data", errBareLineEnding)
+	}
+	// NUL is no text (RFC 5321 section 4.5.2 via RFC 6152); "\r\n\x00.\r\n"
+	// is a smuggling sequence some next hops read as the end of data.
+	if bytes.IndexByte(raw, 0) >= 0 {
+		return ss.fail("data", errNUL)
 	}
 	env := ss.env
 	env.ID = queue.NewID(ss.srv.now())
@@ -54,6 +56,18 @@ func (ss *session) Data(r io.Reader) error {
 	ss.srv.metrics.msgBytes.Observe(float64(len(full)))
 	log.Info("accepted", "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(full))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
+}
+
+// readError turns a failure to read the message into the reply: the
+// client's own mistakes get a 5xx that names them, not "internal error".
+func (ss *session) readError(err error) error {
+	switch {
+	case errors.Is(err, smtp.ErrDataTooLarge):
+		return smtp.ErrDataTooLarge
+	case errors.Is(err, smtp.ErrTooLongLine):
+		return reply(500, 5, 5, 2, fmt.Sprintf("Line too long; keep lines within %d octets (RFC 5321 section 4.5.3.1.6)", ss.srv.cfg.Limits.MaxLineLength))
+	}
+	return err
 }
 
 // hasBareLineEnding finds a CR not followed by LF or an LF not preceded by

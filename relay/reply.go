@@ -26,6 +26,7 @@ var (
 	errNoSuchUser         = reply(550, 5, 1, 1, "No such user here; check the recipient address")
 	errBadAddress         = reply(553, 5, 1, 3, "Malformed address; write it as local-part@domain")
 	errBareLineEnding     = reply(550, 5, 5, 2, "Message contains a bare CR or LF; end every line with CRLF (RFC 5321 section 2.3.8)")
+	errNUL                = reply(550, 5, 6, 0, "Message contains a NUL byte, which SMTP cannot carry; encode binary content, for example with base64")
 	errDiskFull           = reply(452, 4, 3, 1, "Insufficient system storage; try again later")
 	errTooManyConns       = reply(421, 4, 7, 0, "Too many connections; try again later")
 	errTooManyConnsIP     = reply(421, 4, 7, 0, "Too many connections from your address; try again later")
