@@ -59,9 +59,10 @@ type Server struct {
 	auth    *authLimiter
 	local   map[string]bool
 
-	mu      sync.Mutex
-	servers []*smtp.Server
-	closing bool
+	mu        sync.Mutex
+	servers   []*smtp.Server
+	listeners []net.Listener
+	closing   bool
 }
 
 // New builds a relay server; call Serve for each SMTP listener.
@@ -112,9 +113,11 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return smtp.ErrServerClosed
+		ln.Close()
+		return nil
 	}
 	s.servers = append(s.servers, srv)
+	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 
 	var limited net.Listener = limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
@@ -139,6 +142,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	servers := append([]*smtp.Server(nil), s.servers...)
+	listeners := append([]net.Listener(nil), s.listeners...)
 	s.mu.Unlock()
 	var first error
 	for _, srv := range servers {
@@ -148,6 +152,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				first = err
 			}
 		}
+	}
+	// go-smtp closes only the listeners its Serve has registered; one
+	// whose Serve had not yet started would accept forever. Closing them
+	// all here ends every Serve (a second Close is harmless).
+	for _, ln := range listeners {
+		ln.Close()
 	}
 	return first
 }
