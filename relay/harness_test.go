@@ -330,6 +330,13 @@ func (w *wire) ehlo() string {
 func (w *wire) starttls(cfg *tls.Config) {
 	w.t.Helper()
 	w.must("STARTTLS", "220")
+	w.handshake(cfg)
+}
+
+// handshake starts TLS after a 220 to STARTTLS. Nothing may have come
+// after the 220 in clear.
+func (w *wire) handshake(cfg *tls.Config) {
+	w.t.Helper()
 	if w.r.Buffered() > 0 {
 		w.t.Fatalf("server sent %d bytes after 220 to STARTTLS", w.r.Buffered())
 	}
