@@ -1,0 +1,166 @@
+package imap
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"strings"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"mailgate/mailbox"
+)
+
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+	v := s.sel
+	ts := v.resolve(numSet)
+	if len(ts) == 0 {
+		return nil
+	}
+	if !v.readOnly && setsSeen(options) {
+		if _, err := s.store().SetFlags(s.account, v.name, uidsOf(ts), mailbox.FlagsAdd, []string{mailbox.FlagSeen}); err != nil {
+			return s.imapError(err)
+		}
+		copied := *options
+		copied.Flags = true
+		options = &copied
+	}
+	snap, err := s.store().Messages(s.account, v.name)
+	if err != nil {
+		return s.imapError(err)
+	}
+	infos := make(map[uint32]*mailbox.MessageInfo, len(ts))
+	for i := range snap.Messages {
+		infos[snap.Messages[i].UID] = &snap.Messages[i]
+	}
+	for _, t := range ts {
+		info := infos[t.uid]
+		if info == nil {
+			continue // expunged meanwhile; the next poll reports it
+		}
+		if options.Flags {
+			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
+		}
+		if err := s.fetchOne(w, t, info, options); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setsSeen reports whether a FETCH reads a body without PEEK.
+func setsSeen(o *goimap.FetchOptions) bool {
+	for _, bs := range o.BodySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	for _, bs := range o.BinarySection {
+		if !bs.Peek {
+			return true
+		}
+	}
+	return false
+}
+
+func needsContent(o *goimap.FetchOptions) bool {
+	return o.Envelope || o.BodyStructure != nil || len(o.BodySection) > 0 ||
+		len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+}
+
+func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) error {
+	var f *os.File
+	if needsContent(o) {
+		var err error
+		f, _, err = s.store().OpenMessage(s.account, s.sel.name, t.uid)
+		if errors.Is(err, mailbox.ErrNoMessage) {
+			return nil
+		}
+		if err != nil {
+			return s.imapError(err)
+		}
+		defer f.Close()
+	}
+	mw := w.CreateMessage(t.seq)
+	mw.WriteUID(goimap.UID(t.uid))
+	if o.Flags {
+		mw.WriteFlags(toFlags(info.Flags))
+	}
+	if o.InternalDate {
+		mw.WriteInternalDate(info.InternalDate)
+	}
+	if o.RFC822Size {
+		mw.WriteRFC822Size(info.Size)
+	}
+	if f == nil {
+		return mw.Close()
+	}
+	if err := writeContent(mw, f, info.Size, o); err != nil {
+		mw.Close()
+		return err
+	}
+	return mw.Close()
+}
+
+// writeContent writes the items that need the message's bytes. Each
+// extraction reads its own section reader, so the file is never seeked.
+func writeContent(mw *imapserver.FetchResponseWriter, f *os.File, size int64, o *goimap.FetchOptions) error {
+	open := func() io.Reader { return io.NewSectionReader(f, 0, size) }
+	if o.Envelope {
+		h, err := textproto.ReadHeader(bufio.NewReader(open()))
+		if err != nil {
+			h = textproto.Header{}
+		}
+		mw.WriteEnvelope(imapserver.ExtractEnvelope(h))
+	}
+	if o.BodyStructure != nil {
+		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(open()))
+	}
+	for _, bs := range o.BodySection {
+		if err := writeSection(mw, f, size, bs, open); err != nil {
+			return err
+		}
+	}
+	for _, bs := range o.BinarySection {
+		buf := imapserver.ExtractBinarySection(open(), bs)
+		if err := writeAll(mw.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bss := range o.BinarySectionSize {
+		mw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(open(), bss))
+	}
+	return nil
+}
+
+// writeSection streams BODY[] (whole message, optionally partial) from
+// the file byte for byte; other sections go through imapserver's parser.
+func writeSection(mw *imapserver.FetchResponseWriter, f *os.File, size int64, bs *goimap.FetchItemBodySection, open func() io.Reader) error {
+	whole := len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierNone &&
+		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
+	if !whole {
+		buf := imapserver.ExtractBodySection(open(), bs)
+		return writeAll(mw.WriteBodySection(bs, int64(len(buf))), buf)
+	}
+	off, n := int64(0), size
+	if p := bs.Partial; p != nil {
+		off = min(p.Offset, size)
+		n = min(p.Size, size-off)
+	}
+	wc := mw.WriteBodySection(bs, n)
+	_, err := io.Copy(wc, io.NewSectionReader(f, off, n))
+	return errors.Join(err, wc.Close())
+}
+
+func writeAll(wc io.WriteCloser, bufs ...[]byte) error {
+	var err error
+	for _, b := range bufs {
+		if _, werr := wc.Write(b); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return errors.Join(err, wc.Close())
+}

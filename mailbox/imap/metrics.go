@@ -1,0 +1,35 @@
+package imap
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	connections *prometheus.CounterVec
+	logins      *prometheus.CounterVec
+	closed      *prometheus.CounterVec
+	panics      prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_imap_connections_total",
+			Help: "IMAP connections by result: accepted, refused (over the limit).",
+		}, []string{"result"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_imap_logins_total",
+			Help: "IMAP logins by result: ok, failed, error.",
+		}, []string{"result"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_imap_refusals_total",
+			Help: "IMAP connections closed by the server, by reason: literal, login_failures.",
+		}, []string{"reason"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgate_imap_panics_total",
+			Help: "IMAP connections ended by a recovered panic.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connections, m.logins, m.closed, m.panics)
+	}
+	return m
+}

@@ -1,0 +1,262 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+
+	"mailgate/mailbox"
+)
+
+// candidate is one message being matched; its bytes are read only when
+// a criterion needs them, and then only once.
+type candidate struct {
+	seq  uint32
+	info *mailbox.MessageInfo
+	load func() []byte
+	raw  []byte
+	read bool
+}
+
+func (c *candidate) bytes() []byte {
+	if !c.read {
+		c.raw, c.read = c.load(), true
+	}
+	return c.raw
+}
+
+func (c *candidate) entity() *gomessage.Entity {
+	e, _ := gomessage.Read(bytes.NewReader(c.bytes()))
+	if e == nil {
+		e, _ = gomessage.New(gomessage.Header{}, bytes.NewReader(nil))
+	}
+	return e
+}
+
+func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
+	v := s.sel
+	snap, err := s.store().Messages(s.account, v.name)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	infos := make(map[uint32]*mailbox.MessageInfo, len(snap.Messages))
+	for i := range snap.Messages {
+		infos[snap.Messages[i].UID] = &snap.Messages[i]
+	}
+	c := v.staticCriteria(*criteria)
+	var data goimap.SearchData
+	var seqs goimap.SeqSet
+	var uids goimap.UIDSet
+	for i, vm := range v.msgs {
+		info := infos[vm.uid]
+		if vm.gone || info == nil {
+			continue
+		}
+		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid)}
+		if !match(cand, &c) {
+			continue
+		}
+		uids.AddNum(goimap.UID(vm.uid))
+		num := vm.uid
+		if kind == imapserver.NumKindSeq {
+			num = uint32(i + 1)
+			seqs.AddNum(num)
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		data.Max = max(data.Max, num)
+		data.Count++
+	}
+	data.All = seqs
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	}
+	if options.ReturnSave {
+		v.searchRes = uids
+	}
+	return &data, nil
+}
+
+// loader reads one message whole (search needs headers and bodies).
+func (s *session) loader(uid uint32) func() []byte {
+	return func() []byte {
+		f, _, err := s.store().OpenMessage(s.account, s.sel.name, uid)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		return b
+	}
+}
+
+// staticCriteria resolves "*" and "$" in the criteria's sets.
+func (v *view) staticCriteria(c goimap.SearchCriteria) goimap.SearchCriteria {
+	maxUID := v.uidNext - 1
+	if n := len(v.msgs); n > 0 {
+		maxUID = v.msgs[n-1].uid
+	}
+	seq := make([]goimap.SeqSet, len(c.SeqNum))
+	for i, set := range c.SeqNum {
+		seq[i] = staticSeq(set, uint32(len(v.msgs)))
+	}
+	uid := make([]goimap.UIDSet, len(c.UID))
+	for i, set := range c.UID {
+		if goimap.IsSearchRes(set) {
+			set = v.searchRes
+		}
+		uid[i] = staticUID(set, maxUID)
+	}
+	c.SeqNum, c.UID = seq, uid
+	c.Not = append([]goimap.SearchCriteria(nil), c.Not...)
+	for i := range c.Not {
+		c.Not[i] = v.staticCriteria(c.Not[i])
+	}
+	c.Or = append([][2]goimap.SearchCriteria(nil), c.Or...)
+	for i := range c.Or {
+		c.Or[i] = [2]goimap.SearchCriteria{v.staticCriteria(c.Or[i][0]), v.staticCriteria(c.Or[i][1])}
+	}
+	return c
+}
+
+// match applies every criterion (RFC 9051 6.4.4); all must hold.
+func match(m *candidate, c *goimap.SearchCriteria) bool {
+	return matchMeta(m, c) && matchContent(m, c) && matchLogic(m, c)
+}
+
+func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
+	for _, set := range c.SeqNum {
+		if !set.Contains(m.seq) {
+			return false
+		}
+	}
+	for _, set := range c.UID {
+		if !set.Contains(goimap.UID(m.info.UID)) {
+			return false
+		}
+	}
+	if !matchDate(m.info.InternalDate, c.Since, c.Before) {
+		return false
+	}
+	for _, f := range c.Flag {
+		if !hasFlag(m.info.Flags, string(f)) {
+			return false
+		}
+	}
+	for _, f := range c.NotFlag {
+		if hasFlag(m.info.Flags, string(f)) {
+			return false
+		}
+	}
+	if c.Larger != 0 && m.info.Size <= c.Larger {
+		return false
+	}
+	return c.Smaller == 0 || m.info.Size < c.Smaller
+}
+
+func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
+	if len(c.Header) == 0 && len(c.Text) == 0 && len(c.Body) == 0 && c.SentSince.IsZero() && c.SentBefore.IsZero() {
+		return true
+	}
+	header := mail.Header{Header: m.entity().Header}
+	for _, hc := range c.Header {
+		if !matchFields(header.FieldsByKey(hc.Key), hc.Value) {
+			return false
+		}
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		t, err := header.Date()
+		if err != nil || !matchDate(t, c.SentSince, c.SentBefore) {
+			return false
+		}
+	}
+	for _, text := range c.Text {
+		if !matchEntity(m.entity(), text, true) {
+			return false
+		}
+	}
+	for _, text := range c.Body {
+		if !matchEntity(m.entity(), text, false) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchLogic(m *candidate, c *goimap.SearchCriteria) bool {
+	for i := range c.Not {
+		if match(m, &c.Not[i]) {
+			return false
+		}
+	}
+	for i := range c.Or {
+		if !match(m, &c.Or[i][0]) && !match(m, &c.Or[i][1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchDate compares calendar dates only, ignoring the time zone, as
+// RFC 9051 requires.
+func matchDate(t, since, before time.Time) bool {
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	if !since.IsZero() && d.Before(since) {
+		return false
+	}
+	return before.IsZero() || d.Before(before)
+}
+
+func matchFields(fields gomessage.HeaderFields, pattern string) bool {
+	if pattern == "" {
+		return fields.Len() > 0
+	}
+	pattern = strings.ToLower(pattern)
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		if strings.Contains(strings.ToLower(v), pattern) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchEntity looks for text in the decoded text parts of a message (and
+// in its header fields when includeHeader, for SEARCH TEXT).
+func matchEntity(e *gomessage.Entity, pattern string, includeHeader bool) bool {
+	if pattern == "" {
+		return true
+	}
+	if includeHeader && matchFields(e.Header.Fields(), pattern) {
+		return true
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return false
+			}
+			if matchEntity(part, pattern, includeHeader) {
+				return true
+			}
+		}
+	}
+	t, _, _ := e.Header.ContentType()
+	if t != "" && !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return false
+	}
+	body, _ := io.ReadAll(bufio.NewReader(e.Body))
+	return bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(pattern)))
+}
+

@@ -1,0 +1,388 @@
+package imap
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailgate/mailbox"
+)
+
+// view is a session's picture of its selected folder: the messages in
+// sequence-number order as this client knows them. Poll brings it up to
+// date with the store and tells the client what changed.
+type view struct {
+	name      string
+	readOnly  bool
+	msgs      []viewMsg
+	modseq    uint64
+	uidNext   uint32
+	searchRes goimap.UIDSet
+	watch     <-chan struct{}
+	stopWatch func()
+}
+
+type viewMsg struct {
+	uid   uint32
+	flags string // space-joined, to compare cheaply
+	gone  bool   // expunged, not yet reported (EXPUNGE not allowed then)
+}
+
+var systemFlags = []goimap.Flag{goimap.FlagSeen, goimap.FlagAnswered, goimap.FlagFlagged, goimap.FlagDeleted, goimap.FlagDraft}
+
+func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.SelectData, error) {
+	s.Unselect()
+	canon, err := mailbox.CanonicalFolder(name)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	snap, err := s.store().Messages(s.account, canon)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	watch, stop, err := s.store().Watch(s.account)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	v := &view{name: canon, readOnly: options.ReadOnly, modseq: snap.ModSeq, uidNext: snap.UIDNext,
+		watch: watch, stopWatch: stop, msgs: make([]viewMsg, len(snap.Messages))}
+	data := &goimap.SelectData{
+		Flags:          systemFlags,
+		PermanentFlags: append(append([]goimap.Flag(nil), systemFlags...), goimap.FlagWildcard),
+		NumMessages:    uint32(len(snap.Messages)),
+		UIDNext:        goimap.UID(snap.UIDNext),
+		UIDValidity:    snap.UIDValidity,
+	}
+	for i, m := range snap.Messages {
+		v.msgs[i] = viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " ")}
+		if data.FirstUnseenSeqNum == 0 && !hasFlag(m.Flags, mailbox.FlagSeen) {
+			data.FirstUnseenSeqNum = uint32(i + 1)
+		}
+	}
+	if options.ReadOnly {
+		data.PermanentFlags = nil
+	}
+	s.sel = v
+	return data, nil
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, x := range flags {
+		if strings.EqualFold(x, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) Unselect() error {
+	if s.sel != nil {
+		s.sel.stopWatch()
+		s.sel = nil
+	}
+	return nil
+}
+
+// Poll reports what other sessions, deliveries and Maildir tools changed
+// since the last command: new flags, expunges (when allowed) and EXISTS.
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	snap, err := s.store().Messages(s.account, v.name)
+	if err != nil || snap.ModSeq == v.modseq {
+		return nil // a folder deleted under us just stops changing
+	}
+	var next []viewMsg
+	var gone []int // 1-based sequence numbers
+	j := 0
+	for i, vm := range v.msgs {
+		for j < len(snap.Messages) && snap.Messages[j].UID < vm.uid {
+			j++
+		}
+		if j < len(snap.Messages) && snap.Messages[j].UID == vm.uid && !vm.gone {
+			m := snap.Messages[j]
+			if f := strings.Join(m.Flags, " "); f != vm.flags {
+				vm.flags = f
+				if err := w.WriteMessageFlags(uint32(i+1), goimap.UID(m.UID), toFlags(m.Flags)); err != nil {
+					return err
+				}
+			}
+			next = append(next, vm)
+			continue
+		}
+		vm.gone = true
+		gone = append(gone, i+1)
+		next = append(next, vm)
+	}
+	last := uint32(0)
+	if len(v.msgs) > 0 {
+		last = v.msgs[len(v.msgs)-1].uid
+	}
+	if allowExpunge {
+		for k := len(gone) - 1; k >= 0; k-- {
+			if err := w.WriteExpunge(uint32(gone[k])); err != nil {
+				return err
+			}
+			next = append(next[:gone[k]-1], next[gone[k]:]...)
+		}
+		gone = nil
+	}
+	added := 0
+	for _, m := range snap.Messages {
+		if m.UID > last {
+			next = append(next, viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " ")})
+			added++
+		}
+	}
+	v.msgs, v.uidNext = next, snap.UIDNext
+	if len(gone) == 0 {
+		v.modseq = snap.ModSeq
+	}
+	if added > 0 {
+		return w.WriteNumMessages(uint32(len(next)))
+	}
+	return nil
+}
+
+func toFlags(fs []string) []goimap.Flag {
+	out := make([]goimap.Flag, len(fs))
+	for i, f := range fs {
+		out[i] = goimap.Flag(f)
+	}
+	return out
+}
+
+// Idle waits for changes in the account (a delivery, another session)
+// and reports them at once.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if err := s.Poll(w, true); err != nil {
+		return err
+	}
+	var wake <-chan struct{}
+	if s.sel != nil {
+		wake = s.sel.watch
+	}
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-wake:
+			if err := s.Poll(w, true); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// target is one message a command addresses.
+type target struct {
+	seq uint32
+	uid uint32
+}
+
+// resolve maps a sequence or UID set, "*" and "$" (SEARCHRES) included,
+// to the messages of the view that still exist.
+func (v *view) resolve(numSet goimap.NumSet) []target {
+	if goimap.IsSearchRes(numSet) {
+		numSet = v.searchRes
+	}
+	var out []target
+	switch set := numSet.(type) {
+	case goimap.SeqSet:
+		set = staticSeq(set, uint32(len(v.msgs)))
+		for i, m := range v.msgs {
+			if !m.gone && set.Contains(uint32(i+1)) {
+				out = append(out, target{uint32(i + 1), m.uid})
+			}
+		}
+	case goimap.UIDSet:
+		maxUID := v.uidNext - 1
+		if n := len(v.msgs); n > 0 {
+			maxUID = v.msgs[n-1].uid
+		}
+		set = staticUID(set, maxUID)
+		for i, m := range v.msgs {
+			if !m.gone && set.Contains(goimap.UID(m.uid)) {
+				out = append(out, target{uint32(i + 1), m.uid})
+			}
+		}
+	}
+	return out
+}
+
+func staticSeq(set goimap.SeqSet, max uint32) goimap.SeqSet {
+	out := make(goimap.SeqSet, len(set))
+	for i, r := range set {
+		out[i] = r
+		staticRange(&out[i].Start, &out[i].Stop, max)
+	}
+	return out
+}
+
+func staticUID(set goimap.UIDSet, max uint32) goimap.UIDSet {
+	out := make(goimap.UIDSet, len(set))
+	for i, r := range set {
+		start, stop := uint32(r.Start), uint32(r.Stop)
+		staticRange(&start, &stop, max)
+		out[i] = goimap.UIDRange{Start: goimap.UID(start), Stop: goimap.UID(stop)}
+	}
+	return out
+}
+
+// staticRange replaces "*" (0) by the highest number in use.
+func staticRange(start, stop *uint32, max uint32) {
+	if *start == 0 {
+		*start = max
+	}
+	if *stop == 0 {
+		*stop = max
+	}
+	if *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func uidsOf(ts []target) []uint32 {
+	out := make([]uint32, len(ts))
+	for i, t := range ts {
+		out[i] = t.uid
+	}
+	return out
+}
+
+var errReadOnly = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeCannot,
+	Text: "Mailbox is read-only (EXAMINE); SELECT it to make changes"}
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
+	v := s.sel
+	if v.readOnly {
+		return errReadOnly
+	}
+	ts := v.resolve(numSet)
+	op := map[goimap.StoreFlagsOp]mailbox.FlagOp{goimap.StoreFlagsSet: mailbox.FlagsReplace,
+		goimap.StoreFlagsAdd: mailbox.FlagsAdd, goimap.StoreFlagsDel: mailbox.FlagsRemove}[flags.Op]
+	fl := make([]string, len(flags.Flags))
+	for i, f := range flags.Flags {
+		fl[i] = string(f)
+	}
+	infos, err := s.store().SetFlags(s.account, v.name, uidsOf(ts), op, fl)
+	if err != nil {
+		return s.imapError(err)
+	}
+	byUID := map[uint32][]string{}
+	for _, m := range infos {
+		byUID[m.UID] = m.Flags
+	}
+	for _, t := range ts {
+		f, ok := byUID[t.uid]
+		if !ok {
+			continue
+		}
+		v.msgs[t.seq-1].flags = strings.Join(f, " ")
+		if flags.Silent {
+			continue
+		}
+		mw := w.CreateMessage(t.seq)
+		mw.WriteUID(goimap.UID(t.uid))
+		mw.WriteFlags(toFlags(f))
+		if err := mw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) error {
+	v := s.sel
+	if v.readOnly {
+		return nil // CLOSE after EXAMINE; EXPUNGE there changes nothing
+	}
+	var only []uint32
+	if uids != nil {
+		only = uidsOf(v.resolve(*uids))
+		if len(only) == 0 {
+			return nil
+		}
+	}
+	removed, err := s.store().Expunge(s.account, v.name, only)
+	if err != nil && len(removed) == 0 {
+		return s.imapError(err)
+	}
+	return v.dropSeqs(removed, w.WriteExpunge)
+}
+
+// dropSeqs removes messages from the view, telling the client each
+// sequence number from the highest down so the numbers stay valid.
+func (v *view) dropSeqs(uids []uint32, write func(uint32) error) error {
+	for i := len(v.msgs) - 1; i >= 0; i-- {
+		if !containsUID(uids, v.msgs[i].uid) {
+			continue
+		}
+		if err := write(uint32(i + 1)); err != nil {
+			return err
+		}
+		v.msgs = append(v.msgs[:i], v.msgs[i+1:]...)
+	}
+	return nil
+}
+
+func containsUID(uids []uint32, uid uint32) bool {
+	i, j := 0, len(uids)
+	for i < j { // uids are ascending
+		h := (i + j) / 2
+		if uids[h] < uid {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i < len(uids) && uids[i] == uid
+}
+
+func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, error) {
+	res, err := s.store().Copy(s.account, s.sel.name, uidsOf(s.sel.resolve(numSet)), dest)
+	if err != nil {
+		return nil, s.copyError(err)
+	}
+	return copyData(res), nil
+}
+
+func (s *session) copyError(err error) error {
+	if errors.Is(err, mailbox.ErrNoFolder) {
+		return &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate, Text: "No such mailbox; create it first"}
+	}
+	return s.imapError(err)
+}
+
+func copyData(res mailbox.CopyResult) *goimap.CopyData {
+	d := &goimap.CopyData{UIDValidity: res.UIDValidity}
+	for i := range res.Source {
+		d.SourceUIDs.AddNum(goimap.UID(res.Source[i]))
+		d.DestUIDs.AddNum(goimap.UID(res.Dest[i]))
+	}
+	return d
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest string) error {
+	v := s.sel
+	if v.readOnly {
+		return errReadOnly
+	}
+	res, err := s.store().Move(s.account, v.name, uidsOf(v.resolve(numSet)), dest)
+	if err != nil && len(res.Source) == 0 {
+		return s.copyError(err)
+	}
+	if err := w.WriteCopyData(copyData(res)); err != nil {
+		return err
+	}
+	moved := append([]uint32(nil), res.Source...)
+	sortUIDs(moved)
+	return v.dropSeqs(moved, w.WriteExpunge)
+}
+
+func sortUIDs(u []uint32) { slices.Sort(u) }

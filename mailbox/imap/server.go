@@ -1,0 +1,255 @@
+// Package imap serves the mailbox store over IMAP4rev1 and IMAP4rev2
+// (go-imap v2's imapserver), with STARTTLS on the plain listener and
+// implicit TLS on the other. Every change goes through mailbox.Store,
+// which wakes the other sessions of the same account.
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailgate/mailbox"
+)
+
+// Authenticator checks a user's password and returns the canonical
+// account (such as "alice@example.com"). mailbox.Accounts satisfies it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (account string, err error)
+}
+
+// Options configures a Server.
+type Options struct {
+	Store *mailbox.Store
+	Auth  Authenticator
+	// TLS serves STARTTLS on plain listeners and implicit TLS on the
+	// others. Without it, LOGIN is only possible with AllowInsecureAuth.
+	TLS *tls.Config
+	// AllowInsecureAuth permits LOGIN without TLS (loopback testing only).
+	AllowInsecureAuth bool
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+	// MaxLiteral bounds an APPENDed message; a bigger literal closes the
+	// connection with * BYE. Default 50MB.
+	MaxLiteral int64
+	// IdleTimeout closes a connection silent for this long. Default 30m.
+	IdleTimeout time.Duration
+	// MaxConnections bounds concurrent connections. Default 500.
+	MaxConnections int
+	// MaxLoginFailures per connection before * BYE. Default 3.
+	MaxLoginFailures int
+}
+
+// Server accepts IMAP connections.
+type Server struct {
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*guardConn]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// New returns a Server; call Serve for each listener.
+func New(opts Options) *Server {
+	if opts.MaxLiteral <= 0 {
+		opts.MaxLiteral = 50 << 20
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 500
+	}
+	if opts.MaxLoginFailures <= 0 {
+		opts.MaxLoginFailures = 3
+	}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
+		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]struct{}{}}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// caps are the extensions advertised. QUOTA is missing: imapserver
+// beta.8 cannot dispatch GETQUOTA/GETQUOTAROOT to a session (see
+// docs/mailbox.md); quota limits show as [OVERQUOTA] and STATUS SIZE.
+var caps = goimap.CapSet{
+	goimap.CapIMAP4rev1: {}, goimap.CapIMAP4rev2: {},
+	goimap.CapNamespace: {}, goimap.CapUIDPlus: {}, goimap.CapESearch: {},
+	goimap.CapListExtended: {}, goimap.CapListStatus: {}, goimap.CapMove: {},
+	goimap.CapStatusSize: {}, goimap.CapBinary: {}, goimap.CapChildren: {},
+	goimap.CapSpecialUse: {}, goimap.CapLiteralPlus: {}, goimap.CapSearchRes: {},
+}
+
+// Serve accepts connections on ln until Close. With implicitTLS every
+// connection starts with a TLS handshake (port 993).
+func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	if implicitTLS && s.opts.TLS == nil {
+		return errors.New("imap: implicit TLS needs Options.TLS")
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			delete(s.listeners, ln)
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		gc := &guardConn{Conn: raw, idle: s.opts.IdleTimeout, done: make(chan struct{})}
+		if !s.track(gc) {
+			s.metrics.connections.WithLabelValues("refused").Inc()
+			raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(raw, "* BYE Too many connections; try again later\r\n")
+			raw.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.handle(gc, implicitTLS)
+	}
+}
+
+func (s *Server) track(gc *guardConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.conns) >= s.opts.MaxConnections {
+		return false
+	}
+	s.conns[gc] = struct{}{}
+	return true
+}
+
+// handle runs one connection with its own imapserver.Server, so that the
+// literal guard and the session are per connection.
+func (s *Server) handle(gc *guardConn, implicitTLS bool) {
+	defer s.wg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			s.metrics.panics.Inc()
+			s.logger.Error("imap connection panicked", "panic", fmt.Sprint(v))
+		}
+		gc.Close()
+		s.mu.Lock()
+		delete(s.conns, gc)
+		s.mu.Unlock()
+	}()
+	s.metrics.connections.WithLabelValues("accepted").Inc()
+	var conn net.Conn = gc
+	opts := &imapserver.Options{Caps: caps, TLSConfig: s.opts.TLS, InsecureAuth: s.opts.AllowInsecureAuth,
+		Logger: logAdapter{s.logger}}
+	if implicitTLS {
+		tc := tls.Server(gc, s.opts.TLS)
+		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			s.logger.Debug("imap TLS handshake failed", "remote", gc.RemoteAddr().String(), "err", err.Error())
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		conn, opts.TLSConfig = tc, nil
+	}
+	sess := &session{srv: s, remote: gc.RemoteAddr().String()}
+	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
+	opts.DebugWriter = guard
+	opts.NewSession = func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+		sess.conn = c
+		return sess, nil, nil
+	}
+	srv := imapserver.New(opts)
+	srv.Serve(&oneConnListener{conn: conn, done: gc.done})
+}
+
+// Close stops every listener and connection.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var err error
+	for ln := range s.listeners {
+		err = errors.Join(err, ln.Close())
+	}
+	for gc := range s.conns {
+		gc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// guardConn is the raw connection: it caps read deadlines at the idle
+// timeout (imapserver sets 35 minutes itself) and reports its closing.
+type guardConn struct {
+	net.Conn
+	idle time.Duration
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *guardConn) SetReadDeadline(t time.Time) error {
+	if limit := time.Now().Add(c.idle); t.IsZero() || t.After(limit) {
+		t = limit
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *guardConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *guardConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { close(c.done) })
+	return err
+}
+
+// oneConnListener hands one connection to an imapserver.Server, then
+// blocks until that connection is closed, so Serve returns with it.
+type oneConnListener struct {
+	conn net.Conn
+	done <-chan struct{}
+	used bool
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if !l.used {
+		l.used = true
+		return l.conn, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+// logAdapter sends imapserver's own messages to slog.
+type logAdapter struct{ l *slog.Logger }
+
+func (a logAdapter) Printf(format string, args ...any) {
+	a.l.Warn("imapserver", "msg", fmt.Sprintf(format, args...))
+}

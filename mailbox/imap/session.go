@@ -1,0 +1,255 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"mailgate/mailbox"
+)
+
+// session is one connection's IMAP state.
+type session struct {
+	srv      *Server
+	conn     *imapserver.Conn
+	remote   string
+	account  string
+	failures int
+	sel      *view // selected folder, or nil
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2    = (*session)(nil)
+	_ imapserver.SessionAppendLimit  = (*session)(nil)
+	_ imapserver.SessionNamespace    = (*session)(nil)
+	_ imapserver.SessionMove         = (*session)(nil)
+)
+
+func (s *session) store() *mailbox.Store { return s.srv.opts.Store }
+
+// bye sends * BYE straight to the connection and closes it. It does not
+// take imapserver's writer lock, which may be held while we are called.
+func (s *session) bye(text string) {
+	s.srv.metrics.closed.WithLabelValues("literal").Inc()
+	s.srv.logger.Info("imap connection closed: oversized literal", "remote", s.remote, "account", s.account)
+	if s.conn == nil {
+		return
+	}
+	nc := s.conn.NetConn()
+	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(nc, "* BYE "+text+"\r\n")
+	nc.Close()
+}
+
+func (s *session) Close() error {
+	s.Unselect()
+	return nil
+}
+
+// Login checks the password through the Authenticator. imapserver only
+// calls it over TLS (or with AllowInsecureAuth).
+func (s *session) Login(username, password string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	account, err := s.srv.opts.Auth.Authenticate(ctx, username, password)
+	if err == nil && account != "" {
+		s.account = account
+		s.srv.metrics.logins.WithLabelValues("ok").Inc()
+		s.srv.logger.Info("imap login", "remote", s.remote, "account", account)
+		return nil
+	}
+	s.failures++
+	s.srv.metrics.logins.WithLabelValues("failed").Inc()
+	s.srv.logger.Info("imap login failed", "remote", s.remote, "user", cleanLog(username))
+	if s.failures >= s.srv.opts.MaxLoginFailures {
+		s.srv.metrics.closed.WithLabelValues("login_failures").Inc()
+		s.conn.Bye("Too many failed logins")
+	}
+	return imapserver.ErrAuthFailed
+}
+
+func cleanLog(s string) string {
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// AppendLimit makes imapserver advertise APPENDLIMIT; bigger literals
+// never get that far (the guard closes the connection).
+func (s *session) AppendLimit() uint32 { return uint32(min(s.srv.opts.MaxLiteral, 1<<32-1)) }
+
+// imapError turns a store error into a reply that says what to fix;
+// anything unexpected is logged and answered generically.
+func (s *session) imapError(err error) error {
+	var ne *mailbox.NameError
+	var qe mailbox.QuotaError
+	no := func(code goimap.ResponseCode, text string) error {
+		return &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: code, Text: text}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ne):
+		return no(goimap.ResponseCodeCannot, "Mailbox name "+ne.Reason)
+	case errors.Is(err, mailbox.ErrNoFolder):
+		return no(goimap.ResponseCodeNonExistent, "No such mailbox")
+	case errors.Is(err, mailbox.ErrFolderExists):
+		return no(goimap.ResponseCodeAlreadyExists, "Mailbox already exists")
+	case errors.Is(err, mailbox.ErrInboxRefused):
+		return no(goimap.ResponseCodeCannot, "INBOX cannot be deleted")
+	case errors.Is(err, mailbox.ErrNoMessage):
+		return no(goimap.ResponseCodeNonExistent, "No such message")
+	case errors.As(err, &qe):
+		if qe.Permanent {
+			return no(goimap.ResponseCodeOverQuota, "Message is larger than your whole mailbox quota")
+		}
+		return no(goimap.ResponseCodeOverQuota, "Mailbox is full; delete some messages and try again")
+	}
+	s.srv.logger.Error("imap command failed", "remote", s.remote, "account", s.account, "err", cleanLog(err.Error()))
+	return no(goimap.ResponseCodeServerBug, "Internal error; try again later")
+}
+
+func (s *session) Create(name string, options *goimap.CreateOptions) error {
+	return s.imapError(s.store().CreateFolder(s.account, strings.TrimSuffix(name, mailbox.Delimiter)))
+}
+
+func (s *session) Delete(name string) error {
+	return s.imapError(s.store().DeleteFolder(s.account, name))
+}
+
+func (s *session) Rename(oldName, newName string, options *goimap.RenameOptions) error {
+	return s.imapError(s.store().RenameFolder(s.account, oldName, newName))
+}
+
+func (s *session) Subscribe(name string) error {
+	return s.imapError(s.store().Subscribe(s.account, name, true))
+}
+
+func (s *session) Unsubscribe(name string) error {
+	err := s.store().Subscribe(s.account, name, false)
+	if errors.Is(err, mailbox.ErrBadFolderName) {
+		err = nil // nothing by that name can be subscribed
+	}
+	return s.imapError(err)
+}
+
+func (s *session) Namespace() (*goimap.NamespaceData, error) {
+	return &goimap.NamespaceData{Personal: []goimap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}
+
+func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.AppendOptions) (*goimap.AppendData, error) {
+	flags := make([]string, len(options.Flags))
+	for i, f := range options.Flags {
+		flags[i] = string(f)
+	}
+	res, err := s.store().Append(s.account, name, r, flags, options.Time)
+	if errors.Is(err, mailbox.ErrNoFolder) {
+		return nil, &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate, Text: "No such mailbox; create it first"}
+	}
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	return &goimap.AppendData{UIDValidity: res.UIDValidity, UID: goimap.UID(res.UID)}, nil
+}
+
+func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.StatusData, error) {
+	st, err := s.store().Status(s.account, name)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	canon, _ := mailbox.CanonicalFolder(name)
+	return statusData(canon, st, options, s.AppendLimit()), nil
+}
+
+func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, limit uint32) *goimap.StatusData {
+	d := &goimap.StatusData{Mailbox: name}
+	if o.NumMessages {
+		d.NumMessages = &st.Messages
+	}
+	if o.UIDNext {
+		d.UIDNext = goimap.UID(st.UIDNext)
+	}
+	if o.UIDValidity {
+		d.UIDValidity = st.UIDValidity
+	}
+	if o.NumUnseen {
+		d.NumUnseen = &st.Unseen
+	}
+	if o.NumDeleted {
+		d.NumDeleted = &st.Deleted
+	}
+	if o.Size {
+		d.Size = &st.Size
+	}
+	if o.NumRecent {
+		var zero uint32
+		d.NumRecent = &zero
+	}
+	if o.AppendLimit {
+		d.AppendLimit = &limit
+	}
+	return d
+}
+
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *goimap.ListOptions) error {
+	if len(patterns) == 0 {
+		return w.WriteList(&goimap.ListData{Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNoSelect}, Delim: '/'})
+	}
+	folders, err := s.store().Folders(s.account)
+	if err != nil {
+		return s.imapError(err)
+	}
+	for _, f := range folders {
+		if !matchAny(f.Name, ref, patterns) {
+			continue
+		}
+		if (options.SelectSubscribed && !f.Subscribed) || (options.SelectSpecialUse && f.SpecialUse == "") {
+			continue
+		}
+		data := &goimap.ListData{Mailbox: f.Name, Delim: '/', Attrs: childAttr(f.Name, folders)}
+		if f.Subscribed {
+			data.Attrs = append(data.Attrs, goimap.MailboxAttrSubscribed)
+		}
+		if f.SpecialUse != "" {
+			data.Attrs = append(data.Attrs, goimap.MailboxAttr(f.SpecialUse))
+		}
+		if options.ReturnStatus != nil {
+			if st, err := s.store().Status(s.account, f.Name); err == nil {
+				data.Status = statusData(f.Name, st, options.ReturnStatus, s.AppendLimit())
+			}
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func matchAny(name, ref string, patterns []string) bool {
+	for _, p := range patterns {
+		if imapserver.MatchList(name, '/', ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func childAttr(name string, all []mailbox.FolderInfo) []goimap.MailboxAttr {
+	for _, f := range all {
+		if strings.HasPrefix(f.Name, name+mailbox.Delimiter) {
+			return []goimap.MailboxAttr{goimap.MailboxAttrHasChildren}
+		}
+	}
+	return []goimap.MailboxAttr{goimap.MailboxAttrHasNoChildren}
+}
