@@ -259,4 +259,3 @@ func matchEntity(e *gomessage.Entity, pattern string, includeHeader bool) bool {
 	body, _ := io.ReadAll(bufio.NewReader(e.Body))
 	return bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(pattern)))
 }
-

@@ -24,10 +24,10 @@ type session struct {
 }
 
 var (
-	_ imapserver.SessionIMAP4rev2    = (*session)(nil)
-	_ imapserver.SessionAppendLimit  = (*session)(nil)
-	_ imapserver.SessionNamespace    = (*session)(nil)
-	_ imapserver.SessionMove         = (*session)(nil)
+	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
+	_ imapserver.SessionAppendLimit = (*session)(nil)
+	_ imapserver.SessionNamespace   = (*session)(nil)
+	_ imapserver.SessionMove        = (*session)(nil)
 )
 
 func (s *session) store() *mailbox.Store { return s.srv.opts.Store }
