@@ -1,0 +1,334 @@
+// Package mgtest runs the real mailgate binary for end-to-end tests: it
+// builds cmd/mailgate once per test process, writes a config with free
+// loopback ports into a temp dir, starts `mailgate serve`, waits for the
+// `msg=ready` log line, and stops, kills and restarts the server on the
+// same data directory. Tests then talk to it with real clients.
+//
+// Typical use:
+//
+//	func TestMain(m *testing.M) { mgtest.Main(m) } // removes the built binary at exit
+//
+//	func TestSomething(t *testing.T) {
+//		srv := mgtest.Start(t, mgtest.Options{Users: map[string]string{"alice@localhost": "pw"}})
+//		addr := srv.Addr["submission"] // 127.0.0.1:port
+//		...
+//		srv.Kill()    // SIGKILL, waits for the exit
+//		srv.Restart() // same config, ports and data dir
+//	}
+//
+// Everything lives under t.TempDir(); the server is stopped (SIGKILL if it
+// is still running) when the test ends, and its log is printed if the test
+// failed.
+package mgtest
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timeout bounds every wait in this package (start-up, exit, a log line);
+// nothing sleeps, a wait ends as soon as its event happens.
+const Timeout = 60 * time.Second
+
+// Options shape the server a test starts. The zero value runs the three
+// SMTP listeners for the local domain "localhost".
+type Options struct {
+	// Embedded runs `mailgate serve` with no -config: the embedded default
+	// config with its fixed ports (127.0.0.1:2525, 2587, 2465), in a fresh
+	// working directory so that ./mailgate-data is new. Only one such
+	// server can run on a machine at a time; Config, Protocols and
+	// Hostname are ignored.
+	Embedded bool
+	// Hostname and LocalDomain default to "localhost".
+	Hostname, LocalDomain string
+	// Protocols are the listeners to run, each on a free 127.0.0.1 port and
+	// named after its protocol ("smtp" is named "mx"). Default: smtp,
+	// submission, submissions.
+	Protocols []string
+	// Config is YAML appended to the generated config: any top-level key
+	// but hostname, data_dir, local_domains and listeners (for example
+	// "limits:\n  max_recipients: 5\n").
+	Config string
+	// Users are created with `mailgate user add ADDRESS --password-stdin`
+	// before the server starts (address -> password).
+	Users map[string]string
+}
+
+// Server is one mailgate process and the files it works on.
+type Server struct {
+	t testing.TB
+	// Dir is the test's directory: the config file and, for an embedded
+	// server, the working directory.
+	Dir string
+	// DataDir is the data directory (accounts, spool, TLS certificate).
+	DataDir string
+	// ConfigPath is the config file; "" for an embedded server.
+	ConfigPath string
+	// Addr maps a protocol (smtp, submission, ...) to its host:port.
+	Addr map[string]string
+	// Hostname is the server's hostname (the certificate's name).
+	Hostname string
+	// Password is the first account's password that serve prints on its
+	// first start on the embedded default ("" otherwise).
+	Password string
+
+	proc *process
+	// logs holds every line of every run, in order.
+	mu   sync.Mutex
+	logs []string
+}
+
+// Start writes the config, creates opts.Users and starts the server; it
+// returns once the server logged msg=ready.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{t: t, Dir: t.TempDir(), Addr: map[string]string{}}
+	if opts.Embedded {
+		s.DataDir = filepath.Join(s.Dir, "mailgate-data")
+		s.Hostname = "localhost"
+		s.Addr = map[string]string{"smtp": "127.0.0.1:2525", "submission": "127.0.0.1:2587", "submissions": "127.0.0.1:2465"}
+	} else {
+		s.writeConfig(opts)
+	}
+	for addr, pw := range opts.Users {
+		s.AddUser(addr, pw)
+	}
+	t.Cleanup(func() {
+		if s.proc != nil && !s.proc.exited() {
+			s.Kill()
+		}
+		if t.Failed() {
+			t.Logf("mailgate log:\n%s", s.Logs())
+		}
+	})
+	s.Restart()
+	return s
+}
+
+func (s *Server) writeConfig(o Options) {
+	s.Hostname = or(o.Hostname, "localhost")
+	s.DataDir = filepath.Join(s.Dir, "data")
+	s.ConfigPath = filepath.Join(s.Dir, "mailgate.yaml")
+	protos := o.Protocols
+	if len(protos) == 0 {
+		protos = []string{"smtp", "submission", "submissions"}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "hostname: %s\ndata_dir: %s\nlocal_domains: [%s]\nlisteners:\n", s.Hostname, s.DataDir, or(o.LocalDomain, "localhost"))
+	for _, p := range protos {
+		name := p
+		if p == "smtp" {
+			name = "mx"
+		}
+		s.Addr[p] = FreeAddr(s.t)
+		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", name, p, s.Addr[p])
+	}
+	b.WriteString(o.Config)
+	if err := os.WriteFile(s.ConfigPath, []byte(b.String()), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// FreeAddr returns a 127.0.0.1 port that was free a moment ago. Another
+// process could take it before mailgate listens; a test that then fails
+// to start says "address already in use" in the log.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// configArgs is the -config flag for every subcommand.
+func (s *Server) configArgs() []string {
+	if s.ConfigPath == "" {
+		return nil
+	}
+	return []string{"-config", s.ConfigPath}
+}
+
+// AddUser runs `mailgate user add ADDRESS --password-stdin`. A running
+// server sees the new account within a second (accounts.yaml is checked
+// at most once a second); add users through Options.Users to have them
+// from the first connection.
+func (s *Server) AddUser(addr, password string) {
+	s.t.Helper()
+	args := append([]string{"user", "add", addr, "--password-stdin"}, s.configArgs()...)
+	if out, code := s.Run(password+"\n", args...); code != 0 {
+		s.t.Fatalf("mailgate user add %s: exit %d: %s", addr, code, out)
+	}
+}
+
+// Run runs a mailgate subcommand in the server's directory with stdin
+// and returns its combined output and exit code.
+func (s *Server) Run(stdin string, args ...string) (string, int) {
+	s.t.Helper()
+	return Run(s.t, s.Dir, stdin, args...)
+}
+
+// Run runs the mailgate binary with args in dir and returns its combined
+// output and exit code.
+func Run(t testing.TB, dir, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("mailgate %v: %v", args, err)
+	}
+	return string(out), 0
+}
+
+// ClientTLS returns a TLS client config that trusts exactly the server's
+// self-signed certificate (generated in DataDir/tls on the first start).
+func (s *Server) ClientTLS() *tls.Config {
+	s.t.Helper()
+	pem, err := os.ReadFile(filepath.Join(s.DataDir, "tls", "selfsigned.crt"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		s.t.Fatal("mgtest: cannot parse the server certificate")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: s.Hostname}
+}
+
+// SpoolDir is the queue's spool directory.
+func (s *Server) SpoolDir() string { return filepath.Join(s.DataDir, "queue") }
+
+// Logs returns every log line of every run so far.
+func (s *Server) Logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.logs, "\n")
+}
+
+func (s *Server) addLog(line string) {
+	s.mu.Lock()
+	s.logs = append(s.logs, line)
+	s.mu.Unlock()
+}
+
+var passwordRE = regexp.MustCompile(`\bpassword=(\S+)`)
+
+// Restart starts the server process (again) with the same config, ports
+// and data directory, and waits for msg=ready. The previous process must
+// have exited (Stop or Kill).
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.proc != nil && !s.proc.exited() {
+		s.t.Fatal("mgtest: Restart while the server is running; Stop or Kill it first")
+	}
+	p, err := startProcess(s, append([]string{"serve"}, s.configArgs()...))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.proc = p
+	select {
+	case <-p.ready:
+	case <-p.done:
+		s.t.Fatalf("mailgate serve exited (%v) before it was ready:\n%s", p.err, s.Logs())
+	case <-time.After(Timeout):
+		s.t.Fatalf("mailgate serve not ready after %v:\n%s", Timeout, s.Logs())
+	}
+	if m := passwordRE.FindStringSubmatch(p.passwordLine()); m != nil {
+		s.Password = m[1]
+	}
+}
+
+// Stop sends SIGTERM and waits for the server to exit; it returns the
+// exit code (0 for a clean shutdown).
+func (s *Server) Stop() int {
+	s.t.Helper()
+	return s.signal(syscall.SIGTERM)
+}
+
+// Kill sends SIGKILL and waits for the process to be gone: nothing it had
+// not yet written survives, as in a crash or power loss of the process.
+func (s *Server) Kill() {
+	s.t.Helper()
+	s.signal(syscall.SIGKILL)
+}
+
+func (s *Server) signal(sig syscall.Signal) int {
+	s.t.Helper()
+	p := s.proc
+	if p == nil || p.exited() {
+		s.t.Fatal("mgtest: the server is not running")
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("mgtest: %v: %v", sig, err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(Timeout):
+		p.cmd.Process.Kill()
+		s.t.Fatalf("mailgate did not exit within %v of %v", Timeout, sig)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// WaitLog waits until a log line of the current run contains substr and
+// returns that line; it fails the test if the server exits first.
+func (s *Server) WaitLog(substr string) string {
+	s.t.Helper()
+	ch := s.proc.watch(substr)
+	select {
+	case line := <-ch:
+		return line
+	case <-s.proc.done:
+		// The line may have been the last one written.
+		select {
+		case line := <-ch:
+			return line
+		default:
+		}
+		s.t.Fatalf("mailgate exited before logging %q:\n%s", substr, s.Logs())
+	case <-time.After(Timeout):
+		s.t.Fatalf("no log line with %q after %v:\n%s", substr, Timeout, s.Logs())
+	}
+	return ""
+}
+
+// Exited reports whether the current process has exited.
+func (s *Server) Exited() bool { return s.proc == nil || s.proc.exited() }
+
+// scanLines feeds each line of the process's output to p.line.
+func scanLines(p *process, r *os.File) {
+	defer close(p.eof)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		p.line(sc.Text())
+	}
+}
