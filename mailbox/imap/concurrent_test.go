@@ -19,7 +19,9 @@ type events struct {
 	changed  chan struct{}
 }
 
-func newEvents() *events { return &events{flags: map[uint32]string{}, changed: make(chan struct{}, 100)} }
+func newEvents() *events {
+	return &events{flags: map[uint32]string{}, changed: make(chan struct{}, 100)}
+}
 
 func (e *events) handler() *imapclient.UnilateralDataHandler {
 	note := func() { e.changed <- struct{}{} }
