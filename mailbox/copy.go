@@ -165,9 +165,10 @@ func (a *account) pair(src, dst string) (*folder, *folder, error) {
 
 // pick returns f's messages with the given UIDs, in ascending UID order.
 func pick(f *folder, uids []uint32) []*message {
+	in := uidSet(uids)
 	var out []*message
 	for _, m := range f.msgs {
-		if containsUID(uids, m.uid) {
+		if in[m.uid] {
 			out = append(out, m)
 		}
 	}

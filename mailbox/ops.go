@@ -254,27 +254,28 @@ func sameKeywords(a, b []string) bool {
 // non-nil, just those among the given UIDs (UID EXPUNGE). It returns the
 // removed UIDs in ascending order.
 func (s *Store) Expunge(account, folder string, only []uint32) ([]uint32, error) {
+	in := uidSet(only)
 	return s.remove(account, folder, func(m *message) bool {
 		if strings.IndexByte(m.info, 'T') < 0 {
 			return false
 		}
-		return only == nil || containsUID(only, m.uid)
+		return only == nil || in[m.uid]
 	})
 }
 
 // ExpungeUIDs removes the given messages whatever their flags (POP3
 // DELE applied at QUIT) and returns the UIDs actually removed.
 func (s *Store) ExpungeUIDs(account, folder string, uids []uint32) ([]uint32, error) {
-	return s.remove(account, folder, func(m *message) bool { return containsUID(uids, m.uid) })
+	in := uidSet(uids)
+	return s.remove(account, folder, func(m *message) bool { return in[m.uid] })
 }
 
-func containsUID(uids []uint32, uid uint32) bool {
+func uidSet(uids []uint32) map[uint32]bool {
+	in := make(map[uint32]bool, len(uids))
 	for _, u := range uids {
-		if u == uid {
-			return true
-		}
+		in[u] = true
 	}
-	return false
+	return in
 }
 
 func (s *Store) remove(account, folder string, match func(*message) bool) ([]uint32, error) {

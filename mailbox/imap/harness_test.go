@@ -36,6 +36,7 @@ func (testAuth) Authenticate(ctx context.Context, username, password string) (st
 const alice = "alice@example.com"
 
 type testEnv struct {
+	dir       string // the store's root
 	store     *mailbox.Store
 	srv       *Server
 	plainAddr string
@@ -62,7 +63,8 @@ func selfSigned(t testing.TB) *tls.Config {
 // implicit TLS) over a fresh store.
 func startServer(t testing.TB, tweak func(*Options)) *testEnv {
 	t.Helper()
-	store, err := mailbox.New(mailbox.Options{Dir: filepath.Join(t.TempDir(), "mail")})
+	dir := filepath.Join(t.TempDir(), "mail")
+	store, err := mailbox.New(mailbox.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func startServer(t testing.TB, tweak func(*Options)) *testEnv {
 		tweak(&opts)
 	}
 	srv := New(opts)
-	env := &testEnv{store: store, srv: srv}
+	env := &testEnv{dir: dir, store: store, srv: srv}
 	for _, implicit := range []bool{false, true} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -93,9 +93,12 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if v == nil {
 		return nil
 	}
+	if ms, err := s.store().ModSeq(s.account, v.name); err != nil || ms == v.modseq {
+		return nil // unchanged; a folder deleted under us just stops changing
+	}
 	snap, err := s.store().Messages(s.account, v.name)
-	if err != nil || snap.ModSeq == v.modseq {
-		return nil // a folder deleted under us just stops changing
+	if err != nil {
+		return nil
 	}
 	var next []viewMsg
 	var gone []int // 1-based sequence numbers
