@@ -23,9 +23,9 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.env == nil || len(ss.env.Recipients) == 0 {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
 	}
-	raw, err := io.ReadAll(r)
+	raw, err := io.ReadAll(ss.dataReader(r))
 	if err != nil {
-		return ss.fail("data", ss.readError(err))
+		return ss.fail("data", ss.readError(r, err))
 	}
 	if hasBareLineEnding(raw) {
 		return ss.fail("data", errBareLineEnding)
@@ -60,14 +60,17 @@ func (ss *session) Data(r io.Reader) error {
 
 // readError turns a failure to read the message into the reply: the
 // client's own mistakes get a 5xx that names them, not "internal error".
-func (ss *session) readError(err error) error {
+func (ss *session) readError(r io.Reader, err error) error {
 	switch {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return smtp.ErrDataTooLarge
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return reply(500, 5, 5, 2, fmt.Sprintf("Line too long; keep lines within %d octets (RFC 5321 section 4.5.3.1.6)", ss.srv.cfg.Limits.MaxLineLength))
 	}
-	return err
+	if _, bdat := r.(*io.PipeReader); bdat {
+		return err // go-smtp ended the chunk transfer (RSET, a new BDAT error)
+	}
+	return ss.abortData(err)
 }
 
 // hasBareLineEnding finds a CR not followed by LF or an LF not preceded by
