@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 )
 
 // connLimiter caps connections in total and per client IP. A connection
@@ -13,6 +14,9 @@ type connLimiter struct {
 	net.Listener
 	max, perIP int
 	onReject   func(reason string)
+	// implicitTLS: the client expects a TLS handshake, to which a clear
+	// text 421 is garbage; such a connection is just closed.
+	implicitTLS bool
 
 	mu    sync.Mutex
 	total int
@@ -35,12 +39,12 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		switch {
 		case l.total >= l.max:
 			l.mu.Unlock()
-			go refuse(c, errTooManyConns.Code, errTooManyConns.Message)
+			go l.refuse(c, errTooManyConns.Code, errTooManyConns.Message)
 			l.onReject("total")
 			continue
 		case l.byIP[ip] >= l.perIP:
 			l.mu.Unlock()
-			go refuse(c, errTooManyConnsIP.Code, errTooManyConnsIP.Message)
+			go l.refuse(c, errTooManyConnsIP.Code, errTooManyConnsIP.Message)
 			l.onReject("per_ip")
 			continue
 		}
@@ -60,8 +64,11 @@ func (l *connLimiter) release(ip string) {
 	}
 }
 
-func refuse(c net.Conn, code int, msg string) {
-	fmt.Fprintf(c, "%d 4.7.0 %s\r\n", code, msg)
+func (l *connLimiter) refuse(c net.Conn, code int, msg string) {
+	if !l.implicitTLS {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "%d 4.7.0 %s\r\n", code, msg)
+	}
 	c.Close()
 }
 

@@ -120,9 +120,11 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 
-	var limited net.Listener = limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
+	cl := limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
 		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
 	})
+	cl.implicitTLS = l.Protocol == config.ProtoSubmissions
+	var limited net.Listener = cl
 	if l.Protocol == config.ProtoSubmissions {
 		if s.opts.TLS == nil {
 			return errors.New("relay: submissions listener needs TLS")
