@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -106,8 +107,8 @@ func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 		proto += "A"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (mailgate) with %s id %s",
-		traceWord(ss.helo), ss.ip, ss.srv.cfg.Hostname, proto, env.ID)
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailgate) with %s id %s",
+		traceWord(ss.helo), addressLiteral(ss.ip), ss.srv.cfg.Hostname, proto, env.ID)
 	if ss.tls != nil {
 		fmt.Fprintf(&b, "\r\n\t(version=%s cipher=%s)", tls.VersionName(ss.tls.Version), tls.CipherSuiteName(ss.tls.CipherSuite))
 	}
@@ -119,6 +120,18 @@ func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 	}
 	fmt.Fprintf(&b, ";\r\n\t%s\r\n", ss.srv.now().Format(time.RFC1123Z))
 	return []byte(b.String())
+}
+
+// addressLiteral writes the client IP as RFC 5321 section 4.1.3 wants it
+// in a Received header: [192.0.2.1] or [IPv6:2001:db8::1].
+func addressLiteral(ip net.IP) string {
+	switch {
+	case ip == nil:
+		return "[unknown]"
+	case ip.To4() != nil:
+		return "[" + ip.String() + "]"
+	}
+	return "[IPv6:" + ip.String() + "]"
 }
 
 // traceWord keeps client-supplied text from breaking the header: no
