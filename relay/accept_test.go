@@ -3,6 +3,7 @@ package relay_test
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -294,5 +295,27 @@ func TestOverlongDataLineCloses(t *testing.T) {
 	}
 	if got := w.reply(); got != closed {
 		t.Errorf("then %q, want the connection closed", got)
+	}
+}
+
+// TestReceivedIPv6: a client on ::1 is written as an RFC 5321 IPv6
+// address literal in the Received header.
+func TestReceivedIPv6(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	go ts.srv.Serve(ts.cfg.Listeners[0], ln) // ended by the harness's Shutdown
+	w, _ := dial(t, ln.Addr().String())
+	w.ehlo()
+	w.must(mailFrom, "250")
+	w.must(rcptBob, "250")
+	w.must("DATA", "354")
+	id := queuedID(t, w.cmd(message("v6")+"."))
+	_, raw := ts.spooled(id)
+	if want := "Received: from client.example.net ([IPv6:::1])\r\n\tby mail.example.com (mailgate) with ESMTP id " + id + "\r\n"; !strings.HasPrefix(string(raw), want) {
+		t.Errorf("spooled:\n%.200q\nwant prefix %q", raw, want)
 	}
 }

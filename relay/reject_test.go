@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"crypto/tls"
 	"os"
 	"strings"
 	"testing"
@@ -107,6 +108,9 @@ var rejectCases = []rejectCase{
 	{name: "too many connections from one IP", listener: "mx",
 		edit: func(c *config.Config) { c.Limits.MaxConnectionsPerIP = 2 },
 		run:  tooManyConnections, want: "421 4.7.0 Too many connections from your address; try again later"},
+	{name: "too many connections on implicit TLS", listener: "submissions",
+		edit: func(c *config.Config) { c.Limits.MaxConnectionsPerIP = 2 },
+		run:  tooManyTLSConnections, want: closed},
 	{name: "overlong command line", listener: "mx",
 		steps: []string{"MAIL FROM:<" + strings.Repeat("x", 1000) + "@remote.example>"}, want: "500 5.4.0 Too long line, closing connection"},
 	{name: "overlong line in DATA", listener: "mx",
@@ -207,6 +211,24 @@ func tooManyConnections(t *testing.T, ts *testServer) string {
 		t.Errorf("after the 421 greeting: %q, want the connection closed", after)
 	}
 	return greeting
+}
+
+// tooManyTLSConnections: on a port where the client speaks TLS first, a
+// clear-text 421 would only garble the handshake, so the connection over
+// the limit is closed at once.
+func tooManyTLSConnections(t *testing.T, ts *testServer) string {
+	for range 2 {
+		dialTLS(t, ts.addr["submissions"], ts.tls)
+	}
+	c, err := tls.Dial("tcp", ts.addr["submissions"], ts.tls)
+	if err == nil {
+		c.Close()
+		t.Fatal("third TLS connection was accepted")
+	}
+	if !strings.Contains(err.Error(), "EOF") && !isReset(err) {
+		t.Errorf("third connection failed with %v, want the server to close it", err)
+	}
+	return closed
 }
 
 func mailBeforeEHLO(t *testing.T, ts *testServer) string {
