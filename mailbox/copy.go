@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // CopyResult maps source UIDs to the new UIDs in the destination (RFC
@@ -38,7 +39,7 @@ func (s *Store) Copy(account, src string, uids []uint32, dst string) (CopyResult
 		return CopyResult{}, err
 	}
 	res := CopyResult{UIDValidity: to.uidValidity}
-	var records string
+	var records strings.Builder
 	var errs error
 	for _, m := range msgs {
 		now := s.now()
@@ -52,16 +53,16 @@ func (s *Store) Copy(account, src string, uids []uint32, dst string) (CopyResult
 		c.uid = to.uidNext
 		to.uidNext++
 		a.insert(to, c)
-		records += addRecord(c)
+		records.WriteString(addRecord(c))
 		res.Source = append(res.Source, m.uid)
 		res.Dest = append(res.Dest, c.uid)
 	}
-	if records == "" {
+	if records.Len() == 0 {
 		return res, errs
 	}
 	errs = errors.Join(errs, syncDir(filepath.Join(to.dir, "cur")))
 	to.restamp()
-	return res, errors.Join(errs, a.logRecords(to, records))
+	return res, errors.Join(errs, a.logRecords(to, records.String()))
 }
 
 // linkOrCopy makes c's file in dir from the file at from.
@@ -119,7 +120,7 @@ func (s *Store) Move(account, src string, uids []uint32, dst string) (CopyResult
 	}
 	defer a.mu.Unlock()
 	res := CopyResult{UIDValidity: to.uidValidity}
-	var added, removed string
+	var added, removed strings.Builder
 	var errs error
 	for _, m := range pick(from, uids) {
 		c := &message{base: m.base, sub: "cur", name: m.base + ":2," + m.info, info: m.info,
@@ -132,21 +133,21 @@ func (s *Store) Move(account, src string, uids []uint32, dst string) (CopyResult
 			continue
 		}
 		a.detach(from, m)
-		removed += removeRecord(m.uid)
+		removed.WriteString(removeRecord(m.uid))
 		c.uid = to.uidNext
 		to.uidNext++
 		a.insert(to, c)
-		added += addRecord(c)
+		added.WriteString(addRecord(c))
 		res.Source = append(res.Source, m.uid)
 		res.Dest = append(res.Dest, c.uid)
 	}
-	if added == "" {
+	if added.Len() == 0 {
 		return res, errs
 	}
 	errs = errors.Join(errs, syncDir(filepath.Join(to.dir, "cur")), syncDir(filepath.Join(from.dir, "cur")))
 	from.restamp()
 	to.restamp()
-	errs = errors.Join(errs, a.logRecords(to, added), a.logRecords(from, removed))
+	errs = errors.Join(errs, a.logRecords(to, added.String()), a.logRecords(from, removed.String()))
 	return res, errs
 }
 

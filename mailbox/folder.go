@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -133,30 +134,30 @@ func (a *account) rescan(f *folder) error {
 			}
 		}
 	}
-	var records string
-	records += a.dropMissing(f, found)
+	var records strings.Builder
+	records.WriteString(a.dropMissing(f, found))
 	for _, m := range f.msgs {
 		if d := found[m.base]; d != nil && (d.sub != m.sub || d.name != m.name) {
 			m.sub, m.name, m.info = d.sub, d.name, d.info
 			a.bump(f)
 		}
 	}
-	records += a.addFresh(f, fresh)
+	records.WriteString(a.addFresh(f, fresh))
 	f.newStamp, f.curStamp = ns.ModTime(), cs.ModTime()
-	if records == "" {
+	if records.Len() == 0 {
 		return nil
 	}
-	return a.logRecords(f, records)
+	return a.logRecords(f, records.String())
 }
 
 // dropMissing removes messages whose files are gone and returns their
 // index records.
 func (a *account) dropMissing(f *folder, found map[string]*message) string {
-	var records string
+	var records strings.Builder
 	kept := f.msgs[:0]
 	for _, m := range f.msgs {
 		if found[m.base] == nil {
-			records += removeRecord(m.uid)
+			records.WriteString(removeRecord(m.uid))
 			delete(f.byBase, m.base)
 			a.usage -= m.size
 			a.bump(f)
@@ -166,13 +167,13 @@ func (a *account) dropMissing(f *folder, found map[string]*message) string {
 	}
 	clear(f.msgs[len(kept):])
 	f.msgs = kept
-	return records
+	return records.String()
 }
 
 // addFresh gives files the index does not know the next UIDs, oldest
 // first, and returns their index records.
 func (a *account) addFresh(f *folder, fresh []*message) string {
-	var records string
+	var records strings.Builder
 	for _, m := range fresh {
 		if fi, err := os.Stat(m.path(f.dir)); err == nil {
 			m.size, m.date = fi.Size(), fi.ModTime()
@@ -190,10 +191,10 @@ func (a *account) addFresh(f *folder, fresh []*message) string {
 		}
 		m.uid = f.uidNext
 		f.uidNext++
-		records += addRecord(m)
+		records.WriteString(addRecord(m))
 		a.insert(f, m)
 	}
-	return records
+	return records.String()
 }
 
 // insert adds m (whose UID is the highest) to f.

@@ -72,7 +72,7 @@ func (s *Store) OpenMessage(account, folder string, uid uint32) (*os.File, Messa
 		return nil, MessageInfo{}, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
+	f, err := a.loadedFolder(folder)
 	if err != nil {
 		return nil, MessageInfo{}, err
 	}
@@ -121,7 +121,7 @@ func (s *Store) SetFlags(account, folder string, uids []uint32, op FlagOp, flags
 	}
 	letters, keywords := splitFlags(flags)
 	var out []MessageInfo
-	var records string
+	var records strings.Builder
 	var firstErr error
 	for _, uid := range uids {
 		m := f.find(uid)
@@ -137,14 +137,14 @@ func (s *Store) SetFlags(account, folder string, uids []uint32, op FlagOp, flags
 		}
 		if !sameKeywords(kws, m.keywords) {
 			m.keywords = kws
-			records += keywordRecord(m)
+			records.WriteString(keywordRecord(m))
 			a.bump(f)
 		}
 		out = append(out, m.info2())
 	}
 	f.restamp()
-	if records != "" {
-		firstErr = errors.Join(firstErr, a.logRecords(f, records))
+	if records.Len() > 0 {
+		firstErr = errors.Join(firstErr, a.logRecords(f, records.String()))
 	} else {
 		a.notify()
 	}
@@ -289,7 +289,7 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 		return nil, err
 	}
 	var gone []uint32
-	var records string
+	var records strings.Builder
 	var errs error
 	kept := f.msgs[:0]
 	for _, m := range f.msgs {
@@ -303,7 +303,7 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 			continue
 		}
 		gone = append(gone, m.uid)
-		records += removeRecord(m.uid)
+		records.WriteString(removeRecord(m.uid))
 		delete(f.byBase, m.base)
 		a.usage -= m.size
 	}
@@ -315,5 +315,5 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 	a.bump(f)
 	f.restamp()
 	sort.Slice(gone, func(i, j int) bool { return gone[i] < gone[j] })
-	return gone, errors.Join(errs, a.logRecords(f, records))
+	return gone, errors.Join(errs, a.logRecords(f, records.String()))
 }

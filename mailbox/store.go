@@ -225,6 +225,20 @@ func (a *account) folder(name string) (*folder, error) {
 	return a.openFolder(c)
 }
 
+// loadedFolder is folder without the rescan when the folder is already
+// loaded: for reading many messages in a row (FETCH, SEARCH), where a
+// file that went missing is noticed on open and triggers the rescan.
+func (a *account) loadedFolder(name string) (*folder, error) {
+	c, err := CanonicalFolder(name)
+	if err != nil {
+		return nil, err
+	}
+	if f := a.folders[c]; f != nil {
+		return f, nil
+	}
+	return a.openFolder(c)
+}
+
 // nextUIDValidity hands out UIDVALIDITY values: the current time in
 // seconds, but always above any value seen before, so a folder deleted
 // and re-created in the same second still gets a new one.
