@@ -211,6 +211,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		orcpt = string(opts.OriginalRecipientType) + ";" + opts.OriginalRecipient
 	}
 	for _, t := range targets {
+		if ss.hasRecipient(t) {
+			continue // RCPT twice, or an alias of one already given: deliver once
+		}
 		r := queue.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
 		if !strings.EqualFold(t, to) {
 			r.Orig = to
@@ -218,6 +221,15 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		ss.env.Recipients = append(ss.env.Recipients, r)
 	}
 	return nil
+}
+
+func (ss *session) hasRecipient(addr string) bool {
+	for _, r := range ss.env.Recipients {
+		if strings.EqualFold(r.Addr, addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // route decides whether to: local recipients must exist; others need an
