@@ -319,3 +319,24 @@ func TestReceivedIPv6(t *testing.T) {
 		t.Errorf("spooled:\n%.200q\nwant prefix %q", raw, want)
 	}
 }
+
+// TestDuplicateRecipients: the same recipient given twice, in any case,
+// is stored once, so it is delivered once.
+func TestDuplicateRecipients(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("mx", false, false)
+	w.must(mailFrom, "250")
+	w.must(rcptBob, "250")
+	w.must("RCPT TO:<BOB@example.com>", "250")
+	w.must("RCPT TO:<alice@example.com>", "250")
+	w.must("DATA", "354")
+	env, _ := ts.spooled(queuedID(t, w.cmd(message("twice")+".")))
+	var got []string
+	for _, r := range env.Recipients {
+		got = append(got, r.Addr)
+	}
+	if strings.Join(got, ",") != bob+","+alice {
+		t.Errorf("recipients %v, want [%s %s]", got, bob, alice)
+	}
+}
