@@ -191,3 +191,79 @@ func TestCopyMoveExpungeRename(t *testing.T) {
 		t.Errorf("usage %d, want 12", used)
 	}
 }
+
+// TestConcurrentUse runs deliveries, flag changes, expunges and reads on
+// one account at once (run with -race); every delivered message must end
+// up either expunged or present, with unique UIDs.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, 0)
+	const n = 50
+	done := make(chan error, 4)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := s.Deliver(context.Background(), acct, "", []byte("Subject: c\r\n\r\nx\r\n"), false); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			snap, err := s.Messages(acct, "INBOX")
+			if err != nil {
+				done <- err
+				return
+			}
+			for _, m := range snap.Messages {
+				if f, _, err := s.OpenMessage(acct, "INBOX", m.UID); err == nil {
+					f.Close()
+				}
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			s.SetFlags(acct, "INBOX", []uint32{uint32(i), uint32(i + 1)}, FlagsAdd, []string{`\Deleted`})
+		}
+		done <- nil
+	}()
+	var expunged []uint32
+	go func() {
+		for i := 0; i < n; i++ {
+			gone, err := s.Expunge(acct, "INBOX", nil)
+			if err != nil {
+				done <- err
+				return
+			}
+			expunged = append(expunged, gone...)
+		}
+		done <- nil
+	}()
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, _ := s.Messages(acct, "INBOX")
+	seen := map[uint32]bool{}
+	for _, u := range expunged {
+		seen[u] = true
+	}
+	for _, m := range snap.Messages {
+		if seen[m.UID] {
+			t.Errorf("UID %d both expunged and present", m.UID)
+		}
+		seen[m.UID] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d messages accounted for, want %d", len(seen), n)
+	}
+	s2, _ := New(Options{Dir: s.dir})
+	snap2, _ := s2.Messages(acct, "INBOX")
+	if len(snap2.Messages) != len(snap.Messages) || snap2.UIDNext != n+1 {
+		t.Errorf("after reopening: %d messages, UIDNEXT %d; want %d, %d", len(snap2.Messages), snap2.UIDNext, len(snap.Messages), n+1)
+	}
+}

@@ -3,6 +3,7 @@ package imap
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -87,5 +88,19 @@ func TestConnectionLimit(t *testing.T) {
 	second := dialRaw(t, env.plainAddr, false)
 	if got := second.line(); got != "* BYE Too many connections; try again later" {
 		t.Errorf("second connection: %q", got)
+	}
+}
+
+func TestIdleTimeoutClosesConnection(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.send("a LOGIN alice secret\r\n")
+	c.until("a ")
+	start := time.Now()
+	c.rest() // returns when the server hangs up
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("connection closed after %v, want about 300ms", d)
 	}
 }
