@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailgate/internal/mgtest"
@@ -36,27 +37,49 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 	)
 	srv := mgtest.Start(t, mgtest.Options{Users: map[string]string{"bob@localhost": "pw"}})
 
+	tlsc := srv.ClientTLS()
 	var mu sync.Mutex
 	var got []acked
-	ackc := make(chan struct{}, clients*perClient)
+	ackc := make(chan bool, clients*perClient) // true: from a submission client
 	var wg sync.WaitGroup
 	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			burst(srv.Addr["smtp"], c, perClient, func(a acked) {
+			dial := func() (*smtp.Client, error) { return smtp.Dial(srv.Addr["smtp"]) }
+			if c%2 == 1 { // half the clients submit as an application would
+				dial = func() (*smtp.Client, error) {
+					cl, err := smtp.DialTLS(srv.Addr["submissions"], tlsc)
+					if err != nil {
+						return nil, err
+					}
+					return cl, cl.Auth(sasl.NewPlainClient("", "bob@localhost", "pw"))
+				}
+			}
+			burst(dial, c, perClient, func(a acked) {
 				mu.Lock()
 				got = append(got, a)
 				mu.Unlock()
-				ackc <- struct{}{}
+				ackc <- c%2 == 1
 			})
 		}()
 	}
-	for range killAfter {
-		<-ackc // bounded: 8 clients x 200 messages can always give 40 acks
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	// Kill once killAfter messages, from both kinds of client, got 250.
+	// Bounded: the clients send at most clients*perClient messages.
+	n, byKind := 0, map[bool]int{}
+	for n < killAfter || byKind[false] == 0 || byKind[true] == 0 {
+		select {
+		case submission := <-ackc:
+			n++
+			byKind[submission]++
+		case <-finished:
+			t.Fatalf("clients finished before the kill: %d acks, %v", n, byKind)
+		}
 	}
 	srv.Kill()
-	wg.Wait() // every client fails fast once the server is gone
+	<-finished // every client fails fast once the server is gone
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -96,13 +119,12 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 
 // burst sends up to n messages on one connection, reporting each 250; it
 // returns at the first error (the server was killed).
-func burst(addr string, client, n int, ack func(acked)) {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return
+func burst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
+	c, err := dial()
+	if c != nil {
+		defer c.Close()
 	}
-	defer c.Close()
-	if c.Hello("client.example.net") != nil {
+	if err != nil {
 		return
 	}
 	for i := range n {
