@@ -63,7 +63,9 @@ type Options struct {
 	// "limits:\n  max_recipients: 5\n").
 	Config string
 	// Users are created with `mailgate user add ADDRESS --password-stdin`
-	// before the server starts (address -> password).
+	// before the server starts (address -> password). With Embedded, any
+	// user means serve creates no postmaster account and prints no
+	// password.
 	Users map[string]string
 }
 
