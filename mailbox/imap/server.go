@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -60,6 +61,7 @@ type Server struct {
 	conns     map[*guardConn]struct{}
 	closed    bool
 	wg        sync.WaitGroup
+	ids       atomic.Uint64
 }
 
 // New returns a Server; call Serve for each listener.
@@ -158,20 +160,21 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 		s.mu.Unlock()
 	}()
 	s.metrics.connections.WithLabelValues("accepted").Inc()
+	log := s.logger.With("session", fmt.Sprintf("i%x", s.ids.Add(1)), "remote", gc.RemoteAddr().String())
 	var conn net.Conn = gc
 	opts := &imapserver.Options{Caps: caps, TLSConfig: s.opts.TLS, InsecureAuth: s.opts.AllowInsecureAuth,
-		Logger: logAdapter{s.logger}}
+		Logger: logAdapter{log}}
 	if implicitTLS {
 		tc := tls.Server(gc, s.opts.TLS)
 		tc.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.Handshake(); err != nil {
-			s.logger.Debug("imap TLS handshake failed", "remote", gc.RemoteAddr().String(), "err", err.Error())
+			log.Debug("imap TLS handshake failed", "err", err.Error())
 			return
 		}
 		tc.SetDeadline(time.Time{})
 		conn, opts.TLSConfig = tc, nil
 	}
-	sess := &session{srv: s, remote: gc.RemoteAddr().String()}
+	sess := &session{srv: s, log: log}
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
 	opts.DebugWriter = guard
 	opts.NewSession = func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -251,5 +254,5 @@ func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
 type logAdapter struct{ l *slog.Logger }
 
 func (a logAdapter) Printf(format string, args ...any) {
-	a.l.Warn("imapserver", "msg", fmt.Sprintf(format, args...))
+	a.l.Info("imapserver", "msg", cleanLog(fmt.Sprintf(format, args...)))
 }

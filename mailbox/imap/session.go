@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 type session struct {
 	srv      *Server
 	conn     *imapserver.Conn
-	remote   string
+	log      *slog.Logger // bound with the session ID and remote address
 	account  string
 	failures int
 	sel      *view // selected folder, or nil
@@ -36,7 +37,7 @@ func (s *session) store() *mailbox.Store { return s.srv.opts.Store }
 // take imapserver's writer lock, which may be held while we are called.
 func (s *session) bye(text string) {
 	s.srv.metrics.closed.WithLabelValues("literal").Inc()
-	s.srv.logger.Info("imap connection closed: oversized literal", "remote", s.remote, "account", s.account)
+	s.log.Info("imap connection closed: oversized literal", "account", s.account)
 	if s.conn == nil {
 		return
 	}
@@ -60,12 +61,12 @@ func (s *session) Login(username, password string) error {
 	if err == nil && account != "" {
 		s.account = account
 		s.srv.metrics.logins.WithLabelValues("ok").Inc()
-		s.srv.logger.Info("imap login", "remote", s.remote, "account", account)
+		s.log.Info("imap login", "account", account)
 		return nil
 	}
 	s.failures++
 	s.srv.metrics.logins.WithLabelValues("failed").Inc()
-	s.srv.logger.Info("imap login failed", "remote", s.remote, "user", cleanLog(username))
+	s.log.Info("imap login failed", "user", cleanLog(username))
 	if s.failures >= s.srv.opts.MaxLoginFailures {
 		s.srv.metrics.closed.WithLabelValues("login_failures").Inc()
 		s.conn.Bye("Too many failed logins")
@@ -116,7 +117,7 @@ func (s *session) imapError(err error) error {
 		}
 		return no(goimap.ResponseCodeOverQuota, "Mailbox is full; delete some messages and try again")
 	}
-	s.srv.logger.Error("imap command failed", "remote", s.remote, "account", s.account, "err", cleanLog(err.Error()))
+	s.log.Error("imap command failed", "account", s.account, "err", cleanLog(err.Error()))
 	return no(goimap.ResponseCodeServerBug, "Internal error; try again later")
 }
 
