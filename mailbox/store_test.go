@@ -267,3 +267,33 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("after reopening: %d messages, UIDNEXT %d; want %d, %d", len(snap2.Messages), snap2.UIDNext, len(snap.Messages), n+1)
 	}
 }
+
+func TestCorruptIndexMovedAside(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, 0)
+	mustDeliver(t, s, "", "a\r\n")
+	mustDeliver(t, s, "", "b\r\n")
+	old, _ := s.Messages(acct, "INBOX")
+	idx := filepath.Join(s.dir, acct, indexName)
+	os.WriteFile(idx, []byte("not an index\n"), 0o600)
+	s2, _ := New(Options{Dir: s.dir, Now: func() time.Time { return time.Unix(int64(old.UIDValidity)+100, 0) }})
+	snap, err := s2.Messages(acct, "INBOX")
+	if err != nil || len(snap.Messages) != 2 {
+		t.Fatalf("after a corrupt index: %+v, %v", snap, err)
+	}
+	if snap.UIDValidity == old.UIDValidity {
+		t.Error("UIDVALIDITY unchanged although UIDs were renumbered")
+	}
+	if data, err := os.ReadFile(idx + ".broken"); err != nil || string(data) != "not an index\n" {
+		t.Errorf("broken index not kept aside: %q, %v", data, err)
+	}
+	// A torn last line (crash mid-append) is not corruption.
+	f, _ := os.OpenFile(idx, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("+\t99\t2024")
+	f.Close()
+	s3, _ := New(Options{Dir: s.dir})
+	snap3, err := s3.Messages(acct, "INBOX")
+	if err != nil || snap3.UIDValidity != snap.UIDValidity || len(snap3.Messages) != 2 {
+		t.Errorf("after a torn line: %+v, %v", snap3, err)
+	}
+}
