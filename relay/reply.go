@@ -30,6 +30,7 @@ var (
 	errDiskFull           = reply(452, 4, 3, 1, "Insufficient system storage; try again later")
 	errTooManyConns       = reply(421, 4, 7, 0, "Too many connections; try again later")
 	errTooManyConnsIP     = reply(421, 4, 7, 0, "Too many connections from your address; try again later")
+	errTooManyErrors      = reply(421, 4, 7, 0, "Too many errors; closing connection")
 	errShuttingDown       = reply(421, 4, 3, 2, "Server is shutting down; try again later")
 )
 

@@ -35,6 +35,8 @@ type session struct {
 
 	txn *filters.Txn
 	env *queue.Envelope // current transaction, nil before MAIL
+
+	rejections int // so far in this session, against limits.max_errors
 }
 
 var _ smtp.AuthSession = (*session)(nil)
@@ -98,6 +100,14 @@ func (ss *session) fail(stage string, err error) error {
 	r := toReply(err, ss.id, ss.log)
 	ss.srv.metrics.reject(ss.listener.Name, stage, r.Code)
 	ss.log.Info("rejected", "stage", stage, "code", r.Code, "reply", r.Message)
+	// A client that keeps failing (probing addresses, guessing) is cut
+	// off: the reply says so, and the read side is shut so that go-smtp
+	// ends the session right after sending it.
+	if ss.rejections++; ss.rejections >= ss.srv.cfg.Limits.MaxErrors {
+		ss.log.Info("too many errors; closing connection", "errors", ss.rejections)
+		closeRead(ss.conn.Conn())
+		return errTooManyErrors
+	}
 	return r
 }
 
