@@ -117,6 +117,10 @@ var rejectCases = []rejectCase{
 		steps: []string{mailFrom, rcptBob, "DATA", "Subject: long\r\n\r\n" + strings.Repeat("x", 1001) + "\r\n."},
 		want:  "500 5.5.2 Line too long; keep lines within 1000 octets (RFC 5321 section 4.5.3.1.6)"},
 
+	{name: "too many errors in one session", listener: "mx",
+		edit: func(c *config.Config) { c.Limits.MaxErrors = 3 },
+		run:  tooManyErrors, want: "421 4.7.0 Too many errors; closing connection"},
+
 	// Line endings and bytes SMTP cannot carry.
 	{name: "bare LF in DATA", listener: "mx",
 		steps: []string{mailFrom, rcptBob, "DATA", "Subject: bare LF\n\r\nhello\r\n."}, want: bareLine},
@@ -229,6 +233,23 @@ func tooManyTLSConnections(t *testing.T, ts *testServer) string {
 		t.Errorf("third connection failed with %v, want the server to close it", err)
 	}
 	return closed
+}
+
+// tooManyErrors probes for addresses: the rejection that reaches
+// limits.max_errors is a 421, and the connection is closed after it.
+func tooManyErrors(t *testing.T, ts *testServer) string {
+	w := ts.session("mx", false, false)
+	w.must(mailFrom, "250")
+	for _, probe := range []string{"admin", "root"} {
+		if got := w.cmd("RCPT TO:<" + probe + "@example.com>"); !strings.HasPrefix(got, "550 5.1.1 ") {
+			t.Fatalf("probe %s: %q", probe, got)
+		}
+	}
+	got := w.cmd("RCPT TO:<info@example.com>")
+	if after := w.reply(); after != closed {
+		t.Errorf("after the 421: %q, want the connection closed", after)
+	}
+	return got
 }
 
 func mailBeforeEHLO(t *testing.T, ts *testServer) string {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"mailgate/config"
 )
 
 // eodSequence is one fake end-of-data sequence from
@@ -123,7 +125,8 @@ func checkDotCRDropped(t *testing.T, ts *testServer, got string) {
 // sequence reaches the spool by this route either.
 func TestSmugglingInBDAT(t *testing.T) {
 	t.Parallel()
-	ts := startServer(t, nil)
+	// Every sequence on one connection: more rejections than max_errors.
+	ts := startServer(t, func(c *config.Config) { c.Limits.MaxErrors = 100 })
 	w := ts.session("mx", false, false)
 	for _, s := range loadEODSequences(t) {
 		w.must(mailFrom, "250")
