@@ -67,6 +67,10 @@ func (s *Store) Deliver(ctx context.Context, account, folder string, msg []byte,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if limit := s.quota(account); limit > 0 && int64(len(msg)) > limit {
+		s.metrics.delivered.WithLabelValues("over_quota").Inc()
+		return QuotaError{Permanent: true, Account: account, Size: int64(len(msg)), Limit: limit}
+	}
 	result := "folder"
 	switch {
 	case quarantine:
