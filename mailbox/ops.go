@@ -50,6 +50,27 @@ func (s *Store) Messages(account, folder string) (*Snapshot, error) {
 	return snap, nil
 }
 
+// Infos returns what the store knows about the given messages (missing
+// ones are left out), without copying the whole folder as Messages does.
+func (s *Store) Infos(account, folder string, uids []uint32) ([]MessageInfo, error) {
+	a, err := s.lock(account)
+	if err != nil {
+		return nil, err
+	}
+	defer a.mu.Unlock()
+	f, err := a.folder(folder)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MessageInfo, 0, len(uids))
+	for _, uid := range uids {
+		if m := f.find(uid); m != nil {
+			out = append(out, m.info2())
+		}
+	}
+	return out, nil
+}
+
 // ModSeq returns the folder's change counter (see Snapshot.ModSeq).
 func (s *Store) ModSeq(account, folder string) (uint64, error) {
 	a, err := s.lock(account)

@@ -28,13 +28,13 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		copied.Flags = true
 		options = &copied
 	}
-	snap, err := s.store().Messages(s.account, v.name)
+	list, err := s.store().Infos(s.account, v.name, uidsOf(ts))
 	if err != nil {
 		return s.imapError(err)
 	}
-	infos := make(map[uint32]*mailbox.MessageInfo, len(ts))
-	for i := range snap.Messages {
-		infos[snap.Messages[i].UID] = &snap.Messages[i]
+	infos := make(map[uint32]*mailbox.MessageInfo, len(list))
+	for i := range list {
+		infos[list[i].UID] = &list[i]
 	}
 	for _, t := range ts {
 		info := infos[t.uid]
