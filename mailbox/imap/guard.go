@@ -29,9 +29,15 @@ type literalGuard struct {
 	awaitCont int64 // size of a synchronising literal the server must accept first
 	inCommand bool  // the current line continues a command after a literal
 	command   string
-	head      []byte // start of the current line (for the command name)
-	tail      []byte // end of the current line (for a literal announcement)
-	failed    bool
+	tag       string
+	// literalTags are commands that carried a non-synchronising literal
+	// and are not yet answered. If one is answered BAD, imapserver may not have read its
+	// literal and will parse those bytes as commands, while we skipped
+	// them: the connection is closed rather than run out of step.
+	literalTags map[string]bool
+	head        []byte // start of the current line (for the command name)
+	tail        []byte // end of the current line (for a literal announcement)
+	failed      bool
 }
 
 // maxBufferedLiteral mirrors imapserver's limit on literals that are not
@@ -44,8 +50,7 @@ func (g *literalGuard) Write(p []byte) (int, error) {
 	if isIngress() {
 		return g.ingress(p)
 	}
-	g.egress(p)
-	return len(p), nil
+	return g.egress(p)
 }
 
 // isIngress tells the two directions apart by the caller: imapserver
@@ -60,11 +65,16 @@ func isIngress() bool {
 	return f != nil && f.Name() == "io.(*teeReader).Read"
 }
 
-func (g *literalGuard) egress(p []byte) {
+func (g *literalGuard) egress(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if len(g.literalTags) > 0 && g.answeredBAD(p) {
+		g.failed = true
+		g.bye("A command carrying a literal was rejected; closing the connection to stay in step")
+		return 0, errLiteralRefused
+	}
 	if g.awaitCont == 0 || len(p) == 0 {
-		return
+		return len(p), nil
 	}
 	if p[0] == '+' {
 		g.remaining, g.inCommand = g.awaitCont, true
@@ -72,6 +82,19 @@ func (g *literalGuard) egress(p []byte) {
 		g.inCommand = false // the command was refused; the client sends no literal
 	}
 	g.awaitCont = 0
+	return len(p), nil
+}
+
+// answeredBAD looks at a response (each one is flushed on its own, so it
+// starts a write) and forgets answered tags; it reports a BAD answer to a
+// command that carried a literal.
+func (g *literalGuard) answeredBAD(p []byte) bool {
+	sp := bytes.IndexByte(p, ' ')
+	if sp <= 0 || !g.literalTags[string(p[:sp])] {
+		return false
+	}
+	delete(g.literalTags, string(p[:sp]))
+	return bytes.HasPrefix(p[sp:], []byte(" BAD"))
 }
 
 func (g *literalGuard) ingress(p []byte) (int, error) {
@@ -119,8 +142,8 @@ func (g *literalGuard) addLine(b []byte) {
 		g.head = append(g.head, b[:min(room, len(b))]...)
 	}
 	g.tail = append(g.tail, b...)
-	if len(g.tail) > 64 {
-		g.tail = append(g.tail[:0], g.tail[len(g.tail)-32:]...)
+	if len(g.tail) > 128 {
+		g.tail = append(g.tail[:0], g.tail[len(g.tail)-64:]...)
 	}
 }
 
@@ -128,7 +151,7 @@ func (g *literalGuard) addLine(b []byte) {
 // literal it announces is too big.
 func (g *literalGuard) endLine() string {
 	if !g.inCommand {
-		g.command = commandName(g.head)
+		g.tag, g.command = commandName(g.head)
 	}
 	line := bytes.TrimSuffix(g.tail, []byte("\r"))
 	g.head, g.tail = g.head[:0], g.tail[:0]
@@ -147,6 +170,15 @@ func (g *literalGuard) endLine() string {
 	}
 	g.inCommand = true
 	if nonSync {
+		// A synchronising literal is read as soon as the server says +,
+		// so only these can be left unread by a refused command.
+		if g.literalTags == nil {
+			g.literalTags = map[string]bool{}
+		}
+		if len(g.literalTags) >= 64 {
+			return "Too many commands with literals sent without waiting for answers; closing the connection"
+		}
+		g.literalTags[g.tag] = true
 		g.remaining = size
 	} else {
 		g.awaitCont = size
@@ -157,18 +189,18 @@ func (g *literalGuard) endLine() string {
 	return ""
 }
 
-// commandName returns "APPEND" for "a1 APPEND ..." (and the sub-command
-// after UID).
-func commandName(line []byte) string {
+// commandName returns the tag and "APPEND" for "a1 APPEND ..." (the
+// sub-command after UID).
+func commandName(line []byte) (tag, name string) {
 	f := strings.Fields(string(line))
 	if len(f) < 2 {
-		return ""
+		return "", ""
 	}
-	name := strings.ToUpper(f[1])
+	name = strings.ToUpper(f[1])
 	if name == "UID" && len(f) > 2 {
 		name = strings.ToUpper(f[2])
 	}
-	return name
+	return f[0], name
 }
 
 // literalAtEnd parses "{123}" or "{123+}" at the end of a line. An
@@ -178,10 +210,7 @@ func literalAtEnd(line []byte) (size int64, nonSync, ok bool) {
 		return 0, false, false
 	}
 	open := bytes.LastIndexByte(line, '{')
-	if open < 0 {
-		return 0, false, false
-	}
-	num := line[open+1 : len(line)-1]
+	num := line[open+1 : len(line)-1] // open is -1 when only the tail of a long line was kept
 	if n := len(num); n > 0 && num[n-1] == '+' {
 		nonSync, num = true, num[:n-1]
 	}
@@ -194,7 +223,7 @@ func literalAtEnd(line []byte) (size int64, nonSync, ok bool) {
 		}
 	}
 	v, err := strconv.ParseInt(string(num), 10, 64)
-	if err != nil {
+	if err != nil || open < 0 { // so many digits that the '{' fell out of the kept tail
 		return 1 << 62, nonSync, true
 	}
 	return v, nonSync, true
