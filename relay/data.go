@@ -28,7 +28,8 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return ss.fail("data", ss.readError(r, err))
 	}
-	if hasBareLineEnding(raw) {
+	// smuggled: a "\r\n.\r" that go-smtp's reader removed (see conn.go).
+	if hasBareLineEnding(raw) || smuggled(ss.conn) {
 		return ss.fail("data", errBareLineEnding)
 	}
 	// NUL is no text (RFC 5321 section 4.5.2 via RFC 6152); "\r\n\x00.\r\n"

@@ -51,7 +51,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.total++
 		l.byIP[ip]++
 		l.mu.Unlock()
-		return &limitedConn{Conn: c, release: func() { l.release(ip) }}, nil
+		return &limitedConn{Conn: c, release: func() { l.release(ip) }, closed: make(chan struct{})}, nil
 	}
 }
 
@@ -76,10 +76,14 @@ type limitedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	closed  chan struct{} // closed by Close
 }
 
 func (c *limitedConn) Close() error {
-	c.once.Do(c.release)
+	c.once.Do(func() {
+		c.release()
+		close(c.closed)
+	})
 	return c.Conn.Close()
 }
 

@@ -60,7 +60,7 @@ type Server struct {
 	local   map[string]bool
 
 	mu        sync.Mutex
-	servers   []*smtp.Server
+	conns     map[*smtp.Server]net.Conn // one go-smtp server per connection; see conn.go
 	listeners []net.Listener
 	closing   bool
 }
@@ -79,6 +79,7 @@ func New(o Options) *Server {
 		metrics: newMetrics(o.Registerer),
 		auth:    newAuthLimiter(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now),
 		local:   map[string]bool{},
+		conns:   map[*smtp.Server]net.Conn{},
 	}
 	for _, d := range c.LocalDomains {
 		s.local[strings.ToLower(strings.TrimSuffix(d, "."))] = true
@@ -92,6 +93,32 @@ func (s *Server) isLocal(domain string) bool { return s.local[strings.ToLower(do
 // Serve accepts SMTP connections for listener l on ln until Shutdown.
 // Implicit TLS (submissions) is applied here.
 func (s *Server) Serve(l config.Listener, ln net.Listener) error {
+	if l.Protocol == config.ProtoSubmissions && s.opts.TLS == nil {
+		return errors.New("relay: submissions listener needs TLS")
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+
+	lim := s.cfg.Limits
+	cl := limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
+		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
+	})
+	cl.implicitTLS = l.Protocol == config.ProtoSubmissions
+	var limited net.Listener = cl
+	if l.Protocol == config.ProtoSubmissions {
+		limited = tls.NewListener(limited, s.opts.TLS)
+	}
+	return s.acceptLoop(l, limited)
+}
+
+// smtpServer configures go-smtp for listener l.
+func (s *Server) smtpServer(l config.Listener) *smtp.Server {
 	lim := s.cfg.Limits
 	srv := smtp.NewServer(&backend{srv: s, listener: l})
 	srv.Domain = s.cfg.Hostname
@@ -110,32 +137,7 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 	if s.opts.TLS != nil && l.Protocol != config.ProtoSubmissions {
 		srv.TLSConfig = s.opts.TLS
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.servers = append(s.servers, srv)
-	s.listeners = append(s.listeners, ln)
-	s.mu.Unlock()
-
-	cl := limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
-		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
-	})
-	cl.implicitTLS = l.Protocol == config.ProtoSubmissions
-	var limited net.Listener = cl
-	if l.Protocol == config.ProtoSubmissions {
-		if s.opts.TLS == nil {
-			return errors.New("relay: submissions listener needs TLS")
-		}
-		limited = tls.NewListener(limited, s.opts.TLS)
-	}
-	err := srv.Serve(limited)
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return srv
 }
 
 // Shutdown stops accepting connections and waits, until ctx ends, for
@@ -143,23 +145,25 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	servers := append([]*smtp.Server(nil), s.servers...)
 	listeners := append([]net.Listener(nil), s.listeners...)
+	conns := make(map[*smtp.Server]net.Conn, len(s.conns))
+	for srv, c := range s.conns {
+		conns[srv] = c
+	}
 	s.mu.Unlock()
+	for _, ln := range listeners {
+		ln.Close()
+	}
 	var first error
-	for _, srv := range servers {
+	for srv, c := range conns {
 		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
+			// go-smtp's Close does nothing after Shutdown: close the
+			// connection itself.
+			c.Close()
 			if first == nil {
 				first = err
 			}
 		}
-	}
-	// go-smtp closes only the listeners its Serve has registered; one
-	// whose Serve had not yet started would accept forever. Closing them
-	// all here ends every Serve (a second Close is harmless).
-	for _, ln := range listeners {
-		ln.Close()
 	}
 	return first
 }
