@@ -71,10 +71,6 @@ func TestSmuggling(t *testing.T) {
 					"From: admin@example.com\r\nSubject: smuggled\r\n\r\nsmuggled message\r\n" +
 					".\r\n")
 				got := w.reply()
-				if goSMTPDropsDotCR[s.name] {
-					checkDotCRDropped(t, ts, got)
-					return
-				}
 				if got != closed && (got[0] != '5' || strings.Contains(got, "\n")) {
 					t.Fatalf("reply to the whole DATA: %q, want one 5xx line", got)
 				}
@@ -92,31 +88,6 @@ func TestSmuggling(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// goSMTPDropsDotCR names the sequences that go-smtp's DATA reader (v0.25.1,
-// data.go) normalises before mailgate sees them: at the start of a line it
-// swallows "." then "\r" when no "\n" follows, so "\r\n.\rMAIL" reaches
-// the session as "\r\nMAIL", with no bare CR left to detect. The relay
-// cannot reject these without replacing go-smtp's reader (a known gap,
-// reported on issue 2); what must still hold is checked instead: one 250
-// for one message, the would-be commands stored as plain body lines, no
-// bare line ending stored, no second transaction.
-var goSMTPDropsDotCR = map[string]bool{"crlfcr": true, "crlf_cr_crlf": true}
-
-func checkDotCRDropped(t *testing.T, ts *testServer, got string) {
-	t.Helper()
-	id := queuedID(t, got)
-	_, raw := ts.spooled(id)
-	if !strings.Contains(string(raw), "\r\nMAIL FROM:<admin@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n") {
-		t.Errorf("smuggled commands not stored as body lines:\n%q", raw)
-	}
-	if strings.Count(string(raw), "\n") != strings.Count(string(raw), "\r\n") || strings.Count(string(raw), "\r") != strings.Count(string(raw), "\r\n") {
-		t.Errorf("bare line ending stored:\n%q", raw)
-	}
-	if files := ts.spoolFiles(); len(files) != 1 {
-		t.Errorf("spool holds %v, want exactly the one message", files)
 	}
 }
 

@@ -1,0 +1,49 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestShutdownGraceful: a transaction in progress when Shutdown starts is
+// finished and acknowledged; new connections are refused.
+func TestShutdownGraceful(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("mx", false, false)
+	w.must(mailFrom, "250")
+	w.must(rcptBob, "250")
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Shutdown(context.Background()) }()
+	w.must("DATA", "354")
+	queuedID(t, w.cmd(message("during shutdown")+"."))
+	// Whether Shutdown began before or during the DATA above, it waits
+	// for the session to end and lets nobody new in.
+	w.must("QUIT", "221")
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if c, err := net.Dial("tcp", ts.addr["mx"]); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted after Shutdown")
+	}
+}
+
+// TestShutdownDeadline: an idle client does not hold shutdown past its
+// context: the connection is closed when the context ends.
+func TestShutdownDeadline(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("submissions", true, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want the context's deadline", err)
+	}
+	if got := w.reply(); got != closed {
+		t.Errorf("idle client got %q, want the connection closed", got)
+	}
+}
