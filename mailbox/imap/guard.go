@@ -94,7 +94,7 @@ func (g *literalGuard) answeredBAD(p []byte) bool {
 		return false
 	}
 	delete(g.literalTags, string(p[:sp]))
-	return bytes.HasPrefix(p[sp:], []byte(" BAD"))
+	return bytes.HasPrefix(p[sp:], []byte(" BAD")) || bytes.HasPrefix(p[sp:], []byte(" NO [TOOBIG]"))
 }
 
 func (g *literalGuard) ingress(p []byte) (int, error) {

@@ -69,6 +69,9 @@ func New(opts Options) *Server {
 	if opts.MaxLiteral <= 0 {
 		opts.MaxLiteral = 50 << 20
 	}
+	// imapserver's APPENDLIMIT is a uint32; a larger guard limit would let
+	// it refuse (and then run) a literal the guard let through.
+	opts.MaxLiteral = min(opts.MaxLiteral, 1<<32-1)
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Minute
 	}
