@@ -315,3 +315,22 @@ func TestEnableIMAP4rev2(t *testing.T) {
 		t.Errorf("ENABLE IMAP4rev2: %+v, %v", data, err)
 	}
 }
+
+func TestInternationalFolderName(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := env.login(t, nil)
+	if err := c.Create("Café/Größe", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "Caf*", nil).Collect()
+	if err != nil || len(list) != 2 || list[0].Mailbox != "Café" || list[1].Mailbox != "Café/Größe" {
+		t.Fatalf("LIST: %+v, %v", list, err)
+	}
+	raw := dialRaw(t, env.tlsAddr, true)
+	raw.line()
+	raw.send("a LOGIN alice secret\r\nb LIST \"\" Caf%\r\n")
+	if got := raw.until("b "); got[1] != `* LIST (\HasChildren) "/" "Caf&AOk-"` {
+		t.Errorf("LIST on the wire: %q, want modified UTF-7", got)
+	}
+}
