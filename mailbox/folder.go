@@ -63,6 +63,7 @@ func (a *account) openFolder(name string) (*folder, error) {
 		}
 		return nil, err
 	}
+	cleanTmp(dir, a.store.now())
 	f := &folder{name: name, dir: dir, byBase: map[string]*message{}}
 	st, err := readIndex(dir)
 	if errors.Is(err, errCorruptIndex) {
@@ -238,5 +239,16 @@ func (f *folder) restamp() {
 	}
 	if cs, err := os.Stat(filepath.Join(f.dir, "cur")); err == nil {
 		f.curStamp = cs.ModTime()
+	}
+}
+
+// cleanTmp removes files left in tmp/ for more than 36 hours (a crash
+// mid-delivery), as the Maildir specification asks.
+func cleanTmp(dir string, now time.Time) {
+	entries, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && now.Sub(fi.ModTime()) > 36*time.Hour {
+			os.Remove(filepath.Join(dir, "tmp", e.Name()))
+		}
 	}
 }

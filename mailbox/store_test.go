@@ -297,3 +297,23 @@ func TestCorruptIndexMovedAside(t *testing.T) {
 		t.Errorf("after a torn line: %+v, %v", snap3, err)
 	}
 }
+
+func TestOldTmpFilesRemoved(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t, 0)
+	mustDeliver(t, s, "", "a\r\n")
+	tmp := filepath.Join(s.dir, acct, "tmp")
+	old, fresh := filepath.Join(tmp, "old"), filepath.Join(tmp, "fresh")
+	os.WriteFile(old, nil, 0o600)
+	os.WriteFile(fresh, nil, 0o600)
+	past := time.Now().Add(-37 * time.Hour)
+	os.Chtimes(old, past, past)
+	s2, _ := New(Options{Dir: s.dir})
+	s2.Messages(acct, "INBOX")
+	if _, err := os.Stat(old); err == nil {
+		t.Error("a 37-hour-old tmp file was kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a fresh tmp file (a delivery in progress) was removed")
+	}
+}
