@@ -58,6 +58,31 @@ type Accounts struct {
 
 	cacheMu sync.Mutex
 	cache   map[[32]byte]time.Time // verified credentials -> expiry
+
+	// catchAll comes from the config (mailbox.catch_all); entries in
+	// accounts.yaml take precedence.
+	catchAll map[string]string
+	// onReload is called with the accounts after every (re)load.
+	onReload func([]Account)
+}
+
+// SetCatchAll installs the config's catch-all addresses per domain.
+func (a *Accounts) SetCatchAll(m map[string]string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.catchAll = map[string]string{}
+	for d, acct := range m {
+		a.catchAll[strings.ToLower(d)] = acct
+	}
+}
+
+// OnReload registers f to be told the accounts after every reload (the
+// store uses it to apply per-account quotas), and calls it once now.
+func (a *Accounts) OnReload(f func([]Account)) {
+	a.mu.Lock()
+	a.onReload = f
+	a.mu.Unlock()
+	f(a.List())
 }
 
 type fileStamp struct {
@@ -116,10 +141,14 @@ func (a *Accounts) install(f accountsFile, stamp fileStamp) {
 	}
 	a.mu.Lock()
 	a.file, a.byAddr, a.stamp = f, by, stamp
+	hook := a.onReload
 	a.mu.Unlock()
 	a.cacheMu.Lock()
 	clear(a.cache)
 	a.cacheMu.Unlock()
+	if hook != nil {
+		hook(append([]Account(nil), f.Accounts...))
+	}
 }
 
 // refresh rereads the file if it changed, at most once a second.

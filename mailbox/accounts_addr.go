@@ -57,7 +57,11 @@ func (a *Accounts) expand(addr string, isLocal func(string) bool, seen map[strin
 	if fw, ok := a.file.Forwards[base+"@"+domain]; ok {
 		return a.expandAll(fw, isLocal, seen, depth)
 	}
-	if ca, ok := a.file.CatchAll[domain]; ok && !seen[strings.ToLower(ca)] {
+	ca, ok := a.file.CatchAll[domain]
+	if !ok {
+		ca, ok = a.catchAll[domain]
+	}
+	if ok && !seen[strings.ToLower(ca)] {
 		return a.expand(ca, isLocal, seen, depth+1)
 	}
 	return nil

@@ -1,25 +1,39 @@
 // Package queue keeps accepted mail on stable storage until every
 // recipient is delivered or bounced: the spool on disk, an in-memory index
-// rebuilt from it at start, the retry schedule and DSN bounces. Due
-// recipients go to delivery, grouped by destination.
+// (go-memdb) rebuilt from it at start, one scheduler loop with the retry
+// schedule, and DSN reports. Due recipients go to delivery, grouped by
+// destination domain.
 package queue
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options are the queue's dependencies.
+// Options are the queue's settings and dependencies.
 type Options struct {
 	// Dir is the spool directory (<data_dir>/queue).
-	Dir        string
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Now        func() time.Time
+	Dir       string
+	Deliverer Deliverer
+	// Hostname names this server in DSNs.
+	Hostname         string
+	FirstRetry       time.Duration
+	MaxRetryInterval time.Duration
+	MaxAge           time.Duration
+	DelayWarning     time.Duration // 0: no delay warnings
+	MaxConcurrent    int
+	PerDestination   int
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+	Now              func() time.Time
 }
 
 // Queue is mailgate's mail queue.
@@ -28,22 +42,55 @@ type Queue struct {
 	spool   *Spool
 	log     *slog.Logger
 	metrics *metrics
+	now     func() time.Time
+	db      *memdb.MemDB
+
+	wake    chan struct{}
+	results chan jobResult
+	cancel  context.CancelFunc
+	stopped chan struct{}
+
+	mu        sync.Mutex
+	msgs      map[string]*message
+	inFlight  int
+	perDomain map[string]int
 }
 
-// Open recovers the spool and returns the queue.
+// message is a queued message: its envelope (immutable) and state.
+type message struct {
+	env      *Envelope
+	size     int64
+	st       msgState
+	inFlight map[int]bool
+	deleted  bool
+}
+
+func (m *message) allFinal() bool {
+	for _, r := range m.st.Recipients {
+		if !r.final() {
+			return false
+		}
+	}
+	return true
+}
+
+func marshalState(st *msgState) ([]byte, error) { return json.MarshalIndent(st, "", " ") }
+
+// Open recovers the spool, rebuilds the index and returns the queue; Start
+// begins delivery.
 func Open(o Options) (*Queue, error) {
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	setDefaults(&o)
+	q := &Queue{
+		opts: o, log: o.Logger, now: o.Now, db: newIndex(),
+		wake: make(chan struct{}, 1), results: make(chan jobResult, o.MaxConcurrent),
+		stopped: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	m := newMetrics(o.Registerer)
-	sp, err := OpenSpool(filepath.Clean(o.Dir), m)
+	q.metrics = newMetrics(o.Registerer)
+	sp, err := OpenSpool(filepath.Clean(o.Dir), q.metrics)
 	if err != nil {
 		return nil, err
 	}
-	q := &Queue{opts: o, spool: sp, log: o.Logger, metrics: m}
+	q.spool = sp
 	recovered, broken, err := sp.Recover()
 	if err != nil {
 		sp.Close()
@@ -52,22 +99,104 @@ func Open(o Options) (*Queue, error) {
 	if broken > 0 {
 		q.log.Warn("spool files moved aside as .broken", "count", broken, "dir", sp.Dir())
 	}
-	q.log.Info("queue recovered", "messages", len(recovered))
+	for _, r := range recovered {
+		m := &message{env: r.Env, st: loadState(r.Env, r.State), inFlight: map[int]bool{}}
+		q.msgs[r.Env.ID] = m
+		q.indexMessage(m)
+	}
+	q.registerGauges(o.Registerer)
+	q.log.Info("queue recovered", "messages", len(recovered), "broken", broken)
 	return q, nil
 }
 
-// Enqueue stores a message durably; when it returns nil the message may
-// be acknowledged with 250.
+func setDefaults(o *Options) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FirstRetry <= 0 {
+		o.FirstRetry = 5 * time.Minute
+	}
+	if o.MaxRetryInterval < o.FirstRetry {
+		o.MaxRetryInterval = max(time.Hour, o.FirstRetry)
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 5 * 24 * time.Hour
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 100
+	}
+	if o.PerDestination <= 0 {
+		o.PerDestination = 20
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+}
+
+// Start runs the scheduler until Close. Without a Deliverer the queue
+// only stores mail.
+func (q *Queue) Start() {
+	if q.opts.Deliverer == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q.cancel = cancel
+	go q.run(ctx)
+}
+
+// Close stops the scheduler, waits for deliveries in flight to be
+// recorded, and closes the spool.
+func (q *Queue) Close() {
+	if q.cancel != nil {
+		q.cancel()
+		<-q.stopped
+	}
+	q.spool.Close()
+}
+
+// Enqueue stores a message durably and schedules it; when it returns nil
+// the message may be acknowledged with 250.
 func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 	if err := q.spool.Write(env, raw); err != nil {
 		return err
 	}
-	q.log.Info("queued", "msgid", env.ID, "from", env.From, "rcpts", len(env.Recipients), "size", len(raw))
+	q.mu.Lock()
+	q.add(env, len(raw))
+	q.mu.Unlock()
+	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(raw))
 	return nil
 }
 
-// Spool exposes the spool (for the admin API and tests).
+// add indexes a newly spooled message and wakes the scheduler; the
+// caller holds q.mu. The spool write happens before, outside the lock, so
+// acceptances share group commits instead of queueing on the mutex.
+func (q *Queue) add(env *Envelope, size int) {
+	m := &message{env: env, size: int64(size), st: newMsgState(env), inFlight: map[int]bool{}}
+	q.msgs[env.ID] = m
+	q.indexMessage(m)
+	q.poke()
+}
+
+// poke wakes the scheduler without blocking.
+func (q *Queue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Spool exposes the spool (for tests and the admin API).
 func (q *Queue) Spool() *Spool { return q.spool }
 
-// Close stops the queue.
-func (q *Queue) Close() { q.spool.Close() }
+// clean strips CR/LF from text bound for logs, DSNs and the CLI.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}

@@ -47,6 +47,10 @@ func (ss *session) Data(r io.Reader) error {
 	if err := ss.txn.Data(ss.ctx, msg); err != nil {
 		return ss.fail("data", err)
 	}
+	if msg.Discard {
+		log.Info("discarded by filter", "from", clean(env.From), "rcpts", len(env.Recipients))
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
+	}
 	env.Quarantine = msg.Quarantine
 	head := ss.receivedHeader(env)
 	full := make([]byte, 0, len(head)+len(msg.Prepend)+len(msg.Raw))

@@ -19,6 +19,10 @@ commands:
   check-config FILE             validate a config file; print every problem as FILE:LINE: key: message
   user add|del|list|passwd|update [-config FILE] ...
                                 manage accounts (see mailgate user -h)
+  queue list|show|flush|hold|release|delete|bounce [-config FILE] [--json]
+                                inspect and steer the running server's queue
+  dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa] [--out DIR]
+                                make a DKIM key and print the DNS record to publish
   default-config                print the embedded default config
 `
 
@@ -38,6 +42,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return checkConfigCommand(args[1:], stdout, stderr)
 	case "user":
 		return userCommand(args[1:], stdin, stdout, stderr)
+	case "dkim":
+		return dkimCommand(args[1:], stdout, stderr)
+	case "queue":
+		return queueCommand(args[1:], stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,10 +23,14 @@ import (
 
 	"mailgate/certs"
 	"mailgate/config"
+	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/mailbox"
+	"mailgate/mailbox/pop3"
+	"mailgate/metrics"
 	"mailgate/queue"
 	"mailgate/relay"
+	"mailgate/resolver"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -36,10 +42,16 @@ type app struct {
 	accounts *mailbox.Accounts
 	certs    *certs.Manager
 	tls      *tls.Config
+	resolver *net.Resolver
+	store    *mailbox.Store
+	router   *delivery.Router
 	queue    *queue.Queue
 	relay    *relay.Server
-	errc     chan error
-	stops    []func(ctx context.Context)
+	http     *metrics.Server
+
+	rateLimits *filters.RateLimits
+	errc       chan error
+	stops      []func(ctx context.Context)
 }
 
 func serveCommand(args []string, stderr io.Writer) int {
@@ -83,7 +95,8 @@ func (a *app) start(embedded bool) error {
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startQueue, a.startRelay}
+	a.resolver = resolver.New(a.cfg.Delivery.DNS)
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -140,15 +153,133 @@ func (a *app) startTLS(bool) error {
 	return nil
 }
 
+// startStore opens the mailboxes; per-account quotas follow accounts.yaml.
+func (a *app) startStore(bool) error {
+	st, err := mailbox.New(mailbox.Options{
+		Dir: filepath.Join(a.cfg.DataDir, "mail"), DefaultQuota: int64(a.cfg.Mailbox.DefaultQuota),
+		Logger: a.log, Registerer: a.reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.store = st
+	a.accounts.SetCatchAll(a.cfg.Mailbox.CatchAll)
+	a.accounts.OnReload(func(list []mailbox.Account) {
+		for _, acc := range list {
+			if acc.Quota > 0 {
+				st.SetQuota(acc.Address, acc.Quota)
+			}
+		}
+	})
+	return nil
+}
+
 func (a *app) startQueue(bool) error {
+	classify := func(err error) *delivery.Error {
+		var qe mailbox.QuotaError
+		if errors.As(err, &qe) {
+			return delivery.MailboxFull(qe.Permanent, err)
+		}
+		return nil
+	}
+	router, err := delivery.New(a.cfg, a.resolver, a.store, a.accounts, classify, a.log, a.reg)
+	if err != nil {
+		return err
+	}
+	a.router = router
+	qc := a.cfg.Queue
 	q, err := queue.Open(queue.Options{
-		Dir: filepath.Join(a.cfg.DataDir, "queue"), Logger: a.log, Registerer: a.reg,
+		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
+		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
+		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
+		Logger: a.log, Registerer: a.reg,
 	})
 	if err != nil {
 		return err
 	}
 	a.queue = q
-	a.stops = append(a.stops, func(context.Context) { q.Close() })
+	q.Start()
+	if a.http != nil {
+		a.http.Handle("/admin/queue", q.AdminHandler())
+		a.http.Handle("/admin/queue/", q.AdminHandler())
+	}
+	a.stops = append(a.stops, func(context.Context) { q.Close(); router.Close() })
+	return nil
+}
+
+// startHTTP serves metrics, health and the admin API.
+func (a *app) startHTTP(bool) error {
+	l, ok := a.listenerOf(config.ProtoHTTP)
+	if !ok {
+		return nil
+	}
+	token := ""
+	if a.cfg.HTTP.TokenFile != "" {
+		b, err := os.ReadFile(a.cfg.HTTP.TokenFile)
+		if err != nil {
+			return err
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	a.http = metrics.New(a.reg, token, a.log)
+	a.http.AddCheck(metrics.Check{Name: "spool", Func: func(context.Context) error {
+		return checkWritable(filepath.Join(a.cfg.DataDir, "queue"), int64(a.cfg.HTTP.MinFreeDisk))
+	}})
+	return a.serve(l, func(ln net.Listener) error { return a.http.Serve(ln) }, a.http.Shutdown)
+}
+
+// listenerOf returns the first listener of a protocol.
+func (a *app) listenerOf(proto string) (config.Listener, bool) {
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol == proto {
+			return l, true
+		}
+	}
+	return config.Listener{}, false
+}
+
+// serve binds l's address now (so a taken port fails the start) and runs
+// the protocol server on it in the background.
+func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown func(context.Context) error) error {
+	ln, err := net.Listen("tcp", l.Address)
+	if err != nil {
+		return fmt.Errorf("listener %s: %v", l.Name, err)
+	}
+	a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
+	go func() { a.errc <- run(ln) }()
+	if shutdown != nil {
+		a.stops = append(a.stops, func(ctx context.Context) { shutdown(ctx) })
+	}
+	return nil
+}
+
+// startPOP3 runs one POP3 server for both POP3 listeners, so [IN-USE]
+// holds across them.
+func (a *app) startPOP3(bool) error {
+	srv := pop3.New(pop3.Options{
+		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
+		Registerer: a.reg, Hostname: a.cfg.Hostname,
+	})
+	started := false
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol != config.ProtoPOP3 && l.Protocol != config.ProtoPOP3S {
+			continue
+		}
+		implicit := l.Protocol == config.ProtoPOP3S
+		run := func(ln net.Listener) error {
+			if err := srv.Serve(ln, implicit); !errors.Is(err, pop3.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+		if err := a.serve(l, run, nil); err != nil {
+			return err
+		}
+		started = true
+	}
+	if started {
+		a.stops = append(a.stops, func(context.Context) { srv.Close() })
+	}
 	return nil
 }
 
@@ -168,23 +299,28 @@ func (a *app) startRelay(bool) error {
 		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
 		Logger: a.log, Registerer: a.reg,
 	})
+	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
 	for _, l := range a.cfg.Listeners {
 		if !isSMTPListener(l) {
 			continue
 		}
-		ln, err := net.Listen("tcp", l.Address)
-		if err != nil {
-			return fmt.Errorf("listener %s: %v", l.Name, err)
+		if err := a.serve(l, func(ln net.Listener) error { return a.relay.Serve(l, ln) }, nil); err != nil {
+			return err
 		}
-		a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
-		go func(l config.Listener) { a.errc <- a.relay.Serve(l, ln) }(l)
 	}
-	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
 	return nil
 }
 
+// filterDeps are shared by every listener's chain: one rate-limit store,
+// so budgets hold across ports.
 func (a *app) filterDeps() filters.Deps {
-	return filters.Deps{Logger: a.log, SendAs: a.accounts.SendAs}
+	if a.rateLimits == nil {
+		a.rateLimits = filters.NewRateLimits(a.cfg.Filters.RateLimit, nil)
+	}
+	return filters.Deps{
+		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
+		Registerer: a.reg, RateLimits: a.rateLimits,
+	}
 }
 
 func isSMTPListener(l config.Listener) bool {

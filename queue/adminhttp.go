@@ -1,0 +1,63 @@
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// AdminHandler serves the queue operations `mailgate queue` uses, under
+// /admin/queue. The HTTP server in package metrics guards it (loopback
+// only, or a bearer token).
+func (q *Queue) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, q.List())
+	})
+	mux.HandleFunc("GET /admin/queue/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mi, err := q.Show(r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, mi)
+	})
+	mux.HandleFunc("POST /admin/queue/flush", func(w http.ResponseWriter, r *http.Request) {
+		n, err := q.Flush(r.FormValue("id"), r.FormValue("domain"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"flushed": n})
+	})
+	ops := map[string]func(string) error{"hold": q.Hold, "release": q.Release, "delete": q.Delete, "bounce": q.Bounce}
+	mux.HandleFunc("POST /admin/queue/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
+		op := ops[r.PathValue("op")]
+		if op == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown operation; use hold, release, delete or bounce"})
+			return
+		}
+		if err := op(r.PathValue("id")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "done": r.PathValue("op")})
+	})
+	return mux
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, ErrNotFound) {
+		code = http.StatusNotFound
+	}
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,244 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"mailgate/delivery"
+)
+
+// Deliverer is how the queue sees delivery: one method, per message and
+// destination domain.
+type Deliverer interface {
+	Deliver(ctx context.Context, req *delivery.Request) []delivery.Result
+}
+
+// job is one delivery attempt: a message's due recipients in one domain.
+type job struct {
+	msg    *message
+	domain string
+	idx    []int
+}
+
+type jobResult struct {
+	job     *job
+	results []delivery.Result
+	err     error // reading the spool failed
+}
+
+// run is the one scheduler loop (STYLE 13): it starts due jobs within the
+// concurrency caps, and sleeps until new mail, a result, or the next due
+// time — never a goroutine per message.
+func (q *Queue) run(ctx context.Context) {
+	defer close(q.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := q.dispatch(ctx)
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(q.now()), time.Millisecond)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			q.drainResults()
+			return
+		case <-q.wake:
+		case <-timer.C:
+		case r := <-q.results:
+			q.finish(r)
+		}
+	}
+}
+
+// dispatch starts every due job that fits under the caps and returns when
+// the next recipient becomes due.
+func (q *Queue) dispatch(ctx context.Context) time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ready, next := q.due(q.now())
+	jobs := q.group(ready)
+	for _, j := range jobs {
+		if q.inFlight >= q.opts.MaxConcurrent || q.perDomain[j.domain] >= q.opts.PerDestination {
+			continue
+		}
+		q.start(ctx, j)
+	}
+	// Jobs left waiting for a free slot start when a result wakes the loop.
+	return next
+}
+
+// group collects due recipients into jobs per message and domain, oldest
+// message first.
+func (q *Queue) group(ready []*entry) []*job {
+	byKey := map[string]*job{}
+	var jobs []*job
+	for _, e := range ready {
+		m := q.msgs[e.MsgID]
+		if m == nil || m.inFlight[e.Idx] {
+			continue
+		}
+		k := e.MsgID + " " + e.Domain
+		j := byKey[k]
+		if j == nil {
+			j = &job{msg: m, domain: e.Domain}
+			byKey[k] = j
+			jobs = append(jobs, j)
+		}
+		j.idx = append(j.idx, e.Idx)
+	}
+	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].msg.env.ID < jobs[b].msg.env.ID })
+	return jobs
+}
+
+// start records the attempt (and the retry time should we crash during
+// it) on disk, then runs the delivery in a worker.
+func (q *Queue) start(ctx context.Context, j *job) {
+	m := j.msg
+	now := q.now()
+	for _, i := range j.idx {
+		r := &m.st.Recipients[i]
+		r.Attempts++
+		r.NextAttempt = now.Add(backoff(r.Attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
+		m.inFlight[i] = true
+	}
+	if err := q.saveState(m); err != nil {
+		q.log.Error("cannot record delivery attempt; will retry", "msgid", m.env.ID, "err", err)
+		for _, i := range j.idx {
+			delete(m.inFlight, i)
+		}
+		return
+	}
+	q.indexMessage(m)
+	q.inFlight++
+	q.perDomain[j.domain]++
+	go q.work(ctx, j)
+}
+
+func (q *Queue) work(ctx context.Context, j *job) {
+	env, raw, err := q.spool.ReadMessage(j.msg.env.ID)
+	r := jobResult{job: j, err: err}
+	if err == nil {
+		r.results = q.opts.Deliverer.Deliver(ctx, q.request(env, raw, j.idx))
+	}
+	q.results <- r
+}
+
+func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request {
+	req := &delivery.Request{
+		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
+		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,
+	}
+	for _, i := range idx {
+		rc := env.Recipients[i]
+		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Notify: rc.Notify, ORCPT: rc.ORCPT})
+	}
+	return req
+}
+
+// drainResults waits for workers still running at shutdown and records
+// their results, so a delivered recipient is not delivered again.
+func (q *Queue) drainResults() {
+	for {
+		q.mu.Lock()
+		n := q.inFlight
+		q.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		q.finish(<-q.results)
+	}
+}
+
+// finish records a job's outcome the moment it is known.
+func (q *Queue) finish(r jobResult) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j, m := r.job, r.job.msg
+	q.inFlight--
+	if q.perDomain[j.domain]--; q.perDomain[j.domain] <= 0 {
+		delete(q.perDomain, j.domain)
+	}
+	for _, i := range j.idx {
+		delete(m.inFlight, i)
+	}
+	if m.deleted {
+		return
+	}
+	now := q.now()
+	for k, i := range j.idx {
+		var err error
+		if r.err != nil {
+			err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
+		} else if k < len(r.results) {
+			err = r.results[k].Err
+		}
+		q.recordResult(m, i, err, now)
+	}
+	q.settle(m, now)
+}
+
+// recordResult applies one recipient's outcome.
+func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
+	r := &m.st.Recipients[i]
+	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
+	if err == nil {
+		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
+		r.record(now, StateDelivered, "")
+		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
+		log.Info("delivered")
+		return
+	}
+	var de *delivery.Error
+	if !errors.As(err, &de) {
+		de = &delivery.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
+	}
+	r.LastError, r.Status, r.RemoteMTA = clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
+	expired := now.Sub(m.env.Received) >= q.opts.MaxAge
+	switch {
+	case de.Permanent:
+		r.State = StateBounced
+		r.record(now, StateBounced, r.LastError)
+		log.Info("bounced", "reason", r.LastError)
+	case expired:
+		r.State = StateBounced
+		r.LastError = "gave up after " + q.opts.MaxAge.String() + ": " + r.LastError
+		r.record(now, StateBounced, r.LastError)
+		log.Info("bounced", "reason", r.LastError)
+	default:
+		r.State = StateDeferred
+		r.record(now, StateDeferred, r.LastError)
+		log.Info("deferred", "reason", r.LastError, "next_attempt", r.NextAttempt.Format(time.RFC3339))
+	}
+}
+
+// settle persists the state, sends the reports that are due, and removes
+// the message once every recipient is final.
+func (q *Queue) settle(m *message, now time.Time) {
+	q.maybeWarnDelay(m, now)
+	if !m.allFinal() {
+		if err := q.saveState(m); err != nil {
+			q.log.Error("cannot save delivery state", "msgid", m.env.ID, "err", err)
+		}
+		q.indexMessage(m)
+		return
+	}
+	q.sendReports(m, now)
+	if err := q.spool.Remove(m.env.ID); err != nil {
+		q.log.Error("cannot remove delivered message", "msgid", m.env.ID, "err", err)
+	}
+	q.unindexMessage(m.env.ID)
+	delete(q.msgs, m.env.ID)
+	q.log.Info("removed", "msgid", m.env.ID)
+}
+
+func (q *Queue) saveState(m *message) error {
+	data, err := marshalState(&m.st)
+	if err != nil {
+		return err
+	}
+	return q.spool.WriteState(m.env.ID, data)
+}
