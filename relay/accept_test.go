@@ -263,6 +263,16 @@ func TestAuthLockoutEnds(t *testing.T) {
 	if got := ts.session("submissions", true, false).cmd("AUTH PLAIN " + plain(alice, password)); got != "235 2.0.0 Authentication succeeded" {
 		t.Fatalf("after the lockout: %q", got)
 	}
+	// Failures are logged for fail2ban, passwords never.
+	logs := ts.logs.String()
+	if n := strings.Count(logs, `msg="auth failure" session=`); n != 3 {
+		t.Errorf("%d auth failure lines, want 3", n)
+	}
+	for _, secret := range []string{"guess", password, plain(alice, "guess")} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains %q", secret)
+		}
+	}
 }
 
 // TestAuthDelay: each failure is answered only after auth.delay.
