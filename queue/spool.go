@@ -249,7 +249,7 @@ func (s *Spool) Recover() ([]Recovered, int, error) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case strings.HasPrefix(name, tmpPrefix):
+		case strings.HasPrefix(name, tmpPrefix) || isSafefileTemp(name):
 			os.Remove(filepath.Join(s.dir, name))
 		case strings.HasSuffix(name, msgSuffix):
 			r, err := s.recoverOne(strings.TrimSuffix(name, msgSuffix))
@@ -263,6 +263,12 @@ func (s *Spool) Recover() ([]Recovered, int, error) {
 	}
 	s.metrics.broken.Add(float64(broken))
 	return out, broken, safefile.SyncDir(s.dir)
+}
+
+// isSafefileTemp matches what a crash in WriteState leaves behind:
+// safefile.WriteFile's temp file ".<id>.state.tmp<random>".
+func isSafefileTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, stateSuffix+".tmp")
 }
 
 func (s *Spool) recoverOne(id string) (Recovered, error) {
