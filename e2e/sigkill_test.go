@@ -90,9 +90,16 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 	// A torn write of our own, as a crash in the middle of writeTemp
 	// leaves it, so that start-up cleanup is tested even when the kill
 	// happened to fall between two writes.
-	torn := filepath.Join(srv.SpoolDir(), ".tmp-0000000000000deadbe.msg")
-	if err := os.WriteFile(torn, []byte("MAILGATE-SPOOL/1\n{\"id\":\"00"), 0o600); err != nil {
-		t.Fatal(err)
+	// Likewise a state file torn by a crash inside safefile.WriteFile,
+	// which names its temp files ".NAME.tmpRANDOM".
+	torn := map[string]string{
+		".tmp-0000000000000deadbe.msg":             "MAILGATE-SPOOL/1\n{\"id\":\"00",
+		".0000000000000deadbe.state.tmp1234567890": "{\"recip",
+	}
+	for name, content := range torn {
+		if err := os.WriteFile(filepath.Join(srv.SpoolDir(), name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("%d messages acknowledged before SIGKILL; %d temp files left by the kill", len(got), len(tmpBefore))
 
@@ -165,9 +172,11 @@ func burstMessage(client, i int) []byte {
 	return b.Bytes()
 }
 
+// tempFiles lists the spool's hidden files: every temp file of the queue
+// (".tmp-ID.msg") and of safefile (".NAME.tmpRANDOM") starts with a dot.
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	m, err := filepath.Glob(filepath.Join(dir, ".*"))
 	if err != nil {
 		t.Fatal(err)
 	}
