@@ -26,6 +26,7 @@ import (
 	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/mailbox"
+	"mailgate/mailbox/imap"
 	"mailgate/mailbox/pop3"
 	"mailgate/metrics"
 	"mailgate/queue"
@@ -96,7 +97,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -249,6 +250,31 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 	go func() { a.errc <- run(ln) }()
 	if shutdown != nil {
 		a.stops = append(a.stops, func(ctx context.Context) { shutdown(ctx) })
+	}
+	return nil
+}
+
+// startIMAP runs one IMAP server (its metrics register once) for both
+// IMAP listeners.
+func (a *app) startIMAP(bool) error {
+	mc := a.cfg.Mailbox
+	srv := imap.New(imap.Options{
+		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
+		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
+	})
+	started := false
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol != config.ProtoIMAP && l.Protocol != config.ProtoIMAPS {
+			continue
+		}
+		implicit := l.Protocol == config.ProtoIMAPS
+		if err := a.serve(l, func(ln net.Listener) error { return srv.Serve(ln, implicit) }, nil); err != nil {
+			return err
+		}
+		started = true
+	}
+	if started {
+		a.stops = append(a.stops, func(context.Context) { srv.Close() })
 	}
 	return nil
 }
