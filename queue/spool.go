@@ -42,6 +42,12 @@ type Spool struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	metrics *metrics
+
+	// closed and inflight keep the committer running until every Write
+	// that started before Close has its answer.
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
 }
 
 type commitReq struct {
@@ -69,8 +75,20 @@ func OpenSpool(dir string, m *metrics) (*Spool, error) {
 // Dir is the spool directory.
 func (s *Spool) Dir() string { return s.dir }
 
-// Close stops the committer after pending commits finish.
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("queue: spool is closed")
+
+// Close waits for writes in progress, then stops the committer. A second
+// Close does nothing.
 func (s *Spool) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.inflight.Wait()
 	close(s.done)
 	s.wg.Wait()
 }
@@ -81,6 +99,14 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	if !validID(env.ID) {
 		return fmt.Errorf("queue: bad message id %q", env.ID)
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
 	final := filepath.Join(s.dir, env.ID+msgSuffix)
 	tmp := filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
 	if err := s.writeTemp(tmp, env, raw); err != nil {
@@ -91,12 +117,7 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 		return err
 	}
 	req := &commitReq{tmp: tmp, final: final, err: make(chan error, 1)}
-	select {
-	case s.commits <- req:
-	case <-s.done:
-		os.Remove(tmp)
-		return errors.New("queue: spool is closed")
-	}
+	s.commits <- req // the committer runs until this Write returns
 	return <-req.err
 }
 
