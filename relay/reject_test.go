@@ -282,3 +282,21 @@ func spoolGone(t *testing.T, ts *testServer) string {
 	t.Errorf("log has no internal error line for session %s with the cause:\n%s", id, logs)
 	return prefix + "(session ID)"
 }
+
+// TestQueueClosed: a session still running when the queue has been closed
+// (shutdown past its deadline) gets the generic 451 for every message,
+// never a hang.
+func TestQueueClosed(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *config.Config) { c.Limits.MaxErrors = 100 })
+	w := ts.session("mx", false, false)
+	ts.queue.Close()
+	for i := range 20 {
+		w.must(mailFrom, "250")
+		w.must(rcptBob, "250")
+		w.must("DATA", "354")
+		if got := w.cmd(message("after close") + "."); !strings.HasPrefix(got, "451 4.3.0 Internal error; try again later (session ") {
+			t.Fatalf("message %d: %q", i, got)
+		}
+	}
+}
