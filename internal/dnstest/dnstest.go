@@ -33,14 +33,7 @@ func Start(t testing.TB, records ...string) *Server {
 	t.Helper()
 	s := &Server{records: map[key][]dns.RR{}, servfail: map[string]bool{}, timeout: map[string]bool{}, names: map[string]bool{}}
 	s.Add(t, records...)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenPair(t)
 	s.Addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: s}
 	tcp := &dns.Server{Listener: ln, Handler: s}
@@ -48,6 +41,26 @@ func Start(t testing.TB, records ...string) *Server {
 	go tcp.ActivateAndServe()
 	t.Cleanup(func() { udp.Shutdown(); tcp.Shutdown() })
 	return s
+}
+
+// listenPair binds UDP and TCP on one loopback port. The TCP port can be
+// taken by another process after the UDP bind, so it tries again.
+func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
+	var last error
+	for try := 0; try < 50; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		last = err
+	}
+	t.Fatalf("dnstest: no free UDP+TCP port pair: %v", last)
+	return nil, nil
 }
 
 // Add serves more records.
