@@ -50,6 +50,10 @@ type Queue struct {
 	cancel  context.CancelFunc
 	stopped chan struct{}
 
+	// settled, when set (tests), is told the ID of every message whose
+	// attempt results were just recorded.
+	settled chan string
+
 	mu        sync.Mutex
 	msgs      map[string]*message
 	inFlight  int

@@ -179,6 +179,9 @@ func (q *Queue) finish(r jobResult) {
 		q.recordResult(m, i, err, now)
 	}
 	q.settle(m, now)
+	if q.settled != nil {
+		q.settled <- m.env.ID
+	}
 }
 
 // recordResult applies one recipient's outcome.

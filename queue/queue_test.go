@@ -1,0 +1,323 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"mailgate/delivery"
+	"mailgate/internal/dnstest"
+	"mailgate/internal/smtptest"
+	"mailgate/resolver"
+)
+
+// world is a queue delivering over real SMTP to an smtptest server that is
+// the MX of remote.test and origin.test, found through a loopback DNS server.
+type world struct {
+	t      *testing.T
+	dir    string
+	remote *smtptest.Server
+	dns    *dnstest.Server
+	clock  *fakeClock
+	q      *Queue
+	tr     *delivery.Remote
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newWorld(t *testing.T, cfg smtptest.Config) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), clock: &fakeClock{now: time.Now()}}
+	w.remote = smtptest.Start(t, cfg)
+	w.dns = dnstest.Start(t,
+		"remote.test. 60 IN MX 10 mx.remote.test.",
+		"origin.test. 60 IN MX 10 mx.remote.test.",
+		"mx.remote.test. 60 IN A 127.0.0.1",
+	)
+	w.tr = &delivery.Remote{Resolver: resolver.New(w.dns.Addr), Hostname: "mailgate.test", Port: w.remote.Port()}
+	t.Cleanup(w.tr.Close)
+	w.open()
+	return w
+}
+
+func (w *world) open() {
+	w.t.Helper()
+	q, err := Open(Options{
+		Dir: w.dir, Deliverer: w.tr, Hostname: "mailgate.test",
+		FirstRetry: time.Hour, MaxRetryInterval: 4 * time.Hour, MaxAge: 48 * time.Hour,
+		DelayWarning: 0, Now: w.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	q.settled = make(chan string, 100)
+	q.Start()
+	w.q = q
+	w.t.Cleanup(q.Close)
+}
+
+func (w *world) restart() {
+	w.q.Close()
+	w.open()
+}
+
+// send queues a message and returns its ID.
+func (w *world) send(from string, rcpts ...string) string {
+	w.t.Helper()
+	env := &Envelope{ID: NewID(w.clock.Now()), From: from, Received: w.clock.Now()}
+	for _, r := range rcpts {
+		env.Recipients = append(env.Recipients, Recipient{Addr: r})
+	}
+	raw := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: test %s\r\nMessage-ID: <%s@mailgate.test>\r\n\r\nHello.\r\n", from, rcpts[0], env.ID, env.ID)
+	if err := w.q.Enqueue(context.Background(), env, []byte(raw)); err != nil {
+		w.t.Fatal(err)
+	}
+	return env.ID
+}
+
+// settle waits for the attempt results of message id.
+func (w *world) settle(id string) {
+	w.t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case got := <-w.q.settled:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			w.t.Fatalf("no delivery attempt for %s within 30s", id)
+		}
+	}
+}
+
+func (w *world) state(id string) MessageInfo {
+	w.t.Helper()
+	mi, err := w.q.Show(id)
+	if err != nil {
+		w.t.Fatalf("Show(%s): %v", id, err)
+	}
+	return mi
+}
+
+func TestDeliveredMessageLeavesTheQueue(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{})
+	id := w.send("alice@origin.test", "bob@remote.test", "carol@remote.test")
+	w.settle(id)
+	msgs := w.remote.WaitMessages(t, 1, 10*time.Second)
+	if got := strings.Join(msgs[0].Rcpts, ","); got != "bob@remote.test,carol@remote.test" {
+		t.Fatalf("remote got recipients %s; want both in one transaction", got)
+	}
+	if !strings.Contains(string(msgs[0].Raw), "Subject: test "+id) {
+		t.Fatalf("remote got %q", msgs[0].Raw)
+	}
+	if _, err := w.q.Show(id); err != ErrNotFound {
+		t.Fatalf("delivered message still queued: %v", err)
+	}
+	if _, _, err := w.q.Spool().ReadMessage(id); err == nil {
+		t.Fatal("spool file of a delivered message was not removed")
+	}
+}
+
+func TestDeferredThenFlushed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"bob@remote.test": {"451 4.7.1 Greylisted, come back later", "250 2.1.5 OK"},
+	}})
+	id := w.send("alice@origin.test", "bob@remote.test")
+	w.settle(id)
+	r := w.state(id).Recipients[0]
+	if r.State != StateDeferred || r.Attempts != 1 || r.LastError != "451 4.7.1 Greylisted, come back later" {
+		t.Fatalf("after a 451: %+v", r)
+	}
+	if wait := r.NextAttempt.Sub(w.clock.Now()); wait < 50*time.Minute || wait > 70*time.Minute {
+		t.Fatalf("next attempt in %v; want first_retry (1h) with jitter", wait)
+	}
+	if n, err := w.q.Flush("", "remote.test"); n != 1 || err != nil {
+		t.Fatalf("Flush = %d, %v", n, err)
+	}
+	w.settle(id)
+	if _, err := w.q.Show(id); err != ErrNotFound {
+		t.Fatalf("message still queued after a successful retry: %v", err)
+	}
+	w.remote.WaitMessages(t, 1, 10*time.Second)
+}
+
+func TestPermanentFailureBouncesToSender(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"nobody@remote.test": {"550 5.1.1 <nobody@remote.test>: user unknown"},
+	}})
+	id := w.send("alice@origin.test", "nobody@remote.test", "bob@remote.test")
+	w.settle(id)
+	msgs := w.remote.WaitMessages(t, 2, 10*time.Second) // the message to bob, then the bounce
+	var dsn *smtptest.Message
+	for i := range msgs {
+		if msgs[i].From == "" {
+			dsn = &msgs[i]
+		}
+	}
+	if dsn == nil || len(dsn.Rcpts) != 1 || dsn.Rcpts[0] != "alice@origin.test" {
+		t.Fatalf("no bounce from <> to alice@origin.test among %+v", msgs)
+	}
+	report := reportFields(t, dsn.Raw)
+	for _, want := range []string{
+		"Final-Recipient: rfc822; nobody@remote.test",
+		"Action: failed",
+		"Status: 5.1.1",
+		"Remote-MTA: dns; mx.remote.test",
+		"Diagnostic-Code: smtp; 550 5.1.1 <nobody@remote.test>: user unknown",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("delivery-status lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "bob@remote.test") {
+		t.Errorf("the bounce reports the delivered recipient too:\n%s", report)
+	}
+}
+
+// reportFields returns the message/delivery-status part of a DSN.
+func reportFields(t *testing.T, raw []byte) string {
+	t.Helper()
+	text := strings.ReplaceAll(string(raw), "\r\n..", "\r\n.") // undo dot-stuffing
+	mr, err := mail.CreateReader(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("bounce does not parse: %v", err)
+	}
+	if ct := mr.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/report") || !strings.Contains(ct, "delivery-status") {
+		t.Fatalf("bounce Content-Type = %q", ct)
+	}
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("no message/delivery-status part: %v", err)
+		}
+		if ct, _, _ := p.Header.(interface {
+			ContentType() (string, map[string]string, error)
+		}).ContentType(); ct == "message/delivery-status" {
+			b, _ := io.ReadAll(p.Body)
+			return string(b)
+		}
+	}
+}
+
+func TestBounceIsNeverBounced(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"nobody@remote.test": {"550 5.1.1 user unknown"},
+	}})
+	id := w.send("", "nobody@remote.test")
+	w.settle(id)
+	if _, err := w.q.Show(id); err != ErrNotFound {
+		t.Fatalf("bounced message still queued: %v", err)
+	}
+	if l := w.q.List(); len(l) != 0 {
+		t.Fatalf("a report was queued for a message from <>: %+v", l)
+	}
+}
+
+func TestRestartRetriesDeferredButNotDelivered(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"later@remote.test": {"452 4.2.2 Mailbox full", "250 2.1.5 OK"},
+	}})
+	id := w.send("alice@origin.test", "now@remote.test", "later@remote.test")
+	w.settle(id)
+	mi := w.state(id)
+	if mi.Recipients[0].State != StateDelivered || mi.Recipients[1].State != StateDeferred {
+		t.Fatalf("states before restart: %+v", mi.Recipients)
+	}
+	w.restart()
+	mi = w.state(id)
+	if mi.Recipients[0].State != StateDelivered || mi.Recipients[1].State != StateDeferred || mi.Recipients[1].Attempts != 1 {
+		t.Fatalf("states after restart: %+v", mi.Recipients)
+	}
+	w.q.Flush(id, "")
+	w.settle(id)
+	msgs := w.remote.WaitMessages(t, 2, 10*time.Second)
+	count := map[string]int{}
+	for _, m := range msgs {
+		for _, r := range m.Rcpts {
+			count[r]++
+		}
+	}
+	if count["now@remote.test"] != 1 || count["later@remote.test"] != 1 {
+		t.Fatalf("deliveries per recipient = %v; want exactly one each", count)
+	}
+}
+
+func TestGivesUpAfterMaxAge(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"slow@remote.test": {"421 4.3.2 Try again later"},
+	}})
+	id := w.send("alice@origin.test", "slow@remote.test")
+	w.settle(id)
+	w.clock.Advance(49 * time.Hour)
+	w.q.Flush(id, "")
+	w.settle(id)
+	if _, err := w.q.Show(id); err != ErrNotFound {
+		t.Fatalf("message still queued after max_age: %v", err)
+	}
+	var bounce *smtptest.Message
+	for _, m := range w.remote.WaitMessages(t, 1, 10*time.Second) {
+		if m.From == "" {
+			bounce = &m
+		}
+	}
+	if bounce == nil {
+		t.Fatal("no bounce after max_age")
+	}
+	if report := reportFields(t, bounce.Raw); !strings.Contains(report, "Action: failed") || !strings.Contains(report, "gave up after 48h0m0s") {
+		t.Fatalf("report:\n%s", report)
+	}
+}
+
+func TestHoldAndRelease(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"bob@remote.test": {"451 4.3.0 later", "250 2.1.5 OK"},
+	}})
+	id := w.send("alice@origin.test", "bob@remote.test")
+	w.settle(id)
+	if err := w.q.Hold(id); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := w.q.Flush("", ""); n != 0 {
+		t.Fatalf("flush touched %d recipients of a held message", n)
+	}
+	if st := w.state(id).Recipients[0].State; st != StateHeld {
+		t.Fatalf("state = %s, want held", st)
+	}
+	w.restart() // held survives a restart
+	if !w.state(id).Held {
+		t.Fatal("hold lost in restart")
+	}
+	if err := w.q.Release(id); err != nil {
+		t.Fatal(err)
+	}
+	w.settle(id)
+	w.remote.WaitMessages(t, 1, 10*time.Second)
+	if err := w.q.Delete("0000000000000000000"); err != ErrNotFound {
+		t.Fatalf("Delete(unknown) = %v", err)
+	}
+}
