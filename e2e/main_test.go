@@ -30,6 +30,11 @@ func readSpool(t *testing.T, spoolDir, id string) (*queue.Envelope, []byte) {
 	if err != nil {
 		t.Fatalf("message %s not in the spool: %v", id, err)
 	}
+	return parseSpool(t, id, data)
+}
+
+func parseSpool(t *testing.T, id string, data []byte) (*queue.Envelope, []byte) {
+	t.Helper()
 	rest, ok := bytes.CutPrefix(data, []byte(spoolMagic))
 	if !ok {
 		t.Fatalf("%s.msg does not start with %q", id, spoolMagic)
@@ -61,4 +66,42 @@ func bodyAfterReceived(t *testing.T, raw []byte) []byte {
 	}
 	j := bytes.Index(raw[i+4:], []byte("\r\n"))
 	return raw[i+4+j+2:]
+}
+
+// findMessage returns an acknowledged message as stored, from its
+// Received header on: from the spool while it is queued, else from a
+// local mailbox. Local delivery writes the mailbox copy before it removes
+// the spool file, so looking in this order cannot miss a message in
+// transit. where says which it was.
+func findMessage(t *testing.T, srv *mgtest.Server, id string) (raw []byte, where string) {
+	t.Helper()
+	if data, err := os.ReadFile(filepath.Join(srv.SpoolDir(), id+".msg")); err == nil {
+		_, raw := parseSpool(t, id, data)
+		return raw, "spool"
+	}
+	marker := []byte(" id " + id + "\r\n")
+	var found []byte
+	filepath.WalkDir(srv.MailDir(), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != nil {
+			return nil
+		}
+		if dir := filepath.Base(filepath.Dir(path)); dir != "new" && dir != "cur" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		if i := bytes.Index(data, marker); i >= 0 {
+			if start := bytes.LastIndex(data[:i], []byte("Received: from ")); start >= 0 {
+				found = data[start:]
+				where = path
+			}
+		}
+		return nil
+	})
+	if found == nil {
+		t.Fatalf("message %s is neither in the spool nor in a mailbox under %s", id, srv.MailDir())
+	}
+	return found, where
 }

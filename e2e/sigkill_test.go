@@ -25,8 +25,8 @@ type acked struct {
 
 // TestSIGKILLLosesNoAcknowledgedMail: clients submit in parallel, the
 // server is killed with SIGKILL in the middle of the burst and restarted
-// on the same data directory. Every message that got 250 must be in the
-// spool, byte for byte; temp files of unacknowledged messages must be
+// on the same data directory. Every message that got 250 must be stored,
+// byte for byte (in the spool, or in the mailbox once delivered); temp files of unacknowledged messages must be
 // gone after the restart.
 func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 	t.Parallel()
@@ -107,13 +107,12 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 	if line := srv.WaitLog("msg=\"queue recovered\""); !strings.Contains(line, "messages=") {
 		t.Errorf("recovery line %q", line)
 	}
+	// Still queued, or already delivered to bob's mailbox: either way
+	// byte for byte what was sent.
 	for _, a := range got {
-		env, raw := readSpool(t, srv.SpoolDir(), a.id)
+		raw, where := findMessage(t, srv, a.id)
 		if body := bodyAfterReceived(t, raw); !bytes.Equal(body, a.body) {
-			t.Errorf("message %s: stored body differs from the one sent (%d vs %d bytes)", a.id, len(body), len(a.body))
-		}
-		if len(env.Recipients) != 1 || env.Recipients[0].Addr != "bob@localhost" {
-			t.Errorf("message %s: envelope %+v", a.id, env)
+			t.Errorf("message %s (%s): stored body differs from the one sent (%d vs %d bytes)", a.id, where, len(body), len(a.body))
 		}
 	}
 	if left := tempFiles(t, srv.SpoolDir()); len(left) != 0 {

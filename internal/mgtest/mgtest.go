@@ -58,9 +58,14 @@ type Options struct {
 	// named after its protocol ("smtp" is named "mx"). Default: smtp,
 	// submission, submissions.
 	Protocols []string
+	// DNS is the DNS server (host:port) for MX and SPF/DKIM/DMARC lookups,
+	// such as dnstest.Start(...).Addr. Default: a closed loopback port, so
+	// the machine's resolver is never asked; every lookup fails
+	// temporarily and mail for remote domains stays queued (deferred).
+	DNS string
 	// Config is YAML appended to the generated config: any top-level key
-	// but hostname, data_dir, local_domains and listeners (for example
-	// "limits:\n  max_recipients: 5\n").
+	// but hostname, data_dir, local_domains, listeners and delivery (for
+	// example "limits:\n  max_recipients: 5\n").
 	Config string
 	// Users are created with `mailgate user add ADDRESS --password-stdin`
 	// before the server starts (address -> password). With Embedded, any
@@ -138,6 +143,7 @@ func (s *Server) writeConfig(o Options) {
 		s.Addr[p] = FreeAddr(s.t)
 		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", name, p, s.Addr[p])
 	}
+	fmt.Fprintf(&b, "delivery:\n  dns: %s\n", or(o.DNS, deadDNS(s.t)))
 	b.WriteString(o.Config)
 	if err := os.WriteFile(s.ConfigPath, []byte(b.String()), 0o600); err != nil {
 		s.t.Fatal(err)
@@ -163,6 +169,22 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// deadDNS returns a loopback UDP port with nothing behind it: queries to
+// it are refused at once.
+func deadDNS(t testing.TB) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// MailDir is where local delivery stores mail: MailDir/ACCOUNT/ is a
+// Maildir++.
+func (s *Server) MailDir() string { return filepath.Join(s.DataDir, "mail") }
 
 // configArgs is the -config flag for every subcommand.
 func (s *Server) configArgs() []string {
