@@ -26,6 +26,7 @@ type world struct {
 	remote *smtptest.Server
 	dns    *dnstest.Server
 	clock  *fakeClock
+	delay  time.Duration // queue.delay_warning
 	q      *Queue
 	tr     *delivery.Remote
 }
@@ -62,7 +63,7 @@ func (w *world) open() {
 	q, err := Open(Options{
 		Dir: w.dir, Deliverer: w.tr, Hostname: "mailgate.test",
 		FirstRetry: time.Hour, MaxRetryInterval: 4 * time.Hour, MaxAge: 48 * time.Hour,
-		DelayWarning: 0, Now: w.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DelayWarning: w.delay, Now: w.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		w.t.Fatal(err)
@@ -319,5 +320,46 @@ func TestHoldAndRelease(t *testing.T) {
 	w.remote.WaitMessages(t, 1, 10*time.Second)
 	if err := w.q.Delete("0000000000000000000"); err != ErrNotFound {
 		t.Fatalf("Delete(unknown) = %v", err)
+	}
+}
+
+func TestDelayWarningSentOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"slow@remote.test": {"451 4.4.1 No answer from host"},
+	}})
+	w.delay = 4 * time.Hour
+	w.restart()
+	id := w.send("alice@origin.test", "slow@remote.test")
+	w.settle(id)
+	w.clock.Advance(5 * time.Hour)
+	w.q.Flush(id, "")
+	w.settle(id)
+	msgs := w.remote.WaitMessages(t, 1, 10*time.Second)
+	if msgs[0].From != "" || msgs[0].Rcpts[0] != "alice@origin.test" {
+		t.Fatalf("delay warning went to %v from %q", msgs[0].Rcpts, msgs[0].From)
+	}
+	report := reportFields(t, msgs[0].Raw)
+	for _, want := range []string{"Action: delayed", "Status: 4.4.1", "Will-Retry-Until:"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("delay report lacks %q:\n%s", want, report)
+		}
+	}
+	if mi := w.state(id); mi.Recipients[0].State != StateDeferred {
+		t.Fatalf("after the warning the recipient is %s, want still deferred", mi.Recipients[0].State)
+	}
+	// The report itself is delivered and leaves; a second deferral sends none.
+	select {
+	case got := <-w.q.settled:
+		if got == id {
+			t.Fatalf("unexpected attempt of %s", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the delay report was not delivered")
+	}
+	w.q.Flush(id, "")
+	w.settle(id)
+	if n := len(w.remote.Messages()); n != 1 {
+		t.Fatalf("%d messages at the remote; want the single delay warning", n)
 	}
 }
