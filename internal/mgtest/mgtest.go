@@ -63,6 +63,9 @@ type Options struct {
 	// the machine's resolver is never asked; every lookup fails
 	// temporarily and mail for remote domains stays queued (deferred).
 	DNS string
+	// Delivery is YAML appended inside the delivery block, indented two
+	// spaces (for example "  port: 2526\n").
+	Delivery string
 	// Config is YAML appended to the generated config: any top-level key
 	// but hostname, data_dir, local_domains, listeners and delivery (for
 	// example "limits:\n  max_recipients: 5\n").
@@ -144,6 +147,7 @@ func (s *Server) writeConfig(o Options) {
 		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", name, p, s.Addr[p])
 	}
 	fmt.Fprintf(&b, "delivery:\n  dns: %s\n", or(o.DNS, deadDNS(s.t)))
+	b.WriteString(o.Delivery)
 	b.WriteString(o.Config)
 	if err := os.WriteFile(s.ConfigPath, []byte(b.String()), 0o600); err != nil {
 		s.t.Fatal(err)
