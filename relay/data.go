@@ -121,7 +121,14 @@ func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 		fmt.Fprintf(&b, "\r\n\t(authenticated as %s)", traceWord(ss.account))
 	}
 	if len(env.Recipients) == 1 {
-		fmt.Fprintf(&b, "\r\n\tfor <%s>", traceWord(env.Recipients[0].Addr))
+		// The address the client gave (RFC 5321 section 4.4), not what an
+		// alias expanded to: that target may be private.
+		r := env.Recipients[0]
+		addr := r.Addr
+		if r.Orig != "" {
+			addr = r.Orig
+		}
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", traceWord(addr))
 	}
 	fmt.Fprintf(&b, ";\r\n\t%s\r\n", ss.srv.now().Format(time.RFC1123Z))
 	return []byte(b.String())
