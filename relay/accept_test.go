@@ -350,3 +350,23 @@ func TestDuplicateRecipients(t *testing.T) {
 		t.Errorf("recipients %v, want [%s %s]", got, bob, alice)
 	}
 }
+
+// TestReceivedForAlias: mail to an alias names the alias in the Received
+// header's "for" clause, and the envelope keeps both addresses.
+func TestReceivedForAlias(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("mx", false, false)
+	w.must(mailFrom, "250")
+	w.must("RCPT TO:<"+bobAlias+">", "250")
+	w.must("DATA", "354")
+	msg := message("alias")
+	id := queuedID(t, w.cmd(msg+"."))
+	env, raw := ts.spooled(id)
+	if want := received(id, "ESMTP", nil, "", bobAlias) + msg; string(raw) != want {
+		t.Errorf("spooled:\n%q\nwant:\n%q", raw, want)
+	}
+	if len(env.Recipients) != 1 || env.Recipients[0].Addr != bob || env.Recipients[0].Orig != bobAlias {
+		t.Errorf("recipients %+v", env.Recipients)
+	}
+}

@@ -30,6 +30,7 @@ const (
 	hostname = "mail.example.com"
 	alice    = "alice@example.com"
 	bob      = "bob@example.com"
+	bobAlias = "robert@example.com"
 	password = "correct horse battery staple"
 )
 
@@ -137,8 +138,8 @@ func startServer(t *testing.T, edit func(*config.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{alice, bob} {
-		if err := accts.Add(mailbox.Account{Address: a}, password); err != nil {
+	for _, a := range []mailbox.Account{{Address: alice}, {Address: bob, Aliases: []string{bobAlias}}} {
+		if err := accts.Add(a, password); err != nil {
 			t.Fatal(err)
 		}
 	}
