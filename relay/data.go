@@ -71,7 +71,7 @@ func (ss *session) readError(r io.Reader, err error) error {
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return smtp.ErrDataTooLarge
 	case errors.Is(err, smtp.ErrTooLongLine):
-		return reply(500, 5, 5, 2, fmt.Sprintf("Line too long; keep lines within %d octets (RFC 5321 section 4.5.3.1.6)", ss.srv.cfg.Limits.MaxLineLength))
+		return reply(500, 5, 5, 2, fmt.Sprintf("Line too long; keep lines within %d octets (RFC 5321 section 4.5.3.1.6)", ss.srv.conf().Limits.MaxLineLength))
 	}
 	if _, bdat := r.(*io.PipeReader); bdat {
 		return err // go-smtp ended the chunk transfer (RSET, a new BDAT error)
@@ -113,7 +113,7 @@ func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailgate) with %s id %s",
-		traceWord(ss.helo), addressLiteral(ss.ip), ss.srv.cfg.Hostname, proto, env.ID)
+		traceWord(ss.helo), addressLiteral(ss.ip), ss.srv.conf().Hostname, proto, env.ID)
 	if ss.tls != nil {
 		fmt.Fprintf(&b, "\r\n\t(version=%s cipher=%s)", tls.VersionName(ss.tls.Version), tls.CipherSuiteName(ss.tls.CipherSuite))
 	}

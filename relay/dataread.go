@@ -39,7 +39,7 @@ func (ss *session) dataReader(r io.Reader) io.Reader {
 		return r
 	}
 	// Deadlines are wall-clock by nature: not the injectable Server.now.
-	return &deadlineReader{r: r, conn: ss.conn.Conn(), timeout: ss.srv.cfg.Limits.DataTimeout.D(), now: time.Now}
+	return &deadlineReader{r: r, conn: ss.conn.Conn(), timeout: ss.srv.conf().Limits.DataTimeout.D(), now: time.Now}
 }
 
 // Replies for a message that stopped arriving.
@@ -56,7 +56,7 @@ func (ss *session) abortData(err error) error {
 	closeRead(ss.conn.Conn())
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		ss.log.Info("data timeout", "after", ss.srv.cfg.Limits.DataTimeout.D().String())
+		ss.log.Info("data timeout", "after", ss.srv.conf().Limits.DataTimeout.D().String())
 		return errDataTimeout
 	}
 	ss.log.Info("data read failed", "err", err)

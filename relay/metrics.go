@@ -9,6 +9,7 @@ import (
 // metrics are the relay's Prometheus series; labels are bounded (listener
 // names from the config, fixed stage and result names).
 type metrics struct {
+	connections  *prometheus.CounterVec
 	sessions     *prometheus.CounterVec
 	active       *prometheus.GaugeVec
 	connRejected *prometheus.CounterVec
@@ -20,6 +21,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_smtp_connections_total", Help: "TCP connections accepted within the connection limits, per listener.",
+		}, []string{"listener"}),
 		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_smtp_sessions_total", Help: "SMTP sessions started (EHLO/HELO), per listener.",
 		}, []string{"listener"}),
@@ -44,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.active, m.connRejected, m.accepted, m.rejected, m.auth, m.msgBytes)
+		reg.MustRegister(m.connections, m.sessions, m.active, m.connRejected, m.accepted, m.rejected, m.auth, m.msgBytes)
 	}
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -52,12 +53,11 @@ type Options struct {
 // Server runs every SMTP listener of the config.
 type Server struct {
 	opts    Options
-	cfg     *config.Config
+	live    atomic.Pointer[reloadable] // swapped by Reload; see reload below
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
 	auth    *authLimiter
-	local   map[string]bool
 
 	mu        sync.Mutex
 	conns     map[*smtp.Server]net.Conn // one go-smtp server per connection; see conn.go
@@ -75,20 +75,41 @@ func New(o Options) *Server {
 	}
 	c := o.Config
 	s := &Server{
-		opts: o, cfg: c, log: o.Logger, now: o.Now,
+		opts: o, log: o.Logger, now: o.Now,
 		metrics: newMetrics(o.Registerer),
 		auth:    newAuthLimiter(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now),
-		local:   map[string]bool{},
 		conns:   map[*smtp.Server]net.Conn{},
 	}
-	for _, d := range c.LocalDomains {
-		s.local[strings.ToLower(strings.TrimSuffix(d, "."))] = true
-	}
+	s.Reload(c, o.Chains)
 	return s
 }
 
+// reloadable is the part of the config that Reload replaces: limits,
+// hostname, local domains and filter chains. New connections and
+// sessions read it through conf, isLocal and chain; sessions in progress
+// keep their go-smtp limits. Connection caps and AUTH throttling are
+// fixed at New (a restart changes them).
+type reloadable struct {
+	cfg    *config.Config
+	chains map[string]*filters.Chain
+	local  map[string]bool
+}
+
+// Reload makes cfg and chains (by listener name) apply to new
+// connections without dropping any open one (SIGHUP). Listener addresses
+// are not rebound here: that needs a restart.
+func (s *Server) Reload(cfg *config.Config, chains map[string]*filters.Chain) {
+	r := &reloadable{cfg: cfg, chains: chains, local: map[string]bool{}}
+	for _, d := range cfg.LocalDomains {
+		r.local[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+	}
+	s.live.Store(r)
+}
+
+func (s *Server) conf() *config.Config { return s.live.Load().cfg }
+
 // isLocal reports whether mail for domain is stored here.
-func (s *Server) isLocal(domain string) bool { return s.local[strings.ToLower(domain)] }
+func (s *Server) isLocal(domain string) bool { return s.live.Load().local[strings.ToLower(domain)] }
 
 // Serve accepts SMTP connections for listener l on ln until Shutdown.
 // Implicit TLS (submissions) is applied here.
@@ -105,7 +126,7 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
 
-	lim := s.cfg.Limits
+	lim := s.conf().Limits
 	cl := limitListener(ln, lim.MaxConnections, lim.MaxConnectionsPerIP, func(reason string) {
 		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
 	})
@@ -117,11 +138,14 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 	return s.acceptLoop(l, limited)
 }
 
-// smtpServer configures go-smtp for listener l.
+// smtpServer configures go-smtp for listener l. It is called once per
+// accepted connection (see conn.go), so it counts the connection too.
 func (s *Server) smtpServer(l config.Listener) *smtp.Server {
-	lim := s.cfg.Limits
+	s.metrics.connections.WithLabelValues(l.Name).Inc()
+	cfg := s.conf()
+	lim := cfg.Limits
 	srv := smtp.NewServer(&backend{srv: s, listener: l})
-	srv.Domain = s.cfg.Hostname
+	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = int64(lim.MaxMessageSize)
 	srv.MaxRecipients = lim.MaxRecipients
 	srv.MaxLineLength = lim.MaxLineLength

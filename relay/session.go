@@ -77,10 +77,10 @@ func (s *Server) newSession(l config.Listener, c *smtp.Conn) (smtp.Session, erro
 }
 
 func (s *Server) chain(listener string) *filters.Chain {
-	if c := s.opts.Chains[listener]; c != nil {
+	if c := s.live.Load().chains[listener]; c != nil {
 		return c
 	}
-	c, _ := filters.New(s.cfg, config.Listener{Name: listener}, filters.Deps{Logger: s.log})
+	c, _ := filters.New(s.conf(), config.Listener{Name: listener}, filters.Deps{Logger: s.log})
 	return c
 }
 
@@ -103,7 +103,7 @@ func (ss *session) fail(stage string, err error) error {
 	// A client that keeps failing (probing addresses, guessing) is cut
 	// off: the reply says so, and the read side is shut so that go-smtp
 	// ends the session right after sending it.
-	if ss.rejections++; ss.rejections >= ss.srv.cfg.Limits.MaxErrors {
+	if ss.rejections++; ss.rejections >= ss.srv.conf().Limits.MaxErrors {
 		ss.log.Info("too many errors; closing connection", "errors", ss.rejections)
 		closeRead(ss.conn.Conn())
 		return errTooManyErrors
@@ -171,7 +171,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
 	locked := ss.srv.auth.fail(ip)
 	select { // slow down guessing, unless the client goes away
-	case <-time.After(ss.srv.cfg.Auth.Delay.D()):
+	case <-time.After(ss.srv.conf().Auth.Delay.D()):
 	case <-ss.ctx.Done():
 	}
 	if locked {
