@@ -182,6 +182,13 @@ func (ss *session) login(mech, identity, username, password string) error {
 
 // Mail starts a transaction.
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.srv.isClosing() {
+		// Shutdown drains: a transaction in progress finishes, a new one
+		// is refused and the session ends, so SIGTERM is not held up by
+		// a client that keeps sending on one connection.
+		closeRead(ss.conn.Conn())
+		return errShuttingDown
+	}
 	if ss.submission() && ss.account == "" {
 		return ss.fail("mail", errAuthRequired)
 	}
