@@ -19,14 +19,21 @@ func wants(notify []string, kind string) bool {
 // reportable: never report on a bounce, never send to <>.
 func (m *message) reportable() bool { return m.env.From != "" && !m.env.Bounce }
 
-// sendReports sends the final DSN of a message: one report covering every
-// recipient that failed (or, with NOTIFY=SUCCESS, was delivered).
+// sendReports sends at most one failure report and one success report
+// covering every recipient that became final since the last ones: a
+// permanent failure is reported at once, even while other recipients of
+// the message are still being retried, and never twice.
 func (q *Queue) sendReports(m *message, now time.Time) {
 	if !m.reportable() {
 		return
 	}
 	var failed, delivered []int
-	for i, r := range m.st.Recipients {
+	for i := range m.st.Recipients {
+		r := &m.st.Recipients[i]
+		if !r.final() || r.Reported {
+			continue
+		}
+		r.Reported = true
 		notify := m.env.Recipients[i].Notify
 		switch {
 		case r.State == StateBounced && wants(notify, "FAILURE"):

@@ -222,6 +222,7 @@ func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
 // the message once every recipient is final.
 func (q *Queue) settle(m *message, now time.Time) {
 	q.maybeWarnDelay(m, now)
+	q.sendReports(m, now)
 	if !m.allFinal() {
 		if err := q.saveState(m); err != nil {
 			q.log.Error("cannot save delivery state", "msgid", m.env.ID, "err", err)
@@ -229,7 +230,6 @@ func (q *Queue) settle(m *message, now time.Time) {
 		q.indexMessage(m)
 		return
 	}
-	q.sendReports(m, now)
 	if err := q.spool.Remove(m.env.ID); err != nil {
 		q.log.Error("cannot remove delivered message", "msgid", m.env.ID, "err", err)
 	}

@@ -26,6 +26,9 @@ type RcptState struct {
 	Status    string    `json:"status,omitempty"`
 	RemoteMTA string    `json:"remote_mta,omitempty"`
 	History   []Attempt `json:"history,omitempty"`
+	// Reported is set once the sender has been sent the final report for
+	// this recipient, so a report is never sent twice.
+	Reported bool `json:"reported,omitempty"`
 }
 
 // Attempt is one delivery try, for `mailgate queue show`.

@@ -329,7 +329,14 @@ func (s *Server) signal(sig syscall.Signal) int {
 // returns that line; it fails the test if the server exits first.
 func (s *Server) WaitLog(substr string) string {
 	s.t.Helper()
-	ch := s.proc.watch(substr)
+	return s.WaitLogN(substr, 1)
+}
+
+// WaitLogN waits for the n-th log line of the current run that contains
+// substr (n >= 1) and returns it.
+func (s *Server) WaitLogN(substr string, n int) string {
+	s.t.Helper()
+	ch := s.proc.watchN(substr, n)
 	select {
 	case line := <-ch:
 		return line

@@ -28,6 +28,7 @@ type process struct {
 type watcher struct {
 	substr string
 	ch     chan string
+	skip   int // matching lines still to pass over before the one wanted
 }
 
 func startProcess(s *Server, args []string) (*process, error) {
@@ -69,9 +70,12 @@ func (p *process) line(l string) {
 	}
 	kept := p.watchers[:0]
 	for _, w := range p.watchers {
-		if strings.Contains(l, w.substr) {
+		if strings.Contains(l, w.substr) && w.skip == 0 {
 			w.ch <- l
 		} else {
+			if strings.Contains(l, w.substr) {
+				w.skip--
+			}
 			kept = append(kept, w)
 		}
 	}
@@ -80,17 +84,22 @@ func (p *process) line(l string) {
 
 // watch returns a channel that gets the first line (already logged or
 // still to come) containing substr.
-func (p *process) watch(substr string) <-chan string {
+func (p *process) watch(substr string) <-chan string { return p.watchN(substr, 1) }
+
+// watchN is watch for the n-th line containing substr.
+func (p *process) watchN(substr string, n int) <-chan string {
 	ch := make(chan string, 1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, l := range p.lines {
 		if strings.Contains(l, substr) {
-			ch <- l
-			return ch
+			if n--; n == 0 {
+				ch <- l
+				return ch
+			}
 		}
 	}
-	p.watchers = append(p.watchers, watcher{substr, ch})
+	p.watchers = append(p.watchers, watcher{substr, ch, n - 1})
 	return ch
 }
 
