@@ -32,8 +32,9 @@ type Server struct {
 	log   *slog.Logger
 	srv   *http.Server
 
-	mu     sync.Mutex
-	checks []Check
+	mu         sync.Mutex
+	checks     []Check
+	autoconfig *ClientConfig
 }
 
 // New serves reg's metrics. token, if not empty, is required as a bearer

@@ -23,6 +23,8 @@ commands:
                                 inspect and steer the running server's queue
   dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa] [--out DIR]
                                 make a DKIM key and print the DNS record to publish
+  dns-records DOMAIN [-config FILE]
+                                print the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
   default-config                print the embedded default config
 `
 
@@ -46,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return dkimCommand(args[1:], stdout, stderr)
 	case "queue":
 		return queueCommand(args[1:], stdout, stderr)
+	case "dns-records":
+		return dnsRecordsCommand(args[1:], stdin, stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0

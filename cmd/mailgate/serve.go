@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +39,9 @@ import (
 // torn down in reverse by stop.
 type app struct {
 	cfg      *config.Config
+	cfgPath  string // "" for the embedded default
 	log      *slog.Logger
+	level    *slog.LevelVar // log.level, changed by a reload
 	reg      *prometheus.Registry
 	accounts *mailbox.Accounts
 	certs    *certs.Manager
@@ -51,6 +54,9 @@ type app struct {
 	http     *metrics.Server
 
 	rateLimits *filters.RateLimits
+	process    *metrics.Process
+	listening  listenerSet
+	live       atomic.Pointer[config.Config] // the config after the last good reload
 	errc       chan error
 	stops      []func(ctx context.Context)
 }
@@ -66,22 +72,30 @@ func serveCommand(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg.Log, stderr), errc: make(chan error, 16)}
+	a := &app{cfg: cfg, cfgPath: *cfgPath, level: new(slog.LevelVar), errc: make(chan error, 16)}
+	a.log = newLogger(cfg.Log, a.level, stderr)
+	a.live.Store(cfg)
 	if err := a.start(*cfgPath == ""); err != nil {
 		a.log.Error("start failed", "err", err)
 		a.stop(context.Background())
 		return 1
 	}
 	code := a.wait()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	a.stop(ctx)
 	a.log.Info("stopped")
 	return code
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
+// shutdownTimeout bounds SIGTERM: SMTP transactions in progress and
+// deliveries in flight get this long to finish before connections are
+// closed (an unacknowledged message is then simply not acknowledged).
+const shutdownTimeout = 30 * time.Second
+
+// newLogger writes text or JSON lines (log.format) to w; level follows
+// log.level and can be changed by a reload.
+func newLogger(c config.Log, level *slog.LevelVar, w io.Writer) *slog.Logger {
 	level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
@@ -97,13 +111,13 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
 		}
 	}
-	a.log.Info("ready", "hostname", a.cfg.Hostname, "data_dir", a.cfg.DataDir, "config", a.cfg.File)
+	a.log.Info("ready", "hostname", a.cfg.Hostname, "data_dir", a.cfg.DataDir, "config", a.cfg.File, "pid", os.Getpid())
 	return nil
 }
 
@@ -131,6 +145,13 @@ func randomPassword() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// startProcess registers the server-wide series: reloads, certificate
+// expiry, spool disk space.
+func (a *app) startProcess(bool) error {
+	a.process = metrics.NewProcess(a.reg, a.certs.Leaf, a.cfg.DataDir)
+	return nil
 }
 
 func (a *app) startTLS(bool) error {
@@ -223,9 +244,8 @@ func (a *app) startHTTP(bool) error {
 		token = strings.TrimSpace(string(b))
 	}
 	a.http = metrics.New(a.reg, token, a.log)
-	a.http.AddCheck(metrics.Check{Name: "spool", Func: func(context.Context) error {
-		return checkWritable(filepath.Join(a.cfg.DataDir, "queue"), int64(a.cfg.HTTP.MinFreeDisk))
-	}})
+	a.addReadyChecks()
+	a.http.SetAutoconfig(clientConfig(a.cfg))
 	return a.serve(l, func(ln net.Listener) error { return a.http.Serve(ln) }, a.http.Shutdown)
 }
 
@@ -247,7 +267,12 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 		return fmt.Errorf("listener %s: %v", l.Name, err)
 	}
 	a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
-	go func() { a.errc <- run(ln) }()
+	a.listening.set(l.Name, true)
+	go func() {
+		err := run(ln)
+		a.listening.set(l.Name, false)
+		a.errc <- err
+	}()
 	if shutdown != nil {
 		a.stops = append(a.stops, func(ctx context.Context) { shutdown(ctx) })
 	}
@@ -310,16 +335,10 @@ func (a *app) startPOP3(bool) error {
 }
 
 func (a *app) startRelay(bool) error {
-	chains := map[string]*filters.Chain{}
-	for _, l := range a.cfg.Listeners {
-		if !isSMTPListener(l) {
-			continue
-		}
-		c, err := filters.New(a.cfg, l, a.filterDeps())
-		if err != nil {
-			return fmt.Errorf("listener %s: %v", l.Name, err)
-		}
-		chains[l.Name] = c
+	a.rateLimits = filters.NewRateLimits(a.cfg.Filters.RateLimit, nil)
+	chains, err := a.buildChains(a.cfg, a.rateLimits)
+	if err != nil {
+		return err
 	}
 	a.relay = relay.New(relay.Options{
 		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
@@ -337,15 +356,28 @@ func (a *app) startRelay(bool) error {
 	return nil
 }
 
+// buildChains makes each SMTP listener's filter chain for cfg.
+func (a *app) buildChains(cfg *config.Config, rl *filters.RateLimits) (map[string]*filters.Chain, error) {
+	chains := map[string]*filters.Chain{}
+	for _, l := range cfg.Listeners {
+		if !isSMTPListener(l) {
+			continue
+		}
+		c, err := filters.New(cfg, l, a.filterDeps(rl))
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %v", l.Name, err)
+		}
+		chains[l.Name] = c
+	}
+	return chains, nil
+}
+
 // filterDeps are shared by every listener's chain: one rate-limit store,
 // so budgets hold across ports.
-func (a *app) filterDeps() filters.Deps {
-	if a.rateLimits == nil {
-		a.rateLimits = filters.NewRateLimits(a.cfg.Filters.RateLimit, nil)
-	}
+func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 	return filters.Deps{
 		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
-		Registerer: a.reg, RateLimits: a.rateLimits,
+		Registerer: a.reg, RateLimits: rl,
 	}
 }
 
@@ -357,21 +389,28 @@ func isSMTPListener(l config.Listener) bool {
 	return false
 }
 
-// wait blocks until a signal to stop or a listener failure.
+// wait blocks until a signal to stop or a listener failure; SIGHUP
+// reloads the config and goes on waiting.
 func (a *app) wait() int {
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	select {
-	case s := <-sigs:
-		a.log.Info("shutting down", "signal", s.String())
-		return 0
-	case err := <-a.errc:
-		if err != nil {
-			a.log.Error("listener failed", "err", err)
-			return 1
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				a.reload()
+				continue
+			}
+			a.log.Info("shutting down", "signal", s.String(), "timeout", shutdownTimeout.String())
+			return 0
+		case err := <-a.errc:
+			if err != nil {
+				a.log.Error("listener failed", "err", err)
+				return 1
+			}
+			return 0
 		}
-		return 0
 	}
 }
 
