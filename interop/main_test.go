@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,10 +38,13 @@ const (
 // submission ports, and both reading protocols in both TLS modes.
 var allProtocols = []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"}
 
-// startFull starts mailgate with every listener and the account user.
-func startFull(t *testing.T, config string) *mgtest.Server {
+// startFull starts mailgate with every listener and the account user;
+// opts may add DNS, Delivery and Config.
+func startFull(t *testing.T, opts mgtest.Options) *mgtest.Server {
 	t.Helper()
-	return mgtest.Start(t, mgtest.Options{Protocols: allProtocols, Users: map[string]string{user: pass}, Config: config})
+	opts.Protocols = allProtocols
+	opts.Users = map[string]string{user: pass}
+	return mgtest.Start(t, opts)
 }
 
 // run runs an external program with stdin in dir and returns its
@@ -89,7 +93,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // that starts with a dot (dot-stuffing must be undone at every hop) and
 // 8-bit-free text, so that every client passes it on unchanged.
 func testMessage(tag string) string {
-	return fmt.Sprintf("From: Alice <%[2]s>\r\nTo: %[2]s\r\nSubject: interop %[1]s\r\nMessage-ID: <%[1]s@interop.test>\r\n\r\n"+
+	return fmt.Sprintf("From: Alice <%[2]s>\r\nTo: %[2]s\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\nSubject: interop %[1]s\r\nMessage-ID: <%[1]s@interop.test>\r\n\r\n"+
 		"Sent by %[1]s.\r\n.a line that starts with a dot\r\n..two dots\r\nlast line\r\n", tag, user)
 }
 
@@ -123,4 +127,46 @@ func waitLogCount(t *testing.T, srv *mgtest.Server, substr string, n int) {
 			t.Fatalf("%d log lines with %q after %v, want %d:\n%s", strings.Count(srv.Logs(), substr), substr, mgtest.Timeout, n, srv.Logs())
 		}
 	}
+}
+
+// waitListening waits until addr accepts a TCP connection (a program
+// started in the background, such as Postfix, opens it a little later).
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(mgtest.Timeout)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("nothing listens on %s after %v: %v", addr, mgtest.Timeout, err)
+		}
+	}
+}
+
+// setListenerFilters kills srv, gives one listener of its config the
+// filter list, and starts it again (mgtest writes listeners without
+// filters).
+func setListenerFilters(t *testing.T, srv *mgtest.Server, listener string, filters ...string) {
+	t.Helper()
+	srv.Kill() // nothing is queued yet; a clean stop is tested in e2e
+	cfg, err := os.ReadFile(srv.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "    address: " + srv.Addr[listener] + "\n"
+	if !bytes.Contains(cfg, []byte(line)) {
+		t.Fatalf("config has no line %q:\n%s", line, cfg)
+	}
+	cfg = bytes.Replace(cfg, []byte(line), []byte(line+"    filters: ["+strings.Join(filters, ", ")+"]\n"), 1)
+	if err := os.WriteFile(srv.ConfigPath, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
 }

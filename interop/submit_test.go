@@ -98,7 +98,7 @@ func smtplibSend(mode string) func(*testing.T, *mgtest.Server, string, string) {
 // must see every message byte for byte (after mailgate's trace headers).
 func TestSubmitThenRead(t *testing.T) {
 	t.Parallel()
-	srv := startFull(t, "")
+	srv := startFull(t, mgtest.Options{})
 	sent := map[string]string{} // subject tag -> message
 	for _, s := range submitters {
 		msg := testMessage(s.name)
@@ -160,4 +160,3 @@ func subjectTag(m string) string {
 	tag, _, _ := strings.Cut(rest, "\n")
 	return strings.TrimSuffix(tag, "\r")
 }
-
