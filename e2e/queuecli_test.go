@@ -90,10 +90,12 @@ func TestDeliveryAndQueueCLI(t *testing.T) {
 	if out := queueCmd(t, srv, 0, "bounce", id); !strings.Contains(out, id+": bounced") {
 		t.Errorf("bounce: %s", out)
 	}
+	waitMailbox(t, srv, id, 2, "app@localhost", "later@remote.test")
+	// The report has been delivered and left too.
+	srv.WaitLogN("msg=removed", 3)
 	if out := queueCmd(t, srv, 0, "list"); !strings.Contains(out, "-- 0 message(s)") {
 		t.Errorf("queue not empty after bounce:\n%s", out)
 	}
-	waitMailbox(t, srv, id, 2, "app@localhost", "later@remote.test")
 }
 
 func queueCmd(t *testing.T, srv *mgtest.Server, wantCode int, args ...string) string {

@@ -363,3 +363,42 @@ func TestDelayWarningSentOnce(t *testing.T) {
 		t.Fatalf("%d messages at the remote; want the single delay warning", n)
 	}
 }
+
+func TestNotifyParameters(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"gone@remote.test": {"550 5.1.1 user unknown"},
+	}})
+	env := &Envelope{ID: NewID(w.clock.Now()), From: "alice@origin.test", Received: w.clock.Now(), Ret: "FULL",
+		Recipients: []Recipient{
+			{Addr: "gone@remote.test", Notify: []string{"NEVER"}},
+			{Addr: "ok@remote.test", Notify: []string{"SUCCESS"}, ORCPT: "rfc822;OK@remote.test"},
+		}}
+	raw := "From: <alice@origin.test>\r\nSubject: notify\r\n\r\nbody line\r\n"
+	if err := w.q.Enqueue(context.Background(), env, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	w.settle(env.ID)
+	msgs := w.remote.WaitMessages(t, 2, 10*time.Second)
+	var reports []smtptest.Message
+	for _, m := range msgs {
+		if m.From == "" {
+			reports = append(reports, m)
+		}
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d reports; want only the success report (NOTIFY=NEVER for the failure)", len(reports))
+	}
+	report := reportFields(t, reports[0].Raw)
+	for _, want := range []string{"Action: delivered", "Final-Recipient: rfc822; ok@remote.test", "Original-Recipient: rfc822; OK@remote.test"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "gone@remote.test") {
+		t.Errorf("NEVER recipient reported:\n%s", report)
+	}
+	if !strings.Contains(string(reports[0].Raw), "body line") {
+		t.Error("RET=FULL report does not carry the whole message")
+	}
+}
