@@ -25,6 +25,7 @@ commands:
                                 make a DKIM key and print the DNS record to publish
   dns-records DOMAIN [-config FILE]
                                 print the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
+  bench send|sink|imap [flags]  load tools for benchmarks on loopback (see BENCHMARKS.md)
   default-config                print the embedded default config
 `
 
@@ -50,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return queueCommand(args[1:], stdout, stderr)
 	case "dns-records":
 		return dnsRecordsCommand(args[1:], stdin, stdout, stderr)
+	case "bench":
+		return benchCommand(args[1:], stdin, stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0
