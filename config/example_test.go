@@ -2,6 +2,10 @@ package config_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +23,7 @@ import (
 const (
 	exampleCert = "/etc/letsencrypt/live/mail.example.com/fullchain.pem"
 	exampleKey  = "/etc/letsencrypt/live/mail.example.com/privkey.pem"
+	exampleDKIM = "/etc/mailgate/dkim/example.com.mg202611.pem"
 )
 
 func readExample(t *testing.T) []byte {
@@ -27,7 +32,7 @@ func readExample(t *testing.T) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{exampleCert, exampleKey} {
+	for _, want := range []string{exampleCert, exampleKey, exampleDKIM} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Fatalf("mailgate.example.yaml no longer names %s; update this test with it", want)
 		}
@@ -46,7 +51,8 @@ func TestExampleAsWritten(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	for _, p := range errs.Problems {
-		if (p.Path != "tls.cert_file" && p.Path != "tls.key_file") || !strings.Contains(p.Msg, "(no such file)") {
+		files := p.Path == "tls.cert_file" || p.Path == "tls.key_file" || p.Path == "filters.dkim_sign.keys[0].file"
+		if !files || !strings.Contains(p.Msg, "no such file") {
 			t.Errorf("unexpected problem in the example: %s", p)
 		}
 	}
@@ -61,7 +67,14 @@ func TestExampleWithCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	dkimKey := filepath.Join(dir, "dkim.pem")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	if err := os.WriteFile(dkimKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	data := bytes.ReplaceAll(readExample(t), []byte(exampleCert), []byte(cert))
+	data = bytes.ReplaceAll(data, []byte(exampleDKIM), []byte(dkimKey))
 	data = bytes.ReplaceAll(data, []byte(exampleKey), []byte(key))
 	c, err := config.Parse("mailgate.example.yaml", data)
 	if err != nil {
