@@ -139,7 +139,7 @@ func Defaults() *Config {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: cannot read the config file (%s); give the path of a readable YAML file", path, reason(err))
 	}
 	return Parse(path, data)
 }
