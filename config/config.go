@@ -5,6 +5,7 @@ package config
 
 import (
 	_ "embed"
+	"fmt"
 	"os"
 	"reflect"
 
