@@ -140,7 +140,7 @@ func Defaults() *Config {
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read the config file (%s); give the path of a readable YAML file", path, reason(err))
+		return nil, &fileError{path: path, err: err}
 	}
 	return Parse(path, data)
 }
@@ -178,3 +178,16 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	return c, nil
 }
+
+// fileError is a config file that cannot be read; it unwraps to the
+// os error so callers can test for os.ErrNotExist.
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string {
+	return fmt.Sprintf("%s: cannot read the config file (%s); give the path of a readable YAML file", e.path, reason(e.err))
+}
+
+func (e *fileError) Unwrap() error { return e.err }
