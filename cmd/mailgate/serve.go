@@ -72,6 +72,11 @@ func serveCommand(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	// Signals are caught before "ready" is logged, so a SIGTERM sent as
+	// soon as the server says it is ready is a clean shutdown, not a kill.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	a := &app{cfg: cfg, cfgPath: *cfgPath, level: new(slog.LevelVar), errc: make(chan error, 16)}
 	a.log = newLogger(cfg.Log, a.level, stderr)
 	a.live.Store(cfg)
@@ -80,7 +85,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 		a.stop(context.Background())
 		return 1
 	}
-	code := a.wait()
+	code := a.wait(sigs)
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	a.stop(ctx)
@@ -391,10 +396,7 @@ func isSMTPListener(l config.Listener) bool {
 
 // wait blocks until a signal to stop or a listener failure; SIGHUP
 // reloads the config and goes on waiting.
-func (a *app) wait() int {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+func (a *app) wait(sigs <-chan os.Signal) int {
 	for {
 		select {
 		case s := <-sigs:
