@@ -216,3 +216,9 @@ func report(t *testing.T, format string, args ...any) {
 	defer figures.Unlock()
 	t.Logf("FIGURES %s: "+format, append([]any{t.Name()}, args...)...)
 }
+
+// mgtestTimeout bounds waits for the sink.
+const mgtestTimeout = mgtest.Timeout
+
+// smtptestPolite is a sink that accepts everything.
+func smtptestPolite() smtptest.Config { return smtptest.Config{} }
