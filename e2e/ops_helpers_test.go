@@ -28,9 +28,13 @@ import (
 // listeners run the filters a real installation would (ratelimit on
 // both, sender_policy on submission), which mgtest's generated config
 // leaves out, so the config is rewritten and the server restarted once.
-func opsServer(t *testing.T, users map[string]string, extra string) *mgtest.Server {
+//
+// more adds listeners of other protocols (such as imap), each named
+// after its protocol.
+func opsServer(t *testing.T, users map[string]string, extra string, more ...string) *mgtest.Server {
 	t.Helper()
-	srv := mgtest.Start(t, mgtest.Options{Protocols: []string{"smtp", "submission", "pop3", "http"}, Users: users})
+	protos := append([]string{"smtp", "submission", "pop3", "http"}, more...)
+	srv := mgtest.Start(t, mgtest.Options{Protocols: protos, Users: users})
 	if code := srv.Stop(); code != 0 {
 		t.Fatalf("first stop: exit %d", code)
 	}
@@ -60,10 +64,21 @@ listeners:
   - name: http
     protocol: http
     address: %s
-%s`, srv.Hostname, srv.DataDir, srv.Addr["smtp"], srv.Addr["submission"], srv.Addr["pop3"], srv.Addr["http"], extra)
+%s%s`, srv.Hostname, srv.DataDir, srv.Addr["smtp"], srv.Addr["submission"], srv.Addr["pop3"], srv.Addr["http"], moreListeners(srv), extra)
 	if err := os.WriteFile(srv.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// moreListeners are the listeners opsServer's more added.
+func moreListeners(srv *mgtest.Server) string {
+	var b strings.Builder
+	for _, p := range []string{"imap", "imaps", "pop3s", "submissions"} {
+		if a := srv.Addr[p]; a != "" {
+			fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", p, p, a)
+		}
+	}
+	return b.String()
 }
 
 // pidOf returns the running server's process ID from its ready line.

@@ -68,6 +68,44 @@ func failPOP3(t *testing.T, srv *mgtest.Server) {
 	say("QUIT")
 }
 
+// failIMAP makes one IMAP login failure, after STARTTLS.
+func failIMAP(t *testing.T, srv *mgtest.Server) {
+	t.Helper()
+	raw, err := net.Dial("tcp", srv.Addr["imap"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var c net.Conn = raw
+	r := bufio.NewReader(c)
+	// say sends cmd and reads up to the tagged reply.
+	say := func(tag, cmd string) string {
+		t.Helper()
+		c.Write([]byte(tag + " " + cmd + "\r\n"))
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("IMAP %q: %v", cmd, err)
+			}
+			if strings.HasPrefix(line, tag+" ") {
+				return line
+			}
+		}
+	}
+	if _, err := r.ReadString('\n'); err != nil { // greeting
+		t.Fatal(err)
+	}
+	if line := say("a1", "STARTTLS"); !strings.HasPrefix(line, "a1 OK") {
+		t.Fatalf("STARTTLS: %q", line)
+	}
+	c = tls.Client(raw, srv.ClientTLS())
+	r = bufio.NewReader(c)
+	if line := say("a2", "LOGIN alice@localhost wrong"); !strings.HasPrefix(line, "a2 NO") {
+		t.Fatalf("LOGIN with a wrong password: %q", line)
+	}
+	say("a3", "LOGOUT")
+}
+
 // failregexes reads the filter's failregex lines as Go regexps, <ADDR>
 // and <HOST> becoming a group named addr.
 func failregexes(t *testing.T) []*regexp.Regexp {
@@ -113,16 +151,18 @@ func bannedAddr(res []*regexp.Regexp, line string) (string, bool) {
 
 // TestOpsFail2banFilterMatchesAuthFailures: the shipped fail2ban filter
 // finds the client address in the real SMTP AUTH and POP3 login failure
-// lines, is not fooled by a user name that carries "client=6.6.6.6", and
+// lines (and IMAP's), is not fooled by a user name that carries "client=6.6.6.6", and
 // matches no other line of the run. fail2ban-regex, when installed,
 // agrees.
 func TestOpsFail2banFilterMatchesAuthFailures(t *testing.T) {
 	t.Parallel()
-	srv := opsServer(t, map[string]string{"alice@localhost": "pw"}, "auth:\n  delay: 1ms\n")
+	srv := opsServer(t, map[string]string{"alice@localhost": "pw"}, "auth:\n  delay: 1ms\n", "imap")
 	failAuth(t, srv, "alice@localhost")
 	failAuth(t, srv, `evil client=6.6.6.6 mechanism=PLAIN`)
 	failPOP3(t, srv)
+	failIMAP(t, srv)
 	srv.WaitLog(`msg="pop3 login failed"`)
+	srv.WaitLog(`msg="imap login failed"`)
 	res := failregexes(t)
 	matched := map[string]int{}
 	var logLines []string
@@ -132,7 +172,8 @@ func TestOpsFail2banFilterMatchesAuthFailures(t *testing.T) {
 		}
 		logLines = append(logLines, line)
 		addr, ok := bannedAddr(res, line)
-		failure := strings.Contains(line, `msg="auth failure"`) || strings.Contains(line, `msg="pop3 login failed"`)
+		failure := strings.Contains(line, `msg="auth failure"`) || strings.Contains(line, `msg="pop3 login failed"`) ||
+			strings.Contains(line, `msg="imap login failed"`)
 		switch {
 		case failure && !ok:
 			t.Errorf("filter misses the failure line\n%s", line)
@@ -144,8 +185,8 @@ func TestOpsFail2banFilterMatchesAuthFailures(t *testing.T) {
 			matched[strings.SplitN(strings.SplitN(line, `msg="`, 2)[1], `"`, 2)[0]]++
 		}
 	}
-	if matched["auth failure"] != 2 || matched["pop3 login failed"] != 1 {
-		t.Errorf("matched %v, want 2 auth failure and 1 pop3 login failed", matched)
+	if matched["auth failure"] != 2 || matched["pop3 login failed"] != 1 || matched["imap login failed"] != 1 {
+		t.Errorf("matched %v, want 2 auth failure, 1 pop3 and 1 imap login failed", matched)
 	}
 	f2b := testenv.Tool(t, "fail2ban-regex")
 	logFile := filepath.Join(t.TempDir(), "mailgate.log")
@@ -155,8 +196,8 @@ func TestOpsFail2banFilterMatchesAuthFailures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fail2ban-regex: %v\n%s", err, out)
 	}
-	if !regexp.MustCompile(`Lines: \d+ lines, 0 ignored, 3 matched`).Match(out) {
-		t.Errorf("fail2ban-regex did not match exactly the 3 failure lines:\n%s", out)
+	if !regexp.MustCompile(`Lines: \d+ lines, 0 ignored, 4 matched`).Match(out) {
+		t.Errorf("fail2ban-regex did not match exactly the 4 failure lines:\n%s", out)
 	}
 }
 
