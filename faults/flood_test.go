@@ -48,6 +48,9 @@ func dialFrom(t *testing.T, src, addr string) (net.Conn, *bufio.Reader, string) 
 // the server's peak RSS stays bounded (reported).
 func TestThousandIdleAndSlowloris(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits 4-5 x command_timeout for the slowloris; runs without -short (CI)")
+	}
 	srv := mgtest.Start(t, mgtest.Options{
 		Protocols: []string{"smtp", "submissions"},
 		Users:     map[string]string{user: pass},
