@@ -51,6 +51,7 @@ func (a *app) reload() {
 	for _, key := range restartKeys(a.cfg, cfg) {
 		a.log.Warn("reload: change needs a restart; the old value stays in use until then", "key", key)
 	}
+	a.log.Info("reload: accounts", "file", a.accounts.Path(), "accounts", len(a.accounts.List()))
 	if leaf := a.certs.Leaf(); leaf != nil {
 		a.log.Info("reload: certificate", "subject", leaf.Subject.CommonName, "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
