@@ -91,19 +91,26 @@ func TestOpsMetricsMoveThroughDelivery(t *testing.T) {
 
 // TestOpsDeployFilesMatchMetrics: the alerting rules pass promtool check
 // rules, and every mailgate_ metric that the rules and the Grafana
-// dashboard use is exported by the real binary.
+// dashboard use is exported by the real binary. This run also has POP3
+// and IMAP logins and an SMTP rejection, so promtool lints those series
+// too.
 func TestOpsDeployFilesMatchMetrics(t *testing.T) {
 	t.Parallel()
-	srv := opsServer(t, map[string]string{"alice@localhost": "pw", "bob@localhost": "pw"}, "auth:\n  delay: 1ms\n")
+	srv := opsServer(t, map[string]string{"alice@localhost": "pw", "bob@localhost": "pw"}, "auth:\n  delay: 1ms\n", "imap")
 	body := []byte("From: alice@localhost\r\nTo: bob@localhost\r\nSubject: deploy\r\n\r\nhi\r\n")
 	id := submit(t, srv, "alice@localhost", "pw", "alice@localhost", "bob@localhost", body)
 	srv.WaitLog("msg=delivered msgid=" + id)
 	// The events the dashboard's other panels show.
 	failAuth(t, srv, "alice@localhost")
 	failPOP3(t, srv)
+	failIMAP(t, srv)
 	refuseRcpt(t, srv)
 	srv.WaitLog(`msg="pop3 login failed"`)
+	srv.WaitLog(`msg="imap login failed"`)
 	s := scrapeMetrics(t, srv)
+	if out := promtool(t, s.raw, "check", "metrics"); strings.TrimSpace(out) != "" {
+		t.Errorf("promtool check metrics complains:\n%s", out)
+	}
 
 	rules, err := os.ReadFile("../deploy/prometheus/mailgate-alerts.yml")
 	if err != nil {
