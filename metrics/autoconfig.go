@@ -26,23 +26,22 @@ type ClientServer struct {
 }
 
 // SetAutoconfig serves cc at /.well-known/autoconfig/mail/config-v1.1.xml
-// and /mail/config-v1.1.xml (the path under autoconfig.DOMAIN); a later
-// call replaces it (config reload).
+// and /mail/config-v1.1.xml (the path under autoconfig.DOMAIN); until
+// then both answer 404. A later call replaces it (config reload).
 func (s *Server) SetAutoconfig(cc ClientConfig) {
 	s.mu.Lock()
-	first := s.autoconfig == nil
+	defer s.mu.Unlock()
 	s.autoconfig = &cc
-	s.mu.Unlock()
-	if first {
-		s.mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.serveAutoconfig)
-		s.mux.HandleFunc("GET /mail/config-v1.1.xml", s.serveAutoconfig)
-	}
 }
 
 func (s *Server) serveAutoconfig(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	cc := *s.autoconfig
+	cc := s.autoconfig
 	s.mu.Unlock()
+	if cc == nil {
+		http.NotFound(w, r)
+		return
+	}
 	out, err := cc.XML()
 	if err != nil {
 		s.log.Error("autoconfig", "err", err)

@@ -46,6 +46,8 @@ func New(reg *prometheus.Registry, token string, log *slog.Logger) *Server {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.serveAutoconfig)
+	s.mux.HandleFunc("GET /mail/config-v1.1.xml", s.serveAutoconfig)
 	return s
 }
 
