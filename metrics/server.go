@@ -1,7 +1,9 @@
 // Package metrics is mailgate's HTTP side: one Prometheus registry served
-// on /metrics, liveness and readiness on /healthz and /readyz, and the
-// admin API that other packages mount under /admin/. Any package may
-// import it; it imports no other mailgate package.
+// on /metrics, liveness and readiness on /healthz and /readyz, the admin
+// API that other packages mount under /admin/, and Thunderbird's
+// autoconfig file; plus the server-wide series (config reloads,
+// certificate expiry, spool disk space). Any package may import it; it
+// imports no other mailgate package.
 package metrics
 
 import (
