@@ -207,6 +207,41 @@ func TestOpsFail2banFilterMatchesAuthFailures(t *testing.T) {
 	})
 }
 
+// TestOpsFail2banJail: fail2ban's own configuration test accepts the
+// example jail and the filter, added to Debian's stock configuration
+// (its default sshd jail turned off: there is no sshd log here).
+func TestOpsFail2banJail(t *testing.T) {
+	t.Parallel()
+	client, err := exec.LookPath("fail2ban-client")
+	if err != nil {
+		t.Skip("fail2ban-client is not installed (Debian package fail2ban)")
+	}
+	dir := filepath.Join(t.TempDir(), "fail2ban")
+	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", dir).CombinedOutput(); err != nil {
+		t.Skipf("no stock fail2ban configuration to extend: %v %s", err, out)
+	}
+	files := map[string]string{
+		"filter.d/mailgate.conf":      fail2banFilter,
+		"jail.d/mailgate.conf":        "../deploy/fail2ban/jail.d/mailgate.conf",
+		"jail.d/defaults-debian.conf": "",
+	}
+	for dst, src := range files {
+		data := []byte("[sshd]\nenabled = false\n")
+		if src != "" {
+			if data, err = os.ReadFile(src); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(client, "-c", dir, "-t").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK: configuration test is successful") {
+		t.Errorf("fail2ban-client -t: %v\n%s", err, out)
+	}
+}
+
 // TestOpsQueueIDTellsTheWholeStory: a message to a domain with a null MX
 // bounces at once. Its queue ID from the 250 reply is in the Received
 // header, the relay's accepted line, the queue's lines, the delivery
