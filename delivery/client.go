@@ -64,7 +64,7 @@ func (c *client) finish(s *session, st connState) {
 func logResults(log *slog.Logger, m *Metrics, route, mta, tls string, req *Request, res []Result) {
 	for _, r := range res {
 		m.attempt(route, r.Err)
-		attrs := []any{"id", req.ID, "rcpt", r.Rcpt, "route", route, "result", resultOf(r.Err)}
+		attrs := []any{"msgid", req.ID, "rcpt", r.Rcpt, "route", route, "result", resultOf(r.Err)}
 		var e *Error
 		switch {
 		case r.Err == nil:

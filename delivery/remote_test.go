@@ -49,7 +49,7 @@ func TestRemoteDeliversOverSTARTTLS(t *testing.T) {
 	if mf, _ := reg.Gather(); len(mf) == 0 || mf[0].GetName() != "mailgate_delivery_attempts_total" {
 		t.Error("metrics not registered")
 	}
-	if n := strings.Count(logs.String(), "msg=\"delivery attempt\" id=q1 "); n != 2 {
+	if n := strings.Count(logs.String(), "msg=\"delivery attempt\" msgid=q1 "); n != 2 {
 		t.Errorf("log has %d attempt lines for q1, want 2:\n%s", n, logs)
 	}
 }

@@ -76,7 +76,7 @@ func TestCheckConfig(t *testing.T) {
 		{"the embedded default", []string{"check-config", embedded}, 0, embedded + ": OK\n"},
 		{"every problem, one per line", []string{"check-config", bad}, 1, wantProblems(bad)},
 		{"missing file", []string{"check-config", filepath.Join(dir, "nope.yaml")}, 1,
-			"open " + filepath.Join(dir, "nope.yaml") + ": no such file or directory\n"},
+			filepath.Join(dir, "nope.yaml") + ": cannot read the config file (no such file); give the path of a readable YAML file\n"},
 		{"no file given", []string{"check-config"}, 2, "usage: mailgate check-config FILE\n"},
 	}
 	for _, tc := range tests {

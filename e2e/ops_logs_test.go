@@ -262,11 +262,11 @@ func TestOpsQueueIDTellsTheWholeStory(t *testing.T) {
 	}
 	srv.WaitLog("msg=delivered msgid=" + report)
 	want := []string{
-		`msg=accepted session=`,           // relay
-		`msg=queued msgid=` + id,          // queue
-		`msg="delivery attempt" id=` + id, // delivery
-		`msg=bounced msgid=` + id,         // queue
-		`msg="report queued" msgid=` + id, // queue: the DSN, with its own ID
+		`msg=accepted session=`,              // relay
+		`msg=queued msgid=` + id,             // queue
+		`msg="delivery attempt" msgid=` + id, // delivery
+		`msg=bounced msgid=` + id,            // queue
+		`msg="report queued" msgid=` + id,    // queue: the DSN, with its own ID
 	}
 	logs := srv.Logs()
 	for _, w := range want {

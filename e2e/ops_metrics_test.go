@@ -36,7 +36,8 @@ func TestOpsMetricsMoveThroughDelivery(t *testing.T) {
 	// One message submitted for a local user.
 	body := []byte("From: alice@localhost\r\nTo: bob@localhost\r\nSubject: metrics\r\n\r\nhello\r\n")
 	id := submit(t, srv, "alice@localhost", "pw", "alice@localhost", "bob@localhost", body)
-	srv.WaitLog("msg=delivered msgid=" + id)
+	// "removed" comes after the result is recorded and the index updated.
+	srv.WaitLog("msg=removed msgid=" + id)
 	refuseRcpt(t, srv)
 
 	s := scrapeMetrics(t, srv)
