@@ -192,3 +192,54 @@ func sendLocal(t *testing.T, srv *mgtest.Server, msg string) {
 	p.send(msg + ".\r\n")
 	p.until("250 ")
 }
+
+// TestPlusTagTraversal: local delivery files user+tag mail in the folder
+// the tag names. Tags that climb out of the account are refused at RCPT
+// or land inside the account; nothing appears outside it.
+func TestPlusTagTraversal(t *testing.T) {
+	t.Parallel()
+	srv := startIMAPPOP(t)
+	before := tree(t, srv.Dir)
+	local := strings.TrimSuffix(user, "@localhost")
+	tags := []string{"../../evil", "..", "../x", "/etc/evil", "a/../../evil", "~root", "%2e%2e", ".evil", "evil\\..\\..\\x"}
+	refused, stored := 0, 0
+	for _, tag := range tags {
+		p := dialPlain(t, srv.Addr["smtp"])
+		p.until("220 ")
+		p.send("EHLO a.test\r\n")
+		p.until("250 ")
+		p.send("MAIL FROM:<x@outside.test>\r\n")
+		p.line()
+		p.send("RCPT TO:<" + local + "+" + tag + "@localhost>\r\n")
+		if got := p.line(); !strings.HasPrefix(got, "250") {
+			refused++
+			continue
+		}
+		p.send("DATA\r\n")
+		p.until("354")
+		p.send("Subject: tag " + tag + "\r\n\r\nx\r\n.\r\n")
+		if got := p.line(); strings.HasPrefix(got, "250") {
+			stored++
+		}
+	}
+	waitQueueEmptyLog(t, srv, stored)
+	acct := filepath.Join(srv.MailDir(), user)
+	for p := range tree(t, srv.Dir) {
+		if !before[p] && p != acct && !strings.HasPrefix(p, acct+string(filepath.Separator)) && !strings.HasPrefix(p, filepath.Join(srv.DataDir, "queue")) {
+			t.Errorf("delivery created a path outside the account: %s", p)
+		}
+	}
+	if got := len(mailboxFiles(t, acct)); got != stored {
+		t.Errorf("%d messages in the account, want the %d accepted", got, stored)
+	}
+	report(t, "%d +tags that climb out: %d refused at RCPT, %d stored inside the account", len(tags), refused, stored)
+}
+
+// waitQueueEmptyLog waits for n "removed" lines: every accepted message
+// has left the spool (this server has no admin listener).
+func waitQueueEmptyLog(t *testing.T, srv *mgtest.Server, n int) {
+	t.Helper()
+	if n > 0 {
+		waitLogCount(t, srv, "msg=removed ", n)
+	}
+}
