@@ -59,7 +59,8 @@ func (s *Server) isClosing() bool {
 
 // serveConn runs one connection to its end.
 func (s *Server) serveConn(l config.Listener, c net.Conn) {
-	srv := s.smtpServer(l)
+	be := &backend{srv: s, listener: l}
+	srv := s.smtpServer(l, be)
 	srv.Debug = &smuggleTap{}
 	s.mu.Lock()
 	if s.closing {
@@ -67,7 +68,7 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 		c.Close()
 		return
 	}
-	s.conns[srv] = c
+	s.conns[srv] = connEntry{conn: c, be: be}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

@@ -60,7 +60,7 @@ type Server struct {
 	auth    *authLimiter
 
 	mu        sync.Mutex
-	conns     map[*smtp.Server]net.Conn // one go-smtp server per connection; see conn.go
+	conns     map[*smtp.Server]connEntry // one go-smtp server per connection; see conn.go
 	listeners []net.Listener
 	closing   bool
 }
@@ -78,7 +78,7 @@ func New(o Options) *Server {
 		opts: o, log: o.Logger, now: o.Now,
 		metrics: newMetrics(o.Registerer),
 		auth:    newAuthLimiter(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now),
-		conns:   map[*smtp.Server]net.Conn{},
+		conns:   map[*smtp.Server]connEntry{},
 	}
 	s.Reload(c, o.Chains)
 	return s
@@ -140,11 +140,11 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 
 // smtpServer configures go-smtp for listener l. It is called once per
 // accepted connection (see conn.go), so it counts the connection too.
-func (s *Server) smtpServer(l config.Listener) *smtp.Server {
+func (s *Server) smtpServer(l config.Listener, be *backend) *smtp.Server {
 	s.metrics.connections.WithLabelValues(l.Name).Inc()
 	cfg := s.conf()
 	lim := cfg.Limits
-	srv := smtp.NewServer(&backend{srv: s, listener: l})
+	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = int64(lim.MaxMessageSize)
 	srv.MaxRecipients = lim.MaxRecipients
@@ -171,12 +171,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	listeners := append([]net.Listener(nil), s.listeners...)
 	conns := make(map[*smtp.Server]net.Conn, len(s.conns))
-	for srv, c := range s.conns {
-		conns[srv] = c
+	var idle []net.Conn
+	for srv, e := range s.conns {
+		conns[srv] = e.conn
+		if !e.be.busy.Load() {
+			c := e.conn
+			if sc := e.be.conn.Load(); sc != nil {
+				c = sc.Conn()
+			}
+			idle = append(idle, c)
+		}
 	}
 	s.mu.Unlock()
 	for _, ln := range listeners {
 		ln.Close()
+	}
+	// A client idle between transactions would hold shutdown until its
+	// command timeout: tell it to come back later and hang up now. One
+	// that starts MAIL meanwhile gets the same 421 from Mail.
+	for _, c := range idle {
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", errShuttingDown.Code, errShuttingDown.EnhancedCode[0],
+			errShuttingDown.EnhancedCode[1], errShuttingDown.EnhancedCode[2], errShuttingDown.Message)
+		closeRead(c)
 	}
 	var first error
 	for srv, c := range conns {
@@ -195,12 +212,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type backend struct {
 	srv      *Server
 	listener config.Listener
+	// busy is set while a transaction is open (MAIL until its end), so
+	// Shutdown knows which connections it may close at once.
+	busy atomic.Bool
+	// conn is the go-smtp connection once a session started; its Conn()
+	// is the TLS connection after STARTTLS.
+	conn atomic.Pointer[smtp.Conn]
+}
+
+// connEntry is one live connection.
+type connEntry struct {
+	conn net.Conn
+	be   *backend
 }
 
 // NewSession is called by go-smtp at the first HELO/EHLO (and again after
 // STARTTLS, with all state reset).
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return b.srv.newSession(b.listener, c)
+	return b.srv.newSession(b, c)
 }
 
 // slogAdapter sends go-smtp's own error log to slog.

@@ -21,6 +21,7 @@ import (
 // session is one SMTP connection's state (go-smtp makes a new one after
 // STARTTLS, so nothing said before TLS survives it).
 type session struct {
+	be       *backend
 	srv      *Server
 	listener config.Listener
 	conn     *smtp.Conn
@@ -47,14 +48,16 @@ func newSessionID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Server) newSession(l config.Listener, c *smtp.Conn) (smtp.Session, error) {
+func (s *Server) newSession(be *backend, c *smtp.Conn) (smtp.Session, error) {
+	l := be.listener
+	be.conn.Store(c)
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
 	if closing {
 		return nil, errShuttingDown
 	}
-	ss := &session{srv: s, listener: l, conn: c, id: newSessionID(), helo: c.Hostname()}
+	ss := &session{be: be, srv: s, listener: l, conn: c, id: newSessionID(), helo: c.Hostname()}
 	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
 		ss.ip = ta.IP
 	}
@@ -198,6 +201,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if err := ss.txn.Mail(ss.ctx, from); err != nil {
 		return ss.fail("mail", err)
 	}
+	ss.be.busy.Store(true)
 	ss.env = &queue.Envelope{
 		From: from, Received: ss.srv.now(), ClientIP: ss.ip.String(), Helo: clean(ss.helo),
 		Listener: ss.listener.Name, Account: ss.account,
@@ -279,6 +283,7 @@ func (ss *session) route(to string) ([]string, error) {
 
 // Reset ends the current transaction.
 func (ss *session) Reset() {
+	ss.be.busy.Store(false)
 	ss.env = nil
 	if ss.txn != nil {
 		ss.txn.Reset()

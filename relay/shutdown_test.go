@@ -32,18 +32,38 @@ func TestShutdownGraceful(t *testing.T) {
 	}
 }
 
-// TestShutdownDeadline: an idle client does not hold shutdown past its
-// context: the connection is closed when the context ends.
-func TestShutdownDeadline(t *testing.T) {
+// TestShutdownClosesIdleSessions: a client idle between transactions is
+// told 421 and hung up on at once, so it does not hold shutdown up.
+func TestShutdownClosesIdleSessions(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil)
 	w := ts.session("submissions", true, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v, want nil: the idle session should not be waited for", err)
+	}
+	if got := w.reply(); got != "421 4.3.2 Server is shutting down; try again later" {
+		t.Errorf("idle client got %q, want the 421 shutdown reply", got)
+	}
+	if got := w.reply(); got != closed {
+		t.Errorf("after the 421 the client got %q, want the connection closed", got)
+	}
+}
+
+// TestShutdownDeadline: a client that stalls inside a transaction does
+// not hold shutdown past its context: the connection is closed then.
+func TestShutdownDeadline(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("mx", false, false)
+	w.must(mailFrom, "250")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := ts.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown = %v, want the context's deadline", err)
 	}
 	if got := w.reply(); got != closed {
-		t.Errorf("idle client got %q, want the connection closed", got)
+		t.Errorf("stalled client got %q, want the connection closed", got)
 	}
 }
