@@ -37,7 +37,7 @@ func parseSpool(t *testing.T, id string, data []byte) (*queue.Envelope, []byte) 
 	t.Helper()
 	rest, ok := bytes.CutPrefix(data, []byte(spoolMagic))
 	if !ok {
-		t.Fatalf("%s.msg does not start with %q", id, spoolMagic)
+		t.Fatalf("%s.msg does not start with %q (%d bytes: %.80q)", id, spoolMagic, len(data), data)
 	}
 	head, raw, ok := bytes.Cut(rest, []byte("\n"))
 	if !ok {
@@ -93,7 +93,7 @@ func findMessage(t *testing.T, srv *mgtest.Server, id string) (raw []byte, where
 			return nil
 		}
 		if i := bytes.Index(data, marker); i >= 0 {
-			if start := bytes.LastIndex(data[:i], []byte("Received: from ")); start >= 0 {
+			if start := bytes.LastIndex(data[:i], []byte("Received: ")); start >= 0 {
 				found = data[start:]
 				where = path
 			}

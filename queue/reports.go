@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -98,6 +99,10 @@ func (q *Queue) report(m *message, action string, idx []int, now time.Time) {
 		ID: NewID(now), From: "", Recipients: []Recipient{{Addr: m.env.From}},
 		Received: now, Bounce: true, UTF8: m.env.UTF8,
 	}
+	// A trace field with the report's own queue ID, as for accepted mail,
+	// so the report can be followed like any other message.
+	trace := fmt.Sprintf("Received: by %s (mailgate) id %s\r\n\tfor <%s>; %s\r\n", q.opts.Hostname, env.ID, clean(m.env.From), now.Format(time.RFC1123Z))
+	body = append([]byte(trace), body...)
 	if err := q.enqueueLocked(env, body); err != nil {
 		q.log.Error("cannot queue report", "msgid", m.env.ID, "err", err)
 		return
