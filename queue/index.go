@@ -23,9 +23,6 @@ type entry struct {
 
 const notDue = math.MaxUint64
 
-// maxScan bounds the due recipients looked at per scheduler pass, so a
-// large backlog does not make every pass walk the whole queue.
-const maxScan = 5000
 
 var indexSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"rcpt": {Name: "rcpt", Indexes: map[string]*memdb.IndexSchema{
@@ -77,25 +74,28 @@ func (q *Queue) unindexMessage(id string) {
 	txn.Commit()
 }
 
-// due returns the recipients whose time has come, oldest first, and the
-// time of the next one that is not yet due (zero if none).
-func (q *Queue) due(now time.Time) (ready []*entry, next time.Time) {
+// due returns up to limit recipients whose time has come, oldest first,
+// and the time of the next one that is not yet due (zero if none, or if
+// the limit cut the list).
+func (q *Queue) due(now time.Time, limit int) (ready []*entry, next time.Time) {
 	txn := q.db.Txn(false)
 	it, err := txn.LowerBound("rcpt", "due", uint64(0))
 	if err != nil {
 		return nil, time.Time{}
 	}
-	limit := uint64(now.UnixNano())
+	until := uint64(now.UnixNano())
 	for obj := it.Next(); obj != nil; obj = it.Next() {
 		e := obj.(*entry)
 		if e.Due == notDue {
 			break
 		}
-		if e.Due > limit {
+		if e.Due > until {
 			return ready, time.Unix(0, int64(e.Due))
 		}
-		if len(ready) >= maxScan {
-			return ready, now
+		if len(ready) >= limit {
+			// More are due: they start as results free slots and wake
+			// the loop, so no timer is needed for them.
+			return ready, time.Time{}
 		}
 		ready = append(ready, e)
 	}

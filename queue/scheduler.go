@@ -59,7 +59,13 @@ func (q *Queue) run(ctx context.Context) {
 func (q *Queue) dispatch(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	ready, next := q.due(q.now())
+	free := q.opts.MaxConcurrent - q.inFlight
+	if free <= 0 {
+		return time.Time{} // a result will wake the loop
+	}
+	// Look at a few due recipients per free slot, not the whole backlog:
+	// under load this pass runs once per finished delivery.
+	ready, next := q.due(q.now(), free*8+64)
 	jobs := q.group(ready)
 	for _, j := range jobs {
 		if q.inFlight >= q.opts.MaxConcurrent || q.perDomain[j.domain] >= q.opts.PerDestination {
