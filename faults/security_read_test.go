@@ -165,6 +165,12 @@ func TestPOP3ConcurrentSessions(t *testing.T) {
 	if l := first.line(); !strings.HasPrefix(l, "+OK") {
 		t.Errorf("QUIT: %q", l)
 	}
+	// The lock is released after the +OK, as the session ends: wait for
+	// the close (a client logging in again between the two is refused
+	// [IN-USE]; reported).
+	if l := first.line(); l != "" {
+		t.Errorf("after QUIT: %q, want the connection closed", l)
+	}
 	third, ok := login()
 	if !strings.HasPrefix(ok, "+OK") {
 		t.Fatalf("login after the first quit: %q", ok)
