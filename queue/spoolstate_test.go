@@ -1,0 +1,104 @@
+package queue
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestSpoolStateRecords checks that WriteState appends records to the
+// .state file, that Recover returns the last complete one, that a torn
+// record is ignored, and that the message bytes are untouched.
+func TestSpoolStateRecords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := OpenSpool(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(1)
+	raw := []byte("Subject: s\r\n\r\nbody\r\n")
+	if err := s.Write(env, raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{`{"n":1}`, `{"n":2}`} {
+		if err := s.WriteState(env.ID, []byte(st)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if msg, _ := os.ReadFile(filepath.Join(dir, env.ID+msgSuffix)); !bytes.HasSuffix(msg, raw) {
+		t.Errorf(".msg file changed by WriteState: %q", msg)
+	}
+	// A crash in the middle of a third append.
+	f, _ := os.OpenFile(filepath.Join(dir, env.ID+stateSuffix), os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(stateRecord([]byte(`{"n":3}`))[:20])
+	f.Close()
+
+	s2, _ := OpenSpool(dir, nil)
+	defer s2.Close()
+	got, broken, err := s2.Recover()
+	if err != nil || broken != 0 || len(got) != 1 {
+		t.Fatalf("Recover: %d messages, %d broken, %v", len(got), broken, err)
+	}
+	if string(got[0].State) != `{"n":2}` {
+		t.Errorf("state %q, want the last complete record {\"n\":2}", got[0].State)
+	}
+	if _, r, err := s2.ReadMessage(env.ID); err != nil || !bytes.Equal(r, raw) {
+		t.Errorf("message %q, %v; want %q", r, err, raw)
+	}
+	if err := s2.Remove(env.ID); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("%d files left after Remove", len(left))
+	}
+}
+
+// TestSpoolWholeStateFile checks that a .state file written whole (by
+// earlier versions) is still read, and that appending to it keeps working.
+func TestSpoolWholeStateFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, _ := OpenSpool(dir, nil)
+	defer s.Close()
+	env := testEnv(2)
+	if err := s.Write(env, []byte("Subject: x\r\n\r\nold\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, env.ID+stateSuffix), []byte(`{"old":true}`), 0o600)
+	got, _, err := s.Recover()
+	if err != nil || len(got) != 1 || string(got[0].State) != `{"old":true}` {
+		t.Fatalf("Recover: %v, %v; want one message with state {\"old\":true}", got, err)
+	}
+	if err := s.WriteState(env.ID, []byte(`{"new":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = s.Recover()
+	if len(got) != 1 || string(got[0].State) != `{"new":true}` {
+		t.Fatalf("after WriteState: %v; want state {\"new\":true}", got)
+	}
+}
+
+func TestLastStateRecord(t *testing.T) {
+	t.Parallel()
+	a, b := stateRecord([]byte("first")), stateRecord([]byte("second"))
+	bad := stateRecord([]byte("third"))
+	bad[len(bad)-1] ^= 1
+	for _, c := range []struct {
+		in   []byte
+		want string
+	}{
+		{nil, ""},
+		{a, "first"},
+		{append(append([]byte{}, a...), b...), "second"},
+		{append(append([]byte{}, a...), bad...), "first"},
+		{append(append([]byte{}, a...), b[:len(b)-2]...), "first"},
+		{[]byte("garbage"), ""},
+	} {
+		if got := string(lastStateRecord(c.in)); got != c.want {
+			t.Errorf("lastStateRecord(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
