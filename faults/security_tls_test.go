@@ -95,6 +95,8 @@ func TestSTARTTLSInjection(t *testing.T) {
 	}{
 		{"smtp", "submission", "220 ", "EHLO a.test\r\n", "STARTTLS\r\nXINJECT\r\n", "EHLO b.test\r\n",
 			func(first string) bool { return !strings.HasPrefix(first, "250") }},
+		{"smtp-mx", "smtp", "220 ", "EHLO a.test\r\n", "STARTTLS\r\nXINJECT\r\n", "EHLO b.test\r\n",
+			func(first string) bool { return !strings.HasPrefix(first, "250") }},
 		{"imap", "imap", "* OK", "", "a STARTTLS\r\nb NOOP\r\n", "c NOOP\r\n",
 			func(first string) bool { return strings.HasPrefix(first, "b ") }},
 		{"pop3", "pop3", "+OK", "", "STLS\r\nXINJECT\r\n", "CAPA\r\n",
