@@ -1,12 +1,12 @@
 package queue
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,12 +133,11 @@ func (s *Spool) writeTemp(tmp string, env *Envelope, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	w.WriteString(spoolMagic)
-	w.Write(head)
-	w.WriteString("\n")
-	w.Write(raw)
-	if err := w.Flush(); err != nil {
+	// One writev of the small head and the message: no 64 KB buffer to
+	// allocate and fill per message.
+	head = append(append([]byte(spoolMagic), head...), '\n')
+	bufs := net.Buffers{head, raw}
+	if _, err := bufs.WriteTo(f); err != nil {
 		f.Close()
 		return err
 	}
