@@ -66,3 +66,76 @@ func TestAuthBruteForceThrottled(t *testing.T) {
 	}
 	report(t, "6 guesses: %q ... %q; right password while locked refused; other address logs in", replies[0], replies[5])
 }
+
+// TestReadAuthBruteForce guesses passwords over IMAPS and POP3S. Both
+// close a connection after 3 failed logins, and POP3 answers each failure
+// only after its failure delay. The test measures the guessing rate of one
+// client reconnecting, and whether the right password still works right
+// after the guesses. There is no per-address lockout across
+// connections here, unlike SMTP's auth.* (reported).
+func TestReadAuthBruteForce(t *testing.T) {
+	t.Parallel()
+	srv := startIMAPPOP(t)
+	type proto struct {
+		name  string
+		login func(p *plainConn, password string) string
+		greet string
+		ok    string
+	}
+	protos := []proto{
+		{"imaps", func(p *plainConn, pw string) string {
+			p.send("a LOGIN " + user + " \"" + pw + "\"\r\n")
+			return p.line()
+		}, "* OK", "a OK"},
+		{"pop3s", func(p *plainConn, pw string) string {
+			p.send("USER " + user + "\r\n")
+			if l := p.line(); !strings.HasPrefix(l, "+OK") {
+				return l
+			}
+			p.send("PASS " + pw + "\r\n")
+			return p.line()
+		}, "+OK", "+OK"},
+	}
+	for _, pr := range protos {
+		t.Run(pr.name, func(t *testing.T) {
+			t.Parallel()
+			guesses, conns := 0, 0
+			start := time.Now()
+			var perConn []int
+			for guesses < 6 {
+				p := dialTLSLine(t, srv, pr.name)
+				p.until(pr.greet)
+				conns++
+				n := 0
+				for {
+					st := time.Now()
+					got := pr.login(p, "wrong-"+string(rune('a'+guesses)))
+					if got == "" || strings.HasPrefix(got, "* BYE") {
+						break
+					}
+					guesses++
+					n++
+					if strings.HasPrefix(got, pr.ok) {
+						t.Fatalf("wrong password accepted: %q", got)
+					}
+					if pr.name == "pop3s" && time.Since(st) < time.Second {
+						t.Errorf("POP3 failure answered after %v, before the failure delay", time.Since(st))
+					}
+					if strings.Contains(got, "closing") {
+						break
+					}
+				}
+				perConn = append(perConn, n)
+				if n > 3 {
+					t.Errorf("%d failed logins on one connection; want the connection closed after 3", n)
+				}
+			}
+			rate := float64(guesses) / time.Since(start).Seconds()
+			p := dialTLSLine(t, srv, pr.name)
+			p.until(pr.greet)
+			after := pr.login(p, pass)
+			report(t, "%d wrong guesses over %d connections (%v per connection): %.1f guesses/s from one client; right password afterwards -> %q",
+				guesses, conns, perConn, rate, after)
+		})
+	}
+}
