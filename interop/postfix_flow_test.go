@@ -31,6 +31,10 @@ func TestPostfixRelaysIntoMailgate(t *testing.T) {
 	if len(got) == 1 && !strings.Contains(string(got[0]), "by postfix.test (Postfix)") {
 		t.Errorf("no Received header of Postfix's hop:\n%s", got[0])
 	}
+	// Postfix (smtp_tls_security_level=may) used STARTTLS into mailgate.
+	if len(got) == 1 && !strings.Contains(string(got[0]), "with ESMTPS id") {
+		t.Errorf("Postfix did not use TLS into mailgate's MX:\n%s", got[0])
+	}
 }
 
 // sendPlain sends msg over plain SMTP without AUTH (to a relay that
@@ -68,7 +72,7 @@ func TestMailgateDeliversToPostfix(t *testing.T) {
 	dkimCfg := "filters:\n  dkim_sign:\n    default_domain: mg.test\n    keys:\n      - domain: mg.test\n        selector: s1\n        file: " +
 		filepath.Join(keyDir, "mg.test.s1.pem") + "\n"
 	routes := []struct{ name, delivery string }{
-		{"smarthost", "  smarthost:\n    host: 127.0.0.1\n    port: " + pfPort + "\n    tls: none\n"},
+		{"smarthost", "  smarthost:\n    host: 127.0.0.1\n    port: " + pfPort + "\n    tls: starttls\n    ca_file: " + pf.CAFile + "\n"},
 		{"mx", "  port: " + pfPort + "\n"},
 	}
 	for i, r := range routes {
@@ -87,6 +91,11 @@ func TestMailgateDeliversToPostfix(t *testing.T) {
 			t.Fatalf("%s: Postfix's Maildir has no message from this route", r.name)
 		}
 		checkDelivered(t, "Postfix Maildir via "+r.name, m, msg)
+		// Both routes use STARTTLS: verified against ca_file for the
+		// smarthost, opportunistic for MX.
+		if !regexp.MustCompile(`by postfix\.test \(Postfix\) with ESMTPS`).Match(m) {
+			t.Errorf("%s: mailgate did not use STARTTLS to Postfix:\n%s", r.name, m)
+		}
 		if !strings.Contains(string(m), "DKIM-Signature: ") || !strings.Contains(string(m), "d=mg.test") {
 			t.Errorf("%s: no DKIM-Signature of d=mg.test:\n%s", r.name, m)
 		}

@@ -1,7 +1,15 @@
 package interop
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +29,9 @@ type postfixInstance struct {
 	Addr   string // its SMTP listener, 127.0.0.1:port
 	Domain string // its virtual mailbox domain; mail for it lands in Vmail
 	Vmail  string // virtual_mailbox_base
+	// CAFile is Postfix's self-signed certificate (for 127.0.0.1), which
+	// it offers with STARTTLS; a client trusts it to check the name.
+	CAFile string
 	cmd    string
 }
 
@@ -30,6 +41,7 @@ const pfMaster = `ADDR inet n - n - - smtpd
 pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
 rewrite unix - - n - - trivial-rewrite
 bounce unix - - n - 0 bounce
 defer unix - - n - 0 bounce
@@ -99,8 +111,10 @@ relayhost = %[2]s
 disable_dns_lookups = yes
 smtp_dns_support_level = disabled
 smtp_host_lookup = native
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
+smtp_tls_security_level = may
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = %[1]s/etc/cert.pem
+smtpd_tls_key_file = %[1]s/etc/key.pem
 maillog_file = %[1]s/maillog
 maillog_file_prefixes = %[1]s
 virtual_mailbox_domains = %[3]s
@@ -112,6 +126,7 @@ virtual_minimum_uid = 1
 biff = no
 smtputf8_enable = no
 `, dir, relay, pf.Domain, pf.Vmail, uid, gid)
+	pf.CAFile = writeCert(t, filepath.Join(dir, "etc"))
 	writeFile(t, filepath.Join(dir, "etc"), "main.cf", main)
 	writeFile(t, filepath.Join(dir, "etc"), "master.cf", strings.Replace(pfMaster, "ADDR", pf.Addr, 1))
 	if out, err := runErr(dir, "", nil, postfix, "-c", filepath.Join(dir, "etc"), "start"); err != nil {
@@ -162,4 +177,31 @@ func (pf *postfixInstance) waitMaildir(t *testing.T, user string, n int) [][]byt
 			t.Fatalf("Postfix stored fewer than %d messages for %s after %v; maillog:\n%s", n, user, mgtest.Timeout, log)
 		}
 	}
+}
+
+// writeCert writes a self-signed ECDSA certificate for 127.0.0.1 and its
+// key as cert.pem and key.pem in dir, and returns the certificate's path.
+func writeCert(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "postfix.test"},
+		DNSNames: []string{"postfix.test"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	return writeFile(t, dir, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 }
