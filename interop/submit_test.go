@@ -20,8 +20,9 @@ type submitter struct {
 }
 
 var submitters = []submitter{
-	{"swaks-starttls", "submission", swaksSend("--tls")},
-	{"swaks-implicit", "submissions", swaksSend("--tlsc")},
+	{"swaks-starttls", "submission", swaksSend("--tls", "PLAIN")},
+	{"swaks-implicit", "submissions", swaksSend("--tlsc", "PLAIN")},
+	{"swaks-login", "submission", swaksSend("--tls", "LOGIN")},
 	{"msmtp-starttls", "submission", msmtpSend("on")},
 	{"msmtp-implicit", "submissions", msmtpSend("off")},
 	{"curl-starttls", "submission", curlSend("smtp")},
@@ -30,11 +31,11 @@ var submitters = []submitter{
 	{"smtplib-implicit", "submissions", smtplibSend("implicit")},
 }
 
-func swaksSend(tlsFlag string) func(*testing.T, *mgtest.Server, string, string) {
+func swaksSend(tlsFlag, mech string) func(*testing.T, *mgtest.Server, string, string) {
 	return func(t *testing.T, srv *mgtest.Server, addr, msg string) {
 		h, p := hostPort(addr)
 		out := run(t, srv.Dir, strings.TrimSuffix(msg, "\r\n"), testenv.Tool(t, "swaks"),
-			"--server", h, "--port", p, tlsFlag, "--auth", "PLAIN", "--auth-user", user, "--auth-password", pass,
+			"--server", h, "--port", p, tlsFlag, "--auth", mech, "--auth-user", user, "--auth-password", pass,
 			"--from", user, "--to", user, "--data", "-", "--timeout", "30")
 		if !strings.Contains(out, "<~  250 2.0.0 OK: queued as ") {
 			t.Errorf("swaks got no 250 for DATA:\n%s", out)
