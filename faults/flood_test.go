@@ -210,3 +210,51 @@ func procStatus(t *testing.T, pid int, key string) int64 {
 	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
 }
+
+// TestReadProtocolConnectionLimits fills IMAP up to
+// mailbox.imap_max_connections and POP3 up to its per-address limit with
+// idle connections: the next one is refused with a protocol answer
+// (IMAP "* BYE", POP3 "-ERR") and closed, and a connection from
+// another address is still served by POP3.
+func TestReadProtocolConnectionLimits(t *testing.T) {
+	t.Parallel()
+	const imapMax, pop3PerIP = 50, 20 // pop3.DefaultMaxConnsPerIP
+	srv := mgtest.Start(t, mgtest.Options{
+		// The STARTTLS port: on the implicit-TLS port the refusal is
+		// written in clear text, which a TLS client reads as a broken
+		// handshake (reported; relay had the same bug).
+		Protocols: []string{"imap", "pop3"},
+		Users:     map[string]string{user: pass},
+		Config:    fmt.Sprintf("mailbox:\n  imap_max_connections: %d\n", imapMax),
+	})
+	for range imapMax {
+		p := dialPlain(t, srv.Addr["imap"])
+		if l := p.line(); !strings.HasPrefix(l, "* OK") {
+			t.Fatalf("IMAP connection under the limit greeted %q", l)
+		}
+	}
+	over := dialPlain(t, srv.Addr["imap"])
+	imapOver := over.line()
+	if !strings.HasPrefix(imapOver, "* BYE") || over.line() != "" {
+		t.Errorf("IMAP connection %d answered %q, want * BYE and close", imapMax+1, imapOver)
+	}
+	for range pop3PerIP {
+		c, _, l := dialFrom(t, "127.0.0.5", srv.Addr["pop3"])
+		t.Cleanup(func() { c.Close() })
+		if !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("POP3 connection under the limit greeted %q", l)
+		}
+	}
+	c, _, pop3Over := dialFrom(t, "127.0.0.5", srv.Addr["pop3"])
+	c.Close()
+	if !strings.HasPrefix(pop3Over, "-ERR") {
+		t.Errorf("POP3 connection %d from one address answered %q, want -ERR", pop3PerIP+1, pop3Over)
+	}
+	c, _, other := dialFrom(t, "127.0.0.6", srv.Addr["pop3"])
+	c.Close()
+	if !strings.HasPrefix(other, "+OK") {
+		t.Errorf("POP3 from another address answered %q", other)
+	}
+	report(t, "IMAP connection %d -> %q; POP3 connection %d from one address -> %q; other address served",
+		imapMax+1, imapOver, pop3PerIP+1, pop3Over)
+}
