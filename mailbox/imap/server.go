@@ -128,14 +128,29 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 		gc := &guardConn{Conn: raw, idle: s.opts.IdleTimeout, done: make(chan struct{})}
 		if !s.track(gc) {
 			s.metrics.connections.WithLabelValues("refused").Inc()
-			raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(raw, "* BYE Too many connections; try again later\r\n")
-			raw.Close()
+			go s.refuse(raw, implicitTLS)
 			continue
 		}
 		s.wg.Add(1)
 		go s.handle(gc, implicitTLS)
 	}
+}
+
+// refuse tells a connection over the limit to go away, in TLS on the
+// implicit-TLS listener (a clear-text BYE there would only look like a
+// broken handshake), without holding up the accept loop.
+func (s *Server) refuse(raw net.Conn, implicitTLS bool) {
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	var c net.Conn = raw
+	if implicitTLS {
+		tc := tls.Server(raw, s.opts.TLS)
+		if tc.Handshake() != nil {
+			return
+		}
+		c = tc
+	}
+	fmt.Fprintf(c, "* BYE Too many connections; try again later\r\n")
 }
 
 func (s *Server) track(gc *guardConn) bool {
