@@ -193,7 +193,12 @@ func (w *imapWorker) connect() error {
 		err = w.timed("select", func() error {
 			sel, err := c.Select("INBOX", nil).Wait()
 			if err == nil {
+				// Other clients' appended messages come and go above the
+				// populated ones; numbers above those may vanish.
 				w.n = sel.NumMessages
+				if w.o.Populate > 0 {
+					w.n = min(w.n, uint32(w.o.Populate))
+				}
 			}
 			return err
 		})
