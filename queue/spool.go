@@ -38,6 +38,7 @@ var ErrDiskFull = errors.New("queue: spool disk is full")
 // by one committer goroutine (group commit).
 type Spool struct {
 	dir     string
+	pool    *inodePool
 	commits chan *commitReq
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -69,7 +70,7 @@ func OpenSpool(dir string, m *metrics) (*Spool, error) {
 	if m == nil {
 		m = newMetrics(nil)
 	}
-	s := &Spool{dir: dir, commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
+	s := &Spool{dir: dir, pool: newInodePool(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -129,7 +130,7 @@ func (s *Spool) writeTemp(tmp string, env *Envelope, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := s.pool.openNew(tmp, 0)
 	if err != nil {
 		return err
 	}
@@ -250,7 +251,7 @@ func (s *Spool) Remove(id string) error {
 		return fmt.Errorf("queue: bad message id %q", id)
 	}
 	for _, suf := range []string{stateSuffix, msgSuffix} {
-		if err := os.Remove(filepath.Join(s.dir, id+suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.pool.put(filepath.Join(s.dir, id+suf)); err != nil {
 			return err
 		}
 	}
@@ -295,6 +296,8 @@ func (s *Spool) Recover() ([]Recovered, int, error) {
 		switch {
 		case strings.HasPrefix(name, tmpPrefix) || isSafefileTemp(name):
 			os.Remove(filepath.Join(s.dir, name))
+		case strings.HasSuffix(name, poolSuffix):
+			s.pool.adopt(name)
 		case strings.HasSuffix(name, msgSuffix):
 			r, err := s.recoverOne(strings.TrimSuffix(name, msgSuffix))
 			if err != nil {
@@ -330,7 +333,7 @@ func (s *Spool) recoverOne(id string) (Recovered, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Recovered{}, err
 	}
-	return Recovered{Env: env, State: decodeState(state)}, nil
+	return Recovered{Env: env, State: decodeState(id, state)}, nil
 }
 
 func (s *Spool) moveAside(name string) {
@@ -357,13 +360,13 @@ func (s *Spool) WriteState(id string, state []byte) error {
 	created := false
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = s.pool.openNew(path, os.O_APPEND)
 		created = true
 	}
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(stateRecord(state))
+	_, err = f.Write(stateRecord(id, state))
 	if err == nil {
 		start := time.Now()
 		err = syscall.Fdatasync(int(f.Fd()))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,7 @@ func TestSpoolStateRecords(t *testing.T) {
 	}
 	// A crash in the middle of a third append.
 	f, _ := os.OpenFile(filepath.Join(dir, env.ID+stateSuffix), os.O_WRONLY|os.O_APPEND, 0)
-	f.Write(stateRecord([]byte(`{"n":3}`))[:20])
+	f.Write(stateRecord(env.ID, []byte(`{"n":3}`))[:40])
 	f.Close()
 
 	s2, _ := OpenSpool(dir, nil)
@@ -51,8 +52,19 @@ func TestSpoolStateRecords(t *testing.T) {
 	if err := s2.Remove(env.ID); err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Errorf("%d files left after Remove", len(left))
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		if info, _ := e.Info(); !strings.HasSuffix(e.Name(), poolSuffix) || info.Size() != 0 {
+			t.Errorf("left after Remove: %s (%d bytes); want only empty pooled files", e.Name(), info.Size())
+		}
+	}
+	// The next message reuses a pooled inode and reads back as itself.
+	env2 := testEnv(3)
+	if err := s2.Write(env2, []byte("Subject: 2\r\n\r\nsecond\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, err := s2.ReadMessage(env2.ID); err != nil || string(r) != "Subject: 2\r\n\r\nsecond\r\n" {
+		t.Errorf("message in a reused inode: %q, %v", r, err)
 	}
 }
 
@@ -83,8 +95,10 @@ func TestSpoolWholeStateFile(t *testing.T) {
 
 func TestLastStateRecord(t *testing.T) {
 	t.Parallel()
-	a, b := stateRecord([]byte("first")), stateRecord([]byte("second"))
-	bad := stateRecord([]byte("third"))
+	const id = "0123456789abcdef012"
+	a, b := stateRecord(id, []byte("first")), stateRecord(id, []byte("second"))
+	other := stateRecord("0123456789abcdef999", []byte("another message's"))
+	bad := stateRecord(id, []byte("third"))
 	bad[len(bad)-1] ^= 1
 	for _, c := range []struct {
 		in   []byte
@@ -95,9 +109,11 @@ func TestLastStateRecord(t *testing.T) {
 		{append(append([]byte{}, a...), b...), "second"},
 		{append(append([]byte{}, a...), bad...), "first"},
 		{append(append([]byte{}, a...), b[:len(b)-2]...), "first"},
+		{append(append([]byte{}, other...), a...), "first"},
+		{append(append([]byte{}, a...), other...), "first"},
 		{[]byte("garbage"), ""},
 	} {
-		if got := string(lastStateRecord(c.in)); got != c.want {
+		if got := string(lastStateRecord(id, c.in)); got != c.want {
 			t.Errorf("lastStateRecord(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
