@@ -113,7 +113,7 @@ func dsnTag(in DSNInput) string {
 func dsnWriteHeader(b *bytes.Buffer, in DSNInput, tag, boundary string) {
 	mta := dsnClean(in.ReportingMTA)
 	fmt.Fprintf(b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", mta)
-	fmt.Fprintf(b, "To: <%s>\r\n", dsnClean(in.Sender))
+	fmt.Fprintf(b, "To: <%s>\r\n", dsnTrunc(dsnClean(in.Sender)))
 	fmt.Fprintf(b, "Subject: %s\r\n", dsnSubject(in.Recipients))
 	fmt.Fprintf(b, "Date: %s\r\n", in.Now.Format(time.RFC1123Z))
 	fmt.Fprintf(b, "Message-ID: <%s.dsn@%s>\r\n", tag[:32], mta)
@@ -186,9 +186,9 @@ func dsnStatusPart(mw *multipart.Writer, in DSNInput, global bool) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\r\n", dsnClean(in.ReportingMTA))
+	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\r\n", dsnTrunc(dsnClean(in.ReportingMTA)))
 	if in.EnvID != "" {
-		fmt.Fprintf(&b, "Original-Envelope-Id: %s\r\n", dsnClean(in.EnvID))
+		fmt.Fprintf(&b, "Original-Envelope-Id: %s\r\n", dsnTrunc(dsnClean(in.EnvID)))
 	}
 	if !in.Arrival.IsZero() {
 		fmt.Fprintf(&b, "Arrival-Date: %s\r\n", in.Arrival.Format(time.RFC1123Z))
@@ -206,14 +206,14 @@ func dsnRecipientFields(b *strings.Builder, r DSNRecipient, global bool) {
 	if global {
 		addrType = "utf-8"
 	}
-	fmt.Fprintf(b, "Final-Recipient: %s; %s\r\n", addrType, dsnClean(r.FinalRecipient))
+	fmt.Fprintf(b, "Final-Recipient: %s; %s\r\n", addrType, dsnTrunc(dsnClean(r.FinalRecipient)))
 	if typ, addr, ok := strings.Cut(r.OriginalRecipient, ";"); ok && strings.TrimSpace(addr) != "" {
-		fmt.Fprintf(b, "Original-Recipient: %s; %s\r\n", strings.ToLower(dsnClean(strings.TrimSpace(typ))), dsnClean(strings.TrimSpace(addr)))
+		fmt.Fprintf(b, "Original-Recipient: %s; %s\r\n", dsnAddrType(typ), dsnTrunc(dsnClean(strings.TrimSpace(addr))))
 	}
 	fmt.Fprintf(b, "Action: %s\r\n", r.Action)
 	fmt.Fprintf(b, "Status: %s\r\n", dsnStatus(r))
 	if r.RemoteMTA != "" {
-		fmt.Fprintf(b, "Remote-MTA: dns; %s\r\n", dsnClean(r.RemoteMTA))
+		fmt.Fprintf(b, "Remote-MTA: dns; %s\r\n", dsnTrunc(dsnClean(r.RemoteMTA)))
 	}
 	if d := dsnClean(r.Diagnostic); d != "" {
 		d = dsnTrunc(d)
@@ -294,7 +294,17 @@ func dsnASCII(s string) bool {
 	return true
 }
 
-// dsnTrunc cuts a Diagnostic-Code to dsnDiagMax bytes on a rune boundary.
+// dsnAddrType is an ORCPT address type (rfc822, utf-8): an atom, bounded.
+func dsnAddrType(typ string) string {
+	t := strings.ToLower(dsnClean(strings.TrimSpace(typ)))
+	if len(t) > 32 || t == "" {
+		return "rfc822"
+	}
+	return t
+}
+
+// dsnTrunc cuts a field's value to dsnDiagMax bytes on a rune boundary, so
+// no line of the report passes the 998-octet limit of RFC 5322.
 func dsnTrunc(s string) string {
 	if len(s) <= dsnDiagMax {
 		return s

@@ -55,9 +55,8 @@ func FuzzSpoolFile(f *testing.F) {
 // (its reply text, status and host name) and from envelope fields. A
 // report must parse as multipart/report with exactly one per-recipient
 // block, carry no line the input smuggled in as a header field, keep its
-// own lines CRLF-terminated, and keep the Diagnostic-Code line (the one
-// dsnTrunc bounds) under 998 octets. Known and reported: the address
-// fields are not bounded (a long ORCPT gives a longer line).
+// own lines CRLF-terminated, and keep every line of its own parts under
+// the 998 octets of RFC 5322.
 func FuzzBuildDSN(f *testing.F) {
 	f.Add("550 5.1.1 no such user", "5.1.1", "mx.dest.test", "bob@dest.test", "rfc822;bob@dest.test", "alice@src.test", "QQ1", "HDRS")
 	f.Add("550 5.1.1 x\r\nX-Injected: yes", "5.1.1\r\nX-Injected: yes", "mx\r\nX-Injected: yes", "bob@dest.test\r\nX-Injected: yes", "rfc822;a\nX-Injected: 1", "a@b\rX-Injected: 1", "id\r\nX-Injected: 1", "FULL")
@@ -86,8 +85,8 @@ func FuzzBuildDSN(f *testing.F) {
 		}
 		own := raw[:bytes.Index(raw, p.bodies[2])] // everything before the returned message
 		for _, line := range bytes.Split(own, []byte("\r\n")) {
-			if len(line) > 998 && bytes.HasPrefix(line, []byte("Diagnostic-Code:")) {
-				t.Fatalf("Diagnostic-Code line of %d octets", len(line))
+			if len(line) > 998 {
+				t.Fatalf("report line of %d octets: %.60q", len(line), line)
 			}
 			if bytes.IndexByte(line, '\r') >= 0 {
 				t.Fatalf("bare CR in report line %q", line)

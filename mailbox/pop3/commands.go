@@ -170,6 +170,10 @@ func (s *session) cmdQUIT(arg string) bool {
 		s.srv.metrics.deleted.Add(float64(len(uids)))
 		s.log.Info("pop3 messages deleted", "count", len(uids))
 	}
+	// Release the maildrop before the +OK, so a client that logs in
+	// again as soon as it reads it is not told [IN-USE].
+	s.srv.unlock(s.account)
+	s.account = ""
 	s.reply("+OK %s POP3 server signing off (%d messages deleted)", s.srv.opts.Hostname, len(uids))
 	return true
 }
