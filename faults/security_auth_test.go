@@ -70,23 +70,24 @@ func TestAuthBruteForceThrottled(t *testing.T) {
 // TestReadAuthBruteForce guesses passwords over IMAPS and POP3S. Both
 // close a connection after 3 failed logins, and POP3 answers each failure
 // only after its failure delay. The test measures the guessing rate of one
-// client reconnecting, and whether the right password still works right
-// after the guesses. There is no per-address lockout across
-// connections here, unlike SMTP's auth.* (reported).
+// client reconnecting, and checks that the address is then locked out
+// (auth.*: one limiter shared with SMTP AUTH), so even the right password
+// is refused.
 func TestReadAuthBruteForce(t *testing.T) {
 	t.Parallel()
 	srv := startIMAPPOP(t)
 	type proto struct {
-		name  string
-		login func(p *plainConn, password string) string
-		greet string
-		ok    string
+		name   string
+		login  func(p *plainConn, password string) string
+		greet  string
+		ok     string
+		locked string
 	}
 	protos := []proto{
 		{"imaps", func(p *plainConn, pw string) string {
 			p.send("a LOGIN " + user + " \"" + pw + "\"\r\n")
 			return p.line()
-		}, "* OK", "a OK"},
+		}, "* OK", "a OK", "a NO [UNAVAILABLE] Too many failed logins from your address; try again later"},
 		{"pop3s", func(p *plainConn, pw string) string {
 			p.send("USER " + user + "\r\n")
 			if l := p.line(); !strings.HasPrefix(l, "+OK") {
@@ -94,7 +95,7 @@ func TestReadAuthBruteForce(t *testing.T) {
 			}
 			p.send("PASS " + pw + "\r\n")
 			return p.line()
-		}, "+OK", "+OK"},
+		}, "+OK", "+OK", "-ERR [AUTH] too many failed logins from your address; try again later"},
 	}
 	for _, pr := range protos {
 		t.Run(pr.name, func(t *testing.T) {
@@ -118,6 +119,9 @@ func TestReadAuthBruteForce(t *testing.T) {
 					if strings.HasPrefix(got, pr.ok) {
 						t.Fatalf("wrong password accepted: %q", got)
 					}
+					if got == pr.locked {
+						break
+					}
 					if pr.name == "pop3s" && time.Since(st) < time.Second {
 						t.Errorf("POP3 failure answered after %v, before the failure delay", time.Since(st))
 					}
@@ -134,6 +138,9 @@ func TestReadAuthBruteForce(t *testing.T) {
 			p := dialTLSLine(t, srv, pr.name)
 			p.until(pr.greet)
 			after := pr.login(p, pass)
+			if after != pr.locked {
+				t.Errorf("right password after %d guesses answered %q, want the lockout %q", guesses, after, pr.locked)
+			}
 			report(t, "%d wrong guesses over %d connections (%v per connection): %.1f guesses/s from one client; right password afterwards -> %q",
 				guesses, conns, perConn, rate, after)
 		})

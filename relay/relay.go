@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mailgate/authlimit"
 	"mailgate/config"
 	"mailgate/filters"
 	"mailgate/queue"
@@ -47,7 +48,10 @@ type Options struct {
 	Chains     map[string]*filters.Chain // by listener name; missing = no filters
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	Now        func() time.Time
+	// Logins throttles failed AUTH per client IP; share one with the IMAP
+	// and POP3 servers. nil: one made from the config's auth section.
+	Logins *authlimit.Limiter
+	Now    func() time.Time
 }
 
 // Server runs every SMTP listener of the config.
@@ -57,7 +61,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
-	auth    *authLimiter
+	auth    *authlimit.Limiter
 
 	mu        sync.Mutex
 	conns     map[*smtp.Server]connEntry // one go-smtp server per connection; see conn.go
@@ -74,10 +78,13 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	c := o.Config
+	if o.Logins == nil {
+		o.Logins = authlimit.New(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now)
+	}
 	s := &Server{
 		opts: o, log: o.Logger, now: o.Now,
 		metrics: newMetrics(o.Registerer),
-		auth:    newAuthLimiter(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now),
+		auth:    o.Logins,
 		conns:   map[*smtp.Server]connEntry{},
 	}
 	s.Reload(c, o.Chains)

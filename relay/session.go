@@ -143,7 +143,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if !ss.authAllowed() {
 		return nil, ss.fail("auth", errEncryptionRequired)
 	}
-	if ss.srv.auth.locked(ss.ip.String()) {
+	if ss.srv.auth.Locked(ss.ip.String()) {
 		return nil, ss.fail("auth", errAuthLocked)
 	}
 	check := func(identity, username, password string) error {
@@ -162,7 +162,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	ip := ss.ip.String()
 	account, err := ss.srv.opts.Users.Authenticate(ss.ctx, username, password)
 	if err == nil && (identity == "" || strings.EqualFold(identity, account)) {
-		ss.srv.auth.succeed(ip)
+		ss.srv.auth.Succeed(ip)
 		ss.account = account
 		ss.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
 		ss.log = ss.log.With("account", account)
@@ -172,7 +172,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
 	// A stable line for fail2ban: see deploy/fail2ban.
 	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
-	locked := ss.srv.auth.fail(ip)
+	locked := ss.srv.auth.Fail(ip)
 	select { // slow down guessing, unless the client goes away
 	case <-time.After(ss.srv.conf().Auth.Delay.D()):
 	case <-ss.ctx.Done():

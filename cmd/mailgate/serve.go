@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailgate/authlimit"
 	"mailgate/certs"
 	"mailgate/config"
 	"mailgate/delivery"
@@ -53,12 +54,13 @@ type app struct {
 	relay    *relay.Server
 	http     *metrics.Server
 
-	rateLimits *filters.RateLimits
-	process    *metrics.Process
-	listening  listenerSet
-	live       atomic.Pointer[config.Config] // the config after the last good reload
-	errc       chan error
-	stops      []func(ctx context.Context)
+	rateLimits   *filters.RateLimits
+	loginLimiter *authlimit.Limiter
+	process      *metrics.Process
+	listening    listenerSet
+	live         atomic.Pointer[config.Config] // the config after the last good reload
+	errc         chan error
+	stops        []func(ctx context.Context)
 }
 
 func serveCommand(args []string, stderr io.Writer) int {
@@ -291,6 +293,7 @@ func (a *app) startIMAP(bool) error {
 	srv := imap.New(imap.Options{
 		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
 		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
+		Logins: a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
@@ -314,7 +317,7 @@ func (a *app) startIMAP(bool) error {
 func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
 		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
-		Registerer: a.reg, Hostname: a.cfg.Hostname,
+		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
@@ -347,7 +350,7 @@ func (a *app) startRelay(bool) error {
 	}
 	a.relay = relay.New(relay.Options{
 		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
-		Logger: a.log, Registerer: a.reg,
+		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
 	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
 	for _, l := range a.cfg.Listeners {
@@ -375,6 +378,16 @@ func (a *app) buildChains(cfg *config.Config, rl *filters.RateLimits) (map[strin
 		chains[l.Name] = c
 	}
 	return chains, nil
+}
+
+// logins is the one failed-login limiter shared by SMTP AUTH, IMAP and
+// POP3, so guesses on one protocol count against the others.
+func (a *app) logins() *authlimit.Limiter {
+	if a.loginLimiter == nil {
+		c := a.cfg.Auth
+		a.loginLimiter = authlimit.New(c.MaxFailures, c.Window.D(), c.Lockout.D(), nil)
+	}
+	return a.loginLimiter
 }
 
 // filterDeps are shared by every listener's chain: one rate-limit store,

@@ -17,7 +17,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_logins_total",
-			Help: "IMAP logins by result: ok, failed, error.",
+			Help: "IMAP logins by result: ok, failed, locked (address locked out after too many failures), error.",
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_refusals_total",

@@ -48,6 +48,19 @@ type Options struct {
 	MaxConnections int
 	// MaxLoginFailures per connection before * BYE. Default 3.
 	MaxLoginFailures int
+	// Logins, if set, refuses logins from an IP that failed too often
+	// (shared with SMTP AUTH and POP3); FailureDelay is waited before
+	// answering a failed login, to slow guessing.
+	Logins       LoginLimiter
+	FailureDelay time.Duration
+}
+
+// LoginLimiter throttles password guessing per client IP across
+// connections and protocols (*authlimit.Limiter satisfies it).
+type LoginLimiter interface {
+	Locked(ip string) bool
+	Fail(ip string) (locked bool)
+	Succeed(ip string)
 }
 
 // Server accepts IMAP connections.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -57,8 +58,17 @@ func (s *session) Close() error {
 func (s *session) Login(username, password string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ip, limiter := s.clientIP(), s.srv.opts.Logins
+	if limiter != nil && limiter.Locked(ip) {
+		s.srv.metrics.logins.WithLabelValues("locked").Inc()
+		s.log.Info("imap login refused: too many failures from this address", "user", cleanLog(username))
+		return errLoginsLocked
+	}
 	account, err := s.srv.opts.Auth.Authenticate(ctx, username, password)
 	if err == nil && account != "" {
+		if limiter != nil {
+			limiter.Succeed(ip)
+		}
 		s.account = account
 		s.srv.metrics.logins.WithLabelValues("ok").Inc()
 		s.log.Info("imap login", "account", account)
@@ -67,11 +77,37 @@ func (s *session) Login(username, password string) error {
 	s.failures++
 	s.srv.metrics.logins.WithLabelValues("failed").Inc()
 	s.log.Info("imap login failed", "user", cleanLog(username))
+	if limiter != nil {
+		limiter.Fail(ip)
+	}
+	if d := s.srv.opts.FailureDelay; d > 0 {
+		time.Sleep(d) // slows guessing; this connection's commands wait anyway
+	}
 	if s.failures >= s.srv.opts.MaxLoginFailures {
 		s.srv.metrics.closed.WithLabelValues("login_failures").Inc()
 		s.conn.Bye("Too many failed logins")
 	}
 	return imapserver.ErrAuthFailed
+}
+
+// errLoginsLocked answers a login from an address locked out by the
+// limiter, without checking the password.
+var errLoginsLocked = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: goimap.ResponseCodeUnavailable,
+	Text: "Too many failed logins from your address; try again later",
+}
+
+// clientIP is the remote address without its port.
+func (s *session) clientIP() string {
+	if s.conn == nil {
+		return ""
+	}
+	addr := s.conn.NetConn().RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func cleanLog(s string) string {

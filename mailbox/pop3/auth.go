@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"net"
 	"strings"
 	"time"
 )
@@ -144,6 +145,12 @@ func decodePlain(resp string) (authz, user, pass string, ok bool) {
 // login checks the credentials, locks the account and takes the listing
 // of its maildrop, then enters the TRANSACTION state.
 func (s *session) login(mech, user, pass string) bool {
+	ip := s.clientIP()
+	if l := s.srv.opts.Logins; l != nil && l.Locked(ip) {
+		s.log.Warn("pop3 login refused: too many failures from this address", "mechanism", mech)
+		s.reply("-ERR [AUTH] too many failed logins from your address; try again later")
+		return true
+	}
 	account, err := s.srv.opts.Auth.Authenticate(s.ctx, user, pass)
 	if errors.Is(err, ErrAuthUnavailable) {
 		s.log.Error("pop3 cannot check credentials", "err", err)
@@ -151,7 +158,13 @@ func (s *session) login(mech, user, pass string) bool {
 		return false
 	}
 	if err != nil {
+		if l := s.srv.opts.Logins; l != nil {
+			l.Fail(ip)
+		}
 		return s.loginFailed(mech, user, err)
+	}
+	if l := s.srv.opts.Logins; l != nil {
+		l.Succeed(ip)
 	}
 	log := s.log.With("account", account, "mechanism", mech)
 	if !s.srv.lock(account) {
@@ -243,4 +256,14 @@ func (s *session) cmdSTLS(arg string) bool {
 		s.log.Warn("pop3 discarding bytes sent after STLS before the TLS handshake", "bytes", n)
 	}
 	return !s.startTLS()
+}
+
+// clientIP is the remote address without its port, the key of the login
+// limiter.
+func (s *session) clientIP() string {
+	host, _, err := net.SplitHostPort(s.remote)
+	if err != nil {
+		return s.remote
+	}
+	return host
 }

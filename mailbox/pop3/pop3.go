@@ -38,6 +38,14 @@ type Maildrop interface {
 	Delete(ctx context.Context, uids []uint32) error
 }
 
+// LoginLimiter throttles password guessing per client IP across
+// connections and protocols (*authlimit.Limiter satisfies it).
+type LoginLimiter interface {
+	Locked(ip string) bool
+	Fail(ip string) (locked bool)
+	Succeed(ip string)
+}
+
 // Store opens maildrops. OpenMaildrop is called once per login.
 type Store interface {
 	OpenMaildrop(ctx context.Context, account string) (Maildrop, error)
@@ -78,8 +86,11 @@ const (
 
 // Options are the server's dependencies and limits.
 type Options struct {
-	Store Store
-	Auth  Authenticator
+	// Logins, if set, refuses logins from an IP that failed too often
+	// (shared with SMTP AUTH and IMAP).
+	Logins LoginLimiter
+	Store  Store
+	Auth   Authenticator
 	// TLS enables STLS and implicit-TLS listeners; nil disables both.
 	TLS        *tls.Config
 	Logger     *slog.Logger          // nil: discard

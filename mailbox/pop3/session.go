@@ -30,6 +30,7 @@ var errLineTooLong = errors.New("pop3: line too long")
 type session struct {
 	srv    *Server
 	id     string
+	remote string // client host:port
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -92,6 +93,7 @@ func (s *Server) newSession(raw net.Conn) *session {
 	sess := &session{
 		srv:    s,
 		id:     id,
+		remote: raw.RemoteAddr().String(),
 		log:    s.log.With("session", id, "remote", raw.RemoteAddr().String()),
 		ctx:    ctx,
 		cancel: cancel,

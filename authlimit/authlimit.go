@@ -1,13 +1,17 @@
-package relay
+// Package authlimit slows password guessing: it remembers failed logins
+// per client IP across connections and protocols (SMTP AUTH, IMAP, POP3
+// share one Limiter), and refuses an IP for a while once it has failed too
+// often. The servers consult it before checking a password.
+package authlimit
 
 import (
 	"sync"
 	"time"
 )
 
-// authLimiter remembers failed logins per client IP across connections:
-// past maxFailures within window the IP is refused until lockout ends.
-type authLimiter struct {
+// Limiter remembers failed logins per client IP: past maxFailures within
+// window the IP is refused until lockout ends.
+type Limiter struct {
 	maxFailures int
 	window      time.Duration
 	lockout     time.Duration
@@ -23,20 +27,24 @@ type authRecord struct {
 	lockedUntil time.Time
 }
 
-func newAuthLimiter(max int, window, lockout time.Duration, now func() time.Time) *authLimiter {
-	return &authLimiter{maxFailures: max, window: window, lockout: lockout, now: now, byIP: map[string]*authRecord{}}
+// New returns a Limiter; now is the clock (nil: time.Now).
+func New(max int, window, lockout time.Duration, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{maxFailures: max, window: window, lockout: lockout, now: now, byIP: map[string]*authRecord{}}
 }
 
-// locked reports whether ip may not try to log in now.
-func (a *authLimiter) locked(ip string) bool {
+// Locked reports whether ip may not try to log in now.
+func (a *Limiter) Locked(ip string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.byIP[ip]
 	return r != nil && a.now().Before(r.lockedUntil)
 }
 
-// fail records a failed login and reports whether the IP is now locked.
-func (a *authLimiter) fail(ip string) bool {
+// Fail records a failed login and reports whether the IP is now locked.
+func (a *Limiter) Fail(ip string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
@@ -61,8 +69,8 @@ func (a *authLimiter) fail(ip string) bool {
 	return false
 }
 
-// succeed forgets an IP's failures after a good login.
-func (a *authLimiter) succeed(ip string) {
+// Succeed forgets an IP's failures after a good login.
+func (a *Limiter) Succeed(ip string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if r := a.byIP[ip]; r != nil && !a.now().Before(r.lockedUntil) {
@@ -71,7 +79,7 @@ func (a *authLimiter) succeed(ip string) {
 }
 
 // gc drops stale records once a minute, keeping memory bounded.
-func (a *authLimiter) gc(now time.Time) {
+func (a *Limiter) gc(now time.Time) {
 	if now.Sub(a.sweep) < time.Minute {
 		return
 	}
