@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -56,8 +57,10 @@ type Accounts struct {
 	stamp   fileStamp
 	checked time.Time
 
-	cacheMu sync.Mutex
-	cache   map[[32]byte]time.Time // verified credentials -> expiry
+	cacheMu   sync.Mutex
+	cache     map[[32]byte]time.Time // verified credentials -> expiry
+	pending   map[[32]byte]*verifyCall
+	hashSlots chan struct{}
 
 	// catchAll comes from the config (mailbox.catch_all); entries in
 	// accounts.yaml take precedence.
@@ -95,7 +98,10 @@ const accountsName = "accounts.yaml"
 
 // OpenAccounts loads <dataDir>/accounts.yaml (an absent file is empty).
 func OpenAccounts(dataDir string) (*Accounts, error) {
-	a := &Accounts{path: filepath.Join(dataDir, accountsName), now: time.Now, cache: map[[32]byte]time.Time{}}
+	a := &Accounts{
+		path: filepath.Join(dataDir, accountsName), now: time.Now, cache: map[[32]byte]time.Time{},
+		pending: map[[32]byte]*verifyCall{}, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
 	if err := a.reload(); err != nil {
 		return nil, err
 	}
@@ -183,17 +189,54 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password string) 
 	if ok && a.now().Before(exp) {
 		return acc.Address, nil
 	}
-	if !CheckPassword(acc.Password, password) {
+	if !a.verify(key, acc.Password, password) {
 		return "", ErrAuthFailed
 	}
-	a.cacheMu.Lock()
-	if len(a.cache) > 10000 {
-		clear(a.cache)
-	}
-	a.cache[key] = a.now().Add(time.Minute)
-	a.cacheMu.Unlock()
 	return acc.Address, nil
 }
+
+// verifyCall is one password check in progress; logins with the same
+// credentials wait for it instead of hashing again.
+type verifyCall struct {
+	done chan struct{}
+	ok   bool
+}
+
+// verify checks a password against its hash: at most one check per
+// credentials at a time, and at most GOMAXPROCS argon2id hashes at once
+// (each takes 19 MiB), so a burst of logins after the cache expires
+// cannot spike memory. A good result is cached for cacheTTL.
+func (a *Accounts) verify(key [32]byte, hash, password string) bool {
+	a.cacheMu.Lock()
+	if c, ok := a.pending[key]; ok {
+		a.cacheMu.Unlock()
+		<-c.done
+		return c.ok
+	}
+	c := &verifyCall{done: make(chan struct{})}
+	a.pending[key] = c
+	a.cacheMu.Unlock()
+
+	a.hashSlots <- struct{}{}
+	c.ok = CheckPassword(hash, password)
+	<-a.hashSlots
+
+	a.cacheMu.Lock()
+	delete(a.pending, key)
+	if c.ok {
+		if len(a.cache) > 10000 {
+			clear(a.cache)
+		}
+		a.cache[key] = a.now().Add(cacheTTL)
+	}
+	a.cacheMu.Unlock()
+	close(c.done)
+	return c.ok
+}
+
+// cacheTTL is how long a verified login is remembered (any change to
+// accounts.yaml forgets them all).
+const cacheTTL = 5 * time.Minute
 
 // Get returns a copy of the account for address or alias.
 func (a *Accounts) Get(addr string) (Account, bool) {

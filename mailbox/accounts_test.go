@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -91,5 +92,36 @@ func TestExpandAndLookup(t *testing.T) {
 	acc, folder, ok := a.Lookup("alice+lists@example.com")
 	if !ok || acc != "alice@example.com" || folder != "lists" {
 		t.Errorf("Lookup(alice+lists) = %q, %q, %v", acc, folder, ok)
+	}
+}
+
+// TestConcurrentLogins: a burst of logins with the same credentials all
+// succeed through the shared check, leave no check pending and one cache
+// entry, and a wrong password is still refused.
+func TestConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	a, _ := OpenAccounts(t.TempDir())
+	a.Add(Account{Address: "app@example.com"}, "pw")
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Authenticate(context.Background(), "app@example.com", "pw"); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(a.pending) != 0 || len(a.cache) != 1 {
+		t.Fatalf("pending=%d cache=%d after the burst; want 0 and 1", len(a.pending), len(a.cache))
+	}
+	if _, err := a.Authenticate(context.Background(), "app@example.com", "bad"); err != ErrAuthFailed {
+		t.Fatalf("wrong password: %v", err)
 	}
 }
