@@ -294,6 +294,7 @@ func (a *app) startIMAP(bool) error {
 		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
 		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
 		Logins: a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
+		AllowInsecureAuth: a.insecureAuth(config.ProtoIMAP),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
@@ -318,6 +319,7 @@ func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
 		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
 		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
+		AllowInsecureAuth: a.insecureAuth(config.ProtoPOP3),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
@@ -378,6 +380,23 @@ func (a *app) buildChains(cfg *config.Config, rl *filters.RateLimits) (map[strin
 		chains[l.Name] = c
 	}
 	return chains, nil
+}
+
+// insecureAuth reports whether a plain-text listener of proto asks for
+// login without TLS (allow_insecure_auth) on a loopback address, the only
+// place it is honoured (benchmarks, local scripts).
+func (a *app) insecureAuth(proto string) bool {
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol != proto || !l.AllowInsecureAuth {
+			continue
+		}
+		host, _, err := net.SplitHostPort(l.Address)
+		if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+			return true
+		}
+		a.log.Warn("allow_insecure_auth ignored: the listener is not on a loopback address", "listener", l.Name)
+	}
+	return false
 }
 
 // logins is the one failed-login limiter shared by SMTP AUTH, IMAP and
