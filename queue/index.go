@@ -23,7 +23,6 @@ type entry struct {
 
 const notDue = math.MaxUint64
 
-
 var indexSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"rcpt": {Name: "rcpt", Indexes: map[string]*memdb.IndexSchema{
 		"id":     {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
