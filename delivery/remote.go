@@ -46,18 +46,24 @@ var _ Transport = (*Remote)(nil)
 
 func (r *Remote) client() *client {
 	r.once.Do(func() {
-		var nd Dialer = &net.Dialer{}
-		if r.Dialer != nil {
-			nd = r.Dialer
-		}
-		r.c = &client{
-			route:   RouteRemote,
-			dialer:  &dialer{hostname: r.Hostname, timeouts: r.Timeouts.withDefaults(), net: nd, rootCAs: r.RootCAs},
-			pool:    newPool(r.MaxIdlePerHost, r.IdleTimeout),
-			metrics: r.Metrics,
-		}
+		r.c = newClient(RouteRemote, r.Hostname, r.Timeouts, r.Dialer, r.RootCAs, r.MaxIdlePerHost, r.IdleTimeout, r.Metrics)
 	})
 	return r.c
+}
+
+// newClient builds the SMTP client shared by the remote and smarthost
+// transports; a nil dialer is a net.Dialer.
+func newClient(route, hostname string, t Timeouts, d Dialer, roots *x509.CertPool, maxIdle int, idle time.Duration, m *Metrics) *client {
+	var nd Dialer = &net.Dialer{}
+	if d != nil {
+		nd = d
+	}
+	return &client{
+		route:   route,
+		dialer:  &dialer{hostname: hostname, timeouts: t.withDefaults(), net: nd, rootCAs: roots},
+		pool:    newPool(maxIdle, idle),
+		metrics: m,
+	}
 }
 
 // Close ends the idle connections.

@@ -55,17 +55,8 @@ func ReadPassword(path string) (string, error) {
 
 func (h *Smarthost) client() *client {
 	h.once.Do(func() {
-		var nd Dialer = &net.Dialer{}
-		if h.Dialer != nil {
-			nd = h.Dialer
-		}
-		h.c = &client{
-			route:   RouteSmarthost,
-			dialer:  &dialer{hostname: h.Hostname, timeouts: h.Timeouts.withDefaults(), net: nd, rootCAs: h.RootCAs},
-			pool:    newPool(h.MaxIdlePerHost, h.IdleTimeout),
-			metrics: h.Metrics,
-			ready:   h.auth,
-		}
+		h.c = newClient(RouteSmarthost, h.Hostname, h.Timeouts, h.Dialer, h.RootCAs, h.MaxIdlePerHost, h.IdleTimeout, h.Metrics)
+		h.c.ready = h.auth
 	})
 	return h.c
 }
