@@ -15,6 +15,7 @@ import (
 )
 
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+	s.srv.metrics.commands.WithLabelValues("FETCH").Inc()
 	v := s.sel
 	ts := v.resolve(numSet)
 	if len(ts) == 0 {

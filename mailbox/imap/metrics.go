@@ -7,6 +7,8 @@ type metrics struct {
 	logins      *prometheus.CounterVec
 	closed      *prometheus.CounterVec
 	panics      prometheus.Counter
+	commands    *prometheus.CounterVec
+	active      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,13 +25,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mailgate_imap_refusals_total",
 			Help: "IMAP connections closed by the server, by reason: literal, login_failures.",
 		}, []string{"reason"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_imap_commands_total",
+			Help: "IMAP commands handled, by command (UID variants count under the base command; NOOP includes CHECK).",
+		}, []string{"command"}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailgate_imap_sessions_active",
+			Help: "IMAP connections being served.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mailgate_imap_panics_total",
 			Help: "IMAP connections ended by a recovered panic.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.logins, m.closed, m.panics)
+		reg.MustRegister(m.connections, m.logins, m.closed, m.panics, m.commands, m.active)
 	}
 	return m
 }

@@ -41,6 +41,7 @@ func (c *candidate) entity() *gomessage.Entity {
 }
 
 func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
+	s.srv.metrics.commands.WithLabelValues("SEARCH").Inc()
 	v := s.sel
 	snap, err := s.store().Messages(s.account, v.name)
 	if err != nil {

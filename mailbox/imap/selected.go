@@ -34,6 +34,7 @@ type viewMsg struct {
 var systemFlags = []goimap.Flag{goimap.FlagSeen, goimap.FlagAnswered, goimap.FlagFlagged, goimap.FlagDeleted, goimap.FlagDraft}
 
 func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.SelectData, error) {
+	s.srv.metrics.commands.WithLabelValues("SELECT").Inc()
 	s.Unselect()
 	canon, err := mailbox.CanonicalFolder(name)
 	if err != nil {
@@ -79,6 +80,7 @@ func hasFlag(flags []string, f string) bool {
 }
 
 func (s *session) Unselect() error {
+	s.srv.metrics.commands.WithLabelValues("UNSELECT").Inc()
 	if s.sel != nil {
 		s.sel.stopWatch()
 		s.sel = nil
@@ -89,6 +91,7 @@ func (s *session) Unselect() error {
 // Poll reports what other sessions, deliveries and Maildir tools changed
 // since the last command: new flags, expunges (when allowed) and EXISTS.
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
 		return nil
@@ -163,6 +166,7 @@ func toFlags(fs []string) []goimap.Flag {
 // Idle waits for changes in the account (a delivery, another session)
 // and reports them at once.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.srv.metrics.commands.WithLabelValues("IDLE").Inc()
 	if err := s.Poll(w, true); err != nil {
 		return err
 	}
@@ -262,6 +266,7 @@ var errReadOnly = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.
 	Text: "Mailbox is read-only (EXAMINE); SELECT it to make changes"}
 
 func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
+	s.srv.metrics.commands.WithLabelValues("STORE").Inc()
 	v := s.sel
 	if v.readOnly {
 		return errReadOnly
@@ -301,6 +306,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 }
 
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) error {
+	s.srv.metrics.commands.WithLabelValues("EXPUNGE").Inc()
 	v := s.sel
 	if v.readOnly {
 		return nil // CLOSE after EXAMINE; EXPUNGE there changes nothing
@@ -348,6 +354,7 @@ func containsUID(uids []uint32, uid uint32) bool {
 }
 
 func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, error) {
+	s.srv.metrics.commands.WithLabelValues("COPY").Inc()
 	res, err := s.store().Copy(s.account, s.sel.name, uidsOf(s.sel.resolve(numSet)), dest)
 	if err != nil {
 		return nil, s.copyError(err)
@@ -372,6 +379,7 @@ func copyData(res mailbox.CopyResult) *goimap.CopyData {
 }
 
 func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest string) error {
+	s.srv.metrics.commands.WithLabelValues("MOVE").Inc()
 	v := s.sel
 	if v.readOnly {
 		return errReadOnly

@@ -180,6 +180,8 @@ func (s *Server) track(gc *guardConn) bool {
 // literal guard and the session are per connection.
 func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 	defer s.wg.Done()
+	s.metrics.active.Inc()
+	defer s.metrics.active.Dec()
 	defer func() {
 		if v := recover(); v != nil {
 			s.metrics.panics.Inc()

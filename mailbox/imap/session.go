@@ -56,6 +56,7 @@ func (s *session) Close() error {
 // Login checks the password through the Authenticator. imapserver only
 // calls it over TLS (or with AllowInsecureAuth).
 func (s *session) Login(username, password string) error {
+	s.srv.metrics.commands.WithLabelValues("LOGIN").Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ip, limiter := s.clientIP(), s.srv.opts.Logins
@@ -158,22 +159,27 @@ func (s *session) imapError(err error) error {
 }
 
 func (s *session) Create(name string, options *goimap.CreateOptions) error {
+	s.srv.metrics.commands.WithLabelValues("CREATE").Inc()
 	return s.imapError(s.store().CreateFolder(s.account, strings.TrimSuffix(name, mailbox.Delimiter)))
 }
 
 func (s *session) Delete(name string) error {
+	s.srv.metrics.commands.WithLabelValues("DELETE").Inc()
 	return s.imapError(s.store().DeleteFolder(s.account, name))
 }
 
 func (s *session) Rename(oldName, newName string, options *goimap.RenameOptions) error {
+	s.srv.metrics.commands.WithLabelValues("RENAME").Inc()
 	return s.imapError(s.store().RenameFolder(s.account, oldName, newName))
 }
 
 func (s *session) Subscribe(name string) error {
+	s.srv.metrics.commands.WithLabelValues("SUBSCRIBE").Inc()
 	return s.imapError(s.store().Subscribe(s.account, name, true))
 }
 
 func (s *session) Unsubscribe(name string) error {
+	s.srv.metrics.commands.WithLabelValues("UNSUBSCRIBE").Inc()
 	err := s.store().Subscribe(s.account, name, false)
 	if errors.Is(err, mailbox.ErrBadFolderName) {
 		err = nil // nothing by that name can be subscribed
@@ -182,10 +188,12 @@ func (s *session) Unsubscribe(name string) error {
 }
 
 func (s *session) Namespace() (*goimap.NamespaceData, error) {
+	s.srv.metrics.commands.WithLabelValues("NAMESPACE").Inc()
 	return &goimap.NamespaceData{Personal: []goimap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
 }
 
 func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.AppendOptions) (*goimap.AppendData, error) {
+	s.srv.metrics.commands.WithLabelValues("APPEND").Inc()
 	flags := make([]string, len(options.Flags))
 	for i, f := range options.Flags {
 		flags[i] = string(f)
@@ -201,6 +209,7 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 }
 
 func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.StatusData, error) {
+	s.srv.metrics.commands.WithLabelValues("STATUS").Inc()
 	st, err := s.store().Status(s.account, name)
 	if err != nil {
 		return nil, s.imapError(err)
@@ -240,6 +249,7 @@ func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, l
 }
 
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *goimap.ListOptions) error {
+	s.srv.metrics.commands.WithLabelValues("LIST").Inc()
 	if len(patterns) == 0 {
 		return w.WriteList(&goimap.ListData{Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNoSelect}, Delim: '/'})
 	}
