@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"net/textproto"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -24,49 +21,13 @@ func TestOpsSIGTERMDuringLoadLosesNothing(t *testing.T) {
 	const clients, perClient, stopAfter = 6, 200, 30
 	srv := opsServer(t, map[string]string{"bob@localhost": "pw"}, "")
 	tlsc := srv.ClientTLS()
-	var mu sync.Mutex
-	var got []acked
-	ackc := make(chan bool, clients*perClient) // true: from a submission client
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dial := func() (*smtp.Client, error) { return smtp.Dial(srv.Addr["smtp"]) }
-			if c%2 == 1 {
-				dial = func() (*smtp.Client, error) {
-					cl, err := smtp.DialStartTLS(srv.Addr["submission"], tlsc)
-					if err != nil {
-						return nil, err
-					}
-					return cl, cl.Auth(sasl.NewPlainClient("", "bob@localhost", "pw"))
-				}
-			}
-			opsBurst(dial, c, perClient, func(a acked) {
-				mu.Lock()
-				got = append(got, a)
-				mu.Unlock()
-				ackc <- c%2 == 1
-			})
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	// SIGTERM once stopAfter messages, from both kinds of client, got 250.
-	n, byKind := 0, map[bool]int{}
-	for n < stopAfter || byKind[false] == 0 || byKind[true] == 0 {
-		select {
-		case submission := <-ackc:
-			n++
-			byKind[submission]++
-		case <-finished:
-			t.Fatalf("clients finished before SIGTERM: %d acks, %v", n, byKind)
-		}
-	}
+	load := submitLoad(t, srv, clients, perClient, stopAfter, func() (*smtp.Client, error) {
+		return smtp.DialStartTLS(srv.Addr["submission"], tlsc) // port 587 with STARTTLS
+	})
 	if code := srv.Stop(); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
-	<-finished
+	<-load.finished
 	logs := srv.Logs()
 	if !strings.Contains(logs, `msg="shutting down" signal=terminated`) || !strings.Contains(logs, "msg=stopped") {
 		t.Errorf("no shutdown/stopped lines in the log")
@@ -74,8 +35,9 @@ func TestOpsSIGTERMDuringLoadLosesNothing(t *testing.T) {
 	if strings.Contains(logs, "level=ERROR") {
 		t.Errorf("errors logged during the shutdown:\n%s", logs)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	load.mu.Lock()
+	defer load.mu.Unlock()
+	got := load.got
 	t.Logf("%d messages acknowledged before the server stopped", len(got))
 	srv.Restart()
 	for _, a := range got {
@@ -86,42 +48,6 @@ func TestOpsSIGTERMDuringLoadLosesNothing(t *testing.T) {
 	}
 	if left := tempFiles(t, srv.SpoolDir()); len(left) != 0 {
 		t.Errorf("temp files in the spool after a clean shutdown: %v", left)
-	}
-}
-
-// opsBurst sends up to n messages from bob@localhost on one connection,
-// reporting each 250; it returns at the first error (the server is
-// shutting down).
-func opsBurst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
-	c, err := dial()
-	if c != nil {
-		defer c.Close()
-	}
-	if err != nil {
-		return
-	}
-	for i := range n {
-		body := []byte(fmt.Sprintf("From: bob@localhost\r\nTo: bob@localhost\r\nSubject: load %d/%d\r\n\r\n%s", client, i,
-			strings.Repeat("line of the message body, long enough to take a few writes\r\n", 200+i%300)))
-		if c.Mail("bob@localhost", nil) != nil || c.Rcpt("bob@localhost", nil) != nil {
-			return
-		}
-		w, err := c.Data()
-		if err != nil {
-			return
-		}
-		if _, err := w.Write(body); err != nil {
-			return
-		}
-		resp, err := w.CloseWithResponse()
-		if err != nil {
-			return
-		}
-		id, ok := strings.CutPrefix(resp.StatusText, "2.0.0 OK: queued as ")
-		if !ok {
-			return
-		}
-		ack(acked{id: id, body: body})
 	}
 }
 

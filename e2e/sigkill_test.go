@@ -38,51 +38,15 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 	srv := mgtest.Start(t, mgtest.Options{Users: map[string]string{"bob@localhost": "pw"}})
 
 	tlsc := srv.ClientTLS()
-	var mu sync.Mutex
-	var got []acked
-	ackc := make(chan bool, clients*perClient) // true: from a submission client
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dial := func() (*smtp.Client, error) { return smtp.Dial(srv.Addr["smtp"]) }
-			if c%2 == 1 { // half the clients submit as an application would
-				dial = func() (*smtp.Client, error) {
-					cl, err := smtp.DialTLS(srv.Addr["submissions"], tlsc)
-					if err != nil {
-						return nil, err
-					}
-					return cl, cl.Auth(sasl.NewPlainClient("", "bob@localhost", "pw"))
-				}
-			}
-			burst(dial, c, perClient, func(a acked) {
-				mu.Lock()
-				got = append(got, a)
-				mu.Unlock()
-				ackc <- c%2 == 1
-			})
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	// Kill once killAfter messages, from both kinds of client, got 250.
-	// Bounded: the clients send at most clients*perClient messages.
-	n, byKind := 0, map[bool]int{}
-	for n < killAfter || byKind[false] == 0 || byKind[true] == 0 {
-		select {
-		case submission := <-ackc:
-			n++
-			byKind[submission]++
-		case <-finished:
-			t.Fatalf("clients finished before the kill: %d acks, %v", n, byKind)
-		}
-	}
+	load := submitLoad(t, srv, clients, perClient, killAfter, func() (*smtp.Client, error) {
+		return smtp.DialTLS(srv.Addr["submissions"], tlsc) // an application on port 465
+	})
 	srv.Kill()
-	<-finished // every client fails fast once the server is gone
+	<-load.finished // every client fails fast once the server is gone
 
-	mu.Lock()
-	defer mu.Unlock()
+	load.mu.Lock()
+	defer load.mu.Unlock()
+	got := load.got
 	if len(got) < killAfter {
 		t.Fatalf("only %d acknowledgements", len(got))
 	}
@@ -139,6 +103,60 @@ func TestSIGKILLLosesNoAcknowledgedMail(t *testing.T) {
 
 // burst sends up to n messages on one connection, reporting each 250; it
 // returns at the first error (the server was killed).
+// loadRun is a set of clients submitting in a loop (see submitLoad).
+type loadRun struct {
+	mu       sync.Mutex
+	got      []acked // every message that got 250
+	finished chan struct{}
+}
+
+// submitLoad starts clients that each send up to perClient messages on
+// one connection: even ones on the MX port, odd ones logged in as
+// bob@localhost over dialTLS, as an application would. It returns once
+// after messages, from both kinds of client, were acknowledged; the
+// clients stop by themselves at their first error.
+func submitLoad(t *testing.T, srv *mgtest.Server, clients, perClient, after int, dialTLS func() (*smtp.Client, error)) *loadRun {
+	t.Helper()
+	run := &loadRun{finished: make(chan struct{})}
+	ackc := make(chan bool, clients*perClient) // true: from a submission client
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dial := func() (*smtp.Client, error) { return smtp.Dial(srv.Addr["smtp"]) }
+			if c%2 == 1 {
+				dial = func() (*smtp.Client, error) {
+					cl, err := dialTLS()
+					if err != nil {
+						return nil, err
+					}
+					return cl, cl.Auth(sasl.NewPlainClient("", "bob@localhost", "pw"))
+				}
+			}
+			burst(dial, c, perClient, func(a acked) {
+				run.mu.Lock()
+				run.got = append(run.got, a)
+				run.mu.Unlock()
+				ackc <- c%2 == 1
+			})
+		}()
+	}
+	go func() { wg.Wait(); close(run.finished) }()
+	// Bounded: the clients send at most clients*perClient messages.
+	n, byKind := 0, map[bool]int{}
+	for n < after || byKind[false] == 0 || byKind[true] == 0 {
+		select {
+		case submission := <-ackc:
+			n++
+			byKind[submission]++
+		case <-run.finished:
+			t.Fatalf("clients finished after %d acknowledgements (%v), before %d from both kinds", n, byKind, after)
+		}
+	}
+	return run
+}
+
 func burst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
 	c, err := dial()
 	if c != nil {
