@@ -52,8 +52,11 @@ func FuzzEnvelope(f *testing.F) {
 		got := p.line()
 		check(t, "RCPT", got)
 		if strings.HasPrefix(got, "250 ") {
-			domain, _, _ := strings.Cut(strings.ToLower(rcpt[strings.LastIndexByte(rcpt, '@')+1:]), ">")
-			if i := strings.LastIndexByte(rcpt, '@'); i < 0 || strings.TrimSuffix(domain, ".") != "localhost" {
+			// The server reads the path up to the first '>' outside quotes;
+			// anything after it is ESMTP parameters.
+			path := pathOf(rcpt)
+			domain := strings.ToLower(path[strings.LastIndexByte(path, '@')+1:])
+			if i := strings.LastIndexByte(path, '@'); i < 0 || strings.TrimSuffix(domain, ".") != "localhost" {
 				if !strings.EqualFold(strings.TrimSpace(rcpt), "postmaster") {
 					t.Fatalf("RCPT TO:<%q> accepted without AUTH: open relay?", rcpt)
 				}
@@ -61,6 +64,25 @@ func FuzzEnvelope(f *testing.F) {
 		}
 		p.send("QUIT\r\n")
 	})
+}
+
+// pathOf returns the part of a RCPT argument an SMTP server takes as the
+// path: up to the first '>' that is not inside a quoted local part.
+func pathOf(arg string) string {
+	quoted, escaped := false, false
+	for i, c := range arg {
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && quoted:
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case c == '>' && !quoted:
+			return arg[:i]
+		}
+	}
+	return arg
 }
 
 // check requires one complete reply line with an enhanced status code.
