@@ -161,18 +161,37 @@ func or(s, def string) string {
 	return s
 }
 
-// FreeAddr returns a 127.0.0.1 port that was free a moment ago. Another
-// process could take it before mailgate listens; a test that then fails
-// to start says "address already in use" in the log.
+// FreeAddr returns a 127.0.0.1 port that was free a moment ago and that
+// this test process has not handed out before: the kernel may give the
+// same ephemeral port to two quick Listen(":0") calls, which once put two
+// listeners of one config on one address. Another process could still
+// take it before mailgate listens; a test that then fails to start says
+// "address already in use" in the log.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		givenMu.Lock()
+		fresh := !given[addr]
+		given[addr] = true
+		givenMu.Unlock()
+		if fresh {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("mgtest: no fresh loopback port after 100 tries")
+	return ""
 }
+
+var (
+	givenMu sync.Mutex
+	given   = map[string]bool{} // ports FreeAddr has handed out
+)
 
 // deadDNS returns a loopback UDP port with nothing behind it: queries to
 // it are refused at once.
