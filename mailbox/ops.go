@@ -30,18 +30,29 @@ type Snapshot struct {
 // bump records a change in f.
 func (a *account) bump(f *folder) { f.modseq = a.store.seq.Add(1) }
 
+// lockFolder locks an account and loads one of its folders; on success
+// the caller must unlock a.mu.
+func (s *Store) lockFolder(acct, name string) (*account, *folder, error) {
+	a, err := s.lock(acct)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := a.folder(name)
+	if err != nil {
+		a.mu.Unlock()
+		return nil, nil, err
+	}
+	return a, f, nil
+}
+
 // Messages returns the folder's messages, after picking up changes made
 // by other Maildir programs.
 func (s *Store) Messages(account, folder string) (*Snapshot, error) {
-	a, err := s.lock(account)
+	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
-	if err != nil {
-		return nil, err
-	}
 	snap := &Snapshot{UIDValidity: f.uidValidity, UIDNext: f.uidNext, ModSeq: f.modseq,
 		Messages: make([]MessageInfo, len(f.msgs))}
 	for i, m := range f.msgs {
@@ -53,15 +64,11 @@ func (s *Store) Messages(account, folder string) (*Snapshot, error) {
 // Infos returns what the store knows about the given messages (missing
 // ones are left out), without copying the whole folder as Messages does.
 func (s *Store) Infos(account, folder string, uids []uint32) ([]MessageInfo, error) {
-	a, err := s.lock(account)
+	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]MessageInfo, 0, len(uids))
 	for _, uid := range uids {
 		if m := f.find(uid); m != nil {
@@ -73,15 +80,11 @@ func (s *Store) Infos(account, folder string, uids []uint32) ([]MessageInfo, err
 
 // ModSeq returns the folder's change counter (see Snapshot.ModSeq).
 func (s *Store) ModSeq(account, folder string) (uint64, error) {
-	a, err := s.lock(account)
+	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return 0, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
-	if err != nil {
-		return 0, err
-	}
 	return f.modseq, nil
 }
 
@@ -131,15 +134,11 @@ const (
 // ones are skipped) and returns the messages' new state. System flags go
 // into the file names, keywords into the index.
 func (s *Store) SetFlags(account, folder string, uids []uint32, op FlagOp, flags []string) ([]MessageInfo, error) {
-	a, err := s.lock(account)
+	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
-	if err != nil {
-		return nil, err
-	}
 	letters, keywords := splitFlags(flags)
 	var out []MessageInfo
 	var records strings.Builder
@@ -300,15 +299,11 @@ func uidSet(uids []uint32) map[uint32]bool {
 }
 
 func (s *Store) remove(account, folder string, match func(*message) bool) ([]uint32, error) {
-	a, err := s.lock(account)
+	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
-	f, err := a.folder(folder)
-	if err != nil {
-		return nil, err
-	}
 	var gone []uint32
 	var records strings.Builder
 	var errs error
