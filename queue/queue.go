@@ -67,6 +67,11 @@ type message struct {
 	st       msgState
 	inFlight map[int]bool
 	deleted  bool
+	// fresh marks a message accepted by this process whose state has
+	// never been written: its spool file alone says "pending, first
+	// attempt starts now", so that attempt needs no record of its own
+	// (see Queue.start). Recovered messages are never fresh.
+	fresh bool
 }
 
 func (m *message) allFinal() bool {
@@ -178,7 +183,7 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 // caller holds q.mu. The spool write happens before, outside the lock, so
 // acceptances share group commits instead of queueing on the mutex.
 func (q *Queue) add(env *Envelope, size int) {
-	m := &message{env: env, size: int64(size), st: newMsgState(env), inFlight: map[int]bool{}}
+	m := &message{env: env, size: int64(size), st: newMsgState(env), inFlight: map[int]bool{}, fresh: true}
 	q.msgs[env.ID] = m
 	q.indexMessage(m)
 	q.poke()

@@ -102,21 +102,34 @@ func (q *Queue) group(ready []*entry) []*job {
 
 // start records the attempt (and the retry time should we crash during
 // it) on disk, then runs the delivery in a worker.
+//
+// The first attempt of a message accepted by this process is the
+// exception: the spool file written at acceptance already says "pending,
+// try at once", and that is what a crash during the first attempt leads
+// to after the restart — the same retry the record would have scheduled
+// no sooner than FirstRetry. Recovered messages are not fresh, so the
+// retry after a crash is recorded before it runs and a message that
+// crashes the server is not retried in a loop. Skipping this record
+// saves creating <id>.state and one fdatasync per delivered message.
 func (q *Queue) start(ctx context.Context, j *job) {
 	m := j.msg
 	now := q.now()
+	record := !m.fresh
 	for _, i := range j.idx {
 		r := &m.st.Recipients[i]
+		record = record || r.Attempts > 0
 		r.Attempts++
 		r.NextAttempt = now.Add(backoff(r.Attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
 		m.inFlight[i] = true
 	}
-	if err := q.saveState(m); err != nil {
-		q.log.Error("cannot record delivery attempt; will retry", "msgid", m.env.ID, "err", err)
-		for _, i := range j.idx {
-			delete(m.inFlight, i)
+	if record {
+		if err := q.saveState(m); err != nil {
+			q.log.Error("cannot record delivery attempt; will retry", "msgid", m.env.ID, "err", err)
+			for _, i := range j.idx {
+				delete(m.inFlight, i)
+			}
+			return
 		}
-		return
 	}
 	q.indexMessage(m)
 	q.inFlight++
@@ -249,5 +262,9 @@ func (q *Queue) saveState(m *message) error {
 	if err != nil {
 		return err
 	}
-	return q.spool.WriteState(m.env.ID, data)
+	if err := q.spool.WriteState(m.env.ID, data); err != nil {
+		return err
+	}
+	m.fresh = false
+	return nil
 }
