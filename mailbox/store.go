@@ -6,6 +6,7 @@
 package mailbox
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"os"
@@ -38,6 +39,10 @@ type Options struct {
 	// Now is the clock for INTERNALDATE and file names; nil means
 	// time.Now.
 	Now func() time.Time
+	// HeaderCache is the memory, in bytes, kept for message headers that
+	// IMAP FETCH and SEARCH read again and again (see Store.Header);
+	// 0 means 32 MiB.
+	HeaderCache int
 }
 
 // Store is every account's mail. One Store serves the whole process:
@@ -51,6 +56,7 @@ type Store struct {
 	now          func() time.Time
 	metrics      *metrics
 	names        *uniqueNames
+	headers      *headerCache
 
 	mu           sync.Mutex
 	accounts     map[string]*account
@@ -85,6 +91,7 @@ func New(opts Options) (*Store, error) {
 		now:          opts.Now,
 		metrics:      newMetrics(opts.Registerer),
 		names:        newUniqueNames(),
+		headers:      newHeaderCache(cmp.Or(opts.HeaderCache, 32<<20)),
 		accounts:     map[string]*account{},
 		quotas:       map[string]int64{},
 	}

@@ -2,9 +2,9 @@ package imap
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
-	"os"
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -67,24 +67,59 @@ func setsSeen(o *goimap.FetchOptions) bool {
 	return false
 }
 
-func needsContent(o *goimap.FetchOptions) bool {
-	return o.Envelope || o.BodyStructure != nil || len(o.BodySection) > 0 ||
-		len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+// needsFile reports whether a FETCH needs more of the message than its
+// header section.
+func needsFile(o *goimap.FetchOptions) bool {
+	if o.BodyStructure != nil || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0 {
+		return true
+	}
+	for _, bs := range o.BodySection {
+		if !headerOnly(bs) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerOnly is BODY[HEADER], BODY[HEADER.FIELDS (...)] or
+// BODY[HEADER.FIELDS.NOT (...)] of the message itself, which the header
+// section alone answers.
+func headerOnly(bs *goimap.FetchItemBodySection) bool {
+	return len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierHeader
+}
+
+// content returns what fetchOne reads: the message file when the items
+// need it, or only the header section from the store's cache (ENVELOPE
+// and header sections, what clients fetch when they list a folder). A
+// nil reader means no content is needed or the message is gone.
+func (s *session) content(uid uint32, o *goimap.FetchOptions) (r io.ReaderAt, size int64, done func(), err error) {
+	done = func() {}
+	switch {
+	case needsFile(o):
+		f, info, err := s.store().OpenMessage(s.account, s.sel.name, uid)
+		if err != nil {
+			return nil, 0, done, err
+		}
+		return f, info.Size, func() { f.Close() }, nil
+	case o.Envelope || len(o.BodySection) > 0:
+		h, err := s.store().Header(s.account, s.sel.name, uid)
+		if err != nil {
+			return nil, 0, done, err
+		}
+		return bytes.NewReader(h), int64(len(h)), done, nil
+	}
+	return nil, 0, done, nil
 }
 
 func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) error {
-	var f *os.File
-	if needsContent(o) {
-		var err error
-		f, _, err = s.store().OpenMessage(s.account, s.sel.name, t.uid)
-		if errors.Is(err, mailbox.ErrNoMessage) {
-			return nil
-		}
-		if err != nil {
-			return s.imapError(err)
-		}
-		defer f.Close()
+	r, size, done, err := s.content(t.uid, o)
+	if errors.Is(err, mailbox.ErrNoMessage) {
+		return nil
 	}
+	if err != nil {
+		return s.imapError(err)
+	}
+	defer done()
 	mw := w.CreateMessage(t.seq)
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
@@ -96,10 +131,10 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.Me
 	if o.RFC822Size {
 		mw.WriteRFC822Size(info.Size)
 	}
-	if f == nil {
+	if r == nil {
 		return mw.Close()
 	}
-	if err := writeContent(mw, f, info.Size, o); err != nil {
+	if err := writeContent(mw, r, size, o); err != nil {
 		mw.Close()
 		return err
 	}
@@ -108,7 +143,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.Me
 
 // writeContent writes the items that need the message's bytes. Each
 // extraction reads its own section reader, so the file is never seeked.
-func writeContent(mw *imapserver.FetchResponseWriter, f *os.File, size int64, o *goimap.FetchOptions) error {
+func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, o *goimap.FetchOptions) error {
 	open := func() io.Reader { return io.NewSectionReader(f, 0, size) }
 	if o.Envelope {
 		h, err := textproto.ReadHeader(bufio.NewReader(open()))
@@ -139,7 +174,7 @@ func writeContent(mw *imapserver.FetchResponseWriter, f *os.File, size int64, o 
 
 // writeSection streams BODY[] (whole message, optionally partial) from
 // the file byte for byte; other sections go through imapserver's parser.
-func writeSection(mw *imapserver.FetchResponseWriter, f *os.File, size int64, bs *goimap.FetchItemBodySection, open func() io.Reader) error {
+func writeSection(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, bs *goimap.FetchItemBodySection, open func() io.Reader) error {
 	whole := len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierNone &&
 		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
 	if !whole {

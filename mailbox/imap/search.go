@@ -11,18 +11,21 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 
 	"mailgate/mailbox"
 )
 
-// candidate is one message being matched; its bytes are read only when
-// a criterion needs them, and then only once.
+// candidate is one message being matched; its header and bytes are
+// read only when a criterion needs them, and then only once.
 type candidate struct {
-	seq  uint32
-	info *mailbox.MessageInfo
-	load func() []byte
-	raw  []byte
-	read bool
+	seq    uint32
+	info   *mailbox.MessageInfo
+	load   func() []byte
+	head   func() []byte
+	raw    []byte
+	read   bool
+	header *mail.Header
 }
 
 func (c *candidate) bytes() []byte {
@@ -38,6 +41,17 @@ func (c *candidate) entity() *gomessage.Entity {
 		e, _ = gomessage.New(gomessage.Header{}, bytes.NewReader(nil))
 	}
 	return e
+}
+
+// fields parses the header alone, from the store's header cache, for
+// HEADER, FROM, SUBJECT, SENTSINCE and the like: most searches never
+// open a message file.
+func (c *candidate) fields() *mail.Header {
+	if c.header == nil {
+		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(c.head())))
+		c.header = &mail.Header{Header: gomessage.Header{Header: h}}
+	}
+	return c.header
 }
 
 func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
@@ -60,7 +74,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		if vm.gone || info == nil {
 			continue
 		}
-		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid)}
+		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid), head: s.headLoader(vm.uid)}
 		if !match(cand, &c) {
 			continue
 		}
@@ -96,6 +110,14 @@ func (s *session) loader(uid uint32) func() []byte {
 		defer f.Close()
 		b, _ := io.ReadAll(f)
 		return b
+	}
+}
+
+// headLoader reads one message's header section through the store's cache.
+func (s *session) headLoader(uid uint32) func() []byte {
+	return func() []byte {
+		h, _ := s.store().Header(s.account, s.sel.name, uid)
+		return h
 	}
 }
 
@@ -164,17 +186,13 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 }
 
 func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
-	if len(c.Header) == 0 && len(c.Text) == 0 && len(c.Body) == 0 && c.SentSince.IsZero() && c.SentBefore.IsZero() {
-		return true
-	}
-	header := mail.Header{Header: m.entity().Header}
 	for _, hc := range c.Header {
-		if !matchFields(header.FieldsByKey(hc.Key), hc.Value) {
+		if !matchFields(m.fields().FieldsByKey(hc.Key), hc.Value) {
 			return false
 		}
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		t, err := header.Date()
+		t, err := m.fields().Date()
 		if err != nil || !matchDate(t, c.SentSince, c.SentBefore) {
 			return false
 		}
