@@ -19,13 +19,14 @@ import (
 // candidate is one message being matched; its header and bytes are
 // read only when a criterion needs them, and then only once.
 type candidate struct {
-	seq    uint32
-	info   *mailbox.MessageInfo
-	load   func() []byte
-	head   func() []byte
-	raw    []byte
-	read   bool
-	header *mail.Header
+	seq      uint32
+	info     *mailbox.MessageInfo
+	load     func() []byte
+	loadHead func() []byte
+	raw      []byte
+	read     bool
+	head     []byte
+	headRead bool
 }
 
 func (c *candidate) bytes() []byte {
@@ -43,15 +44,54 @@ func (c *candidate) entity() *gomessage.Entity {
 	return e
 }
 
-// fields parses the header alone, from the store's header cache, for
-// HEADER, FROM, SUBJECT, SENTSINCE and the like: most searches never
-// open a message file.
-func (c *candidate) fields() *mail.Header {
-	if c.header == nil {
-		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(c.head())))
-		c.header = &mail.Header{Header: gomessage.Header{Header: h}}
+// fields returns the header fields named key, from the store's header
+// cache, for HEADER, FROM, SUBJECT, SENTSINCE and the like: most
+// searches never open a message file. Only the lines of those fields
+// are parsed (with their continuation lines), not the whole header.
+func (c *candidate) fields(key string) *mail.Header {
+	if !c.headRead {
+		c.head, c.headRead = c.loadHead(), true
 	}
-	return c.header
+	raw := fieldLines(c.head, key)
+	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(raw, '\r', '\n'))))
+	return &mail.Header{Header: gomessage.Header{Header: h}}
+}
+
+// fieldLines returns the raw lines of the fields named key (any letter
+// case) in a header section, continuation lines included.
+func fieldLines(head []byte, key string) []byte {
+	var out []byte
+	in := false
+	for len(head) > 0 {
+		n := bytes.IndexByte(head, '\n') + 1
+		if n == 0 {
+			n = len(head)
+		}
+		line := head[:n]
+		head = head[n:]
+		switch {
+		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+			// a continuation belongs to the field before it
+		case isField(line, key):
+			in = true
+		default:
+			in = false
+		}
+		if in {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// isField reports whether line starts the field key: the name in any
+// letter case, then optional blanks and a colon.
+func isField(line []byte, key string) bool {
+	if len(line) <= len(key) || !bytes.EqualFold(line[:len(key)], []byte(key)) {
+		return false
+	}
+	rest := bytes.TrimLeft(line[len(key):], " \t")
+	return len(rest) > 0 && rest[0] == ':'
 }
 
 func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
@@ -74,7 +114,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		if vm.gone || info == nil {
 			continue
 		}
-		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid), head: s.headLoader(vm.uid)}
+		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid), loadHead: s.headLoader(vm.uid)}
 		if !match(cand, &c) {
 			continue
 		}
@@ -187,12 +227,12 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 
 func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
 	for _, hc := range c.Header {
-		if !matchFields(m.fields().FieldsByKey(hc.Key), hc.Value) {
+		if !matchFields(m.fields(hc.Key).FieldsByKey(hc.Key), hc.Value) {
 			return false
 		}
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		t, err := m.fields().Date()
+		t, err := m.fields("Date").Date()
 		if err != nil || !matchDate(t, c.SentSince, c.SentBefore) {
 			return false
 		}
