@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_refusals_total",
-			Help: "IMAP connections closed by the server, by reason: literal, login_failures.",
+			Help: "IMAP connections closed by the server, by reason: literal, login_failures, protocol (bare CR or overlong line in a command).",
 		}, []string{"reason"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_commands_total",

@@ -1,6 +1,7 @@
 // Package imap serves the mailbox store over IMAP4rev1 and IMAP4rev2
 // (go-imap v2's imapserver), with STARTTLS on the plain listener and
-// implicit TLS on the other. Every change goes through mailbox.Store,
+// implicit TLS on the other. A clear-text front layer (front.go) runs
+// TLS and answers what imapserver cannot (CAPABILITY, QUOTA). Every change goes through mailbox.Store,
 // which wakes the other sessions of the same account.
 package imap
 
@@ -102,9 +103,8 @@ func New(opts Options) *Server {
 	return s
 }
 
-// caps are the extensions advertised. QUOTA is missing: imapserver
-// beta.8 cannot dispatch GETQUOTA/GETQUOTAROOT to a session (see
-// docs/mailbox.md); quota limits show as [OVERQUOTA] and STATUS SIZE.
+// caps are the extensions imapserver serves. The front (front.go) adds
+// QUOTA, which imapserver beta.8 can neither dispatch nor advertise.
 var caps = goimap.CapSet{
 	goimap.CapIMAP4rev1: {}, goimap.CapIMAP4rev2: {},
 	goimap.CapNamespace: {}, goimap.CapUIDPlus: {}, goimap.CapESearch: {},
@@ -195,8 +195,6 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 	s.metrics.connections.WithLabelValues("accepted").Inc()
 	log := s.logger.With("session", fmt.Sprintf("i%x", s.ids.Add(1)), "remote", gc.RemoteAddr().String())
 	var conn net.Conn = gc
-	opts := &imapserver.Options{Caps: caps, TLSConfig: s.opts.TLS, InsecureAuth: s.opts.AllowInsecureAuth,
-		Logger: logAdapter{log}}
 	if implicitTLS {
 		tc := tls.Server(gc, s.opts.TLS)
 		tc.SetDeadline(time.Now().Add(30 * time.Second))
@@ -205,17 +203,20 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 			return
 		}
 		tc.SetDeadline(time.Time{})
-		conn, opts.TLSConfig = tc, nil
+		conn = tc
 	}
 	sess := &session{srv: s, log: log}
+	// imapserver never sees TLS: the front runs STARTTLS and refuses
+	// clear-text logins, so imapserver's own checks are turned off.
+	fr := newFront(s, sess, gc, conn, implicitTLS, log)
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
-	opts.DebugWriter = guard
-	opts.NewSession = func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-		sess.conn = c
-		return sess, nil, nil
-	}
+	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{log}, DebugWriter: guard,
+		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			sess.conn = c
+			return sess, nil, nil
+		}}
 	srv := imapserver.New(opts)
-	srv.Serve(&oneConnListener{conn: conn, done: gc.done})
+	srv.Serve(&oneConnListener{conn: fr, done: gc.done})
 }
 
 // Close stops every listener and connection.

@@ -1,0 +1,144 @@
+package imap
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+)
+
+const (
+	preTLSCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- STARTTLS LOGINDISABLED"
+	overTLSCaps = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- AUTH=PLAIN"
+	loggedCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- UNSELECT ENABLE IDLE UTF8=ACCEPT NAMESPACE UIDPLUS ESEARCH " +
+		"SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE LITERAL+ " +
+		"APPENDLIMIT=52428800 QUOTA QUOTA=RES-STORAGE"
+)
+
+// upgrade runs the client side of TLS on a raw connection after STARTTLS.
+func (c *rawConn) upgrade() {
+	c.t.Helper()
+	tc := tls.Client(c.conn, clientTLS)
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatalf("TLS handshake after STARTTLS: %v", err)
+	}
+	c.conn = tc
+	c.r.Reset(tc)
+}
+
+// expect sends cmd and checks the exact reply lines up to cmd's tag.
+func (c *rawConn) expect(cmd string, want ...string) {
+	c.t.Helper()
+	c.send(cmd)
+	tag := strings.Fields(cmd)[0] + " "
+	got := c.until(tag)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		c.t.Errorf("%q answered:\n%s\nwant:\n%s", cmd, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCapabilitiesByState walks the plain port from greeting to login:
+// exact lists in the greeting, CAPABILITY and LOGIN's OK, with QUOTA only
+// after login.
+func TestCapabilitiesByState(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := dialRaw(t, env.plainAddr, false)
+	if got, want := c.line(), "* OK [CAPABILITY "+preTLSCaps+"] IMAP server ready"; got != want {
+		t.Errorf("greeting %q, want %q", got, want)
+	}
+	c.expect("a CAPABILITY\r\n", "* CAPABILITY "+preTLSCaps, "a OK CAPABILITY completed")
+	c.expect("b LOGIN alice secret\r\n", "b NO [PRIVACYREQUIRED] TLS is required to authenticate")
+	c.expect("c STARTTLS\r\n", "c OK Begin TLS negotiation now")
+	c.upgrade()
+	c.expect("d CAPABILITY\r\n", "* CAPABILITY "+overTLSCaps, "d OK CAPABILITY completed")
+	c.expect("e LOGIN alice secret\r\n", "e OK [CAPABILITY "+loggedCaps+"] Logged in")
+	c.expect("f CAPABILITY\r\n", "* CAPABILITY "+loggedCaps, "f OK CAPABILITY completed")
+	c.expect("g STARTTLS\r\n", "g BAD STARTTLS not available")
+
+	tc := dialRaw(t, env.tlsAddr, true)
+	if got, want := tc.line(), "* OK [CAPABILITY "+overTLSCaps+"] IMAP server ready"; got != want {
+		t.Errorf("implicit TLS greeting %q, want %q", got, want)
+	}
+	tc.expect("a AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+		"a OK [CAPABILITY "+loggedCaps+"] PLAIN authentication successful")
+}
+
+// TestCapabilitiesWithoutTLS: no certificate, clear-text logins allowed
+// (a loopback test listener): no STARTTLS, AUTH=PLAIN offered.
+func TestCapabilitiesWithoutTLS(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, func(o *Options) { o.TLS, o.AllowInsecureAuth = nil, true })
+	c := dialRaw(t, env.plainAddr, false)
+	if got, want := c.line(), "* OK [CAPABILITY "+overTLSCaps+"] IMAP server ready"; got != want {
+		t.Errorf("greeting %q, want %q", got, want)
+	}
+	c.expect("a STARTTLS\r\n", "a NO STARTTLS not supported")
+	c.expect("b LOGIN alice secret\r\n", "b OK [CAPABILITY "+loggedCaps+"] Logged in")
+}
+
+// TestLoginLiteralBeforeTLS: a password sent as literals before TLS is
+// read (as imapserver did) and refused.
+func TestLoginLiteralBeforeTLS(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := dialRaw(t, env.plainAddr, false)
+	c.line()
+	c.send("a LOGIN {5}\r\n")
+	if got, want := c.line(), "+ Ready for literal data"; got != want {
+		t.Fatalf("LOGIN literal before TLS: %q, want %q", got, want)
+	}
+	c.send("alice {6+}\r\nsecret\r\n")
+	if got, want := c.line(), "a NO [PRIVACYREQUIRED] TLS is required to authenticate"; got != want {
+		t.Errorf("LOGIN with literals before TLS: %q, want %q", got, want)
+	}
+	c.expect("b AUTHENTICATE PLAIN\r\n", "b NO [PRIVACYREQUIRED] TLS is required to authenticate")
+	c.expect("c NOOP\r\n", "c OK NOOP completed")
+}
+
+// TestStartTLSDropsPipelinedCommands: a LOGIN sent in the same packet as
+// STARTTLS never runs inside TLS (it would be an attacker's injection).
+func TestStartTLSDropsPipelinedCommands(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := dialRaw(t, env.plainAddr, false)
+	c.line()
+	c.expect("a STARTTLS\r\nb LOGIN alice secret\r\n", "a OK Begin TLS negotiation now")
+	c.upgrade()
+	c.expect("c CAPABILITY\r\n", "* CAPABILITY "+overTLSCaps, "c OK CAPABILITY completed")
+	c.expect("d STARTTLS\r\n", "d BAD STARTTLS not available")
+}
+
+// TestBadLinesCloseConnection: a bare CR could make imapserver and the
+// front split the stream differently; an endless line is not buffered.
+func TestBadLinesCloseConnection(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	cases := []struct{ name, send, want string }{
+		{"bare CR", "a NOOP x\rb LOGIN alice secret\r\n", "* BYE Bare CR in a command line; end lines with CRLF\r\n"},
+		{"long line", "a NOOP " + strings.Repeat("x", maxLine-7), "* BYE Command line longer than 65536 bytes; closing the connection\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := dialRaw(t, env.plainAddr, false)
+			c.line()
+			c.send(tc.send)
+			if got := c.rest(); got != tc.want {
+				t.Errorf("server sent %q, want %q and the connection closed", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBeforeLoginQuotaIsUnknown: before login the QUOTA commands are
+// unknown, and imapserver ends the connection as for any unknown command.
+func TestBeforeLoginQuotaIsUnknown(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.send("a GETQUOTAROOT INBOX\r\n")
+	if got, want := c.rest(), "a BAD Unknown command\r\n* BYE Unknown command\r\n"; got != want {
+		t.Errorf("server sent %q, want %q", got, want)
+	}
+}
