@@ -53,7 +53,12 @@ func (c *candidate) fields(key string) *mail.Header {
 		c.head, c.headRead = c.loadHead(), true
 	}
 	raw := fieldLines(c.head, key)
-	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(raw, '\r', '\n'))))
+	if len(raw) == 0 {
+		return &mail.Header{}
+	}
+	// A small buffer: the default 4 KB one per call was most of SEARCH's
+	// allocations. Longer lines still parse (the reader grows them).
+	h, _ := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(append(raw, '\r', '\n')), 256))
 	return &mail.Header{Header: gomessage.Header{Header: h}}
 }
 

@@ -1,6 +1,9 @@
 package imap
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFieldLines(t *testing.T) {
 	t.Parallel()
@@ -20,5 +23,17 @@ func TestFieldLines(t *testing.T) {
 	c := &candidate{loadHead: func() []byte { return head }}
 	if v := c.fields("SUBJECT").Get("Subject"); v != "first folded on" {
 		t.Errorf("unfolded Subject %q", v)
+	}
+}
+
+func TestFieldsLongerThanReadBuffer(t *testing.T) {
+	t.Parallel()
+	long := "Subject: " + strings.Repeat("word ", 300) + "needle\r\n\r\n"
+	c := &candidate{loadHead: func() []byte { return []byte(long) }}
+	if v := c.fields("Subject").Get("Subject"); len(v) != len(long)-len("Subject: \r\n\r\n") {
+		t.Errorf("a %d-byte Subject came back as %d bytes", len(long), len(v))
+	}
+	if got := c.fields("From").Get("From"); got != "" {
+		t.Errorf("absent From: %q", got)
 	}
 }
