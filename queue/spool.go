@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"mailgate/internal/inodepool"
 	"mailgate/internal/safefile"
 )
 
@@ -38,7 +39,7 @@ var ErrDiskFull = errors.New("queue: spool disk is full")
 // by one committer goroutine (group commit).
 type Spool struct {
 	dir     string
-	pool    *inodePool
+	pool    *inodepool.Pool
 	commits chan *commitReq
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -70,7 +71,7 @@ func OpenSpool(dir string, m *metrics) (*Spool, error) {
 	if m == nil {
 		m = newMetrics(nil)
 	}
-	s := &Spool{dir: dir, pool: newInodePool(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
+	s := &Spool{dir: dir, pool: inodepool.New(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -130,7 +131,7 @@ func (s *Spool) writeTemp(tmp string, env *Envelope, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.pool.openNew(tmp, 0)
+	f, err := s.pool.OpenNew(tmp, 0)
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (s *Spool) Remove(id string) error {
 		return fmt.Errorf("queue: bad message id %q", id)
 	}
 	for _, suf := range []string{stateSuffix, msgSuffix} {
-		if err := s.pool.put(filepath.Join(s.dir, id+suf)); err != nil {
+		if err := s.pool.Put(filepath.Join(s.dir, id+suf)); err != nil {
 			return err
 		}
 	}
@@ -296,8 +297,8 @@ func (s *Spool) Recover() ([]Recovered, int, error) {
 		switch {
 		case strings.HasPrefix(name, tmpPrefix) || isSafefileTemp(name):
 			os.Remove(filepath.Join(s.dir, name))
-		case strings.HasSuffix(name, poolSuffix):
-			s.pool.adopt(name)
+		case strings.HasSuffix(name, inodepool.Suffix):
+			s.pool.Adopt(name)
 		case strings.HasSuffix(name, msgSuffix):
 			r, err := s.recoverOne(strings.TrimSuffix(name, msgSuffix))
 			if err != nil {
@@ -360,7 +361,7 @@ func (s *Spool) WriteState(id string, state []byte) error {
 	created := false
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		f, err = s.pool.openNew(path, os.O_APPEND)
+		f, err = s.pool.OpenNew(path, os.O_APPEND)
 		created = true
 	}
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 //
 // The last record of this message whose length and checksum hold is its
 // state; a torn tail (a crash during the append) is ignored. The id keeps
-// a reused inode's old records (see inodePool), should a crash undo its
+// a reused inode's old records (see internal/inodepool), should a crash undo its
 // truncation, from passing for this message's.
 const stateTag = "\nSTATE "
 

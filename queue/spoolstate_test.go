@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mailgate/internal/inodepool"
 )
 
 // TestSpoolStateRecords checks that WriteState appends records to the
@@ -54,7 +56,7 @@ func TestSpoolStateRecords(t *testing.T) {
 	}
 	left, _ := os.ReadDir(dir)
 	for _, e := range left {
-		if info, _ := e.Info(); !strings.HasSuffix(e.Name(), poolSuffix) || info.Size() != 0 {
+		if info, _ := e.Info(); !strings.HasSuffix(e.Name(), inodepool.Suffix) || info.Size() != 0 {
 			t.Errorf("left after Remove: %s (%d bytes); want only empty pooled files", e.Name(), info.Size())
 		}
 	}

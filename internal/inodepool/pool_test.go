@@ -1,0 +1,86 @@
+package inodepool
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPutThenOpenNewReusesTheEmptiedInode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := New(dir)
+	old := filepath.Join(dir, "a.msg")
+	write(t, old, "secret old content")
+	before, _ := os.Stat(old)
+	if err := p.Put(old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("the old name still exists: %v", err)
+	}
+	fresh := filepath.Join(dir, "b.msg")
+	f, err := p.OpenNew(fresh, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new")
+	f.Close()
+	after, _ := os.Stat(fresh)
+	if !os.SameFile(before, after) {
+		t.Error("OpenNew created a new inode instead of reusing the pooled one")
+	}
+	if b, _ := os.ReadFile(fresh); string(b) != "new" {
+		t.Errorf("reused file holds %q, want only the new content", b)
+	}
+	if err := p.Put(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("Put of a missing file: %v", err)
+	}
+}
+
+// A file with another hard link is never emptied: the other name (a
+// COPY in another Maildir folder) keeps its content.
+func TestPutLeavesHardLinkedContent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := New(dir)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	write(t, a, "shared content")
+	if err := os.Link(a, b); err != nil {
+		t.Skip("no hard links here:", err)
+	}
+	if err := p.Put(a); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "shared content" {
+		t.Errorf("the other link now holds %q", got)
+	}
+	if p.Take(filepath.Join(dir, "c")) {
+		t.Error("a hard-linked file was pooled")
+	}
+}
+
+func TestAdoptEmptiesLeftovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	left := "1-1" + Suffix
+	write(t, filepath.Join(dir, left), "content a crash left before the truncate")
+	p := New(dir)
+	p.Adopt(left)
+	dst := filepath.Join(dir, "new")
+	f, err := p.OpenNew(dst, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, _ := os.Stat(dst); fi.Size() != 0 {
+		t.Errorf("adopted file handed out with %d bytes", fi.Size())
+	}
+}
