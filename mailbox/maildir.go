@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	"mailgate/internal/inodepool"
 )
 
 // IMAP system flags, as the store's API spells them.
@@ -117,13 +119,13 @@ func (u *uniqueNames) next(sec, usec int64) string {
 // writeTmp copies r into dir/tmp/name with CRLF line endings (IMAP sizes
 // and literals are counted in CRLF octets) and fsyncs it. It returns the
 // stored size. limit < 0 means no limit; past limit, errTooBig.
-func writeTmp(dir, name string, r io.Reader, limit int64) (int64, error) {
+func writeTmp(pool *inodepool.Pool, dir, name string, r io.Reader, limit int64) (int64, error) {
 	p := filepath.Join(dir, "tmp", name)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := pool.OpenNew(p, 0)
 	if err != nil {
 		return 0, err
 	}
-	cw := &crlfWriter{w: bufio.NewWriterSize(f, 64<<10), limit: limit}
+	cw := &crlfWriter{w: bufio.NewWriterSize(f, 16<<10), limit: limit}
 	_, err = io.Copy(cw, r)
 	if err == nil {
 		err = cw.finish()

@@ -313,7 +313,7 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 			kept = append(kept, m)
 			continue
 		}
-		if err := os.Remove(m.path(f.dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.pool.Put(m.path(f.dir)); err != nil {
 			errs = errors.Join(errs, err)
 			kept = append(kept, m)
 			continue
