@@ -38,6 +38,9 @@ type front struct {
 	off          int
 	ready        int // bytes at buf[off:] already judged imapserver's
 	readDeadline time.Time
+	// readErr sticks: imapserver may read again after an error, and
+	// what is still buffered must not run once the front has given up.
+	readErr error
 
 	mu        sync.Mutex // guards what follows and serialises all writes
 	conn      net.Conn   // raw, or the *tls.Conn over it
@@ -79,6 +82,17 @@ func newFront(s *Server, sess *session, raw, conn net.Conn, isTLS bool, log *slo
 // Read hands imapserver the client's bytes, up to the next command the
 // front must see alone; that command is dealt with at the next call.
 func (f *front) Read(p []byte) (int, error) {
+	if f.readErr != nil {
+		return 0, f.readErr
+	}
+	n, err := f.read(p)
+	if err != nil && n == 0 {
+		f.readErr = err
+	}
+	return n, err
+}
+
+func (f *front) read(p []byte) (int, error) {
 	for {
 		if f.ready > 0 {
 			n := copy(p, f.buf[f.off:f.off+f.ready])
@@ -107,8 +121,8 @@ func (f *front) Read(p []byte) (int, error) {
 // imapserver may have now, or answers a command of the front's that
 // comes first. It is called with ready == 0, so imapserver has caught up.
 func (f *front) classify() error {
-	pos, alone := f.off, false
-	defer func() { f.ready = pos - f.off }()
+	pos := f.off
+	defer func() { f.ready = max(pos-f.off, 0) }()
 	for pos < len(f.buf) {
 		if n := f.takeLiteral(len(f.buf) - pos); n > 0 {
 			pos += n
@@ -134,12 +148,9 @@ func (f *front) classify() error {
 			}
 			return f.closeWith("Bare CR in a command line; end lines with CRLF")
 		}
-		kind, cmd := f.judge(line)
-		if kind != linePlain && (pos > f.off || alone) {
-			return nil // caught up first
-		}
-		if alone && f.atCommandStart() {
-			return nil // nothing after a command handed on alone
+		kind, cmd := f.judge(line, pos == f.off)
+		if kind != linePlain && pos > f.off {
+			return nil // imapserver catches up first
 		}
 		if kind == lineOwn {
 			if err := f.answer(); err != nil {
@@ -152,7 +163,6 @@ func (f *front) classify() error {
 		if f.took(line, cmd) {
 			return nil // a synchronising literal: the client waits for "+"
 		}
-		alone = alone || kind == lineAlone
 	}
 	return nil
 }
@@ -165,12 +175,22 @@ const (
 	lineOwn                   // answered by the front
 )
 
-// judge tells what to do with a complete line at the current position.
-func (f *front) judge(line []byte) (lineKind, inflight) {
+// judge tells what to do with a complete line at the current position;
+// caughtUp says imapserver has used every byte before it.
+func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.contLines > 0 || f.inCommand {
 		return linePlain, inflight{}
+	}
+	if f.cmd.tag != "" {
+		// A command that may change the state (a login) is running: the
+		// next one waits for its end. If imapserver asks for more while
+		// it runs, the line is that command's to read.
+		if caughtUp {
+			return linePlain, inflight{}
+		}
+		return lineAlone, inflight{}
 	}
 	text := trimEOL(line)
 	tag, name, _ := commandWords(text)
@@ -201,12 +221,6 @@ func (f *front) judge(line []byte) (lineKind, inflight) {
 }
 
 func (f *front) authAllowed() bool { return f.isTLS || f.srv.opts.AllowInsecureAuth }
-
-func (f *front) atCommandStart() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.contLines == 0 && !f.inCommand && f.literal == 0
-}
 
 // took records a line handed on to imapserver; true when it ends with a
 // synchronising literal, after which the client sends nothing until the

@@ -2,8 +2,12 @@ package imap
 
 import (
 	"crypto/tls"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 const (
@@ -140,5 +144,45 @@ func TestBeforeLoginQuotaIsUnknown(t *testing.T) {
 	c.send("a GETQUOTAROOT INBOX\r\n")
 	if got, want := c.rest(), "a BAD Unknown command\r\n* BYE Unknown command\r\n"; got != want {
 		t.Errorf("server sent %q, want %q", got, want)
+	}
+}
+
+// TestCapabilitiesMatchImapserver: the front's lists are the ones
+// imapserver gives when it runs TLS and refuses clear-text logins itself
+// (as before the front), plus QUOTA after login. A change to caps or to
+// go-imap that the front does not follow fails here.
+func TestCapabilitiesMatchImapserver(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	bare := imapserver.New(&imapserver.Options{Caps: caps, TLSConfig: env.srv.opts.TLS, Logger: logAdapter{log},
+		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &session{srv: env.srv, conn: c, log: log}, nil, nil
+		}})
+	go bare.Serve(ln)
+	t.Cleanup(func() { bare.Close() })
+	lists := func(addr string) []string {
+		c := dialRaw(t, addr, false)
+		c.line()
+		var out []string
+		for _, cmd := range []string{"a CAPABILITY", "b STARTTLS", "c CAPABILITY", "d LOGIN alice secret", "e CAPABILITY"} {
+			c.send(cmd + "\r\n")
+			lines := c.until(cmd[:2])
+			if cmd == "b STARTTLS" {
+				c.upgrade()
+			} else if strings.HasSuffix(cmd, "CAPABILITY") {
+				out = append(out, lines[0])
+			}
+		}
+		return out
+	}
+	want, got := lists(ln.Addr().String()), lists(env.plainAddr)
+	want[2] += " QUOTA QUOTA=RES-STORAGE"
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("front's lists:\n%s\nimapserver's (+QUOTA):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -55,6 +55,53 @@ func TestPythonImaplib(t *testing.T) {
 	}
 }
 
+// quotaScript logs in over STARTTLS on the plain port, as a script
+// would, and reads the quota.
+const quotaScript = `
+import imaplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+print("BEFORE", " ".join(m.capabilities))
+try:
+    m.login("alice", "secret")
+except imaplib.IMAP4.error as e:
+    print("LOGIN", e)
+print("STARTTLS", m.starttls(ssl_context=ctx)[0])
+print("LOGIN", m.login("alice", "secret")[0])
+print("AFTER", " ".join(c for c in m.capability()[1][0].decode().split() if c.startswith("QUOTA")))
+typ, data = m.getquotaroot("INBOX")
+print("GETQUOTAROOT", typ, [d.decode() for part in data for d in part])
+typ, data = m.getquota('""')
+print("GETQUOTA", typ, data[0].decode())
+typ, data = m.setquota('""', "(STORAGE 10)")
+print("SETQUOTA", typ, data[0].decode())
+m.logout()
+`
+
+func TestPythonImaplibQuota(t *testing.T) {
+	t.Parallel()
+	py := testenv.Tool(t, "python3")
+	env := startServer(t, nil)
+	env.store.SetQuota(alice, 2000000)
+	deliverKnown(t, env)
+	_, port, _ := net.SplitHostPort(env.plainAddr)
+	out, err := exec.Command(py, "-c", quotaScript, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3 imaplib: %v\n%s", err, out)
+	}
+	want := "BEFORE IMAP4REV2 IMAP4REV1 SASL-IR LITERAL- STARTTLS LOGINDISABLED\n" +
+		"LOGIN b'[PRIVACYREQUIRED] TLS is required to authenticate'\n" +
+		"STARTTLS OK\nLOGIN OK\nAFTER QUOTA QUOTA=RES-STORAGE\n" +
+		`GETQUOTAROOT OK ['INBOX ""', '"" (STORAGE 4 1953)']` + "\n" +
+		`GETQUOTA OK "" (STORAGE 4 1953)` + "\n" +
+		"SETQUOTA NO [NOPERM] " + setQuotaRefused + "\n"
+	if string(out) != want {
+		t.Errorf("python3 imaplib printed:\n%s\nwant:\n%s", out, want)
+	}
+}
+
 func TestCurl(t *testing.T) {
 	t.Parallel()
 	curl := testenv.Tool(t, "curl")
