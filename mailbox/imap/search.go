@@ -62,6 +62,41 @@ func (c *candidate) fields(key string) *mail.Header {
 	return &mail.Header{Header: gomessage.Header{Header: h}}
 }
 
+// matchHeader is SEARCH HEADER key pattern. Fields without encoded
+// words ("=?") are matched on their unfolded raw value, which is what
+// decoding would give; others go through go-message's decoder.
+func (c *candidate) matchHeader(key, pattern string) bool {
+	if !c.headRead {
+		c.head, c.headRead = c.loadHead(), true
+	}
+	raw := fieldLines(c.head, key)
+	if len(raw) == 0 || bytes.Contains(raw, []byte("=?")) {
+		return matchFields(c.fields(key).FieldsByKey(key), pattern)
+	}
+	if pattern == "" {
+		return true
+	}
+	want := []byte(strings.ToLower(pattern))
+	var value []byte
+	for len(raw) > 0 {
+		n := bytes.IndexByte(raw, '\n') + 1
+		if n == 0 {
+			n = len(raw)
+		}
+		line := bytes.TrimRight(raw[:n], "\r\n")
+		raw = raw[n:]
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			value = append(value, line...) // unfolding drops only the line break
+		} else {
+			if bytes.Contains(bytes.ToLower(value), want) {
+				return true
+			}
+			value = append(value[:0], line[bytes.IndexByte(line, ':')+1:]...)
+		}
+	}
+	return bytes.Contains(bytes.ToLower(value), want)
+}
+
 // fieldLines returns the raw lines of the fields named key (any letter
 // case) in a header section, continuation lines included.
 func fieldLines(head []byte, key string) []byte {
@@ -232,7 +267,7 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 
 func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
 	for _, hc := range c.Header {
-		if !matchFields(m.fields(hc.Key).FieldsByKey(hc.Key), hc.Value) {
+		if !m.matchHeader(hc.Key, hc.Value) {
 			return false
 		}
 	}

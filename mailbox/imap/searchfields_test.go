@@ -37,3 +37,34 @@ func TestFieldsLongerThanReadBuffer(t *testing.T) {
 		t.Errorf("absent From: %q", got)
 	}
 }
+
+// matchHeader's raw fast path agrees with the decoding path, and never
+// matches a field's name.
+func TestMatchHeader(t *testing.T) {
+	t.Parallel()
+	head := []byte("Subject: Quarterly\r\n report\r\nReceived: from a\r\nReceived: from b\r\n" +
+		"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\n\r\n")
+	c := &candidate{loadHead: func() []byte { return head }}
+	cases := []struct {
+		key, pattern string
+		want         bool
+	}{
+		{"subject", "QUARTERLY REPORT", true},
+		{"Subject", "subject", false},
+		{"Subject", "", true},
+		{"Received", "from b", true},
+		{"Received", "a\r\nReceived", false},
+		{"Received", "received", false},
+		{"From", "jörg", true},
+		{"From", "j=c3", false},
+		{"Cc", "", false},
+	}
+	for _, tc := range cases {
+		if got := c.matchHeader(tc.key, tc.pattern); got != tc.want {
+			t.Errorf("HEADER %s %q = %v, want %v", tc.key, tc.pattern, got, tc.want)
+		}
+		if got := matchFields(c.fields(tc.key).FieldsByKey(tc.key), tc.pattern); got != tc.want {
+			t.Errorf("decoding path: HEADER %s %q = %v, want %v", tc.key, tc.pattern, got, tc.want)
+		}
+	}
+}
