@@ -34,10 +34,13 @@ type front struct {
 	log  *slog.Logger
 
 	// Read side: only imapserver's connection goroutine uses these.
-	buf          []byte // read from the client; buf[off:] not yet handed on
-	off          int
-	ready        int // bytes at buf[off:] already judged imapserver's
-	readDeadline time.Time
+	buf   []byte // read from the client; buf[off:] not yet handed on
+	off   int
+	ready int // bytes at buf[off:] already judged imapserver's
+	// readTimeout is how long imapserver last said to wait for the
+	// client; the front re-arms it after each command it answers, since
+	// imapserver does not see those.
+	readTimeout time.Duration
 	// readErr sticks: imapserver may read again after an error, and
 	// what is still buffered must not run once the front has given up.
 	readErr error
@@ -156,6 +159,7 @@ func (f *front) classify() error {
 			if err := f.answer(); err != nil {
 				return err
 			}
+			f.rearm()
 			pos = f.off
 			continue
 		}
@@ -427,12 +431,28 @@ func (f *front) LocalAddr() net.Addr  { return f.raw.LocalAddr() }
 func (f *front) RemoteAddr() net.Addr { return f.raw.RemoteAddr() }
 
 func (f *front) SetDeadline(t time.Time) error {
-	f.readDeadline = t
+	f.noteTimeout(t)
 	return f.current().SetDeadline(t)
 }
 
 func (f *front) SetReadDeadline(t time.Time) error {
-	f.readDeadline = t
+	f.noteTimeout(t)
+	return f.current().SetReadDeadline(t)
+}
+
+func (f *front) noteTimeout(t time.Time) {
+	f.readTimeout = 0
+	if !t.IsZero() {
+		f.readTimeout = time.Until(t)
+	}
+}
+
+// rearm restarts the wait for the client's next command.
+func (f *front) rearm() error {
+	t := time.Time{}
+	if f.readTimeout > 0 {
+		t = time.Now().Add(f.readTimeout)
+	}
 	return f.current().SetReadDeadline(t)
 }
 

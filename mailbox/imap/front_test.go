@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2/imapserver"
 )
@@ -184,5 +185,22 @@ func TestCapabilitiesMatchImapserver(t *testing.T) {
 	want[2] += " QUOTA QUOTA=RES-STORAGE"
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("front's lists:\n%s\nimapserver's (+QUOTA):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestIdleTimeoutCountsFrontCommands: commands the front answers count as
+// activity, as imapserver's do: a client that only polls the quota is not
+// cut off after IdleTimeout from its first command.
+func TestIdleTimeoutCountsFrontCommands(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, func(o *Options) { o.IdleTimeout = 1500 * time.Millisecond })
+	env.store.SetQuota(alice, 2000000)
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	for i := range 3 {
+		time.Sleep(600 * time.Millisecond) // the client's pace is what is tested
+		tag := string(rune('b' + i))
+		c.expect(tag+` GETQUOTA ""`+"\r\n", `* QUOTA "" (STORAGE 0 1953)`, tag+" OK GETQUOTA completed")
 	}
 }

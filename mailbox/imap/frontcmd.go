@@ -229,5 +229,5 @@ func (f *front) startTLS(c *command) error {
 	f.mu.Lock()
 	f.conn, f.isTLS = tc, true
 	f.mu.Unlock()
-	return tc.SetReadDeadline(f.readDeadline)
+	return nil // answer re-arms the read deadline
 }
