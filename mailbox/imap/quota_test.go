@@ -234,3 +234,35 @@ func TestQuotaLiteralOverLimit(t *testing.T) {
 		t.Error("a command after the refused literal ran")
 	}
 }
+
+// TestQuotaAfterAppendByteByByte: the client's bytes arrive one at a
+// time (lines and literals split anywhere), and a GETQUOTA sent right
+// behind an APPEND's data sees the appended message.
+func TestQuotaAfterAppendByteByByte(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	env.store.SetQuota(alice, 2000000)
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	msg := string(message("appended", 3000))
+	c.send("b APPEND INBOX {3000}\r\n")
+	if got := c.line(); got != "+ Ready for literal data" {
+		t.Fatalf("APPEND: %q", got)
+	}
+	script := msg + "\r\nc GETQUOTAROOT {5+}\r\nINBOX\r\nd APPEND Archive {1024+}\r\n" + string(message("second", 1024)) +
+		"\r\ne GETQUOTA \"\"\r\nf LOGOUT\r\n"
+	for i := range len(script) {
+		c.send(script[i : i+1])
+	}
+	st, err := env.store.Status(alice, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "b OK [APPENDUID " + itoa(int(st.UIDValidity)) + " 1] APPEND completed\n" +
+		"* QUOTAROOT INBOX \"\"\n* QUOTA \"\" (STORAGE 3 1953)\nc OK GETQUOTAROOT completed\n"
+	got := strings.ReplaceAll(c.rest(), "\r\n", "\n")
+	if !strings.HasPrefix(got, want) || !strings.Contains(got, "* QUOTA \"\" (STORAGE 4 1953)\ne OK GETQUOTA completed\n* BYE Logging out\nf OK") {
+		t.Errorf("server sent:\n%s\nwant it to start:\n%s\nand end with GETQUOTA at 4 KiB and LOGOUT", got, want)
+	}
+}
