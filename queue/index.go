@@ -8,17 +8,16 @@ import (
 	"github.com/hashicorp/go-memdb"
 )
 
-// entry is one recipient in the in-memory index. Entries are immutable
-// (go-memdb's rule): a change inserts a new entry under the same key.
+// entry is one recipient in the in-memory index (for the admin API and
+// the metrics; the order of attempts is kept in ready.go). Entries are
+// immutable (go-memdb's rule): a change inserts a new entry under the
+// same key.
 type entry struct {
 	Key    string // "<msgid>/<index>"
 	MsgID  string
 	Idx    int
 	Domain string
 	State  string
-	// Due is when the scheduler should next try it, in Unix nanoseconds;
-	// notDue for final, held and in-flight recipients.
-	Due uint64
 }
 
 const notDue = math.MaxUint64
@@ -29,7 +28,6 @@ var indexSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		"msg":    {Name: "msg", Indexer: &memdb.StringFieldIndex{Field: "MsgID"}},
 		"domain": {Name: "domain", Indexer: &memdb.StringFieldIndex{Field: "Domain", Lowercase: true}},
 		"state":  {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "State"}},
-		"due":    {Name: "due", Indexer: &memdb.UintFieldIndex{Field: "Due"}},
 	}},
 }}
 
@@ -50,16 +48,18 @@ func dueAt(t time.Time) uint64 {
 	return uint64(t.UnixNano())
 }
 
-// indexMessage writes every recipient of m into the index.
+// indexMessage writes every recipient of m into the index, and those
+// waiting for an attempt into the scheduler's ready set.
 func (q *Queue) indexMessage(m *message) {
 	txn := q.db.Txn(true)
 	for i, r := range m.st.Recipients {
-		e := &entry{Key: entryKey(m.env.ID, i), MsgID: m.env.ID, Idx: i, Domain: domainOf(m.env.Recipients[i].Addr), State: r.State, Due: notDue}
-		if !r.final() && !m.st.Held && !m.inFlight[i] {
-			e.Due = dueAt(r.NextAttempt)
-		}
+		domain := domainOf(m.env.Recipients[i].Addr)
+		e := &entry{Key: entryKey(m.env.ID, i), MsgID: m.env.ID, Idx: i, Domain: domain, State: r.State}
 		if m.st.Held && !r.final() {
 			e.State = StateHeld
+		}
+		if !r.final() && !m.st.Held && !m.inFlight[i] {
+			q.ready.push(domain, m, i, dueAt(r.NextAttempt))
 		}
 		txn.Insert("rcpt", e)
 	}
@@ -71,34 +71,6 @@ func (q *Queue) unindexMessage(id string) {
 	txn := q.db.Txn(true)
 	txn.DeleteAll("rcpt", "msg", id)
 	txn.Commit()
-}
-
-// due returns up to limit recipients whose time has come, oldest first,
-// and the time of the next one that is not yet due (zero if none, or if
-// the limit cut the list).
-func (q *Queue) due(now time.Time, limit int) (ready []*entry, next time.Time) {
-	txn := q.db.Txn(false)
-	it, err := txn.LowerBound("rcpt", "due", uint64(0))
-	if err != nil {
-		return nil, time.Time{}
-	}
-	until := uint64(now.UnixNano())
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		e := obj.(*entry)
-		if e.Due == notDue {
-			break
-		}
-		if e.Due > until {
-			return ready, time.Unix(0, int64(e.Due))
-		}
-		if len(ready) >= limit {
-			// More are due: they start as results free slots and wake
-			// the loop, so no timer is needed for them.
-			return ready, time.Time{}
-		}
-		ready = append(ready, e)
-	}
-	return ready, time.Time{}
 }
 
 // countByState counts recipients per state, for metrics and `queue list`.

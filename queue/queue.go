@@ -44,6 +44,7 @@ type Queue struct {
 	metrics *metrics
 	now     func() time.Time
 	db      *memdb.MemDB
+	ready   *readySet // guarded by mu
 
 	wake    chan struct{}
 	results chan jobResult
@@ -90,7 +91,7 @@ func marshalState(st *msgState) ([]byte, error) { return json.MarshalIndent(st, 
 func Open(o Options) (*Queue, error) {
 	setDefaults(&o)
 	q := &Queue{
-		opts: o, log: o.Logger, now: o.Now, db: newIndex(),
+		opts: o, log: o.Logger, now: o.Now, db: newIndex(), ready: newReadySet(),
 		wake: make(chan struct{}, 1), results: make(chan jobResult, o.MaxConcurrent),
 		stopped: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
 	}

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"sort"
 	"time"
 
 	"mailgate/delivery"
@@ -55,7 +54,8 @@ func (q *Queue) run(ctx context.Context) {
 }
 
 // dispatch starts every due job that fits under the caps and returns when
-// the next recipient becomes due.
+// the next recipient becomes due. Jobs left waiting for a free slot start
+// when a result wakes the loop.
 func (q *Queue) dispatch(ctx context.Context) time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -63,41 +63,11 @@ func (q *Queue) dispatch(ctx context.Context) time.Time {
 	if free <= 0 {
 		return time.Time{} // a result will wake the loop
 	}
-	// Look at a few due recipients per free slot, not the whole backlog:
-	// under load this pass runs once per finished delivery.
-	ready, next := q.due(q.now(), free*8+64)
-	jobs := q.group(ready)
+	jobs, next := q.takeDue(q.now(), free)
 	for _, j := range jobs {
-		if q.inFlight >= q.opts.MaxConcurrent || q.perDomain[j.domain] >= q.opts.PerDestination {
-			continue
-		}
 		q.start(ctx, j)
 	}
-	// Jobs left waiting for a free slot start when a result wakes the loop.
 	return next
-}
-
-// group collects due recipients into jobs per message and domain, oldest
-// message first.
-func (q *Queue) group(ready []*entry) []*job {
-	byKey := map[string]*job{}
-	var jobs []*job
-	for _, e := range ready {
-		m := q.msgs[e.MsgID]
-		if m == nil || m.inFlight[e.Idx] {
-			continue
-		}
-		k := e.MsgID + " " + e.Domain
-		j := byKey[k]
-		if j == nil {
-			j = &job{msg: m, domain: e.Domain}
-			byKey[k] = j
-			jobs = append(jobs, j)
-		}
-		j.idx = append(j.idx, e.Idx)
-	}
-	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].msg.env.ID < jobs[b].msg.env.ID })
-	return jobs
 }
 
 // start records the attempt (and the retry time should we crash during
@@ -115,8 +85,10 @@ func (q *Queue) start(ctx context.Context, j *job) {
 	m := j.msg
 	now := q.now()
 	record := !m.fresh
-	for _, i := range j.idx {
+	saved := make([]RcptState, len(j.idx))
+	for k, i := range j.idx {
 		r := &m.st.Recipients[i]
+		saved[k] = *r
 		record = record || r.Attempts > 0
 		r.Attempts++
 		r.NextAttempt = now.Add(backoff(r.Attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
@@ -124,10 +96,14 @@ func (q *Queue) start(ctx context.Context, j *job) {
 	}
 	if record {
 		if err := q.saveState(m); err != nil {
+			// Not tried: undo the count and look again in a second.
 			q.log.Error("cannot record delivery attempt; will retry", "msgid", m.env.ID, "err", err)
-			for _, i := range j.idx {
+			for k, i := range j.idx {
+				m.st.Recipients[i] = saved[k]
+				m.st.Recipients[i].NextAttempt = now.Add(time.Second)
 				delete(m.inFlight, i)
 			}
+			q.indexMessage(m)
 			return
 		}
 	}
