@@ -105,6 +105,9 @@ func (f *front) read(p []byte) (int, error) {
 		}
 		if f.off == len(f.buf) {
 			f.buf, f.off = f.buf[:0], 0
+			if cap(f.buf) > 8<<10 {
+				f.buf = nil // a long line is over: do not keep its buffer for the session
+			}
 			if left := f.literalLeft(); left > 0 { // a big APPEND goes straight through
 				n, err := f.conn.Read(p[:min(int64(len(p)), left)])
 				f.tookLiteral(n)
