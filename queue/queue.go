@@ -46,10 +46,14 @@ type Queue struct {
 	db      *memdb.MemDB
 	ready   *readySet // guarded by mu
 
-	wake    chan struct{}
-	results chan jobResult
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	wake chan struct{}
+	// removals carries IDs of finished messages to the remover.
+	removals    chan string
+	removerDone chan struct{}
+	closeOnce   sync.Once
+	results     chan jobResult
+	cancel      context.CancelFunc
+	stopped     chan struct{}
 
 	// settled, when set (tests), is told the ID of every message whose
 	// attempt results were just recorded.
@@ -93,7 +97,7 @@ func Open(o Options) (*Queue, error) {
 	q := &Queue{
 		opts: o, log: o.Logger, now: o.Now, db: newIndex(), ready: newReadySet(),
 		wake: make(chan struct{}, 1), results: make(chan jobResult, o.MaxConcurrent),
-		stopped: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
+		stopped: make(chan struct{}), removals: make(chan string, 4096), removerDone: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
 	}
 	q.metrics = newMetrics(o.Registerer)
 	sp, err := OpenSpool(filepath.Clean(o.Dir), q.metrics)
@@ -114,6 +118,7 @@ func Open(o Options) (*Queue, error) {
 		q.msgs[r.Env.ID] = m
 		q.indexMessage(m)
 	}
+	go q.remover()
 	q.registerGauges(o.Registerer)
 	q.log.Info("queue recovered", "messages", len(recovered), "broken", broken)
 	return q, nil
@@ -164,6 +169,8 @@ func (q *Queue) Close() {
 		q.cancel()
 		<-q.stopped
 	}
+	q.closeOnce.Do(func() { close(q.removals) })
+	<-q.removerDone
 	q.spool.Close()
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -133,8 +135,11 @@ func TestDeliveredMessageLeavesTheQueue(t *testing.T) {
 	if _, err := w.q.Show(id); err != ErrNotFound {
 		t.Fatalf("delivered message still queued: %v", err)
 	}
-	if _, _, err := w.q.Spool().ReadMessage(id); err == nil {
-		t.Fatal("spool file of a delivered message was not removed")
+	w.q.Close() // waits for the remover's batch
+	for _, suf := range []string{msgSuffix, stateSuffix} {
+		if _, err := os.Stat(filepath.Join(w.dir, id+suf)); !os.IsNotExist(err) {
+			t.Fatalf("spool file %s%s of a delivered message was not removed: %v", id, suf, err)
+		}
 	}
 }
 

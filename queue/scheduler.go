@@ -225,12 +225,9 @@ func (q *Queue) settle(m *message, now time.Time) {
 		q.indexMessage(m)
 		return
 	}
-	if err := q.spool.Remove(m.env.ID); err != nil {
-		q.log.Error("cannot remove delivered message", "msgid", m.env.ID, "err", err)
-	}
 	q.unindexMessage(m.env.ID)
 	delete(q.msgs, m.env.ID)
-	q.log.Info("removed", "msgid", m.env.ID)
+	q.removals <- m.env.ID // files go in the remover's next batch
 }
 
 func (q *Queue) saveState(m *message) error {

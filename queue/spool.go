@@ -248,6 +248,15 @@ func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
 
 // Remove deletes a message's files once every recipient is final.
 func (s *Spool) Remove(id string) error {
+	if err := s.Discard(id); err != nil {
+		return err
+	}
+	return s.syncDir()
+}
+
+// Discard takes a message's files out of the spool without waiting for
+// the directory fsync that makes it durable (the caller syncs a batch).
+func (s *Spool) Discard(id string) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: bad message id %q", id)
 	}
@@ -256,7 +265,7 @@ func (s *Spool) Remove(id string) error {
 			return err
 		}
 	}
-	return s.syncDir()
+	return nil
 }
 
 // syncDir makes renames, new files and removals in the spool directory

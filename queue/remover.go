@@ -1,0 +1,48 @@
+package queue
+
+// The remover deletes the files of messages whose every recipient is
+// final, away from the scheduler. Removing under q.mu meant waiting for
+// a directory fsync with the lock held, once per delivered message: the
+// scheduler handled one result per fsync and acceptance (which takes
+// q.mu to index a new message) waited behind it. The message leaves the
+// index at once (settle); its files go in batches that share one
+// directory fsync. Should the server crash before that fsync, the
+// message is found again at start and delivered once more, as it would
+// be had the crash come a moment before its result was known.
+
+// maxRemoveBatch bounds the removals that share one directory fsync.
+const maxRemoveBatch = 256
+
+func (q *Queue) remover() {
+	defer close(q.removerDone)
+	for id := range q.removals {
+		batch := []string{id}
+	fill:
+		for len(batch) < maxRemoveBatch {
+			select {
+			case next, ok := <-q.removals:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, next)
+			default:
+				break fill
+			}
+		}
+		q.removeBatch(batch)
+	}
+}
+
+func (q *Queue) removeBatch(ids []string) {
+	for _, id := range ids {
+		if err := q.spool.Discard(id); err != nil {
+			q.log.Error("cannot remove delivered message", "msgid", id, "err", err)
+		}
+	}
+	if err := q.spool.syncDir(); err != nil {
+		q.log.Error("cannot make removals durable", "count", len(ids), "err", err)
+	}
+	for _, id := range ids {
+		q.log.Info("removed", "msgid", id)
+	}
+}
