@@ -266,3 +266,25 @@ func TestQuotaAfterAppendByteByByte(t *testing.T) {
 		t.Errorf("server sent:\n%s\nwant it to start:\n%s\nand end with GETQUOTA at 4 KiB and LOGOUT", got, want)
 	}
 }
+
+// TestStatusDeletedStorage: STATUS DELETED-STORAGE (RFC 9208, part of
+// QUOTA=RES-STORAGE) gives the KiB an EXPUNGE would free.
+func TestStatusDeletedStorage(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	env.store.SetQuota(alice, 2000000)
+	deliverKnown(t, env) // INBOX: UID 1 of 1024 bytes, UID 2 of 2048
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	c.expect("b STATUS INBOX (DELETED DELETED-STORAGE)\r\n", "* STATUS INBOX (DELETED 0 DELETED-STORAGE 0)", "b OK STATUS completed")
+	c.send("c SELECT INBOX\r\n")
+	c.until("c OK")
+	c.expect("d STORE 2 +FLAGS.SILENT (\\Deleted)\r\n", "d OK STORE completed")
+	c.expect("e STATUS INBOX (DELETED DELETED-STORAGE)\r\n", "* STATUS INBOX (DELETED 1 DELETED-STORAGE 2)", "e OK STATUS completed")
+	c.expect(`f LIST "" "INBOX" RETURN (STATUS (DELETED-STORAGE))`+"\r\n",
+		`* LIST (\HasNoChildren \Subscribed) "/" INBOX`, "* STATUS INBOX (DELETED-STORAGE 2)", "f OK LIST completed")
+	c.expect("g EXPUNGE\r\n", "* 2 EXPUNGE", "g OK EXPUNGE completed")
+	// 3172 - 2048 bytes left: 2 KiB, the 4 KiB before less DELETED-STORAGE.
+	c.expect(`h GETQUOTAROOT INBOX`+"\r\n", `* QUOTAROOT INBOX ""`, `* QUOTA "" (STORAGE 2 1953)`, "h OK GETQUOTAROOT completed")
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,7 +216,30 @@ func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.St
 		return nil, s.imapError(err)
 	}
 	canon, _ := mailbox.CanonicalFolder(name)
-	return statusData(canon, st, options, s.AppendLimit()), nil
+	d := statusData(canon, st, options, s.AppendLimit())
+	if options.DeletedStorage {
+		if d.DeletedStorage, err = s.deletedStorage(canon); err != nil {
+			return nil, s.imapError(err)
+		}
+	}
+	return d, nil
+}
+
+// deletedStorage is STATUS DELETED-STORAGE (RFC 9208, which QUOTA=RES-STORAGE
+// brings): the KiB an EXPUNGE would free, rounded up like the quota usage.
+func (s *session) deletedStorage(name string) (*int64, error) {
+	snap, err := s.store().Messages(s.account, name)
+	if err != nil {
+		return nil, err
+	}
+	var n int64
+	for _, m := range snap.Messages {
+		if slices.Contains(m.Flags, `\Deleted`) {
+			n += m.Size
+		}
+	}
+	kib := (n + 1023) / 1024
+	return &kib, nil
 }
 
 func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, limit uint32) *goimap.StatusData {
@@ -274,6 +298,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if options.ReturnStatus != nil {
 			if st, err := s.store().Status(s.account, f.Name); err == nil {
 				data.Status = statusData(f.Name, st, options.ReturnStatus, s.AppendLimit())
+				if options.ReturnStatus.DeletedStorage {
+					data.Status.DeletedStorage, _ = s.deletedStorage(f.Name)
+				}
 			}
 		}
 		if err := w.WriteList(data); err != nil {
