@@ -187,7 +187,17 @@ const (
 func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.contLines > 0 || f.inCommand {
+	if f.contLines > 0 {
+		return linePlain, inflight{}
+	}
+	text := trimEOL(line)
+	_, _, nonSync, isLit := literalMarker(text)
+	if f.inCommand {
+		if isLit && !nonSync {
+			// Alone, so that the server's next output is its verdict on
+			// this literal (the literal guard reads it so too).
+			return lineAlone, inflight{}
+		}
 		return linePlain, inflight{}
 	}
 	if f.cmd.tag != "" {
@@ -199,9 +209,7 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		}
 		return lineAlone, inflight{}
 	}
-	text := trimEOL(line)
 	tag, name, _ := commandWords(text)
-	_, _, nonSync, isLit := literalMarker(text)
 	kind := linePlain
 	if isLit && !nonSync {
 		kind = lineAlone

@@ -204,3 +204,27 @@ func TestIdleTimeoutCountsFrontCommands(t *testing.T) {
 		c.expect(tag+` GETQUOTA ""`+"\r\n", `* QUOTA "" (STORAGE 0 1953)`, tag+" OK GETQUOTA completed")
 	}
 }
+
+// TestSyncLiteralAfterPipelinedCommand: a synchronising literal on a
+// command's second line, behind another command in the same packet, is
+// handed on alone, so the literal guard takes the server's "+" (not the
+// other command's OK) as its verdict and skips the literal's bytes,
+// which here look like an oversized literal announcement.
+func TestSyncLiteralAfterPipelinedCommand(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	c := dialRaw(t, env.tlsAddr, true)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	c.send("b NOOP\r\nc RENAME {7+}\r\nArchive {12}\r\n")
+	if got := strings.Join([]string{c.line(), c.line()}, "\n"); got != "b OK NOOP completed\n+ Ready for literal data" {
+		t.Fatalf("replies before the literal: %q", got)
+	}
+	c.send("x{999999999}\r\n")
+	if got := c.line(); got != "c OK RENAME completed" {
+		t.Errorf("RENAME to a name that looks like a literal: %q", got)
+	}
+	if !env.store.FolderExists(alice, "x{999999999}") {
+		t.Error("the renamed folder is missing")
+	}
+}
