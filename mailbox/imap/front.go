@@ -47,6 +47,8 @@ type front struct {
 
 	mu        sync.Mutex // guards what follows and serialises all writes
 	conn      net.Conn   // raw, or the *tls.Conn over it
+	pending   []byte     // server output not yet sent (see Write)
+	reading   bool       // a read from the client is under way
 	isTLS     bool
 	authed    bool
 	greeting  bool     // the first line imapserver writes is the greeting
@@ -109,7 +111,7 @@ func (f *front) read(p []byte) (int, error) {
 				f.buf = nil // a long line is over: do not keep its buffer for the session
 			}
 			if left := f.literalLeft(); left > 0 { // a big APPEND goes straight through
-				n, err := f.conn.Read(p[:min(int64(len(p)), left)])
+				n, err := f.recv(p[:min(int64(len(p)), left)])
 				f.tookLiteral(n)
 				return n, err
 			}
@@ -299,7 +301,7 @@ func (f *front) fill() error {
 		copy(grown, f.buf)
 		f.buf = grown
 	}
-	n, err := f.conn.Read(f.buf[len(f.buf):cap(f.buf)])
+	n, err := f.recv(f.buf[len(f.buf):cap(f.buf)])
 	f.buf = f.buf[:len(f.buf)+n]
 	if n > 0 {
 		return nil
@@ -323,14 +325,41 @@ func (f *front) lineEnd() (int, error) {
 	}
 }
 
-// Write sends imapserver's output. Outside the short spells when the
-// front watches it (the greeting, LOGIN, AUTHENTICATE, IDLE, a
-// synchronising literal), it goes straight through: FETCH is the hot path.
+// recv reads from the client, after sending the output held back.
+func (f *front) recv(b []byte) (int, error) {
+	f.mu.Lock()
+	err := f.flushLocked()
+	f.reading = err == nil
+	c := f.conn
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.Read(b)
+	f.mu.Lock()
+	f.reading = false
+	f.mu.Unlock()
+	return n, err
+}
+
+// maxPending is how much output waits for the next read before it is
+// sent anyway.
+const maxPending = 32 << 10
+
+// Write sends imapserver's output. imapserver flushes at the end of
+// every response line, so a FETCH of 20 messages made 20 TLS records
+// and 20 write system calls; the front holds output back until
+// imapserver next reads from the client (it has answered by then), or
+// until maxPending, or at once while a read is under way (IDLE's updates,
+// written while another goroutine waits for DONE). Outside the short
+// spells when the front watches output (the greeting, LOGIN,
+// AUTHENTICATE, IDLE, a synchronising literal) no line is looked at:
+// FETCH is the hot path.
 func (f *front) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.watching() && len(f.eline) == 0 {
-		return f.conn.Write(p)
+		return f.send(p)
 	}
 	f.eline = append(f.eline, p...)
 	var out []byte
@@ -347,11 +376,44 @@ func (f *front) Write(p []byte) (int, error) {
 		f.eline = nil
 	}
 	if len(out) > 0 {
-		if _, err := f.conn.Write(out); err != nil {
+		if _, err := f.send(out); err != nil {
 			return 0, err
 		}
 	}
 	return len(p), nil
+}
+
+// send queues output, or writes it when a read is under way or enough
+// has gathered. f.mu is held.
+func (f *front) send(p []byte) (int, error) {
+	if f.reading && len(f.pending) == 0 {
+		return f.conn.Write(p)
+	}
+	f.pending = append(f.pending, p...)
+	if f.reading || len(f.pending) >= maxPending {
+		if err := f.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flushLocked writes the held output; f.mu is held. The deadline bounds
+// a client that stopped reading (imapserver's own was set for a write
+// that has since returned).
+func (f *front) flushLocked() error {
+	if len(f.pending) == 0 {
+		return nil
+	}
+	f.conn.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+	_, err := f.conn.Write(f.pending)
+	f.conn.SetWriteDeadline(time.Time{})
+	if cap(f.pending) > 2*maxPending {
+		f.pending = nil
+	} else {
+		f.pending = f.pending[:0]
+	}
+	return err
 }
 
 func (f *front) watching() bool { return f.greeting || f.awaitCont || f.cmd.tag != "" }
@@ -414,10 +476,8 @@ func (f *front) reply(lines ...string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, err := f.conn.Write(b)
-	f.conn.SetWriteDeadline(time.Time{})
-	return err
+	f.pending = append(f.pending, b...) // after what imapserver wrote before
+	return f.flushLocked()
 }
 
 // closeWith says * BYE and closes the connection.
@@ -431,6 +491,7 @@ func (f *front) closeWith(text string) error {
 
 func (f *front) Close() error {
 	f.mu.Lock()
+	f.flushLocked() // imapserver's last words (BYE, LOGOUT's OK)
 	c := f.conn
 	f.mu.Unlock()
 	err := c.Close()
