@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -91,5 +92,22 @@ func BenchmarkSpoolWrite(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// On Linux the spool makes each batch durable with one syncfs(2); the
+// fsync-per-file path is only for systems without it.
+func TestSpoolUsesSyncfsOnLinux(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("syncfs is Linux only")
+	}
+	s, err := OpenSpool(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.fsDir == nil {
+		t.Fatal("the spool fell back to an fsync per message")
 	}
 }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package queue
+
+import "os"
+
+// openSyncfs: without syncfs(2) every message is fsynced on its own and
+// each batch syncs the directory.
+func openSyncfs(dir string) *os.File { return nil }
+
+func syncfs(d *os.File) error { return nil }
