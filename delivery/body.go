@@ -2,7 +2,7 @@ package delivery
 
 import (
 	"bytes"
-	"io"
+	"net"
 	"time"
 )
 
@@ -39,40 +39,75 @@ func normalize(body []byte) []byte {
 }
 
 // clean8 reports whether body already has only CRLF line ends, no NUL,
-// and a final CRLF, so normalize can skip the copy.
+// and a final CRLF, so normalize can skip the copy. Every LF must follow
+// a CR, and as many CRs as LFs means no CR stands alone; the scans use
+// the vectorised byte searches (a loop over each byte was 2% of the
+// server's CPU at 100 KB per message).
 func clean8(body []byte) bool {
 	if len(body) < 2 || !bytes.HasSuffix(body, []byte("\r\n")) || bytes.IndexByte(body, 0) >= 0 {
 		return false
 	}
-	for i, c := range body {
-		switch c {
-		case '\r':
-			if i+1 >= len(body) || body[i+1] != '\n' {
-				return false
-			}
-		case '\n':
-			if i == 0 || body[i-1] != '\r' {
-				return false
-			}
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if k := i + j; k == 0 || body[k-1] != '\r' {
+			return false
+		} else {
+			i = k + 1
 		}
 	}
-	return true
+	return bytes.Count(body, []byte{'\r'}) == bytes.Count(body, []byte{'\n'})
 }
 
-// deadliner is the part of net.Conn that bounds each write.
-type deadliner interface{ SetWriteDeadline(time.Time) error }
-
-// writeBlocks writes body in blocks, giving each its own deadline: RFC
-// 5321 §4.5.3.2.5 times each data block, not the whole transfer.
-func writeBlocks(w io.Writer, conn deadliner, body []byte, block time.Duration) error {
+// writeStuffed sends body (normalized: CRLF lines ending in CRLF) as
+// DATA content, dot-stuffed, in blocks that each get their own deadline
+// (RFC 5321 §4.5.3.2.5 times each data block, not the whole transfer).
+// It writes straight to the connection the SMTP client speaks over:
+// go-smtp's DATA writer (net/textproto's dotWriter) handles one byte per
+// call, 13% of the server's CPU at 100 KB per message. The body's final
+// CRLF is left for the caller to send through go-smtp's writer, so that
+// its Close sees a line end and adds only ".\r\n".
+func writeStuffed(conn net.Conn, body []byte, block time.Duration) error {
+	body = body[:len(body)-2]
 	const size = 64 << 10
-	for len(body) > 0 {
-		n := min(size, len(body))
+	var parts net.Buffers
+	queued := 0
+	flush := func() error {
 		conn.SetWriteDeadline(time.Now().Add(block))
-		if _, err := w.Write(body[:n]); err != nil {
+		_, err := parts.WriteTo(conn)
+		parts, queued = parts[:0], 0
+		return err
+	}
+	add := func(b []byte) error {
+		parts = append(parts, b)
+		if queued += len(b); queued >= size {
+			return flush()
+		}
+		return nil
+	}
+	dot := []byte(".")
+	if len(body) > 0 && body[0] == '.' {
+		add(dot)
+	}
+	for len(body) > 0 {
+		i := bytes.Index(body, []byte("\r\n."))
+		if i < 0 {
+			if err := add(body); err != nil {
+				return err
+			}
+			break
+		}
+		if err := add(body[:i+2]); err != nil {
 			return err
 		}
-		body = body[n:]
+		if err := add(dot); err != nil {
+			return err
+		}
+		body = body[i+2:]
 	}
-	return nil
+	err := flush()
+	conn.SetWriteDeadline(time.Time{})
+	return err
 }

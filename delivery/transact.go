@@ -122,7 +122,10 @@ func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) co
 		}
 		return resetOrBreak(s, 0)
 	}
-	err = writeBlocks(w, s.raw, normalize(req.Body), d.timeouts.DataBlock)
+	err = writeStuffed(s.stream, normalize(req.Body), d.timeouts.DataBlock)
+	if err == nil {
+		_, err = w.Write([]byte("\r\n")) // the body's last line end, see writeStuffed
+	}
 	if err == nil {
 		s.c.SubmissionTimeout = d.timeouts.DataEnd
 		_, err = w.CloseWithResponse()
