@@ -113,6 +113,14 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`f.yaml:1: hostnme: unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, queue, tls`},
 		},
 		{
+			name: "empty key (an anchor alone in key position)",
+			yaml: "&a :\nlimits:\n  \"\": 5\n",
+			want: []string{
+				`f.yaml:1: "": unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, queue, tls`,
+				`f.yaml:3: limits."": unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_recipients`,
+			},
+		},
+		{
 			name: "unknown nested key",
 			yaml: "limits:\n  max_recipient: 5\n",
 			want: []string{`f.yaml:2: limits.max_recipient: unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_recipients`},

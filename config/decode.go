@@ -99,6 +99,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		p := joinPath(path, k.Value)
 		idx, ok := fields[k.Value]
 		if !ok {
+			if k.Value == "" {
+				p = joinPath(path, `""`) // say what was written: an empty key
+			}
 			d.errs.add(d.file, k.Line, p, fmt.Sprintf("unknown key; valid keys here are: %s", strings.Join(sortedKeys(fields), ", ")))
 			continue
 		}
