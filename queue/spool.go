@@ -73,7 +73,7 @@ func OpenSpool(dir string, m *metrics) (*Spool, error) {
 	if m == nil {
 		m = newMetrics(nil)
 	}
-	s := &Spool{dir: dir, fsDir: openSyncfs(dir), pool: inodepool.New(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
+	s := &Spool{dir: dir, fsDir: openSyncfs(dir), pool: inodepool.NewNoLinks(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -118,8 +118,13 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	s.mu.Unlock()
 	defer s.inflight.Done()
 	final := filepath.Join(s.dir, env.ID+msgSuffix)
-	tmp := filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
-	if err := s.writeTemp(tmp, env, raw); err != nil {
+	// A pooled empty file is written where it lies and renamed into place
+	// by the commit; without one, a new temp file.
+	tmp, pooled := s.pool.Claim()
+	if !pooled {
+		tmp = filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
+	}
+	if err := s.writeTemp(tmp, pooled, env, raw); err != nil {
 		os.Remove(tmp)
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			return ErrDiskFull
@@ -131,12 +136,16 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	return <-req.err
 }
 
-func (s *Spool) writeTemp(tmp string, env *Envelope, raw []byte) error {
+func (s *Spool) writeTemp(tmp string, pooled bool, env *Envelope, raw []byte) error {
 	head, err := json.Marshal(env)
 	if err != nil {
 		return err
 	}
-	f, err := s.pool.OpenNew(tmp, 0)
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if pooled {
+		flag = os.O_WRONLY // empty already (inodepool)
+	}
+	f, err := os.OpenFile(tmp, flag, 0o600)
 	if err != nil {
 		return err
 	}

@@ -20,11 +20,12 @@ import (
 // second that was a third of mailgate's CPU. A rename of an empty file
 // costs a directory entry and no inode allocation.
 type Pool struct {
-	dir   string
-	mu    sync.Mutex
-	free  []string // names in dir, each an empty file
-	seq   uint64
-	stamp int64
+	dir     string
+	noLinks bool // files put here never have a second name (see NewNoLinks)
+	mu      sync.Mutex
+	free    []string // names in dir, each an empty file
+	seq     uint64
+	stamp   int64
 }
 
 // Suffix names pooled files: "<stamp>-<seq>.free". The owner's start-up
@@ -38,6 +39,30 @@ const maxPool = 4096
 // the same file system as the files put into it.
 func New(dir string) *Pool {
 	return &Pool{dir: dir, stamp: time.Now().UnixNano()}
+}
+
+// NewNoLinks is New for a directory whose files are never hard-linked
+// (the spool): Put skips the link count check, a stat per file.
+func NewNoLinks(dir string) *Pool {
+	p := New(dir)
+	p.noLinks = true
+	return p
+}
+
+// Claim hands out a pooled empty file where it lies, for the caller to
+// write and then rename into place (or remove): one rename fewer than
+// Take. A crash before that rename leaves it under its pool name, and
+// Adopt empties it again at start. ok is false when the pool is empty.
+func (p *Pool) Claim() (path string, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return "", false
+	}
+	name := p.free[n-1]
+	p.free = p.free[:n-1]
+	return filepath.Join(p.dir, name), true
 }
 
 // Take renames a pooled empty file to dst and reports whether it did;
@@ -78,7 +103,7 @@ func (p *Pool) Put(path string) error {
 			return nil
 		}
 		if err == nil {
-			if !soleLink(pooled) || os.Truncate(pooled, 0) != nil {
+			if (!p.noLinks && !soleLink(pooled)) || empty(pooled) != nil {
 				return os.Remove(pooled)
 			}
 			p.mu.Lock()
@@ -100,7 +125,7 @@ func (p *Pool) Adopt(name string) {
 	p.mu.Lock()
 	full := len(p.free) >= maxPool
 	p.mu.Unlock()
-	if full || !strings.HasSuffix(name, Suffix) || !soleLink(path) || os.Truncate(path, 0) != nil {
+	if full || !strings.HasSuffix(name, Suffix) || !soleLink(path) || empty(path) != nil {
 		os.Remove(path)
 		return
 	}
@@ -110,10 +135,29 @@ func (p *Pool) Adopt(name string) {
 }
 
 // OpenNew opens path for writing as an empty file: a pooled inode when
-// there is one, else a new file. flag adds O_APPEND or not.
+// there is one, else a new file. flag adds O_APPEND or not. A pooled
+// file is already empty, so it is not opened with O_TRUNC (see empty).
 func (p *Pool) OpenNew(path string, flag int) (*os.File, error) {
 	if p.Take(path) {
-		return os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|flag, 0o600)
+		return os.OpenFile(path, os.O_WRONLY|flag, 0o600)
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|flag, 0o600)
+}
+
+// empty truncates the file through a descriptor of its own. On ext4 a
+// truncation to zero marks the inode to have its new data written out
+// when it is next closed (auto_da_alloc, for programs that rewrite a file
+// without fsync); closing here, while the file is empty, spends that on
+// nothing, instead of on the writer of the next message, whose data the
+// owner's own sync writes out in a batch anyway.
+func empty(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -84,3 +84,28 @@ func TestAdoptEmptiesLeftovers(t *testing.T) {
 		t.Errorf("adopted file handed out with %d bytes", fi.Size())
 	}
 }
+
+// Claim hands out a pooled file where it lies, empty; the pool is then
+// empty until the next Put.
+func TestClaim(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := NewNoLinks(dir)
+	old := filepath.Join(dir, "a.msg")
+	write(t, old, "old content")
+	before, _ := os.Stat(old)
+	if err := p.Put(old); err != nil {
+		t.Fatal(err)
+	}
+	path, ok := p.Claim()
+	if !ok {
+		t.Fatal("Claim found nothing after a Put")
+	}
+	after, err := os.Stat(path)
+	if err != nil || !os.SameFile(before, after) || after.Size() != 0 {
+		t.Fatalf("claimed %s: %v, same inode %v, %d bytes", path, err, os.SameFile(before, after), after.Size())
+	}
+	if _, ok := p.Claim(); ok {
+		t.Error("a second Claim found a file")
+	}
+}
