@@ -153,7 +153,7 @@ func (q *Queue) Delete(id string) error {
 	}
 	m.deleted = true
 	delete(q.msgs, id)
-	q.unindexMessage(id)
+	q.unindexMessage(m)
 	q.log.Info("deleted by administrator", "msgid", id)
 	return q.spool.Remove(id)
 }

@@ -75,6 +75,12 @@ func TestFreshMessageFirstAttemptWritesNoState(t *testing.T) {
 		t.Errorf("first attempt of a fresh message found a state record: %s", b)
 	}
 	<-q.settled
+	q.mu.Lock()
+	left := q.countByState()
+	q.mu.Unlock()
+	if len(left) != 0 {
+		t.Errorf("index still holds %v after delivery", left)
+	}
 	q.Close()
 	for _, suf := range []string{msgSuffix, stateSuffix} {
 		if _, err := os.Stat(filepath.Join(dir, id+suf)); !os.IsNotExist(err) {

@@ -107,7 +107,8 @@ func (q *Queue) start(ctx context.Context, j *job) {
 			return
 		}
 	}
-	q.indexMessage(m)
+	// No index write: an attempt changes no indexed field, and the
+	// message's other recipients are still waiting in the ready set.
 	q.inFlight++
 	q.perDomain[j.domain]++
 	go q.work(ctx, j)
@@ -225,7 +226,7 @@ func (q *Queue) settle(m *message, now time.Time) {
 		q.indexMessage(m)
 		return
 	}
-	q.unindexMessage(m.env.ID)
+	q.unindexMessage(m)
 	delete(q.msgs, m.env.ID)
 	q.removals <- m.env.ID // files go in the remover's next batch
 }
