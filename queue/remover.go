@@ -16,7 +16,9 @@ import "time"
 // removeLinger is how long the remover waits for more before it asks for
 // one: every flush the remover asks for is one the acceptance of new
 // mail may wait behind, and under load messages finish by the hundred a
-// second. A removal becomes durable within removeLinger plus a flush.
+// second. Each message's files are taken out at once (so a killed
+// process does not find them again); only the flush that makes that
+// survive a power loss waits, at most removeLinger.
 const (
 	maxRemoveBatch = 256
 	removeLinger   = 20 * time.Millisecond
@@ -26,34 +28,34 @@ func (q *Queue) remover() {
 	defer close(q.removerDone)
 	linger := time.NewTimer(removeLinger)
 	for id := range q.removals {
-		batch := []string{id}
+		batch := []string{q.discard(id)}
 		linger.Reset(removeLinger)
 	fill:
 		for len(batch) < maxRemoveBatch {
 			select {
 			case next, ok := <-q.removals:
 				if !ok {
-					break fill // Close: remove what we have now
+					break fill // Close: flush what we have now
 				}
-				batch = append(batch, next)
+				batch = append(batch, q.discard(next))
 			case <-linger.C:
 				break fill
 			}
 		}
-		q.removeBatch(batch)
+		if err := q.spool.syncDir(); err != nil {
+			q.log.Error("cannot make removals durable", "count", len(batch), "err", err)
+		}
+		for _, id := range batch {
+			q.log.Info("removed", "msgid", id)
+		}
 	}
 }
 
-func (q *Queue) removeBatch(ids []string) {
-	for _, id := range ids {
-		if err := q.spool.Discard(id); err != nil {
-			q.log.Error("cannot remove delivered message", "msgid", id, "err", err)
-		}
+// discard takes a finished message's files out of the spool and returns
+// its ID.
+func (q *Queue) discard(id string) string {
+	if err := q.spool.Discard(id); err != nil {
+		q.log.Error("cannot remove delivered message", "msgid", id, "err", err)
 	}
-	if err := q.spool.syncDir(); err != nil {
-		q.log.Error("cannot make removals durable", "count", len(ids), "err", err)
-	}
-	for _, id := range ids {
-		q.log.Info("removed", "msgid", id)
-	}
+	return id
 }
