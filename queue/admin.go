@@ -152,6 +152,7 @@ func (q *Queue) Delete(id string) error {
 		return ErrNotFound
 	}
 	m.deleted = true
+	q.dropRaw(m)
 	delete(q.msgs, id)
 	q.unindexMessage(m)
 	q.log.Info("deleted by administrator", "msgid", id)

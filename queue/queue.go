@@ -63,6 +63,7 @@ type Queue struct {
 	msgs      map[string]*message
 	inFlight  int
 	perDomain map[string]int
+	hotBytes  int // sum of len(message.raw)
 }
 
 // message is a queued message: its envelope (immutable) and state.
@@ -72,6 +73,11 @@ type message struct {
 	st       msgState
 	inFlight map[int]bool
 	deleted  bool
+	// raw is the message as accepted, kept from Enqueue until its first
+	// attempt ends (within hotBudget), so that attempt need not read the
+	// spool file back. Guarded by q.mu; jobs take their own copy of the
+	// slice header (the bytes never change).
+	raw []byte
 	// fresh marks a message accepted by this process whose state has
 	// never been written: its spool file alone says "pending, first
 	// attempt starts now", so that attempt needs no record of its own
@@ -181,7 +187,11 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 		return err
 	}
 	q.mu.Lock()
-	q.add(env, len(raw))
+	m := q.add(env, len(raw))
+	if q.hotBytes+len(raw) <= hotBudget {
+		m.raw = raw
+		q.hotBytes += len(raw)
+	}
 	q.mu.Unlock()
 	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(raw))
 	return nil
@@ -190,11 +200,22 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 // add indexes a newly spooled message and wakes the scheduler; the
 // caller holds q.mu. The spool write happens before, outside the lock, so
 // acceptances share group commits instead of queueing on the mutex.
-func (q *Queue) add(env *Envelope, size int) {
+func (q *Queue) add(env *Envelope, size int) *message {
 	m := &message{env: env, size: int64(size), st: newMsgState(env), inFlight: map[int]bool{}, fresh: true}
 	q.msgs[env.ID] = m
 	q.indexMessage(m)
 	q.poke()
+	return m
+}
+
+// hotBudget bounds the accepted messages kept in memory for their first
+// attempt (message.raw); past it, attempts read the spool file.
+const hotBudget = 32 << 20
+
+// dropRaw forgets the in-memory copy of m; q.mu is held.
+func (q *Queue) dropRaw(m *message) {
+	q.hotBytes -= len(m.raw)
+	m.raw = nil
 }
 
 // poke wakes the scheduler without blocking.

@@ -19,6 +19,7 @@ type job struct {
 	msg    *message
 	domain string
 	idx    []int
+	raw    []byte // the message in memory (message.raw), or nil: read the spool
 }
 
 type jobResult struct {
@@ -109,13 +110,17 @@ func (q *Queue) start(ctx context.Context, j *job) {
 	}
 	// No index write: an attempt changes no indexed field, and the
 	// message's other recipients are still waiting in the ready set.
+	j.raw = m.raw
 	q.inFlight++
 	q.perDomain[j.domain]++
 	go q.work(ctx, j)
 }
 
 func (q *Queue) work(ctx context.Context, j *job) {
-	env, raw, err := q.spool.ReadMessage(j.msg.env.ID)
+	env, raw, err := j.msg.env, j.raw, error(nil)
+	if raw == nil {
+		env, raw, err = q.spool.ReadMessage(j.msg.env.ID)
+	}
 	r := jobResult{job: j, err: err}
 	if err == nil {
 		r.results = q.opts.Deliverer.Deliver(ctx, q.request(env, raw, j.idx))
@@ -161,6 +166,7 @@ func (q *Queue) finish(r jobResult) {
 	for _, i := range j.idx {
 		delete(m.inFlight, i)
 	}
+	q.dropRaw(m) // later attempts read the spool: deferred mail may wait for days
 	if m.deleted {
 		return
 	}
