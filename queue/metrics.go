@@ -16,7 +16,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		fsyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mailgate_queue_fsync_duration_seconds",
-			Help:    "Time taken by each fsync of a spool file or the spool directory.",
+			Help:    "Time taken by each flush of the spool: a syncfs per group commit on Linux, else an fsync of a spool file or the directory.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
