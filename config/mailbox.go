@@ -22,6 +22,9 @@ type Mailbox struct {
 	IMAPIdleTimeout Duration `yaml:"imap_idle_timeout"`
 	// IMAPMaxConnections bounds concurrent IMAP connections per listener.
 	IMAPMaxConnections int `yaml:"imap_max_connections"`
+	// HeaderCache is the memory kept for message headers that IMAP FETCH
+	// and SEARCH read again and again (0: the store's default, 32MB).
+	HeaderCache Size `yaml:"header_cache"`
 }
 
 func defaultMailbox() Mailbox {
@@ -30,6 +33,7 @@ func defaultMailbox() Mailbox {
 		IMAPMaxLiteral:     50 << 20,
 		IMAPIdleTimeout:    Duration(30 * 60e9),
 		IMAPMaxConnections: 500,
+		HeaderCache:        32 << 20,
 	}
 }
 
@@ -55,6 +59,9 @@ func (m *Mailbox) validate(v *Validator, c *Config) {
 	}
 	if m.IMAPIdleTimeout.D() < 60e9 {
 		v.Errorf("mailbox.imap_idle_timeout", "must be at least 1m; RFC 9051 suggests 30m")
+	}
+	if m.HeaderCache < 0 {
+		v.Errorf("mailbox.header_cache", "must not be negative; write a size such as 32MB")
 	}
 	if m.IMAPMaxConnections < 1 {
 		v.Errorf("mailbox.imap_max_connections", "%d is not allowed; write a number of 1 or more", m.IMAPMaxConnections)

@@ -25,8 +25,10 @@ func (s *Store) Header(account, folder string, uid uint32) ([]byte, error) {
 		return nil, err
 	}
 	if h, ok := s.headers.get(key); ok {
+		s.metrics.headerLookups.WithLabelValues("hit").Inc()
 		return h, nil
 	}
+	s.metrics.headerLookups.WithLabelValues("miss").Inc()
 	f, _, err := s.OpenMessage(account, folder, uid)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ type metrics struct {
 	delivered     *prometheus.CounterVec
 	deliveredSize prometheus.Counter
 	brokenIndexes prometheus.Counter
+	headerLookups *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,9 +25,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mailgate_mailbox_broken_indexes_total",
 			Help: "Folder indexes found corrupt, moved aside and rebuilt (UIDs renumbered).",
 		}),
+		headerLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_mailbox_header_cache_lookups_total",
+			Help: "Message headers asked of the header cache (IMAP FETCH and SEARCH), by result: hit, miss.",
+		}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.delivered, m.deliveredSize, m.brokenIndexes)
+		reg.MustRegister(m.delivered, m.deliveredSize, m.brokenIndexes, m.headerLookups)
 	}
 	return m
 }

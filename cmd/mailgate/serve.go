@@ -186,7 +186,7 @@ func (a *app) startTLS(bool) error {
 func (a *app) startStore(bool) error {
 	st, err := mailbox.New(mailbox.Options{
 		Dir: filepath.Join(a.cfg.DataDir, "mail"), DefaultQuota: int64(a.cfg.Mailbox.DefaultQuota),
-		Logger: a.log, Registerer: a.reg,
+		HeaderCache: int(a.cfg.Mailbox.HeaderCache), Logger: a.log, Registerer: a.reg,
 	})
 	if err != nil {
 		return err
