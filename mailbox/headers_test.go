@@ -1,10 +1,14 @@
 package mailbox
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestHeaderReadsThroughBlankLineAndIsCached(t *testing.T) {
@@ -78,5 +82,29 @@ func TestHeaderCacheStaysWithinBudget(t *testing.T) {
 	c.put("huge", make([]byte, 2048)) // over a quarter of the budget: not kept
 	if _, ok := c.get("huge"); ok {
 		t.Error("a header bigger than a quarter of the budget was cached")
+	}
+}
+
+// The header cache counts what it answers from memory and what it reads.
+func TestHeaderCacheLookupsCounted(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	s, err := New(Options{Dir: t.TempDir(), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(context.Background(), acct, Inbox, []byte("Subject: x\r\n\r\nbody\r\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := s.Messages(acct, Inbox)
+	for i := 0; i < 3; i++ {
+		if _, err := s.Header(acct, Inbox, snap.Messages[0].UID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hit := testutil.ToFloat64(s.metrics.headerLookups.WithLabelValues("hit"))
+	miss := testutil.ToFloat64(s.metrics.headerLookups.WithLabelValues("miss"))
+	if hit != 2 || miss != 1 {
+		t.Errorf("lookups: %v hits, %v misses; want 2 and 1", hit, miss)
 	}
 }
