@@ -119,7 +119,7 @@ func FuzzIMAPSession(f *testing.F) {
 	srv := mgtest.Start(f, mgtest.Options{
 		Protocols: []string{"imaps"},
 		Users:     map[string]string{user: pass},
-		Config:    "mailbox:\n  imap_max_literal: 64KB\n",
+		Config:    "mailbox:\n  imap_max_literal: 64KB\nauth:\n  max_failures: 1000000\n  delay: 0s\n",
 	})
 	tlsConf := srv.ClientTLS() // srv's helpers report to f: call them outside the target
 	addr := srv.Addr["imaps"]

@@ -160,6 +160,13 @@ func (f *front) classify() error {
 		if kind != linePlain && pos > f.off {
 			return nil // imapserver catches up first
 		}
+		if kind == lineOpenQuote {
+			if err := f.refuseOpenQuote(end); err != nil {
+				return err
+			}
+			pos = f.off
+			continue
+		}
 		if kind == lineOwn {
 			if err := f.answer(); err != nil {
 				return err
@@ -182,6 +189,14 @@ const (
 	linePlain lineKind = iota // goes on with its neighbours
 	lineAlone                 // goes on alone, once imapserver has caught up
 	lineOwn                   // answered by the front
+	// lineOpenQuote has a quoted string not closed by the end of the
+	// line. imapserver's decoder would read on across the line end (RFC
+	// 9051 allows no CR or LF in a quoted string) and take the next
+	// commands, LOGOUT included, for the string's text: the session hung
+	// until the idle timeout (found by FuzzIMAPSession), and the front,
+	// which judges lines, would no longer agree with imapserver on where
+	// commands begin.
+	lineOpenQuote
 )
 
 // judge tells what to do with a complete line at the current position;
@@ -193,6 +208,9 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		return linePlain, inflight{}
 	}
 	text := trimEOL(line)
+	if openQuote(text) {
+		return lineOpenQuote, inflight{}
+	}
 	_, _, nonSync, isLit := literalMarker(text)
 	if f.inCommand {
 		if isLit && !nonSync {
@@ -235,6 +253,45 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		}
 	}
 	return kind, inflight{}
+}
+
+// refuseOpenQuote answers a line whose quoted string is not closed (see
+// lineOpenQuote) that ends at end: a command's first line gets BAD and is
+// dropped; a later line of a command imapserver already has ends the
+// connection, as nothing else keeps both in step.
+func (f *front) refuseOpenQuote(end int) error {
+	f.mu.Lock()
+	mid := f.inCommand
+	f.mu.Unlock()
+	if mid {
+		return f.closeWith("Quoted string not closed at the end of the line; closing the connection")
+	}
+	tag, _, _ := commandWords(trimEOL(f.buf[f.off:end]))
+	f.off = end
+	if tag == "" {
+		tag = "*"
+	}
+	err := f.reply(tag + " BAD Quoted string not closed at the end of the line; close it with \" or send the text as a literal")
+	f.rearm()
+	return err
+}
+
+// openQuote reports whether text (one line, without its CRLF) leaves a
+// quoted string open. Outside quotes a backslash is an ordinary
+// character (\Seen); inside, it escapes the next one.
+func openQuote(text []byte) bool {
+	in := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case !in:
+			in = c == '"'
+		case c == '\\':
+			i++
+		case c == '"':
+			in = false
+		}
+	}
+	return in
 }
 
 func (f *front) authAllowed() bool { return f.isTLS || f.srv.opts.AllowInsecureAuth }

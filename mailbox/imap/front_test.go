@@ -228,3 +228,42 @@ func TestSyncLiteralAfterPipelinedCommand(t *testing.T) {
 		t.Error("the renamed folder is missing")
 	}
 }
+
+// TestOpenQuotedString: imapserver's decoder reads a quoted string on
+// across the line end, so `a LIST " *` swallowed the next commands,
+// LOGOUT included, and the session hung (FuzzIMAPSession). The front
+// answers such a line BAD and the commands after it run; in a command's
+// later line, after a literal, it ends the connection.
+func TestOpenQuotedString(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, func(o *Options) { o.TLS, o.AllowInsecureAuth = nil, true })
+	c := dialRaw(t, env.plainAddr, false)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	c.expect("b LIST \" *\r\n", `b BAD Quoted string not closed at the end of the line; close it with " or send the text as a literal`)
+	c.expect("c LIST \"\" \"x\\\"y\"\r\n", "c OK LIST completed") // an escaped quote inside one
+	c.send("d LOGOUT\r\n")
+	if got := c.until("d "); got[len(got)-1] != "d OK LOGOUT completed" {
+		t.Errorf("LOGOUT after an open quote: %q", got)
+	}
+
+	c = dialRaw(t, env.plainAddr, false)
+	c.line()
+	c.expect("a LOGIN alice secret\r\n", "a OK [CAPABILITY "+loggedCaps+"] Logged in")
+	c.send("b LIST {1+}\r\nx \"open\r\n")
+	if got := c.rest(); got != "* BYE Quoted string not closed at the end of the line; closing the connection\r\n" {
+		t.Errorf("open quote after a literal: %q", got)
+	}
+}
+
+func TestOpenQuote(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]bool{
+		`a LIST "" *`: false, `a LIST " *`: true, `a X "a\"b"`: false, `a X "a\\"`: false,
+		`a X "a\\\"`: true, `a STORE 1 +FLAGS (\Seen)`: false, `a X "\`: true, `a X "" "`: true,
+	} {
+		if got := openQuote([]byte(text)); got != want {
+			t.Errorf("openQuote(%s) = %v, want %v", text, got, want)
+		}
+	}
+}

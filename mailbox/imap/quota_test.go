@@ -135,7 +135,7 @@ func TestQuotaRawReplies(t *testing.T) {
 		{"k GETQUOTAROOT &AMQ", []string{"k BAD Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3) or UTF-8"}},
 		{"l GETQUOTAROOT", []string{"l BAD GETQUOTAROOT: missing argument"}},
 		{"m GETQUOTAROOT INBOX Archive", []string{"m BAD GETQUOTAROOT takes one argument"}},
-		{`n GETQUOTAROOT "INBOX`, []string{"n BAD GETQUOTAROOT: quoted string without its closing quote"}},
+		{`n GETQUOTAROOT "INBOX`, []string{`n BAD Quoted string not closed at the end of the line; close it with " or send the text as a literal`}},
 		{`o SETQUOTA "" (STORAGE 512)`, []string{"o NO [NOPERM] Quotas are set by the administrator (mailgate user update ADDRESS --quota SIZE)"}},
 		{"p ENABLE IMAP4rev2", []string{"* ENABLED IMAP4rev2", "p OK ENABLE completed"}},
 		{"q GETQUOTAROOT &AMQ-rger", []string{`* QUOTAROOT "Ärger" ""`, usage, "q OK GETQUOTAROOT completed"}},
@@ -162,7 +162,8 @@ func TestQuotaRawReplies(t *testing.T) {
 		t.Errorf("pipelined commands answered:\n%s\nwant:\n%s", got, want)
 	}
 	m := env.srv.metrics
-	for cmd, n := range map[string]float64{"GETQUOTAROOT": 14, "GETQUOTA": 3, "SETQUOTA": 1} {
+	// 13: the GETQUOTAROOT with an open quote is refused before it is read as one.
+	for cmd, n := range map[string]float64{"GETQUOTAROOT": 13, "GETQUOTA": 3, "SETQUOTA": 1} {
 		if got := value(t, m.commands.WithLabelValues(cmd)); got != n {
 			t.Errorf("mailgate_imap_commands_total{command=%q} = %v, want %v", cmd, got, n)
 		}
