@@ -13,11 +13,8 @@ import (
 // immutable (go-memdb's rule): a change inserts a new entry under the
 // same key.
 type entry struct {
-	Key    string // "<msgid>/<index>"
-	MsgID  string
-	Idx    int
-	Domain string
-	State  string
+	Key   string // "<msgid>/<index>"
+	State string
 }
 
 const notDue = math.MaxUint64
@@ -55,7 +52,7 @@ func (q *Queue) indexMessage(m *message) {
 	txn := q.db.Txn(true)
 	for i, r := range m.st.Recipients {
 		domain := domainOf(m.env.Recipients[i].Addr)
-		e := &entry{Key: entryKey(m.env.ID, i), MsgID: m.env.ID, Idx: i, Domain: domain, State: r.State}
+		e := &entry{Key: entryKey(m.env.ID, i), State: r.State}
 		if m.st.Held && !r.final() {
 			e.State = StateHeld
 		}
