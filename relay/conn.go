@@ -60,6 +60,9 @@ func (s *Server) isClosing() bool {
 // serveConn runs one connection to its end.
 func (s *Server) serveConn(l config.Listener, c net.Conn) {
 	be := &backend{srv: s, listener: l}
+	if _, tlsAlready := c.(*tls.Conn); !tlsAlready {
+		be.front = newFrontConn(c)
+	}
 	srv := s.smtpServer(l, be)
 	srv.Debug = &smuggleTap{}
 	s.mu.Lock()
@@ -75,7 +78,11 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 		delete(s.conns, srv)
 		s.mu.Unlock()
 	}()
-	srv.Serve(newOneConnListener(c)) // returns once c is closed
+	served := c
+	if be.front != nil {
+		served = be.front
+	}
+	srv.Serve(newOneConnListener(served)) // returns once c is closed
 }
 
 // oneConnListener hands go-smtp a single connection, then blocks until
@@ -90,11 +97,7 @@ type oneConnListener struct {
 
 func newOneConnListener(c net.Conn) *oneConnListener {
 	l := &oneConnListener{conn: c, closed: make(chan struct{})}
-	inner := c
-	if tc, ok := c.(*tls.Conn); ok {
-		inner = tc.NetConn()
-	}
-	if lc, ok := inner.(*limitedConn); ok {
+	if lc, ok := underTLS(c).(*limitedConn); ok {
 		l.connDone = lc.closed
 	}
 	return l

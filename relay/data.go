@@ -24,7 +24,7 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.env == nil || len(ss.env.Recipients) == 0 {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
 	}
-	raw, err := io.ReadAll(ss.dataReader(r))
+	raw, err := ss.readContent(r)
 	if err != nil {
 		return ss.fail("data", ss.readError(r, err))
 	}

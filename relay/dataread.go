@@ -6,6 +6,10 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"mailgate/internal/smtpdata"
 )
 
 // dataChunk bounds one read of message data, so that data_timeout is the
@@ -29,6 +33,32 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	}
 	d.conn.SetReadDeadline(d.now().Add(d.timeout))
 	return d.r.Read(p)
+}
+
+// readContent reads a message's content: itself, in bulk, when the
+// front allows it (a DATA command on a connection without TLS), or
+// through go-smtp's reader r.
+func (ss *session) readContent(r io.Reader) ([]byte, error) {
+	if _, bdat := r.(*io.PipeReader); bdat {
+		return io.ReadAll(r) // go-smtp's own goroutine feeds the pipe
+	}
+	f := ss.be.front
+	if f == nil || ss.conn.Conn() != net.Conn(f) || !f.claim() {
+		return io.ReadAll(ss.dataReader(r))
+	}
+	lim := ss.srv.conf().Limits
+	var watch func([]byte) // the smuggling tap sees these bytes too
+	if tap, ok := ss.conn.Server().Debug.(*smuggleTap); ok {
+		watch = func(b []byte) { tap.Write(b) }
+	}
+	raw, err := f.readContent(dataLimits{size: int64(lim.MaxMessageSize), line: lim.MaxLineLength, timeout: lim.DataTimeout.D(), tap: watch})
+	switch err {
+	case smtpdata.ErrTooLarge:
+		err = smtp.ErrDataTooLarge
+	case smtpdata.ErrLineTooLong:
+		err = smtp.ErrTooLongLine
+	}
+	return raw, err
 }
 
 // dataReader wraps r for DATA. BDAT chunks come through a pipe that
@@ -63,12 +93,22 @@ func (ss *session) abortData(err error) error {
 	return errDataBroken
 }
 
-// closeRead shuts down reading on the TCP connection under c (through
-// TLS and the connection limiter), or closes c if it cannot.
-func closeRead(c net.Conn) {
+// underTLS returns the connection under c's TLS (if any) and under the
+// front (if any).
+func underTLS(c net.Conn) net.Conn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
+	if fc, ok := c.(*frontConn); ok {
+		c = fc.Conn
+	}
+	return c
+}
+
+// closeRead shuts down reading on the TCP connection under c (through
+// TLS and the connection limiter), or closes c if it cannot.
+func closeRead(c net.Conn) {
+	c = underTLS(c)
 	if lc, ok := c.(*limitedConn); ok {
 		c = lc.Conn
 	}

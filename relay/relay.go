@@ -225,6 +225,9 @@ type backend struct {
 	// conn is the go-smtp connection once a session started; its Conn()
 	// is the TLS connection after STARTTLS.
 	conn atomic.Pointer[smtp.Conn]
+	// front is what go-smtp reads from on a connection without implicit
+	// TLS (front.go); nil on implicit TLS.
+	front *frontConn
 }
 
 // connEntry is one live connection.
