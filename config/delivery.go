@@ -22,7 +22,11 @@ type Delivery struct {
 	// IdleTimeout is how long an unused connection is kept open for the
 	// next message to the same host.
 	IdleTimeout Duration `yaml:"idle_timeout"`
-	// MaxIdlePerHost caps the connections kept open per host.
+	// MaxIdlePerHost caps the connections kept open per host. The default
+	// is queue.per_destination's, so that a busy destination's
+	// connections all stay open between messages: with 2, most of 20
+	// parallel deliveries dialled, greeted and quit for each message
+	// (bench send at 4 KB, c=20: 10-30% fewer messages per second).
 	MaxIdlePerHost int               `yaml:"max_idle_per_host"`
 	Timeouts       DeliveryTimeouts  `yaml:"timeouts"`
 	Smarthost      DeliverySmarthost `yaml:"smarthost"`
@@ -64,7 +68,7 @@ func defaultDelivery() Delivery {
 	return Delivery{
 		Port:           25,
 		IdleTimeout:    Duration(30e9),
-		MaxIdlePerHost: 2,
+		MaxIdlePerHost: 20,
 		Timeouts: DeliveryTimeouts{
 			Connect:   Duration(30e9),
 			Greeting:  Duration(5 * 60e9),
