@@ -80,22 +80,23 @@ func (ss *session) readError(r io.Reader, err error) error {
 }
 
 // hasBareLineEnding finds a CR not followed by LF or an LF not preceded by
-// CR: the raw material of SMTP smuggling, never stored or relayed.
+// CR: the raw material of SMTP smuggling, never stored or relayed. When
+// every LF follows a CR and there are as many CRs as LFs, every CR is
+// followed by its LF; both scans are the vectorised byte searches
+// (bytes.IndexAny over two bytes goes one byte at a time: 5% of the CPU
+// at 100 KB per message).
 func hasBareLineEnding(b []byte) bool {
 	for i := 0; ; {
-		j := bytes.IndexAny(b[i:], "\r\n")
+		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
-			return false
+			break
 		}
-		k := i + j
-		if b[k] == '\n' {
-			return true // an LF that was not consumed right after a CR
-		}
-		if k+1 >= len(b) || b[k+1] != '\n' {
+		if k := i + j; k == 0 || b[k-1] != '\r' {
 			return true
 		}
-		i = k + 2
+		i += j + 1
 	}
+	return bytes.Count(b, []byte{'\r'}) != bytes.Count(b, []byte{'\n'})
 }
 
 // receivedHeader builds the RFC 5321 §4.4 trace field, with the protocol
