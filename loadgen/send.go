@@ -12,8 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	"mailgate/internal/smtpdata"
 )
 
 // SendOptions describe one SMTP load run.
@@ -30,6 +29,10 @@ type SendOptions struct {
 	To          []string      // recipients of every message
 	MaxDuration time.Duration // stop sending after this long (0: 10m)
 	Progress    io.Writer     // live status line (a terminal), or nil
+
+	// body, when set, is sent instead of messageBody(Size): a test hook.
+	// Lines end in CRLF.
+	body []byte
 }
 
 // Send runs the load and reports it. Latency is that of the whole
@@ -49,7 +52,11 @@ func Send(o SendOptions) (Result, error) {
 		o.MaxDuration = 10 * time.Minute
 	}
 	rec := newRecorder()
-	body := messageBody(o.Size)
+	body := o.body
+	if body == nil {
+		body = messageBody(o.Size)
+	}
+	stuffed := smtpdata.AppendStuffed(nil, body) // once per run
 	var next atomic.Int64
 	start := time.Now()
 	deadline := start.Add(o.MaxDuration)
@@ -62,7 +69,7 @@ func Send(o SendOptions) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &sender{o: &o, body: body, rec: rec}
+			s := &sender{o: &o, stuffed: stuffed, rec: rec}
 			defer s.close()
 			for {
 				i := next.Add(1) - 1
@@ -82,16 +89,17 @@ func Send(o SendOptions) (Result, error) {
 
 // sender is one worker's connection state.
 type sender struct {
-	o    *SendOptions
-	body []byte
-	rec  *recorder
-	c    *smtp.Client
+	o       *SendOptions
+	stuffed []byte // the body, dot-stuffed, with the end line
+	rec     *recorder
+	c       *smtpClient
+	msg     []byte // header + stuffed body of the current message
 }
 
 func (s *sender) one(i int64) {
 	t0 := time.Now()
 	if s.c == nil {
-		c, err := s.dial()
+		c, err := dialSMTP(s.o)
 		if err != nil {
 			s.rec.failure(errorCode(err))
 			return
@@ -105,66 +113,53 @@ func (s *sender) one(i int64) {
 	}
 	d := time.Since(t0)
 	if !s.o.Reuse {
-		s.c.Quit()
+		s.c.quit()
 		s.close()
 	}
 	s.rec.success("transaction", d)
 }
 
-func (s *sender) dial() (*smtp.Client, error) {
-	tc := &tls.Config{InsecureSkipVerify: true} // loopback benchmark against self-signed certificates
-	var c *smtp.Client
-	var err error
-	switch s.o.TLS {
-	case "implicit":
-		c, err = smtp.DialTLS(s.o.Addr, tc)
-	case "starttls":
-		c, err = smtp.DialStartTLS(s.o.Addr, tc)
-	default:
-		c, err = smtp.Dial(s.o.Addr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.CommandTimeout = time.Minute
-	c.SubmissionTimeout = 5 * time.Minute
-	if err := c.Hello("loadgen.localhost"); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if s.o.User != "" {
-		if err := c.Auth(sasl.NewPlainClient("", s.o.User, s.o.Password)); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
+// transaction is MAIL, RCPT per recipient, DATA and the content, one
+// round trip each, as go-smtp's client did.
 func (s *sender) transaction(i int64) error {
-	if err := s.c.Mail(s.o.From, nil); err != nil {
+	if err := s.c.mail(s.o.From); err != nil {
 		return err
 	}
 	for _, to := range s.o.To {
-		if err := s.c.Rcpt(to, nil); err != nil {
+		if err := s.c.cmd(commandTimeout, 25, "RCPT TO:<", to, ">"); err != nil {
 			return err
 		}
 	}
-	w, err := s.c.Data()
-	if err != nil {
+	if err := s.c.cmd(commandTimeout, 354, "DATA"); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "From: <%s>\r\nTo: <%s>\r\nSubject: loadgen message %d\r\nMessage-ID: <%d.%d@loadgen.localhost>\r\nDate: %s\r\n\r\n",
-		s.o.From, s.o.To[0], i, time.Now().UnixNano(), i, time.Now().Format(time.RFC1123Z))
-	if _, err := w.Write(s.body); err != nil {
-		return err
-	}
-	return w.Close()
+	s.msg = s.appendHeader(s.msg[:0], i)
+	s.msg = append(s.msg, s.stuffed...)
+	return s.c.content(s.msg)
+}
+
+// appendHeader appends the header of message i, the same as go-smtp's
+// loadgen wrote: From, To, Subject with the index, Message-ID and Date.
+func (s *sender) appendHeader(b []byte, i int64) []byte {
+	now := time.Now()
+	b = append(b, "From: <"...)
+	b = append(b, s.o.From...)
+	b = append(b, ">\r\nTo: <"...)
+	b = append(b, s.o.To[0]...)
+	b = append(b, ">\r\nSubject: loadgen message "...)
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, "\r\nMessage-ID: <"...)
+	b = strconv.AppendInt(b, now.UnixNano(), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, i, 10)
+	b = append(b, "@loadgen.localhost>\r\nDate: "...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n\r\n"...)
 }
 
 func (s *sender) close() {
 	if s.c != nil {
-		s.c.Close()
+		s.c.close()
 		s.c = nil
 	}
 }
@@ -184,9 +179,9 @@ func messageBody(size int) []byte {
 // errorCode names an error for the tally: the SMTP reply code, or the kind
 // of failure when there was no reply.
 func errorCode(err error) string {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		return strconv.Itoa(se.Code)
+	var re *replyError
+	if errors.As(err, &re) {
+		return strconv.Itoa(re.Code)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

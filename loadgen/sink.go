@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
 )
 
 // SinkOptions describe a counting SMTP server.
@@ -44,15 +43,25 @@ type SinkStats struct {
 }
 
 // Sink accepts every message, counts it and throws it away (or saves it).
+// It speaks SMTP itself (sinkproto.go) rather than through go-smtp, whose
+// byte-at-a-time DATA reader made the instrument cost as much CPU as the
+// server it measures.
 type Sink struct {
 	o      SinkOptions
-	srv    *smtp.Server
 	ln     net.Listener
 	mu     sync.Mutex
 	st     SinkStats
 	count  atomic.Int64
 	doneCh chan struct{}
 	once   sync.Once
+
+	// connMu guards conns and closing; wg counts connection goroutines,
+	// added only while closing is false so that Close can wait on it.
+	connMu  sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	pool    sync.Pool // *sinkConn, reused buffers
 }
 
 // StartSink listens and serves until Close, MaxMessages or MaxDuration.
@@ -67,16 +76,9 @@ func StartSink(o SinkOptions) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{o: o, ln: ln, doneCh: make(chan struct{}), st: SinkStats{DKIM: map[string]int64{}}}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
-	s.srv.Domain = "sink.localhost"
-	s.srv.MaxMessageBytes = 64 << 20
-	s.srv.MaxRecipients = 1000
-	s.srv.ReadTimeout = 5 * time.Minute
-	s.srv.WriteTimeout = time.Minute
-	s.srv.EnableSMTPUTF8 = true
-	s.srv.ErrorLog = nopLogger{}
-	go s.srv.Serve(ln)
+	s := &Sink{o: o, ln: ln, doneCh: make(chan struct{}), st: SinkStats{DKIM: map[string]int64{}},
+		conns: map[net.Conn]struct{}{}}
+	go s.serve()
 	if o.StatusAddr != "" {
 		if err := s.serveStatus(); err != nil {
 			s.Close()
@@ -93,15 +95,26 @@ func (s *Sink) Addr() string { return s.ln.Addr().String() }
 // Done is closed when the sink has stopped.
 func (s *Sink) Done() <-chan struct{} { return s.doneCh }
 
-// Close stops the sink.
+// Close stops the sink: no new connections, MAIL refused, and the
+// connections still open (clients that cache them) closed after a
+// second, which lets the reply being written go out.
 func (s *Sink) Close() {
 	s.once.Do(func() {
-		// Shutdown lets the last reply go out; clients that keep their
-		// connections cached get closed after a second.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if s.srv.Shutdown(ctx) != nil {
-			s.srv.Close()
+		s.connMu.Lock()
+		s.closing.Store(true)
+		s.connMu.Unlock()
+		s.ln.Close()
+		idle := make(chan struct{})
+		go func() { s.wg.Wait(); close(idle) }()
+		select {
+		case <-idle:
+		case <-time.After(time.Second):
+			s.connMu.Lock()
+			for c := range s.conns {
+				c.Close()
+			}
+			s.connMu.Unlock()
+			<-idle
 		}
 		close(s.doneCh)
 	})
@@ -145,7 +158,14 @@ func (s *Sink) serveStatus() error {
 	return nil
 }
 
-func (s *Sink) record(raw []byte) {
+// record counts one message of n bytes (raw holds them when saving or
+// verifying) and reports false when the sink had already taken
+// MaxMessages, so that the message is refused rather than counted.
+func (s *Sink) record(raw []byte, n int64) bool {
+	c := s.count.Add(1)
+	if s.o.MaxMessages > 0 && c > s.o.MaxMessages {
+		return false
+	}
 	verdict := ""
 	if s.o.LookupTXT != nil {
 		verdict = s.verify(raw)
@@ -156,15 +176,16 @@ func (s *Sink) record(raw []byte) {
 		s.st.FirstNs = now
 	}
 	s.st.Messages++
-	s.st.Bytes += int64(len(raw))
+	s.st.Bytes += n
 	s.st.LastNs = now
 	if verdict != "" {
 		s.st.DKIM[verdict]++
 	}
 	s.mu.Unlock()
-	if n := s.count.Add(1); s.o.MaxMessages > 0 && n >= s.o.MaxMessages {
+	if s.o.MaxMessages > 0 && c == s.o.MaxMessages {
 		go s.Close() // after this reply is sent
 	}
+	return true
 }
 
 func (s *Sink) verify(raw []byte) string {
@@ -187,26 +208,3 @@ func (s *Sink) save(raw []byte, n int64) error {
 	name := filepath.Join(s.o.SaveDir, fmt.Sprintf("%d-%d.eml", time.Now().UnixNano(), n))
 	return os.WriteFile(name, raw, 0o600)
 }
-
-type sinkSession struct{ s *Sink }
-
-func (ss *sinkSession) Reset()                               {}
-func (ss *sinkSession) Logout() error                        { return nil }
-func (ss *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (ss *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (ss *sinkSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	if err := ss.s.save(raw, ss.s.count.Load()); err != nil {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "sink cannot save the message"}
-	}
-	ss.s.record(raw)
-	return nil
-}
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...interface{}) {}
-func (nopLogger) Println(...interface{})        {}
