@@ -24,10 +24,11 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.env == nil || len(ss.env.Recipients) == 0 {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
 	}
-	raw, err := ss.readContent(r)
+	c, err := ss.readContent(r)
 	if err != nil {
 		return ss.fail("data", ss.readError(r, err))
 	}
+	raw := c.bytes()
 	// smuggled: a "\r\n.\r" that go-smtp's reader removed (see conn.go).
 	if hasBareLineEnding(raw) || smuggled(ss.conn) {
 		return ss.fail("data", errBareLineEnding)
@@ -53,8 +54,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	env.Quarantine = msg.Quarantine
 	head := ss.receivedHeader(env)
-	full := make([]byte, 0, len(head)+len(msg.Prepend)+len(msg.Raw))
-	full = append(append(append(full, head...), msg.Prepend...), msg.Raw...)
+	full := c.withHeaders(head, msg.Prepend, msg.Raw)
 	if err := ss.srv.opts.Queue.Enqueue(ss.ctx, env, full); err != nil {
 		return ss.fail("data", err)
 	}

@@ -127,7 +127,7 @@ type dataLimits struct {
 // message. On an error other than ErrTooLarge the connection is poisoned:
 // go-smtp's next read fails with ErrTooLongLine for a long line (it then
 // closes the session with its usual reply) or EOF otherwise.
-func (f *frontConn) readContent(lim dataLimits) ([]byte, error) {
+func (f *frontConn) readContent(lim dataLimits) (content, error) {
 	br := dataBuffers.Get().(*bufio.Reader)
 	br.Reset(&deadlineSource{f: f, timeout: lim.timeout})
 	defer func() {
@@ -137,7 +137,7 @@ func (f *frontConn) readContent(lim dataLimits) ([]byte, error) {
 		f.Conn.SetReadDeadline(time.Time{})
 	}()
 	d := &smtpdata.Reader{R: br, Limit: lim.size, LineLimit: lim.line, Tap: lim.tap}
-	raw, err := readAllContent(d)
+	c, err := readContent(d)
 	if err == smtpdata.ErrTooLarge {
 		if derr := d.Drain(); derr != nil {
 			err = derr
@@ -151,7 +151,7 @@ func (f *frontConn) readContent(lim dataLimits) ([]byte, error) {
 	default:
 		f.err = errFrontClosed
 	}
-	return raw, err
+	return c, err
 }
 
 // claim reports whether go-smtp has nothing buffered past the DATA line
@@ -171,25 +171,6 @@ var (
 	errTooLongLine = smtp.ErrTooLongLine
 	errFrontClosed = io.EOF
 )
-
-// readAllContent is io.ReadAll with a first buffer the size of a typical
-// message rather than 512 bytes.
-func readAllContent(r io.Reader) ([]byte, error) {
-	b := make([]byte, 0, 16<<10)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
 
 func peekAll(br *bufio.Reader) []byte {
 	b, _ := br.Peek(br.Buffered())
