@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -59,10 +58,7 @@ func (s *Server) isClosing() bool {
 
 // serveConn runs one connection to its end.
 func (s *Server) serveConn(l config.Listener, c net.Conn) {
-	be := &backend{srv: s, listener: l}
-	if _, tlsAlready := c.(*tls.Conn); !tlsAlready {
-		be.front = newFrontConn(c)
-	}
+	be := &backend{srv: s, listener: l, front: frontOf(c)}
 	srv := s.smtpServer(l, be)
 	srv.Debug = &smuggleTap{}
 	s.mu.Lock()
@@ -78,11 +74,7 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 		delete(s.conns, srv)
 		s.mu.Unlock()
 	}()
-	served := c
-	if be.front != nil {
-		served = be.front
-	}
-	srv.Serve(newOneConnListener(served)) // returns once c is closed
+	srv.Serve(newOneConnListener(c)) // returns once c is closed
 }
 
 // oneConnListener hands go-smtp a single connection, then blocks until

@@ -3,6 +3,7 @@ package relay
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -13,8 +14,18 @@ import (
 	"mailgate/internal/smtpdata"
 )
 
-// frontConn is the connection go-smtp reads from on a session without
-// implicit TLS. It lets the session read DATA content itself, in bulk
+// frontConn is the connection under go-smtp (under TLS, when there is
+// TLS). It does two things go-smtp does not.
+//
+// It holds go-smtp's output until go-smtp reads again (or the connection
+// closes), then writes it at once: go-smtp flushes every line of a
+// multi-line reply on its own, so an EHLO reply was ten writes and ten
+// TCP segments, and writeResponse was a fifth of the CPU at 4 KB per
+// message. A server writes nothing unasked, so whatever it wrote is
+// complete once it waits for input; the replies to pipelined commands go
+// out together, as RFC 2920 intends.
+//
+// And it lets the session read DATA content itself, in bulk
 // (internal/smtpdata), instead of through go-smtp's reader, which hands
 // over one byte per call (a fifth of the CPU at 100 KB per message).
 //
@@ -35,6 +46,83 @@ type frontConn struct {
 	feed    []byte // the end line for go-smtp's reader, before anything else
 	err     error  // every later Read fails with it (the session gave up)
 	line    lineScan
+
+	wmu  sync.Mutex // Shutdown writes its 421 from another goroutine
+	out  []byte     // output held until the next read
+	werr error      // a failed write fails every later one
+}
+
+// maxHeld is the most output held back; more is written at once.
+const maxHeld = 64 << 10
+
+func (f *frontConn) Write(p []byte) (int, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.werr != nil {
+		return 0, f.werr
+	}
+	f.out = append(f.out, p...)
+	if len(f.out) >= maxHeld {
+		if err := f.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes the output held back.
+func (f *frontConn) flush() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.flushLocked()
+}
+
+func (f *frontConn) flushLocked() error {
+	if f.werr != nil || len(f.out) == 0 {
+		return f.werr
+	}
+	_, f.werr = f.Conn.Write(f.out)
+	f.out = f.out[:0]
+	if cap(f.out) > 4<<10 {
+		f.out = nil // an idle connection keeps no large buffer
+	}
+	return f.werr
+}
+
+// Close sends what is held back (the last reply, a TLS close alert)
+// first, within closeFlush: crypto/tls sets the write deadline to now
+// once its close alert is written, which would drop both.
+func (f *frontConn) Close() error {
+	f.wmu.Lock()
+	if len(f.out) > 0 && f.werr == nil {
+		f.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
+		f.flushLocked()
+	}
+	f.wmu.Unlock()
+	return f.Conn.Close()
+}
+
+// closeFlush bounds the last write of a closing connection.
+const closeFlush = time.Second
+
+// frontListener puts a frontConn under every accepted connection.
+type frontListener struct{ net.Listener }
+
+func (l frontListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newFrontConn(c), nil
+}
+
+// frontOf returns the frontConn under c, if any.
+func frontOf(c net.Conn) *frontConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	f, _ := c.(*frontConn)
+	return f
 }
 
 func newFrontConn(c net.Conn) *frontConn {
@@ -54,6 +142,9 @@ func (f *frontConn) Read(p []byte) (int, error) {
 	}
 	if f.err != nil {
 		return 0, f.err
+	}
+	if err := f.flush(); err != nil {
+		return 0, err
 	}
 	var n int
 	if len(f.pending) > 0 {
@@ -190,6 +281,9 @@ func (s *deadlineSource) Read(p []byte) (int, error) {
 		n := copy(p, s.f.pending)
 		s.f.pending = s.f.pending[n:]
 		return n, nil
+	}
+	if err := s.f.flush(); err != nil { // the 354
+		return 0, err
 	}
 	s.f.Conn.SetReadDeadline(time.Now().Add(s.timeout))
 	return s.f.Conn.Read(p)

@@ -138,11 +138,11 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
 	})
 	cl.implicitTLS = l.Protocol == config.ProtoSubmissions
-	var limited net.Listener = cl
+	var conns net.Listener = frontListener{cl}
 	if l.Protocol == config.ProtoSubmissions {
-		limited = tls.NewListener(limited, s.opts.TLS)
+		conns = tls.NewListener(conns, s.opts.TLS)
 	}
-	return s.acceptLoop(l, limited)
+	return s.acceptLoop(l, conns)
 }
 
 // smtpServer configures go-smtp for listener l. It is called once per
@@ -200,6 +200,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.SetWriteDeadline(time.Now().Add(time.Second))
 		fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", errShuttingDown.Code, errShuttingDown.EnhancedCode[0],
 			errShuttingDown.EnhancedCode[1], errShuttingDown.EnhancedCode[2], errShuttingDown.Message)
+		if f := frontOf(c); f != nil {
+			f.flush()
+		}
 		closeRead(c)
 	}
 	var first error
@@ -225,8 +228,7 @@ type backend struct {
 	// conn is the go-smtp connection once a session started; its Conn()
 	// is the TLS connection after STARTTLS.
 	conn atomic.Pointer[smtp.Conn]
-	// front is what go-smtp reads from on a connection without implicit
-	// TLS (front.go); nil on implicit TLS.
+	// front is the connection under go-smtp and its TLS (front.go).
 	front *frontConn
 }
 
