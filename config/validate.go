@@ -142,7 +142,7 @@ func (c *Config) validateListeners(v *Validator) {
 			}
 		}
 		bound = append(bound, b)
-		if len(l.Filters) > 0 && !isSMTP(l.Protocol) {
+		if len(l.Filters) > 0 && !IsSMTP(l.Protocol) {
 			v.Errorf(p+".filters", "filters run only on smtp, submission and submissions listeners; remove this key")
 		}
 		for j, f := range l.Filters {
@@ -153,7 +153,8 @@ func (c *Config) validateListeners(v *Validator) {
 	}
 }
 
-func isSMTP(proto string) bool {
+// IsSMTP reports whether a listener protocol is one of the SMTP ones.
+func IsSMTP(proto string) bool {
 	return proto == ProtoSMTP || proto == ProtoSubmission || proto == ProtoSubmissions
 }
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"mailgate/internal/rawfile"
 )
 
 // QuotaError is returned when a message would take an account over its
@@ -142,7 +144,7 @@ func (a *account) commit(folder, tmpPath, base, sub, info string, keywords []str
 	if sub == "cur" {
 		m.name = base + ":2," + info
 	}
-	if err := os.Rename(tmpPath, m.path(f.dir)); err != nil {
+	if err := rawfile.Rename(tmpPath, m.path(f.dir)); err != nil {
 		return nil, nil, err
 	}
 	if err := syncDir(filepath.Join(f.dir, sub)); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mailgate/internal/rawfile"
 )
 
 // indexName is the per-folder index file. It is an append-only log of
@@ -132,7 +134,7 @@ func keywordRecord(m *message) string {
 // appendIndex adds records to the log and fsyncs it, so a UID handed to a
 // client is never handed out again after a crash.
 func appendIndex(dir string, records string) error {
-	f, err := os.OpenFile(filepath.Join(dir, indexName), os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := rawfile.Open(filepath.Join(dir, indexName), os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"mailgate/internal/rawfile"
 )
 
 // MessageInfo is what the store knows about one message without reading
@@ -105,7 +107,7 @@ func (s *Store) OpenMessage(account, folder string, uid uint32) (*os.File, Messa
 		if m == nil {
 			return nil, MessageInfo{}, ErrNoMessage
 		}
-		r, err := os.Open(m.path(f.dir))
+		r, err := rawfile.Open(m.path(f.dir), os.O_RDONLY, 0)
 		if err == nil {
 			return r, m.info2(), nil
 		}
@@ -174,7 +176,7 @@ func (s *Store) SetFlags(account, folder string, uids []uint32, op FlagOp, flags
 // renameFlags moves a message's file to cur/<base>:2,<info>.
 func (a *account) renameFlags(f *folder, m *message, info string) error {
 	name := m.base + ":2," + info
-	if err := os.Rename(m.path(f.dir), f.dir+"/cur/"+name); err != nil {
+	if err := rawfile.Rename(m.path(f.dir), f.dir+"/cur/"+name); err != nil {
 		return err
 	}
 	m.sub, m.name, m.info = "cur", name, info

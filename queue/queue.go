@@ -48,7 +48,7 @@ type Queue struct {
 
 	wake chan struct{}
 	// removals carries IDs of finished messages to the remover.
-	removals    chan string
+	removals    chan removal
 	removerDone chan struct{}
 	closeOnce   sync.Once
 	results     chan jobResult
@@ -103,7 +103,7 @@ func Open(o Options) (*Queue, error) {
 	q := &Queue{
 		opts: o, log: o.Logger, now: o.Now, db: newIndex(), ready: newReadySet(),
 		wake: make(chan struct{}, 1), results: make(chan jobResult, o.MaxConcurrent),
-		stopped: make(chan struct{}), removals: make(chan string, 4096), removerDone: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
+		stopped: make(chan struct{}), removals: make(chan removal, 4096), removerDone: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
 	}
 	q.metrics = newMetrics(o.Registerer)
 	sp, err := OpenSpool(filepath.Clean(o.Dir), q.metrics)

@@ -24,11 +24,18 @@ const (
 	removeLinger   = 20 * time.Millisecond
 )
 
+// removal names a finished message; state is false when the queue never
+// wrote a state file for it.
+type removal struct {
+	id    string
+	state bool
+}
+
 func (q *Queue) remover() {
 	defer close(q.removerDone)
 	linger := time.NewTimer(removeLinger)
-	for id := range q.removals {
-		batch := []string{q.discard(id)}
+	for r := range q.removals {
+		batch := []string{q.discard(r)}
 		linger.Reset(removeLinger)
 	fill:
 		for len(batch) < maxRemoveBatch {
@@ -53,9 +60,9 @@ func (q *Queue) remover() {
 
 // discard takes a finished message's files out of the spool and returns
 // its ID.
-func (q *Queue) discard(id string) string {
-	if err := q.spool.Discard(id); err != nil {
-		q.log.Error("cannot remove delivered message", "msgid", id, "err", err)
+func (q *Queue) discard(r removal) string {
+	if err := q.spool.discard(r.id, r.state); err != nil {
+		q.log.Error("cannot remove delivered message", "msgid", r.id, "err", err)
 	}
-	return id
+	return r.id
 }

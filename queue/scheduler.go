@@ -234,7 +234,7 @@ func (q *Queue) settle(m *message, now time.Time) {
 	}
 	q.unindexMessage(m)
 	delete(q.msgs, m.env.ID)
-	q.removals <- m.env.ID // files go in the remover's next batch
+	q.removals <- removal{id: m.env.ID, state: !m.fresh} // files go in the remover's next batch
 }
 
 func (q *Queue) saveState(m *message) error {

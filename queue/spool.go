@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailgate/internal/inodepool"
+	"mailgate/internal/rawfile"
 	"mailgate/internal/safefile"
 )
 
@@ -145,7 +146,7 @@ func (s *Spool) writeTemp(tmp string, pooled bool, env *Envelope, raw []byte) er
 	if pooled {
 		flag = os.O_WRONLY // empty already (inodepool)
 	}
-	f, err := os.OpenFile(tmp, flag, 0o600)
+	f, err := rawfile.Open(tmp, flag, 0o600)
 	if err != nil {
 		return err
 	}
@@ -218,7 +219,7 @@ func (s *Spool) commit(batch []*commitReq) {
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		if r.tmp != "" {
-			errs[i] = os.Rename(r.tmp, r.final)
+			errs[i] = rawfile.Rename(r.tmp, r.final)
 		}
 	}
 	start := time.Now()
@@ -281,10 +282,21 @@ func (s *Spool) Remove(id string) error {
 // Discard takes a message's files out of the spool without waiting for
 // the directory fsync that makes it durable (the caller syncs a batch).
 func (s *Spool) Discard(id string) error {
+	return s.discard(id, true)
+}
+
+// discard is Discard for a message that may have no state file: the
+// queue knows when it wrote none (a message delivered at its first
+// attempt), and then a rename that fails is two system calls saved.
+func (s *Spool) discard(id string, state bool) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: bad message id %q", id)
 	}
-	for _, suf := range []string{stateSuffix, msgSuffix} {
+	sufs := []string{stateSuffix, msgSuffix}
+	if !state {
+		sufs = sufs[1:]
+	}
+	for _, suf := range sufs {
 		if err := s.pool.Put(filepath.Join(s.dir, id+suf)); err != nil {
 			return err
 		}

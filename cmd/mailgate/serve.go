@@ -269,7 +269,14 @@ func (a *app) listenerOf(proto string) (config.Listener, bool) {
 // serve binds l's address now (so a taken port fails the start) and runs
 // the protocol server on it in the background.
 func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown func(context.Context) error) error {
-	ln, err := net.Listen("tcp", l.Address)
+	var lc net.ListenConfig
+	if config.IsSMTP(l.Protocol) {
+		// SMTP sessions end by their command and data timeouts; TCP
+		// keep-alive would only add four setsockopt(2) calls to every
+		// connection (a message each, for applications).
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 	if err != nil {
 		return fmt.Errorf("listener %s: %v", l.Name, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailgate/internal/rawfile"
 )
 
 // Pool keeps the emptied files of removed messages and hands them out
@@ -78,7 +80,7 @@ func (p *Pool) Take(dst string) bool {
 		name := p.free[n-1]
 		p.free = p.free[:n-1]
 		p.mu.Unlock()
-		if os.Rename(filepath.Join(p.dir, name), dst) == nil {
+		if rawfile.Rename(filepath.Join(p.dir, name), dst) == nil {
 			return true
 		}
 	}
@@ -98,7 +100,7 @@ func (p *Pool) Put(path string) error {
 	p.mu.Unlock()
 	if !full {
 		pooled := filepath.Join(p.dir, name)
-		err := os.Rename(path, pooled)
+		err := rawfile.Rename(path, pooled)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -139,9 +141,9 @@ func (p *Pool) Adopt(name string) {
 // file is already empty, so it is not opened with O_TRUNC (see empty).
 func (p *Pool) OpenNew(path string, flag int) (*os.File, error) {
 	if p.Take(path) {
-		return os.OpenFile(path, os.O_WRONLY|flag, 0o600)
+		return rawfile.Open(path, os.O_WRONLY|flag, 0o600)
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|flag, 0o600)
+	return rawfile.Open(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|flag, 0o600)
 }
 
 // empty truncates the file through a descriptor of its own. On ext4 a
@@ -151,7 +153,7 @@ func (p *Pool) OpenNew(path string, flag int) (*os.File, error) {
 // nothing, instead of on the writer of the next message, whose data the
 // owner's own sync writes out in a batch anyway.
 func empty(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := rawfile.Open(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
