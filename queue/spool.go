@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -74,7 +75,7 @@ func OpenSpool(dir string, m *metrics) (*Spool, error) {
 	if m == nil {
 		m = newMetrics(nil)
 	}
-	s := &Spool{dir: dir, fsDir: openSyncfs(dir), pool: inodepool.NewNoLinks(dir), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
+	s := &Spool{dir: dir, fsDir: openSyncfs(dir), pool: inodepool.NewKeeping(dir, keepBytes), commits: make(chan *commitReq, maxBatch), done: make(chan struct{}), metrics: m}
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -119,13 +120,13 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	s.mu.Unlock()
 	defer s.inflight.Done()
 	final := filepath.Join(s.dir, env.ID+msgSuffix)
-	// A pooled empty file is written where it lies and renamed into place
+	// A pooled file is written over where it lies and renamed into place
 	// by the commit; without one, a new temp file.
-	tmp, pooled := s.pool.Claim()
+	tmp, oldSize, pooled := s.pool.Claim()
 	if !pooled {
 		tmp = filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
 	}
-	if err := s.writeTemp(tmp, pooled, env, raw); err != nil {
+	if err := s.writeTemp(tmp, pooled, oldSize, env, raw); err != nil {
 		os.Remove(tmp)
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			return ErrDiskFull
@@ -137,14 +138,14 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	return <-req.err
 }
 
-func (s *Spool) writeTemp(tmp string, pooled bool, env *Envelope, raw []byte) error {
-	head, err := json.Marshal(env)
+func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope, raw []byte) error {
+	head, err := json.Marshal(spoolHead{Envelope: env, BodyLen: int64(len(raw)), BodyCRC: crc32.Checksum(raw, crcTable)})
 	if err != nil {
 		return err
 	}
 	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if pooled {
-		flag = os.O_WRONLY // empty already (inodepool)
+		flag = os.O_WRONLY // written over in place (inodepool.NewKeeping)
 	}
 	f, err := rawfile.Open(tmp, flag, 0o600)
 	if err != nil {
@@ -154,7 +155,11 @@ func (s *Spool) writeTemp(tmp string, pooled bool, env *Envelope, raw []byte) er
 	// allocate and fill per message.
 	head = append(append([]byte(spoolMagic), head...), '\n')
 	bufs := net.Buffers{head, raw}
-	if _, err := bufs.WriteTo(f); err != nil {
+	n, err := bufs.WriteTo(f)
+	if err == nil && oldSize > n+maxStaleTail {
+		err = f.Truncate(n)
+	}
+	if err != nil {
 		f.Close()
 		return err
 	}
@@ -261,15 +266,46 @@ func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
 	if i < 0 {
 		return nil, nil, io.ErrUnexpectedEOF
 	}
-	env := &Envelope{}
-	if err := json.Unmarshal(rest[:i], env); err != nil {
+	head := spoolHead{Envelope: &Envelope{}}
+	if err := json.Unmarshal(rest[:i], &head); err != nil {
 		return nil, nil, fmt.Errorf("bad envelope: %v", err)
 	}
+	env := head.Envelope
 	if !validID(env.ID) || len(env.Recipients) == 0 {
 		return nil, nil, errors.New("envelope has no id or no recipients")
 	}
-	return env, rest[i+1:], nil
+	raw := rest[i+1:]
+	if head.BodyLen == 0 {
+		return env, raw, nil // written by a version without the length
+	}
+	if int64(len(raw)) < head.BodyLen {
+		return nil, nil, fmt.Errorf("message cut short: %d of %d bytes", len(raw), head.BodyLen)
+	}
+	raw = raw[:head.BodyLen] // what follows is a reused file's old bytes
+	if crc32.Checksum(raw, crcTable) != head.BodyCRC {
+		return nil, nil, errors.New("message does not match its checksum")
+	}
+	return env, raw, nil
 }
+
+// spoolHead is line 2 of a spool file: the envelope, and the length and
+// CRC-32C of the message after it. A file from the pool is overwritten
+// in place, not emptied first, so bytes of an older message may follow
+// the length, and a crash before the batch's flush may leave this
+// message's name on a mix of old and new bytes: the length and checksum
+// tell, and Recover moves such a file aside (it was never acknowledged).
+type spoolHead struct {
+	*Envelope
+	BodyLen int64  `json:"body_len,omitempty"`
+	BodyCRC uint32 `json:"body_crc32c,omitempty"`
+}
+
+// keepBytes bounds the old content the spool's pooled files may keep.
+const keepBytes = 64 << 20
+
+// maxStaleTail is the most old content left after a message written
+// over a pooled file; beyond it the file is cut to the message's length.
+const maxStaleTail = 64 << 10
 
 // Remove deletes a message's files once every recipient is final.
 func (s *Spool) Remove(id string) error {

@@ -97,15 +97,51 @@ func TestClaim(t *testing.T) {
 	if err := p.Put(old); err != nil {
 		t.Fatal(err)
 	}
-	path, ok := p.Claim()
+	path, size, ok := p.Claim()
 	if !ok {
 		t.Fatal("Claim found nothing after a Put")
 	}
 	after, err := os.Stat(path)
-	if err != nil || !os.SameFile(before, after) || after.Size() != 0 {
-		t.Fatalf("claimed %s: %v, same inode %v, %d bytes", path, err, os.SameFile(before, after), after.Size())
+	if err != nil || !os.SameFile(before, after) || after.Size() != 0 || size != 0 {
+		t.Fatalf("claimed %s: %v, same inode %v, %d bytes (said %d)", path, err, os.SameFile(before, after), after.Size(), size)
 	}
-	if _, ok := p.Claim(); ok {
+	if _, _, ok := p.Claim(); ok {
 		t.Error("a second Claim found a file")
+	}
+}
+
+// TestKeeping: a NewKeeping pool hands out files with their old content
+// and says how much, up to its byte bound; beyond it files are emptied;
+// Take (for files that are appended to) always gives an empty one.
+func TestKeeping(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := NewKeeping(dir, 10)
+	for _, name := range []string{"a", "b"} {
+		write(t, filepath.Join(dir, name), "12345678")
+	}
+	if err := p.Put(filepath.Join(dir, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Put(filepath.Join(dir, "b")); err != nil { // 16 bytes > 10: emptied
+		t.Fatal(err)
+	}
+	path, size, ok := p.Claim()
+	if b, _ := os.ReadFile(path); !ok || size != 0 || len(b) != 0 {
+		t.Errorf("second file: size %d, content %q; want it emptied", size, b)
+	}
+	path, size, ok = p.Claim()
+	if b, _ := os.ReadFile(path); !ok || size != 8 || string(b) != "12345678" {
+		t.Errorf("first file: size %d, content %q; want its 8 bytes kept", size, b)
+	}
+	if err := p.Put(path); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "c.state")
+	if !p.Take(dst) {
+		t.Fatal("Take found nothing")
+	}
+	if b, _ := os.ReadFile(dst); len(b) != 0 {
+		t.Errorf("Take gave %q, want an empty file", b)
 	}
 }
