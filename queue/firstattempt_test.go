@@ -75,9 +75,7 @@ func TestFreshMessageFirstAttemptWritesNoState(t *testing.T) {
 		t.Errorf("first attempt of a fresh message found a state record: %s", b)
 	}
 	<-q.settled
-	q.mu.Lock()
 	left := q.countByState()
-	q.mu.Unlock()
 	if len(left) != 0 {
 		t.Errorf("index still holds %v after delivery", left)
 	}

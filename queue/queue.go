@@ -44,7 +44,9 @@ type Queue struct {
 	metrics *metrics
 	now     func() time.Time
 	db      *memdb.MemDB
-	ready   *readySet // guarded by mu
+	// indexOps are changes to db not yet written (index.go); under mu.
+	indexOps []indexOp
+	ready    *readySet // guarded by mu
 
 	wake chan struct{}
 	// removals carries IDs of finished messages to the remover.
