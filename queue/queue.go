@@ -122,7 +122,7 @@ func Open(o Options) (*Queue, error) {
 		q.log.Warn("spool files moved aside as .broken", "count", broken, "dir", sp.Dir())
 	}
 	for _, r := range recovered {
-		m := &message{env: r.Env, st: loadState(r.Env, r.State), inFlight: map[int]bool{}}
+		m := &message{env: r.Env, size: int64(r.Size), st: loadState(r.Env, r.State), inFlight: map[int]bool{}}
 		q.msgs[r.Env.ID] = m
 		q.indexMessage(m)
 	}

@@ -364,6 +364,7 @@ func (s *Spool) syncDir() error {
 type Recovered struct {
 	Env   *Envelope
 	State []byte // content of the .state file, nil if none
+	Size  int    // the message's length (the file also holds the envelope)
 }
 
 // Recover scans the spool at start: temp files of unacknowledged messages
@@ -407,7 +408,7 @@ func (s *Spool) recoverOne(id string) (Recovered, error) {
 	if !validID(id) {
 		return Recovered{}, errors.New("bad id")
 	}
-	env, _, err := s.ReadMessage(id)
+	env, raw, err := s.ReadMessage(id)
 	if err != nil {
 		return Recovered{}, err
 	}
@@ -418,7 +419,7 @@ func (s *Spool) recoverOne(id string) (Recovered, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Recovered{}, err
 	}
-	return Recovered{Env: env, State: decodeState(id, state)}, nil
+	return Recovered{Env: env, State: decodeState(id, state), Size: len(raw)}, nil
 }
 
 func (s *Spool) moveAside(name string) {
