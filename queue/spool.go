@@ -122,7 +122,7 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	final := filepath.Join(s.dir, env.ID+msgSuffix)
 	// A pooled file is written over where it lies and renamed into place
 	// by the commit; without one, a new temp file.
-	tmp, oldSize, pooled := s.pool.Claim()
+	tmp, oldSize, pooled := s.pool.Claim(int64(len(raw)) + 512) // + the envelope line, about
 	if !pooled {
 		tmp = filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
 	}

@@ -77,14 +77,43 @@ func NewKeeping(dir string, maxBytes int64) *Pool {
 // size is what the file holds: 0, or old content the caller overwrites
 // (NewKeeping). A crash before that rename leaves it under its pool name,
 // and Adopt takes it again at start. ok is false when the pool is empty.
-func (p *Pool) Claim() (path string, size int64, ok bool) {
+//
+// want is the size the caller will write: among the newest few pooled
+// files Claim picks the smallest that holds it, so that a small message
+// does not take (and cut back) a large message's blocks and a large one
+// needs as few new blocks as it can; failing that, the largest.
+func (p *Pool) Claim(want int64) (path string, size int64, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if n := len(p.free); n > 1 {
+		best := n - 1
+		for i := n - 1; i >= max(0, n-claimWindow); i-- {
+			if better(p.free[i].size, p.free[best].size, want) {
+				best = i
+			}
+		}
+		p.free[best], p.free[n-1] = p.free[n-1], p.free[best]
+	}
 	e, ok := p.pop()
 	if !ok {
 		return "", 0, false
 	}
 	return filepath.Join(p.dir, e.name), e.size, true
+}
+
+// claimWindow is how many of the newest pooled files Claim compares.
+const claimWindow = 16
+
+// better reports whether a file of size a suits a write of want bytes
+// better than one of size b.
+func better(a, b, want int64) bool {
+	switch aFits, bFits := a >= want, b >= want; {
+	case aFits && bFits:
+		return a < b
+	case aFits != bFits:
+		return aFits
+	}
+	return a > b
 }
 
 // pop takes the newest entry; p.mu is held.

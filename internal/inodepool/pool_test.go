@@ -1,8 +1,10 @@
 package inodepool
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -97,7 +99,7 @@ func TestClaim(t *testing.T) {
 	if err := p.Put(old); err != nil {
 		t.Fatal(err)
 	}
-	path, size, ok := p.Claim()
+	path, size, ok := p.Claim(0)
 	if !ok {
 		t.Fatal("Claim found nothing after a Put")
 	}
@@ -105,7 +107,7 @@ func TestClaim(t *testing.T) {
 	if err != nil || !os.SameFile(before, after) || after.Size() != 0 || size != 0 {
 		t.Fatalf("claimed %s: %v, same inode %v, %d bytes (said %d)", path, err, os.SameFile(before, after), after.Size(), size)
 	}
-	if _, _, ok := p.Claim(); ok {
+	if _, _, ok := p.Claim(0); ok {
 		t.Error("a second Claim found a file")
 	}
 }
@@ -126,11 +128,11 @@ func TestKeeping(t *testing.T) {
 	if err := p.Put(filepath.Join(dir, "b")); err != nil { // 16 bytes > 10: emptied
 		t.Fatal(err)
 	}
-	path, size, ok := p.Claim()
+	path, size, ok := p.Claim(0)
 	if b, _ := os.ReadFile(path); !ok || size != 0 || len(b) != 0 {
 		t.Errorf("second file: size %d, content %q; want it emptied", size, b)
 	}
-	path, size, ok = p.Claim()
+	path, size, ok = p.Claim(0)
 	if b, _ := os.ReadFile(path); !ok || size != 8 || string(b) != "12345678" {
 		t.Errorf("first file: size %d, content %q; want its 8 bytes kept", size, b)
 	}
@@ -143,5 +145,25 @@ func TestKeeping(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dst); len(b) != 0 {
 		t.Errorf("Take gave %q, want an empty file", b)
+	}
+}
+
+// TestClaimPicksTheBestFit: among pooled files that kept their content,
+// Claim takes the smallest that holds the write, else the largest.
+func TestClaimPicksTheBestFit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := NewKeeping(dir, 1<<20)
+	for _, size := range []int{100, 5000, 20000, 3000} {
+		path := filepath.Join(dir, fmt.Sprint(size))
+		write(t, path, strings.Repeat("x", size))
+		if err := p.Put(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ want, got int64 }{{4000, 5000}, {50000, 20000}, {10, 100}, {0, 3000}} {
+		if _, size, ok := p.Claim(tc.want); !ok || size != tc.got {
+			t.Errorf("Claim(%d) took a file of %d bytes, want %d", tc.want, size, tc.got)
+		}
 	}
 }
