@@ -70,7 +70,13 @@ func clean8(body []byte) bool {
 // CRLF is left for the caller to send through go-smtp's writer, so that
 // its Close sees a line end and adds only ".\r\n".
 func writeStuffed(conn net.Conn, body []byte, block time.Duration) error {
-	body = body[:len(body)-2]
+	return writeStuffedThen(conn, body[:len(body)-2], nil, block)
+}
+
+// writeStuffedThen writes body dot-stuffed, then trailer as it is, in the
+// same writes: a pipelined transaction ends its content with
+// "\r\n.\r\n" itself (see dialer.pipeline).
+func writeStuffedThen(conn net.Conn, body, trailer []byte, block time.Duration) error {
 	const size = 64 << 10
 	var parts net.Buffers
 	queued := 0
@@ -106,6 +112,11 @@ func writeStuffed(conn net.Conn, body []byte, block time.Duration) error {
 			return err
 		}
 		body = body[i+2:]
+	}
+	if len(trailer) > 0 {
+		if err := add(trailer); err != nil {
+			return err
+		}
 	}
 	err := flush()
 	conn.SetWriteDeadline(time.Time{})

@@ -44,8 +44,9 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 	}
 	var mailErr error
 	var rcptErrs []error
+	var p *piped
 	if canPipeline(s, req) {
-		mailErr, rcptErrs = d.pipeline(s, req, send)
+		mailErr, rcptErrs, p = d.pipeline(s, req, send)
 	} else {
 		mailErr, rcptErrs = d.oneByOne(s, req, send)
 	}
@@ -56,6 +57,9 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 		}
 		if !isReply(mailErr) {
 			return res, connStale // nothing was accepted: safe to retry on a new connection
+		}
+		if p != nil && (!p.dataRead || (p.dataErr == nil && d.endEmptyData(s, p) != nil)) {
+			return res, connBroken
 		}
 		return res, resetOrBreak(s, e.Code)
 	}
@@ -78,9 +82,27 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 		}
 		return res, connBroken
 	case len(accepted) == 0:
+		if p != nil && p.dataErr == nil && d.endEmptyData(s, p) != nil {
+			return res, connBroken
+		}
 		return res, resetOrBreak(s, 0)
 	}
+	if p != nil {
+		return res, d.finishPiped(s, req, res, accepted, p)
+	}
 	return res, d.data(s, req, res, accepted)
+}
+
+// finishPiped ends a pipelined transaction with accepted recipients: the
+// content when DATA got 354, else RSET after the refusal, as data does.
+func (d *dialer) finishPiped(s *session, req *Request, res []Result, accepted []int, p *piped) connState {
+	if p.dataErr != nil {
+		if st := d.dataResult(s, res, accepted, p.dataErr); st != connOK {
+			return st
+		}
+		return resetOrBreak(s, 0)
+	}
+	return d.dataResult(s, res, accepted, d.pipedData(s, req, p))
 }
 
 // oneByOne sends MAIL, then each RCPT after the previous reply.
@@ -130,14 +152,24 @@ func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) co
 		s.c.SubmissionTimeout = d.timeouts.DataEnd
 		_, err = w.CloseWithResponse()
 	}
-	if err != nil {
-		fail(err)
-		if !isReply(err) {
-			return connBroken // dropped or timed out mid-DATA: temporary
-		}
-		if code := err.(*smtp.SMTPError).Code; code == 421 {
-			return connBroken
-		}
+	return d.dataResult(s, res, accepted, err)
+}
+
+// dataResult records the outcome of the content (err nil: accepted) for
+// every accepted recipient and says what is left of the connection.
+func (d *dialer) dataResult(s *session, res []Result, accepted []int, err error) connState {
+	if err == nil {
+		return connOK
+	}
+	e := remoteErr(CmdData, s.t.mta, err)
+	for _, i := range accepted {
+		res[i].Err = e
+	}
+	if !isReply(err) {
+		return connBroken // dropped or timed out mid-DATA: temporary
+	}
+	if code := err.(*smtp.SMTPError).Code; code == 421 {
+		return connBroken
 	}
 	return connOK
 }

@@ -224,11 +224,20 @@ func (ss *session) rcpt(arg string) {
 // data reads the message up to <CRLF>.<CRLF> and nothing else: bare LF or
 // CR sequences stay in Raw, so tests see exactly what the client sent.
 func (ss *session) data(cfg Config) bool {
-	if ss.msg == nil || len(ss.msg.Rcpts) == 0 {
+	noRcpt := ss.msg == nil || len(ss.msg.Rcpts) == 0
+	switch {
+	case noRcpt && !cfg.DataWithoutRcpt:
 		ss.reply("503 5.5.1 no valid recipients")
 		return true
+	case noRcpt:
+		ss.reply("354 Go ahead, end with <CRLF>.<CRLF>")
+	default:
+		r := ss.s.nextDataCommandReply()
+		ss.reply(r)
+		if !strings.HasPrefix(r, "354") {
+			return true
+		}
 	}
-	ss.reply("354 Go ahead, end with <CRLF>.<CRLF>")
 	var raw []byte
 	for {
 		b, err := ss.r.ReadByte()
@@ -239,6 +248,10 @@ func (ss *session) data(cfg Config) bool {
 		if bytes.Equal(raw, []byte(".\r\n")) || bytes.HasSuffix(raw, []byte("\r\n.\r\n")) {
 			break
 		}
+	}
+	if noRcpt {
+		ss.reply("554 5.5.1 no valid recipients, message discarded")
+		return true
 	}
 	m := *ss.msg
 	m.Raw = raw

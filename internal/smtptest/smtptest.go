@@ -57,6 +57,13 @@ type Config struct {
 	// DataReplies are the replies to successive final dots; the last one
 	// repeats (default "250 2.0.0 OK queued").
 	DataReplies []string
+	// DataCommandReplies are the replies to successive DATA commands that
+	// have a recipient; the last one repeats (default 354). Anything but
+	// a 354 refuses the content.
+	DataCommandReplies []string
+	// DataWithoutRcpt answers DATA with 354 even when no recipient was
+	// accepted, as RFC 2920 section 3.1 allows a server to.
+	DataWithoutRcpt bool
 	// Hang makes the server stop answering at a stage (Hang* constants).
 	Hang string
 	// CloseAfterMessage closes the connection right after the reply to
@@ -102,6 +109,7 @@ type Server struct {
 	commands []string
 	rcptSeen map[string]int
 	dots     int
+	datas    int
 	changed  chan struct{}
 	open     map[net.Conn]bool
 }
@@ -297,6 +305,15 @@ func (s *Server) nextRcptReply(addr string) string {
 	n := s.rcptSeen[key]
 	s.rcptSeen[key] = n + 1
 	return pick(s.cfg.RcptReplies[key], n, "250 2.1.5 OK")
+}
+
+// nextDataCommandReply picks the reply for one more DATA command.
+func (s *Server) nextDataCommandReply() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.datas
+	s.datas++
+	return pick(s.cfg.DataCommandReplies, n, "354 Go ahead, end with <CRLF>.<CRLF>")
 }
 
 // nextDataReply picks the reply for one more final dot.
