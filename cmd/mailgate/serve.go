@@ -27,6 +27,7 @@ import (
 	"mailgate/config"
 	"mailgate/delivery"
 	"mailgate/filters"
+	"mailgate/internal/gctune"
 	"mailgate/mailbox"
 	"mailgate/mailbox/imap"
 	"mailgate/mailbox/pop3"
@@ -74,6 +75,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	gctune.Start(gcHeadroom)
 	// Signals are caught before "ready" is logged, so a SIGTERM sent as
 	// soon as the server says it is ready is a clean shutdown, not a kill.
 	sigs := make(chan os.Signal, 1)
@@ -94,6 +96,12 @@ func serveCommand(args []string, stderr io.Writer) int {
 	a.log.Info("stopped")
 	return code
 }
+
+// gcHeadroom is how far above the live heap the collector lets the heap
+// grow (internal/gctune): with a live heap of a few megabytes, GOGC=100
+// collected 50 times a second under load (+3-12% messages/s in paired
+// runs at 4 KB c=20 with the collector run less often).
+const gcHeadroom = 32 << 20
 
 // shutdownTimeout bounds SIGTERM: SMTP transactions in progress and
 // deliveries in flight get this long to finish before connections are
