@@ -97,12 +97,19 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 // content when DATA got 354, else RSET after the refusal, as data does.
 func (d *dialer) finishPiped(s *session, req *Request, res []Result, accepted []int, p *piped) connState {
 	if p.dataErr != nil {
-		if st := d.dataResult(s, res, accepted, p.dataErr); st != connOK {
-			return st
-		}
-		return resetOrBreak(s, 0)
+		return d.dataRefused(s, res, accepted, p.dataErr)
 	}
 	return d.dataResult(s, res, accepted, d.pipedData(s, req, p))
+}
+
+// dataRefused records a DATA command that got no 354 for every accepted
+// recipient and ends the transaction with RSET, unless the connection
+// broke.
+func (d *dialer) dataRefused(s *session, res []Result, accepted []int, err error) connState {
+	if st := d.dataResult(s, res, accepted, err); st != connOK {
+		return st
+	}
+	return resetOrBreak(s, 0)
 }
 
 // oneByOne sends MAIL, then each RCPT after the previous reply.
@@ -129,20 +136,10 @@ func (d *dialer) oneByOne(s *session, req *Request, idx []int) (error, []error) 
 // data sends the message to the accepted recipients and records the
 // outcome in res.
 func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) connState {
-	fail := func(err error) {
-		e := remoteErr(CmdData, s.t.mta, err)
-		for _, i := range accepted {
-			res[i].Err = e
-		}
-	}
 	s.c.CommandTimeout = d.timeouts.DataInit
 	w, err := s.c.Data()
 	if err != nil {
-		fail(err)
-		if !isReply(err) {
-			return connBroken
-		}
-		return resetOrBreak(s, 0)
+		return d.dataRefused(s, res, accepted, err)
 	}
 	err = writeStuffed(s.stream, normalize(req.Body), d.timeouts.DataBlock)
 	if err == nil {
