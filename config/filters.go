@@ -262,6 +262,11 @@ func (f *Filters) validateListenerOrder(v *Validator, c *Config) map[string]bool
 			pos[name] = j
 			used[name] = true
 		}
+		if j, ok := pos["dkim_sign"]; ok && l.Protocol != ProtoSMTP {
+			if _, ok := pos["sender_policy"]; !ok {
+				v.Errorf(fmt.Sprintf("listeners[%d].filters[%d]", i, j), "dkim_sign would sign whatever address a logged-in account writes; list sender_policy too")
+			}
+		}
 		if j, ok := pos["dmarc"]; ok {
 			p := fmt.Sprintf("listeners[%d].filters[%d]", i, j)
 			for _, need := range []string{"spf", "dkim_verify"} {

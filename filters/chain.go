@@ -193,13 +193,13 @@ func (c *Chain) apply(st *State, name string, v Verdict) error {
 		st.discard = true
 	case config.ActionReject, config.ActionTempfail:
 		reply := replyFor(act, v.Reply)
-		c.log.Info("rejected", "session", st.Conn.SessionID, "filter", name, "result", v.Result,
+		c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result,
 			"action", act, "reason", clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
 				reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]))
 		return reply
 	}
 	if act != config.ActionAccept {
-		c.log.Info("verdict", "session", st.Conn.SessionID, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
+		c.log.Info("verdict", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
 	}
 	return nil
 }

@@ -16,7 +16,12 @@ import (
 	"mailgate/resolver"
 )
 
-// Conn describes the client connection as the relay knows it.
+// Conn describes the client as it is now. The relay owns it and changes
+// it in place (Account at AUTH, Helo at each EHLO), and every stage of
+// the chain reads it through State.Conn: a filter reads it when it needs
+// it and never keeps a copy, which would go stale. After STARTTLS the
+// relay starts a new chain transaction with a new Conn (RFC 3207: all
+// state is discarded).
 type Conn struct {
 	SessionID  string
 	Listener   string // listener name from the config

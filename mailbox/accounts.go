@@ -261,21 +261,28 @@ func (a *Accounts) List() []Account {
 }
 
 // SendAs reports whether account may use addr as envelope or header sender:
-// its own address, an alias, a send_as address or a send_as "@domain".
+// its own address, an alias, a send_as address, or any address whose
+// domain is exactly a send_as "@domain" (not a subdomain, nor a longer
+// name that ends in it). Addresses compare without regard to case; one
+// that is not local@domain, or names a domain under a route or a second
+// "@", is nobody's.
 func (a *Accounts) SendAs(account, addr string) bool {
 	acc, ok := a.Get(account)
 	if !ok || !strings.EqualFold(acc.Address, account) {
 		return false
 	}
-	addr = strings.ToLower(addr)
-	if strings.EqualFold(addr, acc.Address) {
+	local, domain := SplitAddress(addr)
+	if local == "" || domain == "" || strings.ContainsAny(local, "@:") {
+		return false
+	}
+	addr = strings.ToLower(local) + "@" + domain
+	if addr == strings.ToLower(acc.Address) {
 		return true
 	}
-	_, domain, _ := strings.Cut(addr, "@")
 	for _, list := range [][]string{acc.Aliases, acc.SendAs} {
 		for _, s := range list {
 			s = strings.ToLower(s)
-			if s == addr || (strings.HasPrefix(s, "@") && s[1:] == domain) {
+			if s == addr || s == "@"+domain {
 				return true
 			}
 		}

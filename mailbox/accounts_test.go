@@ -49,7 +49,11 @@ func TestSendAs(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"app@example.com": true, "APP@example.com": true, "billing@example.com": true,
 		"noreply@example.net": true, "anyone@example.org": true, "ceo@example.com": false,
-		"x@sub.example.org": false, "": false,
+		"x@sub.example.org": false, "": false, "anyone@EXAMPLE.ORG": true,
+		"x@example.org.evil": false, "x@evil-example.org": false, "x@example.orgx": false,
+		"@example.org": false, "example.org": false, "x@example.org@evil.test": false,
+		"evil.test@example.org@": false, "@evil.test:x@example.org": false,
+		"noreply@example.net.": false, "noreply+x@example.net": false,
 	} {
 		if got := a.SendAs("app@example.com", addr); got != want {
 			t.Errorf("SendAs(app, %q) = %v, want %v", addr, got, want)
