@@ -28,6 +28,23 @@ type Account struct {
 	SendAs []string `yaml:"send_as,omitempty"`
 	// Quota overrides the default storage limit in bytes (0: default).
 	Quota int64 `yaml:"quota,omitempty"`
+	// RateLimit, when set, replaces the configured sending limit
+	// (filters.ratelimit) of this account.
+	RateLimit *RateLimit `yaml:"rate_limit,omitempty"`
+}
+
+// RateLimit is an account's own sending budget: Messages and Recipients
+// per Period (0: no limit on that count).
+type RateLimit struct {
+	Messages   int           `yaml:"messages"`
+	Recipients int           `yaml:"recipients"`
+	Period     time.Duration `yaml:"period"`
+}
+
+// Valid reports whether the limit can be used: no negative count, and a
+// period when there is a count.
+func (r RateLimit) Valid() bool {
+	return r.Messages >= 0 && r.Recipients >= 0 && (r.Period > 0 || r.Messages == 0 && r.Recipients == 0)
 }
 
 // accountsFile is the on-disk form of <data_dir>/accounts.yaml.
@@ -258,6 +275,16 @@ func (a *Accounts) List() []Account {
 	out := append([]Account(nil), a.file.Accounts...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out
+}
+
+// RateLimit returns the account's own sending limit, if it has a valid
+// one (an invalid one, written by hand, counts as none).
+func (a *Accounts) RateLimit(account string) (RateLimit, bool) {
+	acc, ok := a.Get(account)
+	if !ok || acc.RateLimit == nil || !acc.RateLimit.Valid() {
+		return RateLimit{}, false
+	}
+	return *acc.RateLimit, true
 }
 
 // SendAs reports whether account may use addr as envelope or header sender:

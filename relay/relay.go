@@ -230,6 +230,9 @@ type backend struct {
 	conn atomic.Pointer[smtp.Conn]
 	// front is the connection under go-smtp and its TLS (front.go).
 	front *frontConn
+	// loggedIn is set by a successful AUTH in any session of the
+	// connection; the connection rate limit spares such connections.
+	loggedIn atomic.Bool
 }
 
 // connEntry is one live connection.

@@ -67,13 +67,7 @@ func (s *Server) newSession(be *backend, c *smtp.Conn) (smtp.Session, error) {
 	}
 	ss.ctx, ss.cancel = context.WithCancel(context.Background())
 	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.client.IP.String())
-	txn, err := s.chain(l.Name).Begin(ss.ctx, ss.client)
-	if err != nil {
-		ss.cancel()
-		s.metrics.reject(l.Name, "connect", codeOf(err))
-		return nil, toReply(err, ss.id, ss.log)
-	}
-	ss.txn = txn
+	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
 	ss.log.Debug("session start", "helo", clean(ss.client.Helo), "tls", ss.client.TLS != nil)
@@ -158,6 +152,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	if err == nil && (identity == "" || strings.EqualFold(identity, account)) {
 		ss.srv.auth.Succeed(ip)
 		ss.client.Account = account
+		ss.be.loggedIn.Store(true)
 		ss.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
 		ss.log = ss.log.With("account", account)
 		ss.log.Info("auth success", "mechanism", mech)
