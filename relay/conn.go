@@ -79,7 +79,8 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 	if !ok {
 		return
 	}
-	defer func() { ended(be.loggedIn.Load()) }()
+	be.ended = ended
+	defer be.end()
 	srv.Serve(newOneConnListener(c)) // returns once c is closed
 }
 

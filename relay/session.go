@@ -282,10 +282,14 @@ func (ss *session) Reset() {
 	}
 }
 
-// Logout ends the session.
+// Logout ends the session: at STARTTLS (which starts a new one on the
+// same connection), or when the connection ends.
 func (ss *session) Logout() error {
 	if ss.txn != nil {
 		ss.txn.Close()
+	}
+	if _, nowTLS := ss.conn.TLSConnectionState(); !nowTLS || ss.client.TLS != nil {
+		ss.be.end() // not STARTTLS: the connection is ending
 	}
 	ss.cancel()
 	ss.srv.metrics.active.WithLabelValues(ss.listener.Name).Dec()
