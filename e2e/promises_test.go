@@ -188,13 +188,13 @@ var filterRows = []promise{
 }
 
 // appRows: an application that logs in is held by its account's limit
-// alone, which by default allows 100 messages a second: 160 connections
+// alone, which by default allows 100 messages a second: 70 connections
 // from one address (connections_per_ip is 60 a minute), then 941 messages
-// on one connection (1,101 in all: the old hourly defaults were 1,000 per
+// on one connection (1,011 in all: the old hourly defaults were 1,000 per
 // account and 500 per address).
 var appRows = []promise{
-	{name: "one connection per message", user: pApp, clients: []string{"smtplib/starttls"}, src: "127.0.0.40", repeat: 160,
-		from: pApp, to: []string{pRemote}, want: "queued", queued: 160, arrives: "sink"},
+	{name: "one connection per message", user: pApp, clients: []string{"smtplib/starttls"}, src: "127.0.0.40", repeat: 70,
+		from: pApp, to: []string{pRemote}, want: "queued", queued: 70, arrives: "sink"},
 	{name: "many messages on one connection", user: pApp, clients: []string{"smtplib/implicit"}, src: "127.0.0.40", messages: 941,
 		from: pApp, to: []string{pRemote}, want: "queued", queued: 941, arrives: "sink"},
 }
@@ -268,7 +268,9 @@ func TestPromisesRateLimits(t *testing.T) {
 func runPromise(t *testing.T, e *promiseEnv, p promise) {
 	clients := p.clients
 	if clients == nil && p.user != "" {
-		clients = []string{"smtplib/starttls", "smtplib/implicit", "swaks/starttls", "swaks/implicit"}
+		// Both clients and both TLS modes, crossed, to keep the suite
+		// within the package's time on a loaded machine.
+		clients = []string{"smtplib/starttls", "swaks/implicit"}
 	} else if clients == nil {
 		clients = []string{"smtplib/mx"}
 	}
