@@ -73,8 +73,10 @@ type ConnLimit struct {
 	Period Duration `yaml:"period"`
 }
 
-// RateLimitFilter keeps token buckets per account, client IP, sender
-// domain and (for authenticated mail) recipient domain.
+// RateLimitFilter keeps token buckets: per account and recipient domain
+// for clients that logged in, per client IP and sender domain for those
+// that did not; connections per IP count only connections that do not
+// log in.
 type RateLimitFilter struct {
 	Actions         Actions   `yaml:"actions"`
 	PerAccount      Limit     `yaml:"per_account"`
@@ -158,10 +160,13 @@ func defaultFilters() Filters {
 		DKIMVerify: DKIMVerifyFilter{MaxSignatures: 5, Timeout: Duration(20e9)},
 		DMARC:      DMARCFilter{Timeout: Duration(20e9)},
 		RateLimit: RateLimitFilter{
-			PerAccount:      Limit{Messages: 1000, Recipients: 5000, Period: Duration(3600e9)},
+			// Logged-in clients: an application may send 100 messages
+			// a second, to one domain as to many.
+			PerAccount:    Limit{Messages: 6000, Recipients: 30000, Period: Duration(60e9)},
+			PerRcptDomain: Limit{Messages: 6000, Recipients: 30000, Period: Duration(60e9)},
+			// Clients that do not log in (MX): tight.
 			PerIP:           Limit{Messages: 500, Recipients: 2500, Period: Duration(3600e9)},
 			PerSenderDomain: Limit{Messages: 2000, Recipients: 10000, Period: Duration(3600e9)},
-			PerRcptDomain:   Limit{Messages: 1000, Recipients: 5000, Period: Duration(3600e9)},
 			Connections:     ConnLimit{Count: 60, Period: Duration(60e9)},
 			MaxBuckets:      100000,
 		},
@@ -261,6 +266,11 @@ func (f *Filters) validateListenerOrder(v *Validator, c *Config) map[string]bool
 			}
 			pos[name] = j
 			used[name] = true
+		}
+		if j, ok := pos["dkim_sign"]; ok && l.Protocol != ProtoSMTP {
+			if _, ok := pos["sender_policy"]; !ok {
+				v.Errorf(fmt.Sprintf("listeners[%d].filters[%d]", i, j), "dkim_sign would sign whatever address a logged-in account writes; list sender_policy too")
+			}
 		}
 		if j, ok := pos["dmarc"]; ok {
 			p := fmt.Sprintf("listeners[%d].filters[%d]", i, j)

@@ -31,8 +31,8 @@ data_dir: %s
 local_domains: [example.com]
 listeners:
   - {name: mx, protocol: smtp, address: "0.0.0.0:25"}
-  - {name: submission, protocol: submission, address: "0.0.0.0:587", filters: [dkim_sign]}
-  - {name: submissions, protocol: submissions, address: "0.0.0.0:465", filters: [dkim_sign]}
+  - {name: submission, protocol: submission, address: "0.0.0.0:587", filters: [sender_policy, dkim_sign]}
+  - {name: submissions, protocol: submissions, address: "0.0.0.0:465", filters: [sender_policy, dkim_sign]}
   - {name: imaps, protocol: imaps, address: "[::]:993"}
   - {name: pop3, protocol: pop3, address: "0.0.0.0:110"}
 filters:

@@ -125,7 +125,9 @@ func submitLoad(t *testing.T, srv *mgtest.Server, clients, perClient, after int,
 		go func() {
 			defer wg.Done()
 			dial := func() (*smtp.Client, error) { return smtp.Dial(srv.Addr["smtp"]) }
+			from := "sender@remote.example"
 			if c%2 == 1 {
+				from = "bob@localhost" // logged in as bob: only his own address
 				dial = func() (*smtp.Client, error) {
 					cl, err := dialTLS()
 					if err != nil {
@@ -134,7 +136,7 @@ func submitLoad(t *testing.T, srv *mgtest.Server, clients, perClient, after int,
 					return cl, cl.Auth(sasl.NewPlainClient("", "bob@localhost", "pw"))
 				}
 			}
-			burst(dial, c, perClient, func(a acked) {
+			burst(dial, c, perClient, from, func(a acked) {
 				run.mu.Lock()
 				run.got = append(run.got, a)
 				run.mu.Unlock()
@@ -157,7 +159,7 @@ func submitLoad(t *testing.T, srv *mgtest.Server, clients, perClient, after int,
 	return run
 }
 
-func burst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
+func burst(dial func() (*smtp.Client, error), client, n int, from string, ack func(acked)) {
 	c, err := dial()
 	if c != nil {
 		defer c.Close()
@@ -166,8 +168,8 @@ func burst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
 		return
 	}
 	for i := range n {
-		body := burstMessage(client, i)
-		if c.Mail("sender@remote.example", nil) != nil || c.Rcpt("bob@localhost", nil) != nil {
+		body := burstMessage(client, i, from)
+		if c.Mail(from, nil) != nil || c.Rcpt("bob@localhost", nil) != nil {
 			return
 		}
 		w, err := c.Data()
@@ -190,10 +192,12 @@ func burst(dial func() (*smtp.Client, error), client, n int, ack func(acked)) {
 }
 
 // burstMessage is unique and tens of kilobytes, so that a kill is likely
-// to land in the middle of a write.
-func burstMessage(client, i int) []byte {
+// to land in the middle of a write. It is complete (Date, Message-ID), so
+// that submission adds nothing and the stored body is the one sent.
+func burstMessage(client, i int, from string) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: sender@remote.example\r\nTo: bob@localhost\r\nSubject: burst %d/%d\r\n\r\n", client, i)
+	fmt.Fprintf(&b, "From: %s\r\nTo: bob@localhost\r\nSubject: burst %d/%d\r\n", from, client, i)
+	fmt.Fprintf(&b, "Date: Fri, 04 Dec 2026 18:00:00 +0000\r\nMessage-ID: <burst-%d-%d@localhost>\r\n\r\n", client, i)
 	line := make([]byte, 38)
 	for range 500 + (client*37+i*11)%500 {
 		rand.Read(line)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 
 // Filter is one configured filter of a listener's chain. It makes a
 // Session per connection; the session implements the stage interfaces
-// (ConnChecker, MailChecker, RcptChecker, DataChecker, Decorator) it needs.
+// (MailChecker, RcptChecker, DataChecker, Decorator) it needs. A filter
+// may also be an Admitter.
 type Filter interface {
 	Name() string
 	Begin(conn *Conn) Session
@@ -26,9 +28,12 @@ type Filter interface {
 // Session is a filter's state for one connection.
 type Session interface{ Close() }
 
-// ConnChecker sees a new connection.
-type ConnChecker interface {
-	CheckConn(ctx context.Context, st *State) Verdict
+// Admitter sees each TCP connection once, before the greeting (STARTTLS
+// does not make it a new one). login says whether clients may log in on
+// the listener. ended is called when the connection closes, with whether
+// it logged in.
+type Admitter interface {
+	Admit(ip net.IP, login bool) (v Verdict, ended func(loggedIn bool))
 }
 
 // MailChecker sees MAIL FROM (st.From).
@@ -141,6 +146,9 @@ func withDefaults(d Deps, cfg *config.Config) Deps {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(d.Registerer)
 	}
+	if d.AccountLimit == nil {
+		d.AccountLimit = func(string) (config.Limit, bool) { return config.Limit{}, false }
+	}
 	if d.RateLimits == nil {
 		d.RateLimits = NewRateLimits(cfg.Filters.RateLimit, d.Now)
 	}
@@ -164,7 +172,7 @@ func newFilter(name string, cfg *config.Config, deps Deps) (Filter, error) {
 	case "dmarc":
 		return newDMARC(cfg, deps), nil
 	case "ratelimit":
-		return &rateLimitFilter{rl: deps.RateLimits}, nil
+		return &rateLimitFilter{rl: deps.RateLimits, accountLimit: deps.AccountLimit}, nil
 	case "sender_policy":
 		return newSenderPolicy(cfg, deps), nil
 	case "milter":
@@ -193,13 +201,13 @@ func (c *Chain) apply(st *State, name string, v Verdict) error {
 		st.discard = true
 	case config.ActionReject, config.ActionTempfail:
 		reply := replyFor(act, v.Reply)
-		c.log.Info("rejected", "session", st.Conn.SessionID, "filter", name, "result", v.Result,
+		c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result,
 			"action", act, "reason", clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
 				reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]))
 		return reply
 	}
 	if act != config.ActionAccept {
-		c.log.Info("verdict", "session", st.Conn.SessionID, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
+		c.log.Info("verdict", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
 	}
 	return nil
 }

@@ -102,10 +102,7 @@ func TestChainTransactionsOnOneConnection(t *testing.T) {
 	srv := dnstest.Start(t, `example.com. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"`, `soft.example. 300 IN TXT "v=spf1 ~all"`)
 	ch := newChain(t, testConfig(t, []string{"spf"}, ""), Deps{Resolver: resolver.New(srv.Addr)})
 	ctx := t.Context()
-	txn, err := ch.Begin(ctx, &Conn{IP: net.ParseIP("192.0.2.1"), Helo: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	txn := ch.Begin(ctx, &Conn{IP: net.ParseIP("192.0.2.1"), Helo: "x"})
 	defer txn.Close()
 	var got []string
 	for _, from := range []string{"a@soft.example", "a@example.com"} {

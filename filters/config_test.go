@@ -99,6 +99,24 @@ func TestConfigListenerOrder(t *testing.T) {
 	}
 }
 
+// TestConfigSigningNeedsSenderPolicy: a submission listener that signs
+// must also keep accounts to their own addresses, or it would sign any
+// From a logged-in account writes.
+func TestConfigSigningNeedsSenderPolicy(t *testing.T) {
+	t.Parallel()
+	key := writeKey(t, "ed25519")
+	y := "hostname: mx.example.org\nlisteners:\n  - name: submission\n    protocol: submission\n    address: 127.0.0.1:2587\n    filters: [ratelimit, dkim_sign]\n" +
+		"filters:\n  dkim_sign:\n    keys: [{domain: example.org, selector: s1, file: " + key + "}]\n"
+	_, err := config.Parse("mailgate.yaml", []byte(y))
+	want := "mailgate.yaml:6: listeners[0].filters[1]: dkim_sign would sign whatever address a logged-in account writes; list sender_policy too"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	if _, err := config.Parse("mailgate.yaml", []byte(strings.Replace(y, "[ratelimit, dkim_sign]", "[dkim_sign, sender_policy]", 1))); err != nil {
+		t.Errorf("with sender_policy: %v", err)
+	}
+}
+
 func TestConfigValid(t *testing.T) {
 	t.Parallel()
 	key := writeKey(t, "rsa")

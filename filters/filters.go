@@ -13,10 +13,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mailgate/config"
 	"mailgate/resolver"
 )
 
-// Conn describes the client connection as the relay knows it.
+// Conn describes the client as it is now. The relay owns it and changes
+// it in place (Account at AUTH, Helo at each EHLO), and every stage of
+// the chain reads it through State.Conn: a filter reads it when it needs
+// it and never keeps a copy, which would go stale. After STARTTLS the
+// relay starts a new chain transaction with a new Conn (RFC 3207: all
+// state is discarded).
 type Conn struct {
 	SessionID  string
 	Listener   string // listener name from the config
@@ -60,6 +66,9 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Metrics, when set, is used instead of making them from Registerer.
 	Metrics *Metrics
+	// AccountLimit returns an account's own rate limit (accounts.yaml),
+	// which replaces filters.ratelimit's; nil: none has one.
+	AccountLimit func(account string) (config.Limit, bool)
 	// RateLimits is the bucket store shared by every listener's chain; nil:
 	// the chain makes its own from the config.
 	RateLimits *RateLimits
@@ -73,22 +82,41 @@ type Txn struct {
 	sessions []Session
 }
 
-// Begin runs the connection stage. A non-nil error is an *smtp.SMTPError to
-// send to the client before closing.
-func (c *Chain) Begin(ctx context.Context, conn *Conn) (*Txn, error) {
+// Admit runs each Admitter of the chain for a new TCP connection, before
+// the greeting; login says whether clients may log in on the listener. A
+// non-nil error is the *smtp.SMTPError to greet with instead, before
+// closing. Otherwise ended must be called when the connection closes.
+func (c *Chain) Admit(ip net.IP, login bool) (ended func(loggedIn bool), err error) {
+	st := newState(&Conn{Listener: c.listener, IP: ip})
+	var ends []func(bool)
+	ended = func(loggedIn bool) {
+		for _, e := range ends {
+			e(loggedIn)
+		}
+	}
+	for _, f := range c.filters {
+		a, ok := f.(Admitter)
+		if !ok {
+			continue
+		}
+		v, end := a.Admit(ip, login)
+		if err := c.apply(st, f.Name(), v); err != nil {
+			ended(false)
+			return nil, err
+		}
+		ends = append(ends, end)
+	}
+	return ended, nil
+}
+
+// Begin starts the chain's state for one SMTP session on conn, which the
+// relay keeps up to date (see Conn).
+func (c *Chain) Begin(ctx context.Context, conn *Conn) *Txn {
 	t := &Txn{chain: c, st: newState(conn)}
 	for _, f := range c.filters {
 		t.sessions = append(t.sessions, f.Begin(conn))
 	}
-	for i, s := range t.sessions {
-		if cc, ok := s.(ConnChecker); ok {
-			if err := c.apply(t.st, c.filters[i].Name(), cc.CheckConn(ctx, t.st)); err != nil {
-				t.Close()
-				return nil, err
-			}
-		}
-	}
-	return t, nil
+	return t
 }
 
 // Mail runs the MAIL FROM stage; from is "" for the null reverse-path.

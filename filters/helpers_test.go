@@ -65,10 +65,7 @@ func newChain(t testing.TB, c *config.Config, deps Deps) *Chain {
 func transact(t testing.TB, ch *Chain, conn *Conn, from string, rcpts []string, raw string) (string, *Message) {
 	t.Helper()
 	ctx := context.Background()
-	txn, err := ch.Begin(ctx, conn)
-	if err != nil {
-		return replyLine(t, err), nil
-	}
+	txn := ch.Begin(ctx, conn)
 	defer txn.Close()
 	if err := txn.Mail(ctx, from); err != nil {
 		return replyLine(t, err), nil

@@ -3,6 +3,7 @@ package filters
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -121,7 +122,15 @@ func (f *milterFilter) converse(s *milter.ClientSession, st *State, full []byte)
 			}
 			return s.Conn("["+ip+"]", family, 0, ip)
 		},
-		func() (*milter.Action, error) { return s.Helo(c.Helo) },
+		func() (*milter.Action, error) {
+			if c.TLS != nil { // Postfix's names, which rspamd reads
+				if err := s.Macros(milter.CodeHelo, "{tls_version}", tls.VersionName(c.TLS.Version),
+					"{cipher}", tls.CipherSuiteName(c.TLS.CipherSuite)); err != nil {
+					return nil, err
+				}
+			}
+			return s.Helo(c.Helo)
+		},
 		func() (*milter.Action, error) {
 			if err := s.Macros(milter.CodeMail, "{auth_authen}", c.Account, "{mail_addr}", st.From); err != nil {
 				return nil, err

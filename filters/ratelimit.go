@@ -87,6 +87,18 @@ func (r *RateLimits) take(wants []want) *want {
 	return nil
 }
 
+// has reports whether w's bucket holds a token for w, without taking it.
+func (r *RateLimits) has(w want) bool {
+	if w.limit <= 0 {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	r.sweep(now)
+	return r.bucket(&w, now).lim.TokensAt(now) >= float64(w.n)
+}
+
 func (r *RateLimits) bucket(w *want, now time.Time) *bucket {
 	b := r.buckets[w.key]
 	if b == nil || b.lim.Burst() != w.limit {
@@ -137,34 +149,57 @@ func ipKey(ip net.IP) string {
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
-// rateLimitFilter applies RateLimits at connection, MAIL and RCPT.
-type rateLimitFilter struct{ rl *RateLimits }
+// rateLimitFilter applies RateLimits to connections, MAIL and RCPT.
+type rateLimitFilter struct {
+	rl           *RateLimits
+	accountLimit func(account string) (config.Limit, bool)
+}
 
 func (f *rateLimitFilter) Name() string { return "ratelimit" }
 func (f *rateLimitFilter) Begin(conn *Conn) Session {
-	return &rateLimitSession{rl: f.rl, domains: map[string]bool{}}
+	return &rateLimitSession{f: f, rl: f.rl, domains: map[string]bool{}}
+}
+
+// Admit keeps connections_per_ip for clients that do not log in. Where no
+// client can log in (MX), each connection takes a token at once. Where
+// clients log in, a connection is only refused when the budget is spent,
+// and it is charged when it ends without a login: an application that
+// logs in on every connection is held by its account's limits, not by
+// its address's, while one that only connects (or fails AUTH) spends the
+// budget as on MX.
+func (f *rateLimitFilter) Admit(ip net.IP, login bool) (Verdict, func(bool)) {
+	c := f.rl.cfg.Connections
+	noop := func(bool) {}
+	if ip == nil || c.Count <= 0 {
+		return Verdict{}, noop
+	}
+	w := want{key: "conn:" + ipKey(ip), limit: c.Count, period: c.Period.D(), n: 1}
+	flood := Verdict{Result: "flood", Reason: "connections from " + ipKey(ip), Reply: &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: fmt.Sprintf("Too many connections from your address (more than %d in %s); try again later", c.Count, short(c.Period.D()))}}
+	if !login {
+		if f.rl.take([]want{w}) != nil {
+			return flood, noop
+		}
+		return Verdict{Result: "pass"}, noop
+	}
+	if !f.rl.has(w) {
+		return flood, noop
+	}
+	return Verdict{Result: "pass"}, func(loggedIn bool) {
+		if !loggedIn {
+			f.rl.take([]want{w}) // may find the budget spent: then it stays so
+		}
+	}
 }
 
 type rateLimitSession struct {
+	f       *rateLimitFilter
 	rl      *RateLimits
 	domains map[string]bool // recipient domains already counted this message
 }
 
 func (s *rateLimitSession) Close() {}
 func (s *rateLimitSession) Reset() { clear(s.domains) }
-
-// CheckConn counts the connection against the client IP's budget.
-func (s *rateLimitSession) CheckConn(ctx context.Context, st *State) Verdict {
-	c := s.rl.cfg.Connections
-	if st.Conn.IP == nil {
-		return Verdict{}
-	}
-	if w := s.rl.take([]want{{key: "conn:" + ipKey(st.Conn.IP), limit: c.Count, period: c.Period.D(), n: 1}}); w != nil {
-		return Verdict{Result: "flood", Reason: "connections from " + ipKey(st.Conn.IP), Reply: &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
-			Message: fmt.Sprintf("Too many connections from your address (more than %d in %s); try again later", c.Count, short(c.Period.D()))}}
-	}
-	return Verdict{Result: "pass"}
-}
 
 // CheckMail takes one message from each of the transaction's buckets.
 func (s *rateLimitSession) CheckMail(ctx context.Context, st *State) Verdict {
@@ -190,7 +225,11 @@ func (s *rateLimitSession) CheckRcpt(ctx context.Context, st *State, to string) 
 	return v
 }
 
-// wants lists the account, IP and sender-domain buckets of a transaction.
+// wants lists the buckets a transaction takes from: a logged-in client's
+// account, or else the client IP's and the sender domain's. A logged-in
+// client's address and sender domain are its account's business (its
+// send-as list); counting them too would let one busy application hold
+// up every other user of its network or domain.
 func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 	var out []want
 	add := func(kind, key, what string, l config.Limit) {
@@ -202,13 +241,8 @@ func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 	}
 	cfg := s.rl.cfg
 	if a := st.Conn.Account; a != "" {
-		l, ok := cfg.Accounts[a]
-		if !ok {
-			l = cfg.PerAccount
-		} else if l.Period == 0 {
-			l.Period = cfg.PerAccount.Period
-		}
-		add("account", a, "your account", l)
+		add("account", strings.ToLower(a), "your account", s.f.limitOf(a))
+		return out
 	}
 	if st.Conn.IP != nil {
 		add("ip", ipKey(st.Conn.IP), "your address", cfg.PerIP)
@@ -217,6 +251,23 @@ func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 		add("sender", d, "sender domain "+d, cfg.PerSenderDomain)
 	}
 	return out
+}
+
+// limitOf is an account's limit: its own from accounts.yaml, else its
+// entry under filters.ratelimit.accounts, else per_account.
+func (f *rateLimitFilter) limitOf(account string) config.Limit {
+	if l, ok := f.accountLimit(account); ok {
+		return l
+	}
+	cfg := f.rl.cfg
+	l, ok := cfg.Accounts[account]
+	if !ok {
+		return cfg.PerAccount
+	}
+	if l.Period == 0 {
+		l.Period = cfg.PerAccount.Period
+	}
+	return l
 }
 
 func (s *rateLimitSession) over(w *want) Verdict {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"mailgate/config"
 )
 
 type fakeClock struct {
@@ -140,20 +142,64 @@ func TestRateLimitAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestRateLimitConnectionFlood: where nobody logs in, every connection
+// takes a token as it comes.
 func TestRateLimitConnectionFlood(t *testing.T) {
 	t.Parallel()
 	ch, clock, _ := limitChain(t, "    connections_per_ip: {count: 2, period: 1m}\n")
-	conn := &Conn{IP: net.ParseIP("192.0.2.1")}
+	ip := net.ParseIP("192.0.2.1")
 	want := []string{"", "", "421 4.7.0 Too many connections from your address (more than 2 in 1m); try again later"}
 	for i, w := range want {
-		if got := send(t, ch, conn, "a@example.com"); got != w {
+		if got := admit(t, ch, ip, false, false); got != w {
 			t.Errorf("connection %d: %q, want %q", i+1, got, w)
 		}
 	}
 	clock.Advance(30 * time.Second)
-	if got := send(t, ch, conn, "a@example.com"); got != "" {
+	if got := admit(t, ch, ip, false, false); got != "" {
 		t.Errorf("after 30s: %q", got)
 	}
+}
+
+// TestRateLimitConnectionsThatLogIn: where clients log in, connections
+// that do are not counted at all, those that do not are counted when
+// they end, and a spent budget refuses every connection.
+func TestRateLimitConnectionsThatLogIn(t *testing.T) {
+	t.Parallel()
+	ch, clock, _ := limitChain(t, "    connections_per_ip: {count: 2, period: 1m}\n")
+	ip := net.ParseIP("192.0.2.1")
+	for i := 0; i < 100; i++ {
+		if got := admit(t, ch, ip, true, true); got != "" {
+			t.Fatalf("connection %d that logs in: %q", i+1, got)
+		}
+	}
+	flood := "421 4.7.0 Too many connections from your address (more than 2 in 1m); try again later"
+	for i, w := range []string{"", "", flood} {
+		if got := admit(t, ch, ip, true, false); got != w {
+			t.Errorf("connection %d without login: %q, want %q", i+1, got, w)
+		}
+	}
+	if got := admit(t, ch, ip, true, true); got != flood {
+		t.Errorf("after the budget was spent: %q, want %q", got, flood)
+	}
+	if got := admit(t, ch, net.ParseIP("192.0.2.2"), true, false); got != "" {
+		t.Errorf("another address: %q", got)
+	}
+	clock.Advance(30 * time.Second)
+	if got := admit(t, ch, ip, true, true); got != "" {
+		t.Errorf("after 30s: %q", got)
+	}
+}
+
+// admit opens and closes one connection from ip; it returns the refusal
+// ("" when admitted).
+func admit(t *testing.T, ch *Chain, ip net.IP, login, loggedIn bool) string {
+	t.Helper()
+	ended, err := ch.Admit(ip, login)
+	if err != nil {
+		return replyLine(t, err)
+	}
+	ended(loggedIn)
+	return ""
 }
 
 // TestRateLimitMemoryBounded: buckets are capped, and idle ones (full
@@ -169,9 +215,39 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 	}
 	clock.Advance(2 * time.Hour)
 	send(t, ch, &Conn{IP: net.ParseIP("192.0.2.1")}, "a@example.com")
-	// Only the last client's: connection, IP and sender domain buckets
-	// for messages and recipients.
-	if n := rl.Len(); n != 5 {
+	// Only the last client's: IP and sender domain buckets for messages
+	// and recipients.
+	if n := rl.Len(); n != 4 {
 		t.Errorf("%d buckets after everyone was idle for 2h", n)
+	}
+}
+
+// TestRateLimitLoggedInByAccountOnly: a logged-in client is held by its
+// account's limit alone (its own one from accounts.yaml first), not by
+// the per-IP and sender-domain limits meant for clients that do not log in.
+func TestRateLimitLoggedInByAccountOnly(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	cfg := testConfig(t, []string{"ratelimit"}, "filters:\n  ratelimit:\n    per_ip: {messages: 1, period: 1h}\n"+
+		"    per_sender_domain: {messages: 1, period: 1h}\n    per_account: {messages: 2, period: 1h}\n    accounts:\n      cfg@example.org: {messages: 3}\n")
+	own := func(a string) (config.Limit, bool) {
+		return config.Limit{Messages: 4, Period: config.Duration(time.Hour)}, a == "own@example.org"
+	}
+	ch := newChain(t, cfg, Deps{Now: clock.Now, RateLimits: NewRateLimits(cfg.Filters.RateLimit, clock.Now), AccountLimit: own})
+	for account, n := range map[string]int{"plain@example.org": 2, "cfg@example.org": 3, "own@example.org": 4} {
+		conn := &Conn{IP: net.ParseIP("192.0.2.1"), Account: account}
+		for i := 0; i < n; i++ {
+			if got := send(t, ch, conn, account); got != "" {
+				t.Fatalf("%s message %d: %s", account, i+1, got)
+			}
+		}
+		want := fmt.Sprintf("450 4.7.1 Rate limit reached: more than %d messages from your account in 1h; try again later", n)
+		if got := send(t, ch, conn, account); got != want {
+			t.Errorf("%s message %d: %q, want %q", account, n+1, got, want)
+		}
+	}
+	// The address's budget was not touched by the logged-in clients.
+	if got := send(t, ch, &Conn{IP: net.ParseIP("192.0.2.1")}, "x@other.example"); got != "" {
+		t.Errorf("first message without login: %s", got)
 	}
 }

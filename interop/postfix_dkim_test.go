@@ -41,7 +41,7 @@ func TestDKIMThroughPostfixIntoMailgate(t *testing.T) {
 		Config: "filters:\n  dkim_sign:\n    default_domain: mg.test\n    keys:\n      - domain: mg.test\n        selector: s2\n        file: " +
 			filepath.Join(keyDir, "mg.test.s2.pem") + "\n",
 	})
-	setListenerFilters(t, sender, "submission", "dkim_sign")
+	setListenerFilters(t, sender, "submission", "sender_policy", "dkim_sign")
 
 	msg := strings.Replace(testMessage("dkim-two-hops"), "From: Alice <"+user+">", "From: App <app@a.test>", 1)
 	c, err := smtp.DialStartTLS(sender.Addr["submission"], sender.ClientTLS())

@@ -77,7 +77,7 @@ func TestMailgateDeliversToPostfix(t *testing.T) {
 	}
 	for i, r := range routes {
 		srv := startFull(t, mgtest.Options{DNS: dns.Addr, Delivery: r.delivery, Config: dkimCfg})
-		setListenerFilters(t, srv, "submission", "dkim_sign")
+		setListenerFilters(t, srv, "submission", "sender_policy", "dkim_sign")
 		msg := testMessage("to-postfix-" + r.name)
 		submit(t, srv, "bob@pf.test", msg)
 		got := pf.waitMaildir(t, "bob", i+1)

@@ -28,6 +28,23 @@ type Account struct {
 	SendAs []string `yaml:"send_as,omitempty"`
 	// Quota overrides the default storage limit in bytes (0: default).
 	Quota int64 `yaml:"quota,omitempty"`
+	// RateLimit, when set, replaces the configured sending limit
+	// (filters.ratelimit) of this account.
+	RateLimit *RateLimit `yaml:"rate_limit,omitempty"`
+}
+
+// RateLimit is an account's own sending budget: Messages and Recipients
+// per Period (0: no limit on that count).
+type RateLimit struct {
+	Messages   int           `yaml:"messages"`
+	Recipients int           `yaml:"recipients"`
+	Period     time.Duration `yaml:"period"`
+}
+
+// Valid reports whether the limit can be used: no negative count, and a
+// period when there is a count.
+func (r RateLimit) Valid() bool {
+	return r.Messages >= 0 && r.Recipients >= 0 && (r.Period > 0 || r.Messages == 0 && r.Recipients == 0)
 }
 
 // accountsFile is the on-disk form of <data_dir>/accounts.yaml.
@@ -260,22 +277,39 @@ func (a *Accounts) List() []Account {
 	return out
 }
 
+// RateLimit returns the account's own sending limit, if it has a valid
+// one (an invalid one, written by hand, counts as none).
+func (a *Accounts) RateLimit(account string) (RateLimit, bool) {
+	acc, ok := a.Get(account)
+	if !ok || acc.RateLimit == nil || !acc.RateLimit.Valid() {
+		return RateLimit{}, false
+	}
+	return *acc.RateLimit, true
+}
+
 // SendAs reports whether account may use addr as envelope or header sender:
-// its own address, an alias, a send_as address or a send_as "@domain".
+// its own address, an alias, a send_as address, or any address whose
+// domain is exactly a send_as "@domain" (not a subdomain, nor a longer
+// name that ends in it). Addresses compare without regard to case; one
+// that is not local@domain, or names a domain under a route or a second
+// "@", is nobody's.
 func (a *Accounts) SendAs(account, addr string) bool {
 	acc, ok := a.Get(account)
 	if !ok || !strings.EqualFold(acc.Address, account) {
 		return false
 	}
-	addr = strings.ToLower(addr)
-	if strings.EqualFold(addr, acc.Address) {
+	local, domain := SplitAddress(addr)
+	if local == "" || domain == "" || strings.ContainsAny(local, "@:") {
+		return false
+	}
+	addr = strings.ToLower(local) + "@" + domain
+	if addr == strings.ToLower(acc.Address) {
 		return true
 	}
-	_, domain, _ := strings.Cut(addr, "@")
 	for _, list := range [][]string{acc.Aliases, acc.SendAs} {
 		for _, s := range list {
 			s = strings.ToLower(s)
-			if s == addr || (strings.HasPrefix(s, "@") && s[1:] == domain) {
+			if s == addr || s == "@"+domain {
 				return true
 			}
 		}

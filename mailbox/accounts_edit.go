@@ -104,33 +104,42 @@ func (a *Accounts) SetPassword(addr, password string) error {
 	if err != nil {
 		return err
 	}
-	return a.edit(func(f *accountsFile) error {
-		i := find(f, addr)
-		if i < 0 {
-			return fmt.Errorf("%w: %s", ErrNoAccount, addr)
-		}
-		f.Accounts[i].Password = hash
-		return nil
-	})
+	return a.editAccount(addr, func(acc *Account) { acc.Password = hash })
 }
 
 // Update changes an account's aliases, send-as list and quota; nil lists
 // and a negative quota are left as they are.
 func (a *Accounts) Update(addr string, aliases, sendAs []string, quota int64) error {
+	return a.editAccount(addr, func(acc *Account) {
+		if aliases != nil {
+			acc.Aliases = aliases
+		}
+		if sendAs != nil {
+			acc.SendAs = sendAs
+		}
+		if quota >= 0 {
+			acc.Quota = quota
+		}
+	})
+}
+
+// SetRateLimit gives an account its own sending limit; nil returns it to
+// the configured one.
+func (a *Accounts) SetRateLimit(addr string, rl *RateLimit) error {
+	if rl != nil && !rl.Valid() {
+		return fmt.Errorf("mailbox: rate limit %d messages, %d recipients per %v: counts must be 0 or more, and the period more than 0", rl.Messages, rl.Recipients, rl.Period)
+	}
+	return a.editAccount(addr, func(acc *Account) { acc.RateLimit = rl })
+}
+
+// editAccount changes the account addr in accounts.yaml.
+func (a *Accounts) editAccount(addr string, change func(*Account)) error {
 	return a.edit(func(f *accountsFile) error {
 		i := find(f, addr)
 		if i < 0 {
 			return fmt.Errorf("%w: %s", ErrNoAccount, addr)
 		}
-		if aliases != nil {
-			f.Accounts[i].Aliases = aliases
-		}
-		if sendAs != nil {
-			f.Accounts[i].SendAs = sendAs
-		}
-		if quota >= 0 {
-			f.Accounts[i].Quota = quota
-		}
+		change(&f.Accounts[i])
 		return nil
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func isLocal(d string) bool { return d == "example.com" || d == "example.org" }
@@ -49,7 +50,11 @@ func TestSendAs(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"app@example.com": true, "APP@example.com": true, "billing@example.com": true,
 		"noreply@example.net": true, "anyone@example.org": true, "ceo@example.com": false,
-		"x@sub.example.org": false, "": false,
+		"x@sub.example.org": false, "": false, "anyone@EXAMPLE.ORG": true,
+		"x@example.org.evil": false, "x@evil-example.org": false, "x@example.orgx": false,
+		"@example.org": false, "example.org": false, "x@example.org@evil.test": false,
+		"evil.test@example.org@": false, "@evil.test:x@example.org": false,
+		"noreply@example.net.": false, "noreply+x@example.net": false,
 	} {
 		if got := a.SendAs("app@example.com", addr); got != want {
 			t.Errorf("SendAs(app, %q) = %v, want %v", addr, got, want)
@@ -123,5 +128,36 @@ func TestConcurrentLogins(t *testing.T) {
 	}
 	if _, err := a.Authenticate(context.Background(), "app@example.com", "bad"); err != ErrAuthFailed {
 		t.Fatalf("wrong password: %v", err)
+	}
+}
+
+// TestRateLimitRoundTrip: an account's own rate limit is written to
+// accounts.yaml in a form people can edit, and read back.
+func TestRateLimitRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, _ := OpenAccounts(dir)
+	a.Add(Account{Address: "app@example.com"}, "pw")
+	if _, ok := a.RateLimit("app@example.com"); ok {
+		t.Fatal("a new account has a rate limit of its own")
+	}
+	want := RateLimit{Messages: 20000, Recipients: 100000, Period: time.Minute}
+	if err := a.SetRateLimit("APP@example.com", &want); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(a.Path())
+	if !strings.Contains(string(data), "rate_limit:\n        messages: 20000\n        recipients: 100000\n        period: 1m0s\n") {
+		t.Errorf("accounts.yaml:\n%s", data)
+	}
+	b, _ := OpenAccounts(dir)
+	if got, ok := b.RateLimit("app@example.com"); !ok || got != want {
+		t.Errorf("read back %+v, %v", got, ok)
+	}
+	if err := a.SetRateLimit("app@example.com", &RateLimit{Messages: 5}); err == nil {
+		t.Error("a limit without period was accepted")
+	}
+	a.SetRateLimit("app@example.com", nil)
+	if _, ok := a.RateLimit("app@example.com"); ok {
+		t.Error("nil did not remove the account's own limit")
 	}
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -74,7 +75,35 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 		delete(s.conns, srv)
 		s.mu.Unlock()
 	}()
+	ended, ok := s.admit(l, c)
+	if !ok {
+		return
+	}
+	be.ended = ended
+	defer be.end()
 	srv.Serve(newOneConnListener(c)) // returns once c is closed
+}
+
+// admit runs the chain's connection checks (the connection rate) before
+// the greeting. A refused client is greeted with the refusal (RFC 5321
+// section 3.1: 421 instead of 220) and the connection is closed.
+func (s *Server) admit(l config.Listener, c net.Conn) (ended func(loggedIn bool), ok bool) {
+	var ip net.IP
+	if ta, isTCP := c.RemoteAddr().(*net.TCPAddr); isTCP {
+		ip = ta.IP
+	}
+	login := l.Protocol == config.ProtoSubmission || l.Protocol == config.ProtoSubmissions
+	ended, err := s.chain(l.Name).Admit(ip, login)
+	if err == nil {
+		return ended, true
+	}
+	r := toReply(err, "", s.log)
+	s.metrics.reject(l.Name, "connect", r.Code)
+	s.log.Info("rejected", "listener", l.Name, "client", ip.String(), "stage", "connect", "code", r.Code, "reply", r.Message)
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", r.Code, r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2], r.Message)
+	c.Close()
+	return nil, false
 }
 
 // oneConnListener hands go-smtp a single connection, then blocks until

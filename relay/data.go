@@ -106,20 +106,20 @@ func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 	if env.UTF8 {
 		proto = "UTF8SMTP"
 	}
-	if ss.tls != nil {
+	if ss.client.TLS != nil {
 		proto += "S"
 	}
-	if ss.account != "" {
+	if ss.client.Account != "" {
 		proto += "A"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (mailgate) with %s id %s",
-		traceWord(ss.helo), addressLiteral(ss.ip), ss.srv.conf().Hostname, proto, env.ID)
-	if ss.tls != nil {
-		fmt.Fprintf(&b, "\r\n\t(version=%s cipher=%s)", tls.VersionName(ss.tls.Version), tls.CipherSuiteName(ss.tls.CipherSuite))
+		traceWord(ss.client.Helo), addressLiteral(ss.client.IP), ss.srv.conf().Hostname, proto, env.ID)
+	if ss.client.TLS != nil {
+		fmt.Fprintf(&b, "\r\n\t(version=%s cipher=%s)", tls.VersionName(ss.client.TLS.Version), tls.CipherSuiteName(ss.client.TLS.CipherSuite))
 	}
-	if ss.account != "" {
-		fmt.Fprintf(&b, "\r\n\t(authenticated as %s)", traceWord(ss.account))
+	if ss.client.Account != "" {
+		fmt.Fprintf(&b, "\r\n\t(authenticated as %s)", traceWord(ss.client.Account))
 	}
 	if len(env.Recipients) == 1 {
 		// The address the client gave (RFC 5321 section 4.4), not what an

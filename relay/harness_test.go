@@ -20,6 +20,7 @@ import (
 
 	"mailgate/certs"
 	"mailgate/config"
+	"mailgate/filters"
 	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/relay"
@@ -155,6 +156,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *testServer {
 	ts.queue = q
 	ts.srv = relay.New(relay.Options{
 		Config: cfg, TLS: cm.TLSConfig(), Users: accts, Queue: q, Logger: log, Now: ts.clock.Now,
+		Chains: chains(t, cfg, filters.Deps{Logger: log, SendAs: accts.SendAs, Now: ts.clock.Now}),
 	})
 
 	var wg sync.WaitGroup
@@ -180,6 +182,24 @@ func startServer(t *testing.T, edit func(*config.Config)) *testServer {
 		q.Close()
 	})
 	return ts
+}
+
+// chains builds the filter chain of every listener that lists filters.
+func chains(t *testing.T, cfg *config.Config, deps filters.Deps) map[string]*filters.Chain {
+	t.Helper()
+	out := map[string]*filters.Chain{}
+	deps.RateLimits = filters.NewRateLimits(cfg.Filters.RateLimit, deps.Now)
+	for _, l := range cfg.Listeners {
+		if len(l.Filters) == 0 {
+			continue
+		}
+		c, err := filters.New(cfg, l, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[l.Name] = c
+	}
+	return out
 }
 
 // clientTLS trusts exactly the server's self-signed certificate.

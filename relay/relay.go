@@ -230,6 +230,25 @@ type backend struct {
 	conn atomic.Pointer[smtp.Conn]
 	// front is the connection under go-smtp and its TLS (front.go).
 	front *frontConn
+	// loggedIn is set by a successful AUTH in any session of the
+	// connection; the connection rate limit spares such connections.
+	loggedIn atomic.Bool
+	// ended tells the chain's admission that the connection ended (see
+	// end); nil until admitted.
+	ended   func(loggedIn bool)
+	endOnce sync.Once
+}
+
+// end reports the end of the connection to the chain, once: from the last
+// session's Logout, before go-smtp's last reply (221 to QUIT) leaves, so
+// that a client's next connection finds its budget up to date; or when
+// the connection closes without a session.
+func (b *backend) end() {
+	b.endOnce.Do(func() {
+		if b.ended != nil {
+			b.ended(b.loggedIn.Load())
+		}
+	})
 }
 
 // connEntry is one live connection.

@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"net"
@@ -26,13 +25,14 @@ type session struct {
 	listener config.Listener
 	conn     *smtp.Conn
 	id       string
-	ip       net.IP
-	helo     string
-	tls      *tls.ConnectionState
-	account  string
-	log      *slog.Logger
-	ctx      context.Context
-	cancel   context.CancelFunc
+	// client is who the client is, as it is now: IP, HELO name, TLS and
+	// account. It is the very object the filter chain reads, so the
+	// filters see AUTH and every EHLO the moment they happen; nothing
+	// keeps a copy of it. (STARTTLS gives a new session and a new client.)
+	client *filters.Conn
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	txn *filters.Txn
 	env *queue.Envelope // current transaction, nil before MAIL
@@ -57,25 +57,20 @@ func (s *Server) newSession(be *backend, c *smtp.Conn) (smtp.Session, error) {
 	if closing {
 		return nil, errShuttingDown
 	}
-	ss := &session{be: be, srv: s, listener: l, conn: c, id: newSessionID(), helo: c.Hostname()}
+	ss := &session{be: be, srv: s, listener: l, conn: c, id: newSessionID()}
+	ss.client = &filters.Conn{SessionID: ss.id, Listener: l.Name, Submission: ss.submission(), Helo: c.Hostname()}
 	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
-		ss.ip = ta.IP
+		ss.client.IP = ta.IP
 	}
 	if st, ok := c.TLSConnectionState(); ok {
-		ss.tls = &st
+		ss.client.TLS = &st
 	}
 	ss.ctx, ss.cancel = context.WithCancel(context.Background())
-	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.ip.String())
-	txn, err := s.chain(l.Name).Begin(ss.ctx, ss.filterConn())
-	if err != nil {
-		ss.cancel()
-		s.metrics.reject(l.Name, "connect", codeOf(err))
-		return nil, toReply(err, ss.id, ss.log)
-	}
-	ss.txn = txn
+	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.client.IP.String())
+	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
-	ss.log.Debug("session start", "helo", ss.helo, "tls", ss.tls != nil)
+	ss.log.Debug("session start", "helo", clean(ss.client.Helo), "tls", ss.client.TLS != nil)
 	return ss, nil
 }
 
@@ -85,13 +80,6 @@ func (s *Server) chain(listener string) *filters.Chain {
 	}
 	c, _ := filters.New(s.conf(), config.Listener{Name: listener}, filters.Deps{Logger: s.log})
 	return c
-}
-
-func (ss *session) filterConn() *filters.Conn {
-	return &filters.Conn{
-		SessionID: ss.id, Listener: ss.listener.Name, Submission: ss.submission(),
-		IP: ss.ip, Helo: ss.helo, TLS: ss.tls, Account: ss.account,
-	}
 }
 
 func (ss *session) submission() bool {
@@ -124,7 +112,7 @@ func codeOf(err error) int {
 // authAllowed: AUTH only on submission listeners, and only over TLS unless
 // the listener allows plaintext on a loopback address.
 func (ss *session) authAllowed() bool {
-	return ss.tls != nil || (ss.listener.AllowInsecureAuth && ss.ip.IsLoopback())
+	return ss.client.TLS != nil || (ss.listener.AllowInsecureAuth && ss.client.IP.IsLoopback())
 }
 
 // AuthMechanisms lists what EHLO advertises: nothing before TLS.
@@ -143,7 +131,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if !ss.authAllowed() {
 		return nil, ss.fail("auth", errEncryptionRequired)
 	}
-	if ss.srv.auth.Locked(ss.ip.String()) {
+	if ss.srv.auth.Locked(ss.client.IP.String()) {
 		return nil, ss.fail("auth", errAuthLocked)
 	}
 	check := func(identity, username, password string) error {
@@ -159,11 +147,12 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (ss *session) login(mech, identity, username, password string) error {
-	ip := ss.ip.String()
+	ip := ss.client.IP.String()
 	account, err := ss.srv.opts.Users.Authenticate(ss.ctx, username, password)
 	if err == nil && (identity == "" || strings.EqualFold(identity, account)) {
 		ss.srv.auth.Succeed(ip)
-		ss.account = account
+		ss.client.Account = account
+		ss.be.loggedIn.Store(true)
 		ss.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
 		ss.log = ss.log.With("account", account)
 		ss.log.Info("auth success", "mechanism", mech)
@@ -192,7 +181,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		closeRead(ss.conn.Conn())
 		return errShuttingDown
 	}
-	if ss.submission() && ss.account == "" {
+	if ss.submission() && ss.client.Account == "" {
 		return ss.fail("mail", errAuthRequired)
 	}
 	if from != "" && !plausibleAddress(from) {
@@ -203,8 +192,8 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.be.busy.Store(true)
 	ss.env = &queue.Envelope{
-		From: from, Received: ss.srv.now(), ClientIP: ss.ip.String(), Helo: clean(ss.helo),
-		Listener: ss.listener.Name, Account: ss.account,
+		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: clean(ss.client.Helo),
+		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
 		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,
 	}
@@ -261,7 +250,7 @@ func (ss *session) route(to string) ([]string, error) {
 		return nil, errBadAddress
 	}
 	if strings.ContainsAny(local, "@%!") || strings.HasPrefix(domain, "[") {
-		if ss.account == "" {
+		if ss.client.Account == "" {
 			return nil, errAddressTrick
 		}
 		if strings.ContainsAny(local, "@") {
@@ -275,14 +264,17 @@ func (ss *session) route(to string) ([]string, error) {
 		}
 		return targets, nil
 	}
-	if ss.account == "" {
+	if ss.client.Account == "" {
 		return nil, errRelayDenied
 	}
 	return []string{to}, nil
 }
 
-// Reset ends the current transaction.
+// Reset ends the current transaction. go-smtp also calls it for an EHLO
+// or HELO after the first, having taken the new name: from here on the
+// filters and the Received field see that name.
 func (ss *session) Reset() {
+	ss.client.Helo = ss.conn.Hostname()
 	ss.be.busy.Store(false)
 	ss.env = nil
 	if ss.txn != nil {
@@ -290,10 +282,14 @@ func (ss *session) Reset() {
 	}
 }
 
-// Logout ends the session.
+// Logout ends the session: at STARTTLS (which starts a new one on the
+// same connection), or when the connection ends.
 func (ss *session) Logout() error {
 	if ss.txn != nil {
 		ss.txn.Close()
+	}
+	if _, nowTLS := ss.conn.TLSConnectionState(); !nowTLS || ss.client.TLS != nil {
+		ss.be.end() // not STARTTLS: the connection is ending
 	}
 	ss.cancel()
 	ss.srv.metrics.active.WithLabelValues(ss.listener.Name).Dec()

@@ -429,8 +429,14 @@ func (a *app) logins() *authlimit.Limiter {
 func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 	return filters.Deps{
 		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
-		Registerer: a.reg, RateLimits: rl,
+		Registerer: a.reg, RateLimits: rl, AccountLimit: a.accountLimit,
 	}
+}
+
+// accountLimit is an account's own rate limit from accounts.yaml.
+func (a *app) accountLimit(account string) (config.Limit, bool) {
+	rl, ok := a.accounts.RateLimit(account)
+	return config.Limit{Messages: rl.Messages, Recipients: rl.Recipients, Period: config.Duration(rl.Period)}, ok
 }
 
 func isSMTPListener(l config.Listener) bool {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -16,12 +18,15 @@ import (
 )
 
 const userUsage = `usage:
-  mailgate user add ADDRESS [-config FILE] [--password-stdin] [--alias A]... [--send-as S]... [--quota SIZE]
+  mailgate user add ADDRESS [-config FILE] [--password-stdin] [--alias A]... [--send-as S]... [--quota SIZE] [--rate-limit R]
   mailgate user del ADDRESS [-config FILE]
   mailgate user list [-config FILE]
   mailgate user passwd ADDRESS [-config FILE] [--password-stdin]
-  mailgate user update ADDRESS [-config FILE] [--alias A]... [--send-as S]... [--quota SIZE]
+  mailgate user update ADDRESS [-config FILE] [--alias A]... [--send-as S]... [--quota SIZE] [--rate-limit R]
 --send-as takes an address (noreply@example.com) or a whole domain (@example.com).
+--rate-limit gives the account its own sending limit instead of filters.ratelimit's:
+  MESSAGES/PERIOD or MESSAGES,RECIPIENTS/PERIOD (20000/1m, 20000,100000/1m), or
+  "default" to return to the configured one.
 `
 
 type listFlag []string
@@ -52,7 +57,13 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&aliases, "alias", "an address delivered to this account (repeatable)")
 	fs.Var(&sendAs, "send-as", "an address or @domain this account may send as (repeatable)")
 	quota := fs.String("quota", "", "storage limit, such as 2GB (default: mailbox.default_quota)")
+	rate := fs.String("rate-limit", "", "own sending limit: MESSAGES[,RECIPIENTS]/PERIOD, or default")
 	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	rl, err := parseRateLimit(*rate)
+	if err != nil {
+		fmt.Fprintln(stderr, "mailgate: --rate-limit:", err)
 		return 2
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr)
@@ -76,6 +87,9 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	err = userVerb(verb, addr, accts, aliases, sendAs, q, *pwStdin, stdin, stdout, stderr)
+	if err == nil && *rate != "" && (verb == "add" || verb == "update") {
+		err = accts.SetRateLimit(addr, rl)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mailgate:", err)
 		return 1
@@ -126,7 +140,7 @@ func userVerb(verb, addr string, accts *mailbox.Accounts, aliases, sendAs []stri
 		fmt.Fprintf(stdout, "updated %s\n", addr)
 	case "list":
 		for _, a := range accts.List() {
-			fmt.Fprintf(stdout, "%s\taliases=%s\tsend_as=%s\n", a.Address, strings.Join(a.Aliases, ","), strings.Join(a.SendAs, ","))
+			fmt.Fprintf(stdout, "%s\taliases=%s\tsend_as=%s%s\n", a.Address, strings.Join(a.Aliases, ","), strings.Join(a.SendAs, ","), rateLimitText(a.RateLimit))
 		}
 	default:
 		return fmt.Errorf("unknown user command %q\n%s", verb, userUsage)
@@ -168,4 +182,37 @@ func readPassword(fromStdin bool, stdin io.Reader, stderr io.Writer) (string, er
 		return "", errors.New("passwords are empty or do not match")
 	}
 	return string(a), nil
+}
+
+// parseRateLimit reads --rate-limit: "" (not given), "default" (nil), or
+// MESSAGES[,RECIPIENTS]/PERIOD.
+func parseRateLimit(s string) (*mailbox.RateLimit, error) {
+	if s == "" || s == "default" {
+		return nil, nil
+	}
+	counts, period, ok := strings.Cut(s, "/")
+	msgs, rcpts, _ := strings.Cut(counts, ",")
+	var rl mailbox.RateLimit
+	var err error
+	if ok {
+		rl.Period, err = time.ParseDuration(period)
+	}
+	if err == nil {
+		rl.Messages, err = strconv.Atoi(msgs)
+	}
+	if err == nil && rcpts != "" {
+		rl.Recipients, err = strconv.Atoi(rcpts)
+	}
+	if !ok || err != nil || !rl.Valid() || rl.Messages == 0 && rl.Recipients == 0 {
+		return nil, fmt.Errorf("%q: write MESSAGES/PERIOD or MESSAGES,RECIPIENTS/PERIOD with a period such as 1m (20000/1m), or default", s)
+	}
+	return &rl, nil
+}
+
+// rateLimitText is how `user list` shows an account's own limit.
+func rateLimitText(rl *mailbox.RateLimit) string {
+	if rl == nil {
+		return ""
+	}
+	return fmt.Sprintf("\trate_limit=%d,%d/%v", rl.Messages, rl.Recipients, rl.Period)
 }
