@@ -63,7 +63,7 @@ func verifyAll(t testing.TB, srv *dnstest.Server, msg string) []string {
 	t.Helper()
 	f := &dkimVerifyFilter{resolver: resolver.New(srv.Addr), max: 5, timeout: 10 * time.Second}
 	var got []string
-	for _, o := range f.verify(context.Background(), []byte(msg)) {
+	for _, o := range f.verify(context.Background(), NewMessage("", nil, []byte(msg))) {
 		got = append(got, o.Result)
 	}
 	return got

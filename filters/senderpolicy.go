@@ -52,7 +52,7 @@ func (f *senderPolicyFilter) CheckData(ctx context.Context, st *State, msg *Mess
 	if a == "" {
 		return Verdict{Result: "none"}
 	}
-	froms := headerValues(msg.Raw, "From")
+	froms := headerValues(msg.Header, "From")
 	if len(froms) != 1 {
 		return Verdict{Result: "forbidden", Reason: fmt.Sprintf("%d From fields", len(froms)), Reply: &smtp.SMTPError{
 			Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "The message needs exactly one From header field, with your address"}}
@@ -68,7 +68,7 @@ func (f *senderPolicyFilter) CheckData(ctx context.Context, st *State, msg *Mess
 		}
 	}
 	if f.fixups {
-		msg.Prepend = append(msg.Prepend, f.repairs(msg.Raw)...)
+		msg.Prepend = append(msg.Prepend, f.repairs(msg.Header)...)
 	}
 	return Verdict{Result: "pass"}
 }

@@ -195,8 +195,27 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 		q.hotBytes += len(raw)
 	}
 	q.mu.Unlock()
-	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(raw))
+	q.logQueued(env, int64(len(raw)))
 	return nil
+}
+
+// EnqueueFrom is Enqueue for a message that is head followed by body,
+// where body is read from where it lies (a large message on disk) and
+// never held in memory: its first attempt reads the spool file.
+func (q *Queue) EnqueueFrom(ctx context.Context, env *Envelope, head []byte, body Body) error {
+	if err := q.spool.WriteFrom(env, head, body); err != nil {
+		return err
+	}
+	size := int64(len(head)) + body.Size()
+	q.mu.Lock()
+	q.add(env, int(size))
+	q.mu.Unlock()
+	q.logQueued(env, size)
+	return nil
+}
+
+func (q *Queue) logQueued(env *Envelope, size int64) {
+	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
 }
 
 // add indexes a newly spooled message and wakes the scheduler; the

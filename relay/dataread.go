@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -45,14 +44,14 @@ func (ss *session) readContent(r io.Reader) (content, error) {
 	}
 	f := ss.be.front
 	if f == nil || ss.conn.Conn() != net.Conn(f) || !f.claim() {
-		return readContent(&deadlineReader{r: r, conn: ss.conn.Conn(), until: until})
+		return readContent(&deadlineReader{r: r, conn: ss.conn.Conn(), until: until}, ss.srv.opts.SpillDir)
 	}
 	lim := ss.srv.conf().Limits
 	var watch func([]byte) // the smuggling tap sees these bytes too
 	if tap, ok := ss.conn.Server().Debug.(*smuggleTap); ok {
 		watch = func(b []byte) { tap.Write(b) }
 	}
-	c, err := f.readContent(dataLimits{size: int64(lim.MaxMessageSize), line: lim.MaxLineLength, until: until, tap: watch})
+	c, err := f.readContent(dataLimits{size: int64(lim.MaxMessageSize), line: lim.MaxLineLength, until: until, tap: watch, dir: ss.srv.opts.SpillDir})
 	switch err {
 	case smtpdata.ErrTooLarge:
 		err = smtp.ErrDataTooLarge
@@ -72,9 +71,10 @@ func (ss *session) readChunks(pr *io.PipeReader, until time.Time) (content, erro
 		pr.CloseWithError(errDataTimeout)
 		ss.hangUp(errDataTimeout)
 	})
-	c, err := readContent(pr)
+	c, err := readContent(pr, ss.srv.opts.SpillDir)
 	if !t.Stop() {
-		return c, errDataTimeout // the timer fired: the connection is gone
+		c.close()
+		return content{}, errDataTimeout // the timer fired: the connection is gone
 	}
 	return c, err
 }
@@ -134,78 +134,4 @@ func closeRead(c net.Conn) {
 		return
 	}
 	c.Close()
-}
-
-// content is a message as read, with room before it for the Received
-// header and what the filters prepend (a DKIM signature), so that the
-// spooled message is built without copying the content again.
-type content struct {
-	base []byte
-	off  int // the content is base[off:]
-}
-
-func (c content) bytes() []byte { return c.base[c.off:] }
-
-// headroom is the room kept before the content: a Received header with
-// TLS and account details and one DKIM signature fit in it.
-const headroom = 2048
-
-// withHeaders returns head, prepend and raw in one slice: in place when
-// raw is still the content as read (filters may change it) and they fit
-// in the headroom, else in a new one.
-func (c content) withHeaders(head, prepend, raw []byte) []byte {
-	n := len(head) + len(prepend)
-	in := c.bytes()
-	if n <= c.off && len(raw) == len(in) && len(raw) > 0 && &raw[0] == &in[0] {
-		start := c.off - n
-		copy(c.base[start:], head)
-		copy(c.base[start+len(head):], prepend)
-		return c.base[start:]
-	}
-	full := make([]byte, 0, n+len(raw))
-	return append(append(append(full, head...), prepend...), raw...)
-}
-
-// chunkSize is the unit content is read in; chunks are pooled, and only
-// the final copy of the whole message is allocated (io.ReadAll's growing
-// buffer copied a 100 KB message four times over: 7% of the CPU).
-const chunkSize = 32 << 10
-
-var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
-
-// readContent reads r to its end into a content with headroom.
-func readContent(r io.Reader) (content, error) {
-	var full []*[chunkSize]byte
-	defer func() {
-		for _, ch := range full {
-			chunks.Put(ch)
-		}
-	}()
-	ch := chunks.Get().(*[chunkSize]byte)
-	n, total := 0, 0
-	var err error
-	for err == nil {
-		if n == chunkSize {
-			full = append(full, ch)
-			ch, n = chunks.Get().(*[chunkSize]byte), 0
-		}
-		var k int
-		k, err = r.Read(ch[n:])
-		n += k
-		total += k
-	}
-	full = append(full, ch)
-	if err == io.EOF {
-		err = nil
-	}
-	c := content{base: make([]byte, headroom+total), off: headroom}
-	at := headroom
-	for i, ch := range full {
-		if i < len(full)-1 {
-			at += copy(c.base[at:], ch[:])
-		} else {
-			copy(c.base[at:], ch[:n])
-		}
-	}
-	return c, err
 }

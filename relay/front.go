@@ -210,6 +210,7 @@ type dataLimits struct {
 	line  int
 	until time.Time // the whole content must have arrived by then
 	tap   func([]byte)
+	dir   string // where a large message spills (readContent)
 }
 
 // readContent reads one message's content straight from the connection.
@@ -228,7 +229,7 @@ func (f *frontConn) readContent(lim dataLimits) (content, error) {
 		f.Conn.SetReadDeadline(time.Time{})
 	}()
 	d := &smtpdata.Reader{R: br, Limit: lim.size, LineLimit: lim.line, Tap: lim.tap}
-	c, err := readContent(d)
+	c, err := readContent(d, lim.dir)
 	if err == smtpdata.ErrTooLarge {
 		if derr := d.Drain(); derr != nil {
 			err = derr

@@ -366,7 +366,7 @@ func (a *app) startRelay(bool) error {
 		return err
 	}
 	a.relay = relay.New(relay.Options{
-		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
+		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(),
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
 	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
