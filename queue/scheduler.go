@@ -119,7 +119,10 @@ func (q *Queue) start(ctx context.Context, j *job) {
 func (q *Queue) work(ctx context.Context, j *job) {
 	env, raw, err := j.msg.env, j.raw, error(nil)
 	if raw == nil {
-		env, raw, err = q.spool.ReadMessage(j.msg.env.ID)
+		if err = q.cold.acquire(ctx, j.msg.size); err == nil {
+			defer q.releaseCold(j.msg.size)
+			env, raw, err = q.spool.ReadMessage(j.msg.env.ID)
+		}
 	}
 	r := jobResult{job: j, err: err}
 	if err == nil {
@@ -127,6 +130,19 @@ func (q *Queue) work(ctx context.Context, j *job) {
 	}
 	q.results <- r
 }
+
+// releaseCold gives back a cold read's budget, and its memory to the
+// system when it was large.
+func (q *Queue) releaseCold(size int64) {
+	q.cold.release(size)
+	if size >= largeMessage && q.opts.Release != nil {
+		q.opts.Release()
+	}
+}
+
+// largeMessage is the size from which an attempt's memory is worth
+// handing back to the system at once.
+const largeMessage = 1 << 20
 
 func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request {
 	req := &delivery.Request{

@@ -24,10 +24,10 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
 	}
 	c, err := ss.readContent(r)
+	defer ss.done(c)
 	if err != nil {
 		return ss.fail("data", ss.readError(r, err))
 	}
-	defer c.close()
 	// smuggled: a "\r\n.\r" that go-smtp's reader removed (see conn.go).
 	if c.ends.bare || smuggled(ss.conn) {
 		return ss.fail("data", errBareLineEnding)
@@ -94,6 +94,15 @@ func (ss *session) enqueue(env *queue.Envelope, c content, msg *filters.Message,
 // sameBytes reports whether a and b are the same slice of the same array.
 func sameBytes(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// done closes c and, for a message that outgrew memory (accepted or
+// not), has its buffers handed back to the system.
+func (ss *session) done(c content) {
+	c.close()
+	if c.size > spillAt && ss.srv.opts.Release != nil {
+		ss.srv.opts.Release()
+	}
 }
 
 // readError turns a failure to read the message into the reply: the

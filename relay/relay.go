@@ -51,7 +51,10 @@ type Options struct {
 	// SpillDir is where messages past 1 MB are read to (content.go):
 	// the spool directory, on the disk that takes them next; "" is the
 	// system's temp directory.
-	SpillDir   string
+	SpillDir string
+	// Release, when set, is called once a message that spilled is done
+	// with, so its buffers go back to the system soon (gctune.Releaser).
+	Release    func()
 	Chains     map[string]*filters.Chain // by listener name; missing = no filters
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
