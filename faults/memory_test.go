@@ -1,8 +1,11 @@
 package faults
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,4 +197,84 @@ func checkMailbox(t *testing.T, srv *mgtest.Server, n, size int) {
 				got[max(0, at-20):min(len(got), at+20)], want[max(0, at-20):min(len(want), at+20)])
 		}
 	}
+}
+
+// TestLargeAppendBoundedRSS: ten IMAPS clients (each from its own
+// loopback address) APPEND a 24 MB message at once. The literal streams
+// into the mailbox's tmp file, so peak RSS stays under the same 250 MB
+// and each message is stored byte for byte.
+func TestLargeAppendBoundedRSS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 240 MB through the server; runs without -short (CI)")
+	}
+	const clients = 10
+	srv := mgtest.Start(t, mgtest.Options{Protocols: []string{"imaps"}, Users: map[string]string{user: pass}})
+	pid := serverPID(t, srv)
+	var peak atomic.Int64
+	stop := sampleRSS(t, pid, &peak)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = appendBig(srv, fmt.Sprintf("127.0.0.%d", 2+i), i, bigOK)
+		}()
+	}
+	wg.Wait()
+	stop()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("APPEND %d: %v", i, err)
+		}
+	}
+	hwm := procStatus(t, pid, "VmHWM")
+	if hwm > rssCeiling {
+		t.Errorf("peak RSS %d MB (sampled %d MB), want under %d MB", hwm>>20, peak.Load()>>20, rssCeiling>>20)
+	}
+	checkMailbox(t, srv, clients, bigOK)
+	report(t, "%d x %d MB APPENDed at once: peak RSS (VmHWM)=%d MB", clients, bigOK>>20, hwm>>20)
+}
+
+// appendBig logs in over IMAPS from src and APPENDs message i of size
+// bytes as a synchronising literal.
+func appendBig(srv *mgtest.Server, src string, i, size int) error {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := tls.DialWithDialer(d, "tcp", srv.Addr["imaps"], srv.ClientTLS())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(mgtest.Timeout))
+	r := bufio.NewReader(c)
+	expect := func(prefix string) error {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(line, prefix) {
+				return nil
+			}
+			if !strings.HasPrefix(line, "* ") {
+				return fmt.Errorf("got %q, want %s", strings.TrimSpace(line), prefix)
+			}
+		}
+	}
+	if err := expect("* OK"); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "a1 LOGIN %s %s\r\n", user, pass)
+	if err := expect("a1 OK"); err != nil {
+		return err
+	}
+	fmt.Fprintf(c, "a2 APPEND INBOX {%d}\r\n", size)
+	if err := expect("+"); err != nil {
+		return err
+	}
+	if _, err := io.Copy(c, bigBody(i, size)); err != nil {
+		return err
+	}
+	io.WriteString(c, "\r\n")
+	return expect("a2 OK")
 }
