@@ -98,9 +98,14 @@ var (
 
 // abortData handles a DATA read that failed midway (timeout, reset): the
 // rest of the message may still arrive, and go-smtp would read it as
-// commands. Shutting the read side makes go-smtp see EOF and close the
-// session after sending the reply.
+// commands. The front then answers every read with EOF, so go-smtp closes
+// the session after sending the reply (shutting the read side alone is
+// not enough: on Linux bytes that arrive after it are still read). It
+// runs on the connection's goroutine (DATA, not BDAT).
 func (ss *session) abortData(err error) error {
+	if f := ss.be.front; f != nil {
+		f.err = errFrontClosed
+	}
 	closeRead(ss.conn.Conn())
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
