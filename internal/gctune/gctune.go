@@ -92,6 +92,9 @@ func (r *Releaser) Soon() {
 	}
 	time.AfterFunc(r.delay, func() {
 		r.armed.Store(false)
+		// Two collections: what sync.Pools held (message chunks, read
+		// buffers) survives the first in their victim caches.
+		runtime.GC()
 		debug.FreeOSMemory()
 	})
 }
