@@ -87,8 +87,11 @@ type Limits struct {
 	MaxConnections      int      `yaml:"max_connections"`
 	MaxConnectionsPerIP int      `yaml:"max_connections_per_ip"`
 	CommandTimeout      Duration `yaml:"command_timeout"`
-	DataTimeout         Duration `yaml:"data_timeout"`
-	MaxErrors           int      `yaml:"max_errors"`
+	// DataTimeout bounds the whole content of one message (DATA, or every
+	// BDAT chunk from the first to LAST), not each read: a sender
+	// trickling a byte a second is cut off with 421 4.4.2 all the same.
+	DataTimeout Duration `yaml:"data_timeout"`
+	MaxErrors   int      `yaml:"max_errors"`
 }
 
 // Auth throttles password guessing: after MaxFailures failures from one IP

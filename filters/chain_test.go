@@ -112,7 +112,7 @@ func TestChainTransactionsOnOneConnection(t *testing.T) {
 		if err := txn.Rcpt(ctx, "b@mx.example.org"); err != nil {
 			t.Fatal(err)
 		}
-		msg := &Message{From: from, Raw: []byte(crlf(inbound))}
+		msg := NewMessage(from, nil, []byte(crlf(inbound)))
 		if err := txn.Data(ctx, msg); err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,12 @@
 package filters
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -73,11 +75,11 @@ func (f *dkimSignFilter) Name() string             { return "dkim_sign" }
 func (f *dkimSignFilter) Begin(conn *Conn) Session { return f }
 func (f *dkimSignFilter) Close()                   {}
 
-// Decorate signs Prepend+Raw and puts the signatures on top.
+// Decorate signs Prepend+Header+Body and puts the signatures on top.
 func (f *dkimSignFilter) Decorate(ctx context.Context, st *State, msg *Message) error {
-	full := make([]byte, 0, len(msg.Prepend)+len(msg.Raw))
-	full = append(append(full, msg.Prepend...), msg.Raw...)
-	keys := f.keys[domainOf(fromAddress(full))]
+	head := make([]byte, 0, len(msg.Prepend)+len(msg.Header))
+	head = append(append(head, msg.Prepend...), msg.Header...)
+	keys := f.keys[domainOf(fromAddress(head))]
 	if len(keys) == 0 {
 		keys = f.keys[f.defaultDomain]
 	}
@@ -86,9 +88,9 @@ func (f *dkimSignFilter) Decorate(ctx context.Context, st *State, msg *Message) 
 		return nil
 	}
 	var sigs []byte
-	hk := headerKeys(full)
+	hk := headerKeys(head)
 	for _, k := range keys {
-		sig, err := f.sign(full, k, hk)
+		sig, err := f.sign(io.MultiReader(bytes.NewReader(head), bodyReader(msg.Body)), k, hk)
 		if err != nil {
 			return err
 		}
@@ -99,7 +101,9 @@ func (f *dkimSignFilter) Decorate(ctx context.Context, st *State, msg *Message) 
 	return nil
 }
 
-func (f *dkimSignFilter) sign(full []byte, k dkimKey, hk []string) ([]byte, error) {
+// sign hashes the message as it streams by: a large body is read from
+// disk, never held.
+func (f *dkimSignFilter) sign(full io.Reader, k dkimKey, hk []string) ([]byte, error) {
 	opts := &dkim.SignOptions{
 		Domain: k.domain, Selector: k.selector, Signer: k.signer, Hash: crypto.SHA256,
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
@@ -113,7 +117,7 @@ func (f *dkimSignFilter) sign(full []byte, k dkimKey, hk []string) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Write(full); err != nil {
+	if _, err := io.Copy(s, full); err != nil {
 		s.Close()
 		return nil, err
 	}

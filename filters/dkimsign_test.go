@@ -61,13 +61,18 @@ func signingSetup(t testing.TB) (*Chain, *dnstest.Server) {
 
 func verifyAll(t testing.TB, srv *dnstest.Server, msg string) []string {
 	t.Helper()
-	f := &dkimVerifyFilter{resolver: resolver.New(srv.Addr), max: 5, timeout: 10 * time.Second}
+	f := &dkimVerifyFilter{resolver: verifierResolver(srv), max: 5, timeout: dkimTestTimeout}
 	var got []string
-	for _, o := range f.verify(context.Background(), []byte(msg)) {
+	for _, o := range f.verify(context.Background(), NewMessage("", nil, []byte(msg))) {
 		got = append(got, o.Result)
 	}
 	return got
 }
+
+// dkimTestTimeout bounds one verification against the loopback DNS server.
+const dkimTestTimeout = 10 * time.Second
+
+func verifierResolver(srv *dnstest.Server) resolver.Resolver { return resolver.New(srv.Addr) }
 
 var submitConn = &Conn{SessionID: "s1", Submission: true, Account: "app@example.org"}
 

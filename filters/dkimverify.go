@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (f *dkimVerifyFilter) Close()                   {}
 
 // CheckData verifies the signatures and records one result per signature.
 func (f *dkimVerifyFilter) CheckData(ctx context.Context, st *State, msg *Message) Verdict {
-	outs := f.verify(ctx, msg.Raw)
+	outs := f.verify(ctx, msg)
 	st.DKIM = outs
 	if len(outs) == 0 {
 		st.auth = append(st.auth, &authres.DKIMResult{Value: authres.ResultNone})
@@ -70,8 +71,8 @@ func summary(outs []dkimOutcome) string {
 }
 
 // verify checks the message's signatures, at most f.max of them.
-func (f *dkimVerifyFilter) verify(ctx context.Context, raw []byte) []dkimOutcome {
-	sigs := headerValues(raw, "DKIM-Signature")
+func (f *dkimVerifyFilter) verify(ctx context.Context, msg *Message) []dkimOutcome {
+	sigs := headerValues(msg.Header, "DKIM-Signature")
 	if len(sigs) == 0 {
 		return nil
 	}
@@ -81,7 +82,7 @@ func (f *dkimVerifyFilter) verify(ctx context.Context, raw []byte) []dkimOutcome
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	lookup := func(name string) ([]string, error) { return f.resolver.LookupTXT(ctx, name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: f.max})
+	verifs, err := dkim.VerifyWithOptions(io.MultiReader(bytes.NewReader(msg.Header), bodyReader(msg.Body)), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: f.max})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
 		return []dkimOutcome{{Result: "permerror", Domain: tagValue(sigs[0], "d"), Reason: "malformed message header"}}
 	}

@@ -88,7 +88,7 @@ func TestDKIMVectors(t *testing.T) {
 			}
 			f := &dkimVerifyFilter{resolver: resolver.New(srv.Addr), max: 5, timeout: 10 * time.Second}
 			var got []string
-			for _, o := range f.verify(context.Background(), []byte(crlf(string(raw)))) {
+			for _, o := range f.verify(context.Background(), NewMessage("", nil, []byte(crlf(string(raw))))) {
 				got = append(got, o.Result)
 			}
 			if !reflect.DeepEqual(got, want[name]) {
@@ -132,7 +132,7 @@ func TestDKIMMsgauthVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, o := range f.verify(context.Background(), raw) {
+		for _, o := range f.verify(context.Background(), NewMessage("", nil, raw)) {
 			got = append(got, o.Result)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -143,7 +143,7 @@ func TestDKIMMsgauthVectors(t *testing.T) {
 	// the first max_signatures are checked.
 	raw, _ := os.ReadFile(dir + "tooManySignaturesMailString.eml")
 	f.max = 2
-	if got := f.verify(context.Background(), raw); len(got) != 2 {
+	if got := f.verify(context.Background(), NewMessage("", nil, raw)); len(got) != 2 {
 		t.Errorf("with max_signatures 2, %d signatures checked", len(got))
 	}
 }

@@ -38,7 +38,7 @@ func (f *dmarcFilter) CheckData(ctx context.Context, st *State, msg *Message) Ve
 	if st.Conn.Account != "" {
 		return Verdict{}
 	}
-	from := domainOf(fromAddress(msg.Raw))
+	from := domainOf(fromAddress(msg.Header))
 	if from == "" {
 		st.auth = append(st.auth, &authres.DMARCResult{Value: authres.ResultPermError, Reason: "no single From address"})
 		return Verdict{Result: "permerror", Reason: "header From missing, repeated or unparsable"}

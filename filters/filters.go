@@ -5,8 +5,10 @@
 package filters
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -34,19 +36,54 @@ type Conn struct {
 	Account string
 }
 
-// Message is one transaction's message at the DATA stage. Filters may add
-// header fields (Prepend) or, for a milter, replace Raw; they set
-// Quarantine to have the mailbox layer file it under Junk.
+// Message is one transaction's message at the DATA stage: Header then
+// Body are the bytes as received, CRLF line endings. Filters may add
+// header fields (Prepend) or, for a milter, replace Header and Body; they
+// set Quarantine to have the mailbox layer file it under Junk.
 type Message struct {
 	From       string   // MAIL FROM address, "" for <>
 	Recipients []string // accepted RCPT TO addresses
-	Raw        []byte   // the message as received, CRLF line endings
-	Prepend    []byte   // header fields to put on top, each ending in CRLF
+	// Header is the header section through the empty line that ends it
+	// (the whole message when it has none); it is always in memory.
+	Header []byte
+	// Body is the rest. A large one is on disk: filters read it as a
+	// stream and never keep it (relay bounds a session's memory).
+	Body       Body
+	Prepend    []byte // header fields to put on top, each ending in CRLF
 	Quarantine bool
 	// Discard asks the relay to answer 250 but drop the message (a milter
 	// said so).
 	Discard bool
 }
+
+// Body is a message body that may be on disk: *bytes.Reader and
+// *io.SectionReader are ones.
+type Body interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// NewMessage splits raw into a Message's Header and Body.
+func NewMessage(from string, rcpts []string, raw []byte) *Message {
+	n := HeaderLen(raw)
+	return &Message{From: from, Recipients: rcpts, Header: raw[:n:n], Body: bytes.NewReader(raw[n:])}
+}
+
+// HeaderLen is the length of raw's header section with the empty line
+// after it, or len(raw) when no empty line ends it (raw has CRLF line
+// endings).
+func HeaderLen(raw []byte) int {
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 2
+	}
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	return len(raw)
+}
+
+// bodyReader returns a new reader over b from its first byte.
+func bodyReader(b Body) io.Reader { return io.NewSectionReader(b, 0, b.Size()) }
 
 // Deps are what filters need from the rest of the program.
 type Deps struct {
@@ -149,7 +186,7 @@ func (t *Txn) Rcpt(ctx context.Context, to string) error {
 
 // Data runs the DATA stage: checks first, then header-adding steps.
 func (t *Txn) Data(ctx context.Context, msg *Message) error {
-	msg.Raw = removeOurAuthResults(msg.Raw, t.chain.authservID)
+	msg.Header = removeOurAuthResults(msg.Header, t.chain.authservID)
 	for i, s := range t.sessions {
 		if dc, ok := s.(DataChecker); ok {
 			if err := t.chain.apply(t.st, t.chain.filters[i].Name(), dc.CheckData(ctx, t.st, msg)); err != nil {

@@ -3,6 +3,7 @@ package filters
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func transact(t testing.TB, ch *Chain, conn *Conn, from string, rcpts []string, 
 			return replyLine(t, err), nil
 		}
 	}
-	msg := &Message{From: from, Recipients: rcpts, Raw: []byte(crlf(raw))}
+	msg := NewMessage(from, rcpts, []byte(crlf(raw)))
 	if err := txn.Data(ctx, msg); err != nil {
 		return replyLine(t, err), nil
 	}
@@ -100,7 +101,10 @@ func crlf(s string) string {
 }
 
 // final returns the message as the queue stores it.
-func final(m *Message) string { return string(m.Prepend) + string(m.Raw) }
+func final(m *Message) string {
+	b, _ := io.ReadAll(bodyReader(m.Body))
+	return string(m.Prepend) + string(m.Header) + string(b)
+}
 
 // txtRecord renders a zone line for a TXT value of any length.
 func txtRecord(name, value string) string {

@@ -1,10 +1,10 @@
 package filters
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -90,23 +90,23 @@ func (f *milterFilter) CheckData(ctx context.Context, st *State, msg *Message) V
 		return milterError(err)
 	}
 	defer sess.Close()
-	full := append(append([]byte{}, msg.Prepend...), msg.Raw...)
-	mods, act, err := f.converse(sess, st, full)
+	head := append(append([]byte{}, msg.Prepend...), msg.Header...)
+	mods, act, err := f.converse(sess, st, head, bodyReader(msg.Body))
 	if err != nil {
 		return milterError(err)
 	}
 	v := milterVerdict(act)
 	if v.Result == "accept" || v.Result == "quarantine" {
-		if apply(mods, msg, full) {
+		if apply(mods, msg, head) {
 			v.Result = "quarantine"
 		}
 	}
 	return v
 }
 
-// converse sends connection, envelope, header and body; it stops at the
-// first answer other than continue.
-func (f *milterFilter) converse(s *milter.ClientSession, st *State, full []byte) ([]milter.ModifyAction, *milter.Action, error) {
+// converse sends connection, envelope, header (head: Prepend+Header) and
+// body (streamed); it stops at the first answer other than continue.
+func (f *milterFilter) converse(s *milter.ClientSession, st *State, head []byte, body io.Reader) ([]milter.ModifyAction, *milter.Action, error) {
 	c := st.Conn
 	family, ip := milter.FamilyUnknown, ""
 	if c.IP != nil {
@@ -141,7 +141,7 @@ func (f *milterFilter) converse(s *milter.ClientSession, st *State, full []byte)
 	for _, rcpt := range st.Rcpts {
 		steps = append(steps, func() (*milter.Action, error) { return s.Rcpt("<"+rcpt+">", nil) })
 	}
-	fields, bodyAt := headerFields(full)
+	fields, _ := headerFields(head)
 	for _, fl := range fields {
 		steps = append(steps, func() (*milter.Action, error) {
 			return s.HeaderField(fl.Name, strings.TrimRight(strings.TrimPrefix(string(fl.Raw[len(fl.Name)+1:]), " "), "\r\n"))
@@ -157,7 +157,7 @@ func (f *milterFilter) converse(s *milter.ClientSession, st *State, full []byte)
 			return nil, act, nil
 		}
 	}
-	return s.BodyReadFrom(bytes.NewReader(full[bodyAt:]))
+	return s.BodyReadFrom(body)
 }
 
 func milterError(err error) Verdict {

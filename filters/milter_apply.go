@@ -7,10 +7,11 @@ import (
 	"github.com/emersion/go-milter"
 )
 
-// apply carries out a milter's modifications on full (Prepend+Raw, as the
-// milter saw it): header changes and body replacement rewrite Raw, added
-// fields go on top. It reports whether the milter asked for quarantine.
-func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bool) {
+// apply carries out a milter's modifications on head (Prepend+Header, as
+// the milter saw it): header changes rewrite Header, a body replacement
+// Body, added fields go on top. It reports whether the milter asked for
+// quarantine.
+func apply(mods []milter.ModifyAction, msg *Message, head []byte) (quarantine bool) {
 	var added []byte
 	var body []byte
 	changed, replaced := false, false
@@ -19,7 +20,7 @@ func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bo
 		case milter.ActAddHeader, milter.ActInsertHeader:
 			added = append(added, headerLine(m.HeaderName, m.HeaderValue)...)
 		case milter.ActChangeHeader:
-			full = changeHeader(full, m.HeaderName, int(m.HeaderIndex), m.HeaderValue)
+			head = changeHeader(head, m.HeaderName, int(m.HeaderIndex), m.HeaderValue)
 			changed = true
 		case milter.ActReplBody:
 			body = append(body, m.Body...)
@@ -29,12 +30,10 @@ func apply(mods []milter.ModifyAction, msg *Message, full []byte) (quarantine bo
 		}
 	}
 	if replaced {
-		_, at := headerFields(full)
-		full = append(full[:at:at], toCRLF(body)...)
-		changed = true
+		msg.Body = bytes.NewReader(toCRLF(body))
 	}
 	if changed {
-		msg.Raw, msg.Prepend = full, nil
+		msg.Header, msg.Prepend = head, nil
 	}
 	msg.Prepend = append(added, msg.Prepend...)
 	return quarantine

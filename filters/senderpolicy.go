@@ -60,7 +60,7 @@ func (f *senderPolicyFilter) CheckData(ctx context.Context, st *State, msg *Mess
 	if a == "" {
 		return Verdict{Result: "none"}
 	}
-	froms := headerValues(msg.Raw, "From")
+	froms := headerValues(msg.Header, "From")
 	if len(froms) != 1 {
 		return malformed(fmt.Sprintf("%d From fields", len(froms)), "The message needs exactly one From header field, with your address")
 	}
@@ -77,7 +77,7 @@ func (f *senderPolicyFilter) CheckData(ctx context.Context, st *State, msg *Mess
 		return malformed(fmt.Sprintf("%d Sender fields", len(senders)), "The message may have one Sender header field at most (RFC 5322 section 3.6.2)")
 	}
 	if f.fixups {
-		msg.Prepend = append(msg.Prepend, f.repairs(msg.Raw)...)
+		msg.Prepend = append(msg.Prepend, f.repairs(msg.Header)...)
 	}
 	return Verdict{Result: "pass"}
 }

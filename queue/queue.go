@@ -34,6 +34,10 @@ type Options struct {
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer
 	Now              func() time.Time
+	// Release, when set, is called after an attempt read a large message
+	// back from the spool, so its memory goes back to the system soon
+	// (gctune.Releaser).
+	Release func()
 }
 
 // Queue is mailgate's mail queue.
@@ -65,7 +69,8 @@ type Queue struct {
 	msgs      map[string]*message
 	inFlight  int
 	perDomain map[string]int
-	hotBytes  int // sum of len(message.raw)
+	hotBytes  int         // sum of len(message.raw)
+	cold      *byteBudget // messages read back from the spool for attempts
 }
 
 // message is a queued message: its envelope (immutable) and state.
@@ -106,6 +111,7 @@ func Open(o Options) (*Queue, error) {
 		opts: o, log: o.Logger, now: o.Now, db: newIndex(), ready: newReadySet(),
 		wake: make(chan struct{}, 1), results: make(chan jobResult, o.MaxConcurrent),
 		stopped: make(chan struct{}), removals: make(chan removal, 4096), removerDone: make(chan struct{}), msgs: map[string]*message{}, perDomain: map[string]int{},
+		cold: newByteBudget(coldBudget),
 	}
 	q.metrics = newMetrics(o.Registerer)
 	sp, err := OpenSpool(filepath.Clean(o.Dir), q.metrics)
@@ -195,8 +201,27 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 		q.hotBytes += len(raw)
 	}
 	q.mu.Unlock()
-	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", len(raw))
+	q.logQueued(env, int64(len(raw)))
 	return nil
+}
+
+// EnqueueFrom is Enqueue for a message that is head followed by body,
+// where body is read from where it lies (a large message on disk) and
+// never held in memory: its first attempt reads the spool file.
+func (q *Queue) EnqueueFrom(ctx context.Context, env *Envelope, head []byte, body Body) error {
+	if err := q.spool.WriteFrom(env, head, body); err != nil {
+		return err
+	}
+	size := int64(len(head)) + body.Size()
+	q.mu.Lock()
+	q.add(env, int(size))
+	q.mu.Unlock()
+	q.logQueued(env, size)
+	return nil
+}
+
+func (q *Queue) logQueued(env *Envelope, size int64) {
+	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
 }
 
 // add indexes a newly spooled message and wakes the scheduler; the

@@ -118,7 +118,12 @@ func (q *Queue) start(ctx context.Context, j *job) {
 
 func (q *Queue) work(ctx context.Context, j *job) {
 	env, raw, err := j.msg.env, j.raw, error(nil)
-	if raw == nil {
+	if raw == nil && j.msg.size >= largeMessage {
+		if err = q.cold.acquire(ctx, j.msg.size); err == nil {
+			defer q.releaseCold(j.msg.size)
+			env, raw, err = q.spool.ReadMessage(j.msg.env.ID)
+		}
+	} else if raw == nil {
 		env, raw, err = q.spool.ReadMessage(j.msg.env.ID)
 	}
 	r := jobResult{job: j, err: err}
@@ -127,6 +132,19 @@ func (q *Queue) work(ctx context.Context, j *job) {
 	}
 	q.results <- r
 }
+
+// releaseCold gives back a large message's share of the budget, and its
+// memory to the system.
+func (q *Queue) releaseCold(size int64) {
+	q.cold.release(size)
+	if q.opts.Release != nil {
+		q.opts.Release()
+	}
+}
+
+// largeMessage is the size from which reading a message back costs enough
+// memory to count against coldBudget and to hand back at once.
+const largeMessage = 1 << 20
 
 func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request {
 	req := &delivery.Request{

@@ -105,9 +105,22 @@ func (s *Spool) Close() {
 	}
 }
 
+// Body is the part of a message the spool copies from where it lies (a
+// large incoming message's file); *io.SectionReader is one.
+type Body interface {
+	io.ReaderAt
+	Size() int64
+}
+
 // Write stores a message durably. When it returns nil the message survives
 // a crash; on error nothing of it is left behind.
 func (s *Spool) Write(env *Envelope, raw []byte) error {
+	return s.WriteFrom(env, raw, nil)
+}
+
+// WriteFrom is Write for the message head followed by body (nil: none),
+// which is read twice, for its checksum and to copy it, and never held.
+func (s *Spool) WriteFrom(env *Envelope, head []byte, body Body) error {
 	if !validID(env.ID) {
 		return fmt.Errorf("queue: bad message id %q", env.ID)
 	}
@@ -122,11 +135,15 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	final := filepath.Join(s.dir, env.ID+msgSuffix)
 	// A pooled file is written over where it lies and renamed into place
 	// by the commit; without one, a new temp file.
-	tmp, oldSize, pooled := s.pool.Claim(int64(len(raw)) + 512) // + the envelope line, about
+	size := int64(len(head))
+	if body != nil {
+		size += body.Size()
+	}
+	tmp, oldSize, pooled := s.pool.Claim(size + 512) // + the envelope line, about
 	if !pooled {
 		tmp = filepath.Join(s.dir, tmpPrefix+env.ID+msgSuffix)
 	}
-	if err := s.writeTemp(tmp, pooled, oldSize, env, raw); err != nil {
+	if err := s.writeTemp(tmp, pooled, oldSize, env, head, body); err != nil {
 		os.Remove(tmp)
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			return ErrDiskFull
@@ -138,8 +155,16 @@ func (s *Spool) Write(env *Envelope, raw []byte) error {
 	return <-req.err
 }
 
-func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope, raw []byte) error {
-	head, err := json.Marshal(spoolHead{Envelope: env, BodyLen: int64(len(raw)), BodyCRC: crc32.Checksum(raw, crcTable)})
+func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope, raw []byte, body Body) error {
+	msgLen, crc := int64(len(raw)), crc32.Checksum(raw, crcTable)
+	if body != nil {
+		var err error
+		if crc, err = bodyCRC(crc, body); err != nil {
+			return err
+		}
+		msgLen += body.Size()
+	}
+	head, err := json.Marshal(spoolHead{Envelope: env, BodyLen: msgLen, BodyCRC: crc})
 	if err != nil {
 		return err
 	}
@@ -156,6 +181,13 @@ func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope,
 	head = append(append([]byte(spoolMagic), head...), '\n')
 	bufs := net.Buffers{head, raw}
 	n, err := bufs.WriteTo(f)
+	if err == nil && body != nil {
+		var k int64
+		k, err = io.Copy(f, io.NewSectionReader(body, 0, body.Size()))
+		if n += k; err == nil && k != body.Size() {
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	if err == nil && oldSize > n+maxStaleTail {
 		err = f.Truncate(n)
 	}
@@ -172,6 +204,20 @@ func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope,
 		err = cerr
 	}
 	return err
+}
+
+// bodyCRC continues crc over body, read in blocks.
+func bodyCRC(crc uint32, body Body) (uint32, error) {
+	buf := make([]byte, 64<<10)
+	for off := int64(0); off < body.Size(); {
+		k, err := body.ReadAt(buf[:min(int64(len(buf)), body.Size()-off)], off)
+		crc = crc32.Update(crc, crcTable, buf[:k])
+		off += int64(k)
+		if err != nil && !(err == io.EOF && off == body.Size()) {
+			return 0, err
+		}
+	}
+	return crc, nil
 }
 
 // committer renames a batch of temp files into place and makes the batch

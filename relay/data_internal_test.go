@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestHasBareLineEnding(t *testing.T) {
@@ -23,6 +26,11 @@ func TestHasBareLineEnding(t *testing.T) {
 		if got := hasBareLineEnding([]byte(in)); got != want {
 			t.Errorf("hasBareLineEnding(%q) = %v, want %v", in, got, want)
 		}
+		// The same verdict when the bytes arrive one read at a time.
+		c, err := readContent(iotest.OneByteReader(strings.NewReader(in)), "")
+		if err != nil || c.ends.bare != want {
+			t.Errorf("readContent(%q) one byte at a time: bare %v, err %v; want %v", in, c.ends.bare, err, want)
+		}
 	}
 }
 
@@ -33,7 +41,7 @@ func TestHasBareLineEnding(t *testing.T) {
 func TestContentWithHeaders(t *testing.T) {
 	t.Parallel()
 	read := func() content {
-		c, err := readContent(strings.NewReader(strings.Repeat("x", chunkSize+10)))
+		c, err := readContent(strings.NewReader(strings.Repeat("x", chunkSize+10)), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,5 +63,42 @@ func TestContentWithHeaders(t *testing.T) {
 	other := []byte("replaced by a filter\r\n")
 	if got := c.withHeaders(head, prepend, other); string(got) != string(head)+string(prepend)+string(other) {
 		t.Errorf("replaced content: %q", got)
+	}
+}
+
+// TestContentSpills: past spillAt the content goes to a file that is
+// already unlinked, only its first spillAt bytes stay in memory, and
+// header plus body give back exactly the bytes read.
+func TestContentSpills(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	msg := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcde\r\n", 3<<20/17) + "end\r\n"
+	c, err := readContent(iotest.HalfReader(strings.NewReader(msg)), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if c.file == nil || len(c.bytes()) != spillAt || c.size != int64(len(msg)) || c.ends.bare || c.ends.nul {
+		t.Fatalf("file %v, %d bytes in memory, size %d, bare %v", c.file != nil, len(c.bytes()), c.size, c.ends.bare)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the spill file has a name: %v", ents)
+	}
+	header, body, err := c.message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(io.NewSectionReader(body, 0, body.Size()))
+	if string(header) != "Subject: big\r\n\r\n" || string(header)+string(b) != msg {
+		t.Errorf("header %q and %d body bytes do not give back the message", header, len(b))
+	}
+	// A header section that does not end within spillAt is refused.
+	c2, err := readContent(strings.NewReader(strings.Repeat("X-Long: "+strings.Repeat("y", 990)+"\r\n", 2000)), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.close()
+	if _, _, err := c2.message(); err != errHeaderTooLarge {
+		t.Errorf("a 2 MB header section: %v", err)
 	}
 }

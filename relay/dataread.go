@@ -3,9 +3,9 @@ package relay
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -13,46 +13,45 @@ import (
 	"mailgate/internal/smtpdata"
 )
 
-// dataChunk bounds one read of message data, so that data_timeout is the
-// longest the client may stall between chunks (RFC 5321 section 4.5.3.2.5
-// "data block" timeout) rather than a limit on the whole message.
-const dataChunk = 64 << 10
-
-// deadlineReader applies limits.data_timeout while DATA is read: go-smtp
-// only sets a read deadline when it reads a command line, so without it a
-// message would have to arrive whole within command_timeout of "DATA".
+// deadlineReader applies limits.data_timeout to DATA read through
+// go-smtp's reader: one deadline for the whole message, set when DATA
+// starts, so a client that trickles a byte now and then is cut off as
+// surely as one that stalls (go-smtp only sets a read deadline when it
+// reads a command line).
 type deadlineReader struct {
-	r       io.Reader
-	conn    net.Conn
-	timeout time.Duration
-	now     func() time.Time
+	r     io.Reader
+	conn  net.Conn
+	until time.Time
+	set   bool
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	if len(p) > dataChunk {
-		p = p[:dataChunk]
+	if !d.set {
+		d.conn.SetReadDeadline(d.until)
+		d.set = true
 	}
-	d.conn.SetReadDeadline(d.now().Add(d.timeout))
 	return d.r.Read(p)
 }
 
 // readContent reads a message's content: itself, in bulk, when the
 // front allows it (a DATA command on a connection without TLS), or
-// through go-smtp's reader r.
+// through go-smtp's reader r. All of it must arrive within
+// limits.data_timeout of the start.
 func (ss *session) readContent(r io.Reader) (content, error) {
-	if _, bdat := r.(*io.PipeReader); bdat {
-		return readContent(r) // go-smtp's own goroutine feeds the pipe
+	until := time.Now().Add(ss.srv.conf().Limits.DataTimeout.D()) // wall clock: deadlines
+	if pr, bdat := r.(*io.PipeReader); bdat {
+		return ss.readChunks(pr, until)
 	}
 	f := ss.be.front
 	if f == nil || ss.conn.Conn() != net.Conn(f) || !f.claim() {
-		return readContent(ss.dataReader(r))
+		return readContent(&deadlineReader{r: r, conn: ss.conn.Conn(), until: until}, ss.srv.opts.SpillDir)
 	}
 	lim := ss.srv.conf().Limits
 	var watch func([]byte) // the smuggling tap sees these bytes too
 	if tap, ok := ss.conn.Server().Debug.(*smuggleTap); ok {
 		watch = func(b []byte) { tap.Write(b) }
 	}
-	c, err := f.readContent(dataLimits{size: int64(lim.MaxMessageSize), line: lim.MaxLineLength, timeout: lim.DataTimeout.D(), tap: watch})
+	c, err := f.readContent(dataLimits{size: int64(lim.MaxMessageSize), line: lim.MaxLineLength, until: until, tap: watch, dir: ss.srv.opts.SpillDir})
 	switch err {
 	case smtpdata.ErrTooLarge:
 		err = smtp.ErrDataTooLarge
@@ -62,15 +61,33 @@ func (ss *session) readContent(r io.Reader) (content, error) {
 	return c, err
 }
 
-// dataReader wraps r for DATA. BDAT chunks come through a pipe that
-// go-smtp fills from its own goroutine, under its command deadline; those
-// are left alone.
-func (ss *session) dataReader(r io.Reader) io.Reader {
-	if _, bdat := r.(*io.PipeReader); bdat {
-		return r
+// readChunks reads the content of BDAT chunks, which go-smtp's own
+// goroutine feeds into pr, each chunk under go-smtp's command deadline.
+// A client that sends chunk after small chunk is stopped at until all the
+// same: it is told 421 and the connection is closed (hangUp), whatever
+// go-smtp is waiting for at that moment.
+func (ss *session) readChunks(pr *io.PipeReader, until time.Time) (content, error) {
+	t := time.AfterFunc(time.Until(until), func() {
+		pr.CloseWithError(errDataTimeout)
+		ss.hangUp(errDataTimeout)
+	})
+	c, err := readContent(pr, ss.srv.opts.SpillDir)
+	if !t.Stop() {
+		c.close()
+		return content{}, errDataTimeout // the timer fired: the connection is gone
 	}
-	// Deadlines are wall-clock by nature: not the injectable Server.now.
-	return &deadlineReader{r: r, conn: ss.conn.Conn(), timeout: ss.srv.conf().Limits.DataTimeout.D(), now: time.Now}
+	return c, err
+}
+
+// hangUp sends reply and closes the connection, from any goroutine: go-smtp
+// may be blocked reading a command or a chunk, and its later writes then
+// fail instead of following the 421.
+func (ss *session) hangUp(r *smtp.SMTPError) {
+	ss.log.Info("data timeout", "after", ss.srv.conf().Limits.DataTimeout.D().String())
+	c := ss.conn.Conn()
+	c.SetWriteDeadline(time.Now().Add(closeFlush))
+	fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", r.Code, r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2], r.Message)
+	c.Close()
 }
 
 // Replies for a message that stopped arriving.
@@ -81,9 +98,14 @@ var (
 
 // abortData handles a DATA read that failed midway (timeout, reset): the
 // rest of the message may still arrive, and go-smtp would read it as
-// commands. Shutting the read side makes go-smtp see EOF and close the
-// session after sending the reply.
+// commands. The front then answers every read with EOF, so go-smtp closes
+// the session after sending the reply (shutting the read side alone is
+// not enough: on Linux bytes that arrive after it are still read). It
+// runs on the connection's goroutine (DATA, not BDAT).
 func (ss *session) abortData(err error) error {
+	if f := ss.be.front; f != nil {
+		f.err = errFrontClosed
+	}
 	closeRead(ss.conn.Conn())
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -117,78 +139,4 @@ func closeRead(c net.Conn) {
 		return
 	}
 	c.Close()
-}
-
-// content is a message as read, with room before it for the Received
-// header and what the filters prepend (a DKIM signature), so that the
-// spooled message is built without copying the content again.
-type content struct {
-	base []byte
-	off  int // the content is base[off:]
-}
-
-func (c content) bytes() []byte { return c.base[c.off:] }
-
-// headroom is the room kept before the content: a Received header with
-// TLS and account details and one DKIM signature fit in it.
-const headroom = 2048
-
-// withHeaders returns head, prepend and raw in one slice: in place when
-// raw is still the content as read (filters may change it) and they fit
-// in the headroom, else in a new one.
-func (c content) withHeaders(head, prepend, raw []byte) []byte {
-	n := len(head) + len(prepend)
-	in := c.bytes()
-	if n <= c.off && len(raw) == len(in) && len(raw) > 0 && &raw[0] == &in[0] {
-		start := c.off - n
-		copy(c.base[start:], head)
-		copy(c.base[start+len(head):], prepend)
-		return c.base[start:]
-	}
-	full := make([]byte, 0, n+len(raw))
-	return append(append(append(full, head...), prepend...), raw...)
-}
-
-// chunkSize is the unit content is read in; chunks are pooled, and only
-// the final copy of the whole message is allocated (io.ReadAll's growing
-// buffer copied a 100 KB message four times over: 7% of the CPU).
-const chunkSize = 32 << 10
-
-var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
-
-// readContent reads r to its end into a content with headroom.
-func readContent(r io.Reader) (content, error) {
-	var full []*[chunkSize]byte
-	defer func() {
-		for _, ch := range full {
-			chunks.Put(ch)
-		}
-	}()
-	ch := chunks.Get().(*[chunkSize]byte)
-	n, total := 0, 0
-	var err error
-	for err == nil {
-		if n == chunkSize {
-			full = append(full, ch)
-			ch, n = chunks.Get().(*[chunkSize]byte), 0
-		}
-		var k int
-		k, err = r.Read(ch[n:])
-		n += k
-		total += k
-	}
-	full = append(full, ch)
-	if err == io.EOF {
-		err = nil
-	}
-	c := content{base: make([]byte, headroom+total), off: headroom}
-	at := headroom
-	for i, ch := range full {
-		if i < len(full)-1 {
-			at += copy(c.base[at:], ch[:])
-		} else {
-			copy(c.base[at:], ch[:n])
-		}
-	}
-	return c, err
 }

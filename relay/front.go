@@ -206,10 +206,11 @@ var dataBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64
 // dataLimits are what the session applies to content it reads itself:
 // those go-smtp applies to content it reads.
 type dataLimits struct {
-	size    int64
-	line    int
-	timeout time.Duration
-	tap     func([]byte)
+	size  int64
+	line  int
+	until time.Time // the whole content must have arrived by then
+	tap   func([]byte)
+	dir   string // where a large message spills (readContent)
 }
 
 // readContent reads one message's content straight from the connection.
@@ -220,7 +221,7 @@ type dataLimits struct {
 // closes the session with its usual reply) or EOF otherwise.
 func (f *frontConn) readContent(lim dataLimits) (content, error) {
 	br := dataBuffers.Get().(*bufio.Reader)
-	br.Reset(&deadlineSource{f: f, timeout: lim.timeout})
+	br.Reset(&deadlineSource{f: f, until: lim.until})
 	defer func() {
 		f.pending = append(peekAll(br), f.pending...)
 		br.Reset(nil)
@@ -228,7 +229,7 @@ func (f *frontConn) readContent(lim dataLimits) (content, error) {
 		f.Conn.SetReadDeadline(time.Time{})
 	}()
 	d := &smtpdata.Reader{R: br, Limit: lim.size, LineLimit: lim.line, Tap: lim.tap}
-	c, err := readContent(d)
+	c, err := readContent(d, lim.dir)
 	if err == smtpdata.ErrTooLarge {
 		if derr := d.Drain(); derr != nil {
 			err = derr
@@ -269,11 +270,13 @@ func peekAll(br *bufio.Reader) []byte {
 }
 
 // deadlineSource is what the bulk reader reads: first the bytes the front
-// held back, then the connection, with data_timeout for each read (RFC
-// 5321 section 4.5.3.2.5 times each data block, not the whole message).
+// held back, then the connection, all of it by until (limits.data_timeout
+// bounds the whole DATA, so a client sending a byte now and then cannot
+// hold a session and its buffers for ever).
 type deadlineSource struct {
-	f       *frontConn
-	timeout time.Duration
+	f     *frontConn
+	until time.Time
+	set   bool
 }
 
 func (s *deadlineSource) Read(p []byte) (int, error) {
@@ -285,6 +288,9 @@ func (s *deadlineSource) Read(p []byte) (int, error) {
 	if err := s.f.flush(); err != nil { // the 354
 		return 0, err
 	}
-	s.f.Conn.SetReadDeadline(time.Now().Add(s.timeout))
+	if !s.set {
+		s.f.Conn.SetReadDeadline(s.until)
+		s.set = true
+	}
 	return s.f.Conn.Read(p)
 }

@@ -36,15 +36,25 @@ type Users interface {
 // durable.
 type Queue interface {
 	Enqueue(ctx context.Context, env *queue.Envelope, raw []byte) error
+	// EnqueueFrom spools head followed by body, read from where it lies
+	// (a large message's file), without holding it in memory.
+	EnqueueFrom(ctx context.Context, env *queue.Envelope, head []byte, body queue.Body) error
 }
 
 // Options are the relay's dependencies.
 type Options struct {
 	Config *config.Config
 	// TLS is used for STARTTLS and implicit TLS; nil disables both.
-	TLS        *tls.Config
-	Users      Users
-	Queue      Queue
+	TLS   *tls.Config
+	Users Users
+	Queue Queue
+	// SpillDir is where messages past 1 MB are read to (content.go):
+	// the spool directory, on the disk that takes them next; "" is the
+	// system's temp directory.
+	SpillDir string
+	// Release, when set, is called once a message that spilled is done
+	// with, so its buffers go back to the system soon (gctune.Releaser).
+	Release    func()
 	Chains     map[string]*filters.Chain // by listener name; missing = no filters
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer

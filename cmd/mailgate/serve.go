@@ -52,6 +52,7 @@ type app struct {
 	store    *mailbox.Store
 	router   *delivery.Router
 	queue    *queue.Queue
+	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
 	http     *metrics.Server
 
@@ -81,7 +82,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	a := &app{cfg: cfg, cfgPath: *cfgPath, level: new(slog.LevelVar), errc: make(chan error, 16)}
+	a := &app{cfg: cfg, cfgPath: *cfgPath, level: new(slog.LevelVar), errc: make(chan error, 16), release: gctune.NewReleaser(time.Second)}
 	a.log = newLogger(cfg.Log, a.level, stderr)
 	a.live.Store(cfg)
 	if err := a.start(*cfgPath == ""); err != nil {
@@ -229,7 +230,7 @@ func (a *app) startQueue(bool) error {
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
-		Logger: a.log, Registerer: a.reg,
+		Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
 	})
 	if err != nil {
 		return err
@@ -366,7 +367,7 @@ func (a *app) startRelay(bool) error {
 		return err
 	}
 	a.relay = relay.New(relay.Options{
-		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
+		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
 	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })

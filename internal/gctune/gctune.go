@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
+	"time"
 )
 
 // Start keeps the heap goal at least headroom bytes above the live heap,
@@ -66,4 +68,33 @@ func Percent(live, headroom uint64) int {
 	}
 	p := headroom * 100 / live
 	return int(min(max(p, 100), 10000))
+}
+
+// Releaser hands memory back to the operating system soon after large
+// messages are done with: their buffers leave the heap goal high, and
+// without new allocations no collection would lower it (the runtime
+// forces one only every two minutes), so RSS stayed at its peak. Soon
+// coalesces calls: one debug.FreeOSMemory a second at most, always one
+// after the last call.
+type Releaser struct {
+	delay time.Duration
+	armed atomic.Bool
+}
+
+// NewReleaser returns a Releaser that frees memory delay after a call.
+func NewReleaser(delay time.Duration) *Releaser { return &Releaser{delay: delay} }
+
+// Soon schedules a release unless one is already waiting. A nil Releaser
+// does nothing.
+func (r *Releaser) Soon() {
+	if r == nil || r.armed.Swap(true) {
+		return
+	}
+	time.AfterFunc(r.delay, func() {
+		r.armed.Store(false)
+		// Two collections: what sync.Pools held (message chunks, read
+		// buffers) survives the first in their victim caches.
+		runtime.GC()
+		debug.FreeOSMemory()
+	})
 }

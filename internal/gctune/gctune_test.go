@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"testing"
+	"time"
 )
 
 func TestPercent(t *testing.T) {
@@ -41,4 +42,29 @@ func TestStartRaisesGOGC(t *testing.T) {
 		}
 	}
 	t.Fatalf("GOGC is %d after 20 collections, want it raised above 100", s[0].Value.Uint64())
+}
+
+// TestReleaserCoalesces: calls while a release waits schedule no other,
+// and a call after it ran schedules the next one.
+func TestReleaserCoalesces(t *testing.T) {
+	r := NewReleaser(time.Hour)
+	r.Soon()
+	if !r.armed.Load() {
+		t.Fatal("Soon scheduled nothing")
+	}
+	r.Soon() // coalesced: still the one timer
+	var nilR *Releaser
+	nilR.Soon() // a nil Releaser is allowed and does nothing
+	r2 := NewReleaser(time.Millisecond)
+	r2.Soon()
+	for i := 0; r2.armed.Load(); i++ {
+		if i > 10000 {
+			t.Fatal("the release never ran")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r2.Soon()
+	if !r2.armed.Load() {
+		t.Error("a call after the release ran scheduled nothing")
+	}
 }
