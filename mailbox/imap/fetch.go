@@ -38,7 +38,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	for i := range list {
 		infos[list[i].UID] = &list[i]
 	}
+	s.startLong()
 	for _, t := range ts {
+		if s.abandoned("FETCH") {
+			return errAbandoned
+		}
 		info := infos[t.uid]
 		if info == nil {
 			continue // expunged meanwhile; the next poll reports it

@@ -2,10 +2,15 @@ package imap
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -99,27 +104,11 @@ func dump(bs goimap.BodyStructure) string {
 	return b.String()
 }
 
-// nestedMessage is a message whose body is a multipart nested depth
-// levels deep, each level with its own boundary, with "needle" in the
-// innermost text part: the shape of the attack in issue 14.
-func nestedMessage(depth int) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: x@attacker.test\r\nTo: app@localhost\r\nSubject: nested\r\n")
-	for i := 0; i < depth; i++ {
-		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i)
-	}
-	b.WriteString("Content-Type: text/plain\r\n\r\nneedle\r\n")
-	for i := depth - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "--b%d--\r\n", i)
-	}
-	return b.Bytes()
-}
-
 // TestNestingCap: parts are opened down to mimetree.MaxDepth levels and
 // the rest is one leaf, in BODYSTRUCTURE, BODY[part] and SEARCH alike.
 func TestNestingCap(t *testing.T) {
 	t.Parallel()
-	data := nestedMessage(8000)
+	data := mimetree.Nested(8000, "needle")
 	root := mimetree.Parse(data)
 	depth, p := 0, root
 	var path []int
@@ -174,5 +163,78 @@ func TestMaxParts(t *testing.T) {
 	last := string(root.Children[len(root.Children)-1].Body(data))
 	if !strings.HasPrefix(last, fmt.Sprintf("part %d", mimetree.MaxParts-2)) || !strings.HasSuffix(last, fmt.Sprintf("part %d", mimetree.MaxParts+49)) {
 		t.Fatalf("the last part is %q ... %q", last[:20], last[len(last)-20:])
+	}
+}
+
+// BenchmarkNestedMIME is issue 14's attack through a live server: a
+// message nested 8,000 levels deep (565 KB) and one nested 50,000 levels
+// (3.7 MB), FETCH BODYSTRUCTURE and SEARCH TEXT for a word that is not
+// there (so every part is read). Figures in TESTING.md.
+func BenchmarkNestedMIME(b *testing.B) {
+	for _, depth := range []int{8000, 50000} {
+		env := startServer(b, nil)
+		msg := mimetree.Nested(depth, "needle")
+		if err := env.store.Deliver(context.Background(), alice, "", msg, false); err != nil {
+			b.Fatal(err)
+		}
+		c := benchClient(b, env)
+		b.Run(fmt.Sprintf("depth=%d/FETCH_BODYSTRUCTURE", depth), func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			for i := 0; i < b.N; i++ {
+				msgs, err := c.Fetch(goimap.SeqSetNum(1), &goimap.FetchOptions{BodyStructure: &goimap.FetchItemBodyStructure{Extended: true}}).Collect()
+				if err != nil || len(msgs) != 1 {
+					b.Fatalf("FETCH: %d, %v", len(msgs), err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("depth=%d/SEARCH_TEXT", depth), func(b *testing.B) {
+			b.SetBytes(int64(len(msg)))
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Search(&goimap.SearchCriteria{Text: []string{"absent"}}, nil).Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestLongCommandStopsWhenClientLeaves: a client asks for SEARCH TEXT
+// over 1,000 nested messages (seconds of work) and hangs up at once; the
+// server notices between messages and stops, instead of searching on
+// for nobody.
+func TestLongCommandStopsWhenClientLeaves(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	env := startServer(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	if _, err := env.store.Messages(alice, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(env.dir, alice, "cur")
+	first := filepath.Join(cur, "1700000000.nest00000.host:2,")
+	if err := os.WriteFile(first, mimetree.Nested(8000, "needle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 1000; i++ { // one file's bytes, a thousand messages
+		if err := os.Link(first, filepath.Join(cur, fmt.Sprintf("1700000000.nest%05d.host:2,", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range []string{"s SEARCH TEXT absent", "f FETCH 1:* BODYSTRUCTURE"} {
+		c := dialRaw(t, env.tlsAddr, true)
+		c.line()
+		c.send("a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+		c.until("b OK")
+		c.send(cmd + "\r\n")
+		c.conn.Close()
+	}
+	// FETCH may also stop at its first write to the closed connection;
+	// either way both connections end long before the work would.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "imap command abandoned: the client closed the connection\" session=i1") ||
+		value(t, env.srv.metrics.active) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not stop SEARCH and FETCH after the client left:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

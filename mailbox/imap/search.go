@@ -156,7 +156,11 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	var data goimap.SearchData
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
+	s.startLong()
 	for i, vm := range v.msgs {
+		if s.abandoned("SEARCH") {
+			return nil, errAbandoned
+		}
 		info := infos[vm.uid]
 		if vm.gone || info == nil {
 			continue

@@ -205,7 +205,7 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 		tc.SetDeadline(time.Time{})
 		conn = tc
 	}
-	sess := &session{srv: s, log: log}
+	sess := &session{srv: s, log: log, raw: gc.Conn}
 	// imapserver never sees TLS: the front runs STARTTLS and refuses
 	// clear-text logins, so imapserver's own checks are turned off.
 	fr := newFront(s, sess, gc, conn, implicitTLS, log)
