@@ -36,6 +36,11 @@ func TestClientMistakeReplies(t *testing.T) {
 		{cmd: "SEARCH FOOBAR", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "FOOBAR"); message numbers and UIDs start at 1`},
 		{cmd: "SEARCH UID 0", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "0"); message numbers and UIDs start at 1`},
 		{cmd: "SEARCH SINCE yesterday", want: `BAD [CLIENTBUG] SEARCH syntax error: in date: parsing time "yesterday" as "2-Jan-2006": cannot parse "yesterday" as "2"`},
+		// Not mistakes: a set that matches no message copies nothing (the
+		// empty COPYUID that imapserver cannot write answered SERVERBUG).
+		{cmd: "COPY 5 INBOX", want: "OK COPY completed"},
+		{cmd: "UID COPY 99 INBOX", want: "OK COPY completed"},
+		{cmd: "MOVE 5 INBOX", want: "OK MOVE completed"},
 		{cmd: "SELECT &AC8-etc", want: badUTF7},
 		{cmd: "EXAMINE &Jjo", want: badUTF7},
 		{cmd: "CREATE \"!#$&'+,-.0123456789:;<=>?@^_`|[}\"", want: badUTF7},
