@@ -272,6 +272,11 @@ func (ps *parser) multipart(p *Part, depth int) {
 		ps.pop()
 	}
 	p.End = ps.endBefore(d, p.BodyStart)
+	if n := len(p.Children); n > 0 {
+		// An empty last part ends where its delimiter line does, after
+		// the line break that endBefore takes away.
+		p.End = max(p.End, p.Children[n-1].End)
+	}
 	if len(p.Children) == 0 {
 		p.Capped = true // a multipart without parts: its body is text
 	}
