@@ -48,7 +48,15 @@ type Part struct {
 	Children []*Part
 	Message  *Part
 	Capped   bool
+	// bodyLine and endLine count the line breaks before BodyStart and
+	// End, so that Lines needs no second look at the bytes (nested
+	// message/rfc822 parts would each count their whole body again).
+	bodyLine, endLine int
 }
+
+// Lines is the number of line breaks in the body (BODYSTRUCTURE's
+// body-fld-lines).
+func (p *Part) Lines() int { return p.endLine - p.bodyLine }
 
 // Multipart reports whether p was opened as a multipart.
 func (p *Part) Multipart() bool { return len(p.Children) > 0 }
@@ -70,6 +78,7 @@ func Parse(data []byte) *Part {
 type parser struct {
 	data   []byte
 	pos    int            // start of the next line to read
+	lines  int            // line breaks before pos
 	bounds []string       // the boundaries open, outermost first
 	open   map[string]int // boundary -> its innermost index in bounds
 	parts  int
@@ -118,23 +127,35 @@ func (ps *parser) next(skip int) delim {
 		if level, closing, ok := ps.isDelim(l); ok && (closing || level != skip) {
 			return delim{level: level, close: closing, at: ps.pos}
 		}
-		ps.pos += len(l)
+		ps.advance(l)
 	}
 	return delim{level: -1, at: len(ps.data)}
 }
 
-// endBefore is where content that a delimiter at d ends: before the
-// line break that precedes the delimiter line, never before from.
-func (ps *parser) endBefore(d delim, from int) int {
-	end := d.at
-	if d.level < 0 || end <= from {
-		return max(end, from)
+// advance consumes the line l at pos.
+func (ps *parser) advance(l []byte) {
+	ps.pos += len(l)
+	if len(l) > 0 && l[len(l)-1] == '\n' {
+		ps.lines++
 	}
-	end-- // the '\n' ending the previous line
+}
+
+// endBefore is where content that starts at from (after fromLine line
+// breaks) ends when next stopped at d: before the line break that
+// precedes the delimiter line. It returns the offset and the line
+// breaks before it.
+func (ps *parser) endBefore(d delim, from, fromLine int) (end, line int) {
+	if d.at <= from {
+		return from, fromLine
+	}
+	if d.level < 0 {
+		return d.at, ps.lines
+	}
+	end, line = d.at-1, ps.lines-1 // the '\n' ending the previous line
 	if end > from && ps.data[end-1] == '\r' {
 		end--
 	}
-	return max(end, from)
+	return end, line
 }
 
 func (ps *parser) push(boundary string) {
@@ -166,8 +187,8 @@ func (ps *parser) entity(depth int, parent string) *Part {
 	ps.contentType(p, parent)
 	switch {
 	case p.BodyStart < 0: // a delimiter came before the header's end
-		p.BodyStart = ps.pos
-		p.End = ps.pos
+		p.BodyStart, p.bodyLine = ps.pos, ps.lines
+		p.End, p.endLine = ps.pos, ps.lines
 		return p
 	case depth >= MaxDepth || ps.parts >= MaxParts:
 		p.Capped = p.Type == "multipart" || isMessage(p)
@@ -176,11 +197,11 @@ func (ps *parser) entity(depth int, parent string) *Part {
 		return p
 	case isMessage(p):
 		p.Message = ps.entity(depth+1, "")
-		p.End = p.Message.End
+		p.End, p.endLine = p.Message.End, p.Message.endLine
 		return p
 	}
 	d := ps.next(-2)
-	p.End = ps.endBefore(d, p.BodyStart)
+	p.End, p.endLine = ps.endBefore(d, p.BodyStart, p.bodyLine)
 	return p
 }
 
@@ -199,18 +220,18 @@ func (ps *parser) header(p *Part) {
 			break
 		}
 		if len(bytes.TrimRight(l, "\r\n")) == 0 {
-			ps.pos += len(l)
-			p.BodyStart = ps.pos
+			ps.advance(l)
+			p.BodyStart, p.bodyLine = ps.pos, ps.lines
 			break
 		}
 		if !isFieldLine(l, ps.pos > p.Start) {
-			p.BodyStart = ps.pos
+			p.BodyStart, p.bodyLine = ps.pos, ps.lines
 			break
 		}
-		ps.pos += len(l)
+		ps.advance(l)
 	}
 	if p.BodyStart < 0 && ps.pos == len(ps.data) {
-		p.BodyStart = ps.pos
+		p.BodyStart, p.bodyLine = ps.pos, ps.lines
 	}
 	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(ps.data[p.Start:ps.pos])))
 	p.Header = h
@@ -254,28 +275,28 @@ func (ps *parser) multipart(p *Part, depth int) {
 	level := len(ps.bounds) - 1
 	d := ps.next(-2) // the preamble
 	for d.level == level && !d.close {
-		ps.pos += len(ps.line())
+		ps.advance(ps.line())
 		if ps.parts >= MaxParts && len(p.Children) > 0 {
 			d = ps.next(level) // the rest is the last part's text
 			last := p.Children[len(p.Children)-1]
-			last.End = ps.endBefore(d, last.BodyStart)
+			last.End, last.endLine = ps.endBefore(d, last.BodyStart, last.bodyLine)
 			continue
 		}
 		p.Children = append(p.Children, ps.entity(depth+1, p.Subtype))
 		d = ps.next(-2) // where the part stopped
 	}
 	if d.level == level { // the close delimiter; then the epilogue
-		ps.pos += len(ps.line())
+		ps.advance(ps.line())
 		ps.pop()
 		d = ps.next(-2)
 	} else {
 		ps.pop()
 	}
-	p.End = ps.endBefore(d, p.BodyStart)
-	if n := len(p.Children); n > 0 {
+	p.End, p.endLine = ps.endBefore(d, p.BodyStart, p.bodyLine)
+	if n := len(p.Children); n > 0 && p.Children[n-1].End > p.End {
 		// An empty last part ends where its delimiter line does, after
 		// the line break that endBefore takes away.
-		p.End = max(p.End, p.Children[n-1].End)
+		p.End, p.endLine = p.Children[n-1].End, p.Children[n-1].endLine
 	}
 	if len(p.Children) == 0 {
 		p.Capped = true // a multipart without parts: its body is text

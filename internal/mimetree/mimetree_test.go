@@ -20,6 +20,9 @@ func check(t *testing.T, data []byte, p *Part, lo, hi, depth int) int {
 	if p.Multipart() && p.Message != nil {
 		t.Fatalf("a part is both multipart and message")
 	}
+	if l := bytes.Count(p.Body(data), []byte("\n")); p.Lines() != l {
+		t.Fatalf("part [%d %d %d]: Lines %d, the body has %d", p.Start, p.BodyStart, p.End, p.Lines(), l)
+	}
 	n := 1
 	if p.Message != nil {
 		n += check(t, data, p.Message, p.BodyStart, p.End, depth+1)

@@ -46,10 +46,10 @@ func bodyStructure(data []byte, p *mimetree.Part) goimap.BodyStructure {
 		bs.MessageRFC822 = &goimap.BodyStructureMessageRFC822{
 			Envelope:      imapserver.ExtractEnvelope(p.Message.Header),
 			BodyStructure: bodyStructure(data, p.Message),
-			NumLines:      int64(bytes.Count(body, []byte("\n"))),
+			NumLines:      int64(p.Lines()),
 		}
 	case p.Type == "text":
-		bs.Text = &goimap.BodyStructureText{NumLines: int64(bytes.Count(body, []byte("\n")))}
+		bs.Text = &goimap.BodyStructureText{NumLines: int64(p.Lines())}
 	}
 	bs.Extended = &goimap.BodyStructureSinglePartExt{Disposition: disposition(h), Language: language(h),
 		Location: h.Get("Content-Location")}
