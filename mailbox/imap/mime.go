@@ -181,8 +181,8 @@ func matchText(data []byte, p *mimetree.Part, pattern []byte, withHeader bool) b
 		return false
 	case p.Message != nil:
 		return matchText(data, p.Message, pattern, true)
-	case p.Type != "text" && p.Type != "message":
-		return false
+	case p.Capped || (p.Type != "text" && p.Type != "message"):
+		return false // past the limits a part is opaque, as in BODYSTRUCTURE
 	}
 	e, _ := gomessage.New(h, bytes.NewReader(p.Body(data)))
 	if e == nil {

@@ -238,3 +238,35 @@ func TestLongCommandStopsWhenClientLeaves(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMessageNestingCap: message/rfc822 parts count as levels too; past
+// the cap the rest is opaque to BODYSTRUCTURE and SEARCH alike (the
+// capped part's own header, "level 100", is still a header).
+func TestMessageNestingCap(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&b, "Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n", i)
+	}
+	b.WriteString("Subject: bottom\r\n\r\nneedle\r\n")
+	data := b.Bytes()
+	root := mimetree.Parse(data)
+	levels := 0
+	var innermost goimap.BodyStructure
+	for bs := bodyStructure(data, root); bs != nil; levels++ {
+		innermost = bs
+		sp := bs.(*goimap.BodyStructureSinglePart)
+		if sp.MessageRFC822 == nil {
+			break
+		}
+		bs = sp.MessageRFC822.BodyStructure
+	}
+	if levels != mimetree.MaxDepth || innermost.MediaType() != "application/octet-stream" {
+		t.Fatalf("%d message levels, innermost %s; want %d, application/octet-stream", levels, innermost.MediaType(), mimetree.MaxDepth)
+	}
+	for pattern, want := range map[string]bool{"level 100": true, "level 101": false, "needle": false} {
+		if got := matchText(data, root, []byte(pattern), true); got != want {
+			t.Errorf("SEARCH TEXT %q = %v, want %v", pattern, got, want)
+		}
+	}
+}
