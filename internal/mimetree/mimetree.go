@@ -44,7 +44,9 @@ type Part struct {
 	Params        map[string]string
 	// Children are the parts of a multipart; Message is the message
 	// inside a message/rfc822 (or message/global) part. Both are empty
-	// for a leaf, and for a part past MaxDepth or MaxParts (Capped).
+	// for a leaf, and for a multipart or message that was not opened
+	// (Capped): past MaxDepth or MaxParts, or a multipart without a
+	// boundary or without parts. Its bytes are then opaque data.
 	Children []*Part
 	Message  *Part
 	Capped   bool
@@ -190,9 +192,9 @@ func (ps *parser) entity(depth int, parent string) *Part {
 		p.BodyStart, p.bodyLine = ps.pos, ps.lines
 		p.End, p.endLine = ps.pos, ps.lines
 		return p
-	case depth >= MaxDepth || ps.parts >= MaxParts:
+	case depth >= MaxDepth || ps.parts >= MaxParts || (p.Type == "multipart" && p.Params["boundary"] == ""):
 		p.Capped = p.Type == "multipart" || isMessage(p)
-	case p.Type == "multipart" && p.Params["boundary"] != "":
+	case p.Type == "multipart":
 		ps.multipart(p, depth)
 		return p
 	case isMessage(p):
