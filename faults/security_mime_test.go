@@ -75,3 +75,34 @@ func TestNestedMIMEOverMX(t *testing.T) {
 		len(mimetree.Nested(depths[0], "needle"))>>10, len(mimetree.Nested(depths[1], "needle"))>>10,
 		fetched.Round(time.Millisecond), searched.Round(time.Millisecond))
 }
+
+// TestIMAPClientMistakes: on the real binary, arguments imapserver's
+// decoder refuses get BAD or NO [CANNOT] with a reason, not NO
+// [SERVERBUG], and the server logs no error for them (issue 14 item 8;
+// the exact lines are in mailbox/imap TestClientMistakeReplies).
+func TestIMAPClientMistakes(t *testing.T) {
+	t.Parallel()
+	srv := startIMAPPOP(t)
+	q := imapLogin(t, srv)
+	q.send("s SELECT INBOX\r\n")
+	q.until("s OK")
+	for _, c := range []struct{ cmd, want string }{
+		{"a FETCH 0 FLAGS", "a BAD [CLIENTBUG] Invalid sequence set"},
+		{"b SEARCH FOOBAR", "b BAD [CLIENTBUG] Unknown SEARCH key"},
+		{"c SELECT &AC8-etc", "c NO [CANNOT] Mailbox name is not valid modified UTF-7"},
+		{"d CREATE \"!#$&'+,-.0123456789:;<=>?@^_`|[}\"", "d NO [CANNOT] Mailbox name is not valid modified UTF-7"},
+		{"e CREATE {3+}\r\na\x00b", "e NO [CANNOT] Mailbox name is not valid modified UTF-7"},
+	} {
+		q.send(c.cmd + "\r\n")
+		lines := q.until(c.want[:2])
+		if got := lines[len(lines)-1]; !strings.HasPrefix(got, c.want) {
+			t.Errorf("%q answered %q, want %q...", c.cmd, got, c.want)
+		}
+	}
+	if l := q.line(); l != "* BYE A command carrying a literal was rejected; closing the connection to stay in step" {
+		t.Errorf("after a refused name in a literal: %q, want BYE", l)
+	}
+	if logs := srv.Logs(); strings.Contains(logs, "level=ERROR") || strings.Contains(logs, "SERVERBUG") {
+		t.Errorf("a client mistake was logged as a server error:\n%s", logs)
+	}
+}
