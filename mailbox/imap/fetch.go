@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"mailgate/internal/mimetree"
 	"mailgate/mailbox"
 )
 
@@ -37,7 +38,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	for i := range list {
 		infos[list[i].UID] = &list[i]
 	}
+	s.startLong()
 	for _, t := range ts {
+		if s.abandoned("FETCH") {
+			return errAbandoned
+		}
 		info := infos[t.uid]
 		if info == nil {
 			continue // expunged meanwhile; the next poll reports it
@@ -142,9 +147,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.Me
 }
 
 // writeContent writes the items that need the message's bytes. Each
-// extraction reads its own section reader, so the file is never seeked.
+// extraction reads its own section reader, so the file is never seeked;
+// the items that look at MIME parts share one parsed tree (mime.go).
 func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, o *goimap.FetchOptions) error {
 	open := func() io.Reader { return io.NewSectionReader(f, 0, size) }
+	m := &parsedMessage{r: f, size: size}
 	if o.Envelope {
 		h, err := textproto.ReadHeader(bufio.NewReader(open()))
 		if err != nil {
@@ -153,32 +160,56 @@ func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64,
 		mw.WriteEnvelope(imapserver.ExtractEnvelope(h))
 	}
 	if o.BodyStructure != nil {
-		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(open()))
+		data, tree := m.tree()
+		mw.WriteBodyStructure(bodyStructure(data, tree))
 	}
 	for _, bs := range o.BodySection {
-		if err := writeSection(mw, f, size, bs, open); err != nil {
+		if err := writeSection(mw, f, size, bs, m); err != nil {
 			return err
 		}
 	}
 	for _, bs := range o.BinarySection {
-		buf := imapserver.ExtractBinarySection(open(), bs)
+		data, tree := m.tree()
+		buf := binarySection(data, tree, bs)
 		if err := writeAll(mw.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
 			return err
 		}
 	}
 	for _, bss := range o.BinarySectionSize {
-		mw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(open(), bss))
+		data, tree := m.tree()
+		n := len(binarySection(data, tree, &goimap.FetchItemBinarySection{Part: bss.Part}))
+		mw.WriteBinarySectionSize(bss, uint32(min(n, 1<<32-1)))
 	}
 	return nil
 }
 
+// parsedMessage reads a message and parses its MIME tree once, when the
+// first item that needs them asks.
+type parsedMessage struct {
+	r    io.ReaderAt
+	size int64
+	data []byte
+	root *mimetree.Part
+}
+
+func (m *parsedMessage) tree() ([]byte, *mimetree.Part) {
+	if m.root == nil {
+		m.data = make([]byte, m.size)
+		n, _ := m.r.ReadAt(m.data, 0)
+		m.data = m.data[:n]
+		m.root = mimetree.Parse(m.data)
+	}
+	return m.data, m.root
+}
+
 // writeSection streams BODY[] (whole message, optionally partial) from
-// the file byte for byte; other sections go through imapserver's parser.
-func writeSection(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, bs *goimap.FetchItemBodySection, open func() io.Reader) error {
+// the file byte for byte; other sections come from the parsed message.
+func writeSection(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, bs *goimap.FetchItemBodySection, m *parsedMessage) error {
 	whole := len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierNone &&
 		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
 	if !whole {
-		buf := imapserver.ExtractBodySection(open(), bs)
+		data, tree := m.tree()
+		buf := bodySection(data, tree, bs)
 		return writeAll(mw.WriteBodySection(bs, int64(len(buf))), buf)
 	}
 	off, n := int64(0), size

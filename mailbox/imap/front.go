@@ -60,6 +60,11 @@ type front struct {
 	awaitCont bool     // a synchronising literal waits for the server's "+" or refusal
 	litSize   int64
 	eline     []byte // server output held until its line is complete (while watching)
+	// mistake replaces imapserver's next "NO [SERVERBUG]" answer: the
+	// error it answers so was the client's (clienterr.go).
+	mistake string
+	// refused: the last command imapserver finished was such a mistake.
+	refused bool
 }
 
 // inflight is a command whose answer the front watches for.
@@ -308,6 +313,7 @@ func (f *front) took(line []byte, cmd inflight) bool {
 	}
 	text := trimEOL(line)
 	if !f.inCommand {
+		f.refused = false
 		f.curTag, _, _ = commandWords(text)
 		if cmd.tag != "" {
 			f.cmd = cmd

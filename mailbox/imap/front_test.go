@@ -160,7 +160,7 @@ func TestCapabilitiesMatchImapserver(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	bare := imapserver.New(&imapserver.Options{Caps: caps, TLSConfig: env.srv.opts.TLS, Logger: logAdapter{log},
+	bare := imapserver.New(&imapserver.Options{Caps: caps, TLSConfig: env.srv.opts.TLS, Logger: logAdapter{l: log},
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &session{srv: env.srv, conn: c, log: log}, nil, nil
 		}})

@@ -42,6 +42,55 @@ const maxPending = 32 << 10
 func (f *front) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mistake != "" {
+		n := len(p)
+		p = f.fixReply(p)
+		if _, err := f.write(p); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+	return f.write(p)
+}
+
+// noteMistake arms fixReply with the answer to send instead of
+// imapserver's coming SERVERBUG.
+func (f *front) noteMistake(reply string) {
+	f.mu.Lock()
+	f.mistake, f.refused = reply, reply != ""
+	f.mu.Unlock()
+}
+
+// afterRefusal reports whether the client's last command was refused
+// as a mistake (and nothing was sent after it).
+func (f *front) afterRefusal() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
+}
+
+// serverBug is how imapserver answers any error it does not know.
+const serverBug = " NO [SERVERBUG] Internal server error\r\n"
+
+// fixReply puts the noted answer in place of the SERVERBUG status line
+// that ends p (imapserver flushes at each status line); f.mu is held.
+func (f *front) fixReply(p []byte) []byte {
+	if !bytes.HasSuffix(p, []byte(serverBug)) {
+		return p
+	}
+	head := p[:len(p)-len(serverBug)]
+	lineStart := bytes.LastIndexByte(head, '\n') + 1
+	if bytes.IndexByte(head[lineStart:], ' ') >= 0 {
+		return p // not "tag NO [SERVERBUG]..."
+	}
+	out := append(append([]byte{}, head...), ' ')
+	out = append(append(out, f.mistake...), "\r\n"...)
+	f.mistake = ""
+	return out
+}
+
+// write is Write for output that needs no fixing; f.mu is held.
+func (f *front) write(p []byte) (int, error) {
 	if !f.watching() && len(f.eline) == 0 {
 		return f.send(p)
 	}

@@ -46,6 +46,10 @@ const maxBufferedLiteral = 4096
 
 var errLiteralRefused = errors.New("imap: oversized literal refused")
 
+// literalRefused ends a connection whose command with a literal was
+// refused: imapserver may read the literal's bytes as commands.
+const literalRefused = "A command carrying a literal was rejected; closing the connection to stay in step"
+
 func (g *literalGuard) Write(p []byte) (int, error) {
 	if isIngress() {
 		return g.ingress(p)
@@ -70,7 +74,7 @@ func (g *literalGuard) egress(p []byte) (int, error) {
 	defer g.mu.Unlock()
 	if len(g.literalTags) > 0 && g.answeredBAD(p) {
 		g.failed = true
-		g.bye("A command carrying a literal was rejected; closing the connection to stay in step")
+		g.bye(literalRefused)
 		return 0, errLiteralRefused
 	}
 	if g.awaitCont == 0 || len(p) == 0 {
@@ -94,7 +98,11 @@ func (g *literalGuard) answeredBAD(p []byte) bool {
 		return false
 	}
 	delete(g.literalTags, string(p[:sp]))
-	return bytes.HasPrefix(p[sp:], []byte(" BAD")) || bytes.HasPrefix(p[sp:], []byte(" NO [TOOBIG]"))
+	// NO [SERVERBUG] is imapserver's answer to an argument its decoder
+	// refused (a mailbox name that is not modified UTF-7) before the
+	// literal, which it then reads as commands.
+	return bytes.HasPrefix(p[sp:], []byte(" BAD")) || bytes.HasPrefix(p[sp:], []byte(" NO [TOOBIG]")) ||
+		bytes.HasPrefix(p[sp:], []byte(" NO [SERVERBUG]"))
 }
 
 func (g *literalGuard) ingress(p []byte) (int, error) {

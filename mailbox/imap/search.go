@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
+	"mailgate/internal/mimetree"
 	"mailgate/mailbox"
 )
 
@@ -27,6 +28,7 @@ type candidate struct {
 	read     bool
 	head     []byte
 	headRead bool
+	root     *mimetree.Part
 }
 
 func (c *candidate) bytes() []byte {
@@ -36,12 +38,17 @@ func (c *candidate) bytes() []byte {
 	return c.raw
 }
 
-func (c *candidate) entity() *gomessage.Entity {
-	e, _ := gomessage.Read(bytes.NewReader(c.bytes()))
-	if e == nil {
-		e, _ = gomessage.New(gomessage.Header{}, bytes.NewReader(nil))
+// tree is the message's MIME structure, parsed once (mime.go).
+func (c *candidate) tree() *mimetree.Part {
+	if c.root == nil {
+		c.root = mimetree.Parse(c.bytes())
 	}
-	return e
+	return c.root
+}
+
+// matchText is SEARCH TEXT (withHeader) or BODY.
+func (c *candidate) matchText(text string, withHeader bool) bool {
+	return text == "" || matchText(c.bytes(), c.tree(), bytes.ToLower([]byte(text)), withHeader)
 }
 
 // fields returns the header fields named key, from the store's header
@@ -149,7 +156,11 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 	var data goimap.SearchData
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
+	s.startLong()
 	for i, vm := range v.msgs {
+		if s.abandoned("SEARCH") {
+			return nil, errAbandoned
+		}
 		info := infos[vm.uid]
 		if vm.gone || info == nil {
 			continue
@@ -278,12 +289,12 @@ func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
 		}
 	}
 	for _, text := range c.Text {
-		if !matchEntity(m.entity(), text, true) {
+		if !m.matchText(text, true) {
 			return false
 		}
 	}
 	for _, text := range c.Body {
-		if !matchEntity(m.entity(), text, false) {
+		if !m.matchText(text, false) {
 			return false
 		}
 	}
@@ -329,32 +340,4 @@ func matchFields(fields gomessage.HeaderFields, pattern string) bool {
 		}
 	}
 	return false
-}
-
-// matchEntity looks for text in the decoded text parts of a message (and
-// in its header fields when includeHeader, for SEARCH TEXT).
-func matchEntity(e *gomessage.Entity, pattern string, includeHeader bool) bool {
-	if pattern == "" {
-		return true
-	}
-	if includeHeader && matchFields(e.Header.Fields(), pattern) {
-		return true
-	}
-	if mr := e.MultipartReader(); mr != nil {
-		for {
-			part, err := mr.NextPart()
-			if err != nil {
-				return false
-			}
-			if matchEntity(part, pattern, includeHeader) {
-				return true
-			}
-		}
-	}
-	t, _, _ := e.Header.ContentType()
-	if t != "" && !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
-		return false
-	}
-	body, _ := io.ReadAll(bufio.NewReader(e.Body))
-	return bytes.Contains(bytes.ToLower(body), bytes.ToLower([]byte(pattern)))
 }

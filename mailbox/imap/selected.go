@@ -369,7 +369,14 @@ func (s *session) copyError(err error) error {
 	return s.imapError(err)
 }
 
+// copyData is the COPYUID of a copy or move; nil when no message was
+// copied (a set of expunged or absent messages), which is answered plain
+// OK: imapserver cannot write an empty UID set and answered SERVERBUG in
+// the middle of the OK line.
 func copyData(res mailbox.CopyResult) *goimap.CopyData {
+	if len(res.Source) == 0 {
+		return nil
+	}
 	d := &goimap.CopyData{UIDValidity: res.UIDValidity}
 	for i := range res.Source {
 		d.SourceUIDs.AddNum(goimap.UID(res.Source[i]))
@@ -388,8 +395,10 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest stri
 	if err != nil && len(res.Source) == 0 {
 		return s.copyError(err)
 	}
-	if err := w.WriteCopyData(copyData(res)); err != nil {
-		return err
+	if d := copyData(res); d != nil {
+		if err := w.WriteCopyData(d); err != nil {
+			return err
+		}
 	}
 	moved := append([]uint32(nil), res.Source...)
 	sortUIDs(moved)

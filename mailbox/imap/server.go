@@ -205,12 +205,12 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 		tc.SetDeadline(time.Time{})
 		conn = tc
 	}
-	sess := &session{srv: s, log: log}
+	sess := &session{srv: s, log: log, raw: gc.Conn}
 	// imapserver never sees TLS: the front runs STARTTLS and refuses
 	// clear-text logins, so imapserver's own checks are turned off.
 	fr := newFront(s, sess, gc, conn, implicitTLS, log)
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
-	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{log}, DebugWriter: guard,
+	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{l: log, front: fr}, DebugWriter: guard,
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			sess.conn = c
 			return sess, nil, nil
@@ -283,10 +283,3 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 
 func (l *oneConnListener) Close() error   { return nil }
 func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
-
-// logAdapter sends imapserver's own messages to slog.
-type logAdapter struct{ l *slog.Logger }
-
-func (a logAdapter) Printf(format string, args ...any) {
-	a.l.Info("imapserver", "msg", cleanLog(fmt.Sprintf(format, args...)))
-}

@@ -24,6 +24,10 @@ type session struct {
 	account  string
 	failures int
 	sel      *view // selected folder, or nil
+	// raw is the client's TCP connection, watched during long commands
+	// (see abandoned); since is when the last look was taken.
+	raw   net.Conn
+	since time.Time
 }
 
 var (
@@ -47,6 +51,33 @@ func (s *session) bye(text string) {
 	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(nc, "* BYE "+text+"\r\n")
 	nc.Close()
+}
+
+// startLong notes the start of a command that may take long (FETCH,
+// SEARCH); abandoned then looks at the connection every 100 ms of it.
+func (s *session) startLong() { s.since = time.Now() }
+
+// abandoned reports whether the client has left while a long command
+// runs, so the work stops with it (issue 14: a SEARCH over a hostile
+// folder ran on for minutes after the client had gone).
+func (s *session) abandoned(cmd string) bool {
+	if s.raw == nil || time.Since(s.since) < 100*time.Millisecond {
+		return false
+	}
+	s.since = time.Now()
+	if !peerGone(s.raw) {
+		return false
+	}
+	s.log.Info("imap command abandoned: the client closed the connection", "command", cmd, "account", s.account)
+	return true
+}
+
+// errAbandoned answers a command whose client has gone (it will most
+// likely never read it).
+var errAbandoned = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: goimap.ResponseCodeUnavailable,
+	Text: "Connection closed by the client; command abandoned",
 }
 
 func (s *session) Close() error {
