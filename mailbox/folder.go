@@ -11,6 +11,10 @@ import (
 
 // message is one message of a folder, as the store keeps it in memory.
 type message struct {
+	// id names this message in the store's memory (the header cache's
+	// key): unique for the life of the process and never reused, unlike
+	// a file name, an inode or a UID of a folder that may be re-created.
+	id       uint64
 	uid      uint32
 	base     string // unique part of the file name
 	sub      string // "new" or "cur"
@@ -84,6 +88,7 @@ func (a *account) openFolder(name string) (*folder, error) {
 	f.uidValidity, f.uidNext, f.records = st.uidValidity, st.uidNext, st.records
 	a.store.seenUIDValidity(st.uidValidity)
 	for _, m := range st.msgs {
+		m.id = a.store.ids.Add(1)
 		f.msgs = append(f.msgs, m)
 		f.byBase[m.base] = m
 		a.usage += m.size
@@ -200,6 +205,7 @@ func (a *account) addFresh(f *folder, fresh []*message) string {
 
 // insert adds m (whose UID is the highest) to f.
 func (a *account) insert(f *folder, m *message) {
+	m.id = a.store.ids.Add(1)
 	f.msgs = append(f.msgs, m)
 	f.byBase[m.base] = m
 	a.usage += m.size
