@@ -28,7 +28,7 @@ type message struct {
 func (m *message) path(dir string) string { return filepath.Join(dir, m.sub, m.name) }
 
 func (m *message) info2() MessageInfo {
-	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords)}
+	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords), Name: m.base}
 }
 
 // folder is one loaded Maildir folder. All fields are guarded by the
@@ -71,6 +71,9 @@ func (a *account) openFolder(name string) (*folder, error) {
 	f := &folder{name: name, dir: dir, byBase: map[string]*message{}}
 	st, err := readIndex(dir)
 	if errors.Is(err, errCorruptIndex) {
+		// The new UIDVALIDITY must differ from the one clients cached,
+		// even when both fall in the same second (see nextUIDValidity).
+		a.store.seenUIDValidity(brokenValidity(dir))
 		a.store.metrics.brokenIndexes.Inc()
 		a.store.logger.Warn("mailbox index is corrupt; moved aside, UIDs renumbered", "dir", dir)
 		os.Rename(filepath.Join(dir, indexName), filepath.Join(dir, indexName+".broken"))

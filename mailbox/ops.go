@@ -17,6 +17,10 @@ type MessageInfo struct {
 	Size         int64 // octets, CRLF line endings: RFC822.SIZE, POP3 LIST
 	InternalDate time.Time
 	Flags        []string // \Seen, \Answered, \Flagged, \Deleted, \Draft, keywords
+	// Name is the unique part of the message's Maildir file name: it
+	// stays the same for the message's whole life (flag changes, a MOVE,
+	// a new UIDVALIDITY) and no other message of the account ever gets it.
+	Name string
 }
 
 // Snapshot is a folder's state at one moment.
