@@ -39,10 +39,7 @@ func TestDKIMBodyOnDisk(t *testing.T) {
 	raw := crlf(submitted) + strings.Repeat("a line of the large body, 41 octets.\r\n", 3<<20/40)
 	msg := onDisk(t, "app@example.org", []string{"someone@example.net"}, raw)
 	ctx := context.Background()
-	txn, err := ch.Begin(ctx, submitConn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	txn := ch.Begin(ctx, submitConn)
 	defer txn.Close()
 	if err := txn.Mail(ctx, msg.From); err != nil {
 		t.Fatal(err)

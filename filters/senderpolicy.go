@@ -67,7 +67,7 @@ func (f *senderPolicyFilter) CheckData(ctx context.Context, st *State, msg *Mess
 	if v := f.checkField(a, "From", froms[0]); v.Result != "" {
 		return v
 	}
-	switch senders := headerValues(msg.Raw, "Sender"); len(senders) {
+	switch senders := headerValues(msg.Header, "Sender"); len(senders) {
 	case 0:
 	case 1:
 		if v := f.checkField(a, "Sender", senders[0]); v.Result != "" {

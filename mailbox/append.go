@@ -116,7 +116,7 @@ func (s *Store) put(account, folder string, r io.Reader, sub, info string, keywo
 		date = now
 	}
 	tmpName := s.names.next(now.Unix(), int64(now.Nanosecond()/1000))
-	size, err := writeTmp(s.pool, f.dir, tmpName, r, -1)
+	size, err := writeTmp(f.dir, tmpName, r, -1)
 	if err != nil {
 		return nil, nil, err
 	}

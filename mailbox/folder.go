@@ -11,6 +11,10 @@ import (
 
 // message is one message of a folder, as the store keeps it in memory.
 type message struct {
+	// id names this message in the store's memory (the header cache's
+	// key): unique for the life of the process and never reused, unlike
+	// a file name, an inode or a UID of a folder that may be re-created.
+	id       uint64
 	uid      uint32
 	base     string // unique part of the file name
 	sub      string // "new" or "cur"
@@ -24,7 +28,7 @@ type message struct {
 func (m *message) path(dir string) string { return filepath.Join(dir, m.sub, m.name) }
 
 func (m *message) info2() MessageInfo {
-	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords)}
+	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords), Name: m.base}
 }
 
 // folder is one loaded Maildir folder. All fields are guarded by the
@@ -67,6 +71,9 @@ func (a *account) openFolder(name string) (*folder, error) {
 	f := &folder{name: name, dir: dir, byBase: map[string]*message{}}
 	st, err := readIndex(dir)
 	if errors.Is(err, errCorruptIndex) {
+		// The new UIDVALIDITY must differ from the one clients cached,
+		// even when both fall in the same second (see nextUIDValidity).
+		a.store.seenUIDValidity(brokenValidity(dir))
 		a.store.metrics.brokenIndexes.Inc()
 		a.store.logger.Warn("mailbox index is corrupt; moved aside, UIDs renumbered", "dir", dir)
 		os.Rename(filepath.Join(dir, indexName), filepath.Join(dir, indexName+".broken"))
@@ -84,6 +91,7 @@ func (a *account) openFolder(name string) (*folder, error) {
 	f.uidValidity, f.uidNext, f.records = st.uidValidity, st.uidNext, st.records
 	a.store.seenUIDValidity(st.uidValidity)
 	for _, m := range st.msgs {
+		m.id = a.store.ids.Add(1)
 		f.msgs = append(f.msgs, m)
 		f.byBase[m.base] = m
 		a.usage += m.size
@@ -200,6 +208,7 @@ func (a *account) addFresh(f *folder, fresh []*message) string {
 
 // insert adds m (whose UID is the highest) to f.
 func (a *account) insert(f *folder, m *message) {
+	m.id = a.store.ids.Add(1)
 	f.msgs = append(f.msgs, m)
 	f.byBase[m.base] = m
 	a.usage += m.size

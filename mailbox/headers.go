@@ -15,10 +15,12 @@ import (
 // IMAP clients ask for headers all the time (ENVELOPE and
 // BODY.PEEK[HEADER.FIELDS] when a folder is opened, SEARCH FROM/SUBJECT
 // on every filter run), and opening and reading each file was most of
-// the cost of those commands. A Maildir file's content never changes
-// under its unique name (flags change only the part after ':'), so the
-// headers are kept in memory, keyed by account and that name, within a
-// byte budget (Options.HeaderCache), least recently used first out.
+// the cost of those commands. A stored message never changes, so its
+// headers are kept in memory within a byte budget (Options.HeaderCache),
+// least recently used first out. The key is the message's process-unique
+// id, not its file name or inode: a name can come back (another Maildir
+// program, a restored backup) and an inode is reused by the file system,
+// and either would then serve one message's headers for another's.
 func (s *Store) Header(account, folder string, uid uint32) ([]byte, error) {
 	key, err := s.headerKey(account, folder, uid)
 	if err != nil {
@@ -44,21 +46,21 @@ func (s *Store) Header(account, folder string, uid uint32) ([]byte, error) {
 	return h, nil
 }
 
-func (s *Store) headerKey(account, folder string, uid uint32) (string, error) {
+func (s *Store) headerKey(account, folder string, uid uint32) (uint64, error) {
 	a, err := s.lock(account)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer a.mu.Unlock()
 	f, err := a.loadedFolder(folder)
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	m := f.find(uid)
 	if m == nil {
-		return "", ErrNoMessage
+		return 0, ErrNoMessage
 	}
-	return a.name + "\x00" + m.base, nil
+	return m.id, nil
 }
 
 // maxHeader bounds what readHeader keeps: a longer header is returned
@@ -95,19 +97,23 @@ type headerCache struct {
 	budget int
 	used   int
 	order  *list.List // front: most recently used
-	byKey  map[string]*list.Element
+	byKey  map[uint64]*list.Element
 }
 
 type cachedHeader struct {
-	key    string
+	key    uint64
 	header []byte
 }
 
+// entryCost is what one cached header counts against the budget: its
+// bytes and the bookkeeping around them.
+func entryCost(h []byte) int { return len(h) + 64 }
+
 func newHeaderCache(budget int) *headerCache {
-	return &headerCache{budget: budget, order: list.New(), byKey: map[string]*list.Element{}}
+	return &headerCache{budget: budget, order: list.New(), byKey: map[uint64]*list.Element{}}
 }
 
-func (c *headerCache) get(key string) ([]byte, bool) {
+func (c *headerCache) get(key uint64) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.byKey[key]
@@ -118,8 +124,8 @@ func (c *headerCache) get(key string) ([]byte, bool) {
 	return e.Value.(*cachedHeader).header, true
 }
 
-func (c *headerCache) put(key string, h []byte) {
-	cost := len(h) + len(key) + 64
+func (c *headerCache) put(key uint64, h []byte) {
+	cost := entryCost(h)
 	if cost > c.budget/4 {
 		return
 	}
@@ -134,6 +140,6 @@ func (c *headerCache) put(key string, h []byte) {
 	for c.used > c.budget {
 		old := c.order.Remove(c.order.Back()).(*cachedHeader)
 		delete(c.byKey, old.key)
-		c.used -= len(old.header) + len(old.key) + 64
+		c.used -= entryCost(old.header)
 	}
 }

@@ -2,7 +2,6 @@ package mailbox
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -67,19 +66,19 @@ func TestHeaderCacheStaysWithinBudget(t *testing.T) {
 	c := newHeaderCache(4096)
 	h := []byte(strings.Repeat("X", 400) + "\r\n\r\n")
 	for i := 0; i < 100; i++ {
-		c.put(fmt.Sprint("k", i), h)
+		c.put(uint64(i), h)
 		if c.used > c.budget {
 			t.Fatalf("after %d puts the cache holds %d bytes, budget %d", i+1, c.used, c.budget)
 		}
 	}
-	if _, ok := c.get("k0"); ok {
+	if _, ok := c.get(0); ok {
 		t.Error("the oldest header is still cached")
 	}
-	if got, ok := c.get("k99"); !ok || string(got) != string(h) {
+	if got, ok := c.get(99); !ok || string(got) != string(h) {
 		t.Error("the newest header is not cached")
 	}
-	c.put("huge", make([]byte, 2048)) // over a quarter of the budget: not kept
-	if _, ok := c.get("huge"); ok {
+	c.put(1000, make([]byte, 2048)) // over a quarter of the budget: not kept
+	if _, ok := c.get(1000); ok {
 		t.Error("a header bigger than a quarter of the budget was cached")
 	}
 }

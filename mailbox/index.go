@@ -82,6 +82,22 @@ func readIndex(dir string) (*indexState, error) {
 	return st, sc.Err()
 }
 
+// brokenValidity returns the UIDVALIDITY in the header line of a
+// damaged index, or 0 when even that cannot be read.
+func brokenValidity(dir string) uint32 {
+	data, err := os.ReadFile(filepath.Join(dir, indexName))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := strings.Split(string(line), "\t")
+	if len(f) != 3 || f[0] != indexMagic {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[2], 10, 32)
+	return uint32(v)
+}
+
 func (st *indexState) apply(f []string) error {
 	if len(f) < 2 {
 		return errCorruptIndex

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"mailgate/internal/inodepool"
+	"mailgate/internal/rawfile"
 )
 
 // IMAP system flags, as the store's API spells them.
@@ -118,10 +118,13 @@ func (u *uniqueNames) next(sec, usec int64) string {
 
 // writeTmp copies r into dir/tmp/name with CRLF line endings (IMAP sizes
 // and literals are counted in CRLF octets) and fsyncs it. It returns the
-// stored size. limit < 0 means no limit; past limit, errTooBig.
-func writeTmp(pool *inodepool.Pool, dir, name string, r io.Reader, limit int64) (int64, error) {
+// stored size. limit < 0 means no limit; past limit, errTooBig. The file
+// is always a new one (O_EXCL): a message's inode is never shared with
+// another message, so a session reading an expunged message through an
+// open descriptor keeps reading exactly its bytes.
+func writeTmp(dir, name string, r io.Reader, limit int64) (int64, error) {
 	p := filepath.Join(dir, "tmp", name)
-	f, err := pool.OpenNew(p, 0)
+	f, err := rawfile.Open(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, err
 	}

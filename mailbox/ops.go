@@ -17,6 +17,10 @@ type MessageInfo struct {
 	Size         int64 // octets, CRLF line endings: RFC822.SIZE, POP3 LIST
 	InternalDate time.Time
 	Flags        []string // \Seen, \Answered, \Flagged, \Deleted, \Draft, keywords
+	// Name is the unique part of the message's Maildir file name: it
+	// stays the same for the message's whole life (flag changes, a MOVE,
+	// a new UIDVALIDITY) and no other message of the account ever gets it.
+	Name string
 }
 
 // Snapshot is a folder's state at one moment.
@@ -315,7 +319,7 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 			kept = append(kept, m)
 			continue
 		}
-		if err := s.pool.Put(m.path(f.dir)); err != nil {
+		if err := unlinkMessage(m.path(f.dir)); err != nil {
 			errs = errors.Join(errs, err)
 			kept = append(kept, m)
 			continue
@@ -334,4 +338,16 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 	f.restamp()
 	sort.Slice(gone, func(i, j int) bool { return gone[i] < gone[j] })
 	return gone, errors.Join(errs, a.logRecords(f, records.String()))
+}
+
+// unlinkMessage removes an expunged message's file name. The inode, and
+// so the bytes, live on for as long as a session holds the file open
+// (FETCH, POP3 RETR) or another folder's COPY links it; nothing ever
+// writes to it again. A file already gone (removed by another Maildir
+// program) is no error: the message is gone either way.
+func unlinkMessage(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

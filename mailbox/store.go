@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"mailgate/internal/inodepool"
 )
 
 // Errors the store returns; protocol layers map them to replies.
@@ -59,13 +57,13 @@ type Store struct {
 	metrics      *metrics
 	names        *uniqueNames
 	headers      *headerCache
-	pool         *inodepool.Pool
 
 	mu           sync.Mutex
 	accounts     map[string]*account
 	quotas       map[string]int64
 	lastValidity uint32
 	seq          atomic.Uint64 // modseq source for every folder
+	ids          atomic.Uint64 // source of message.id
 }
 
 // account is one user's Maildir and everything loaded from it.
@@ -98,8 +96,7 @@ func New(opts Options) (*Store, error) {
 		accounts:     map[string]*account{},
 		quotas:       map[string]int64{},
 	}
-	var err error
-	if s.pool, err = openPool(opts.Dir); err != nil {
+	if err := removeOldPool(opts.Dir); err != nil {
 		return nil, err
 	}
 	if s.logger == nil {
@@ -111,25 +108,16 @@ func New(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// openPool opens <root>/.free, where expunged message files wait, emptied,
-// to become new ones (see internal/inodepool: on ext4, creating a file
-// after many deletions was a fifth of the IMAP server's CPU under APPEND
-// and EXPUNGE). Account names never start with '.', so no account can
-// own that directory.
-func openPool(root string) (*inodepool.Pool, error) {
-	dir := filepath.Join(root, ".free")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	p := inodepool.New(dir)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		p.Adopt(e.Name())
-	}
-	return p, nil
+// removeOldPool deletes <root>/.free, where versions before 2026-12
+// kept the emptied files of expunged messages to reuse them for new ones.
+// That reuse let a session that still had an expunged message open read
+// it emptied, or read the next delivery's bytes, possibly another
+// account's; an expunged message's file is now only unlinked, so an open
+// descriptor keeps reading the old bytes. The files there are empty and
+// belong to no message. Account names never start with '.', so no
+// account can own that directory.
+func removeOldPool(root string) error {
+	return os.RemoveAll(filepath.Join(root, ".free"))
 }
 
 // SetQuota overrides one account's limit in bytes (0: unlimited; a

@@ -1,6 +1,10 @@
 // Package inodepool keeps emptied files for reuse in place of new ones.
-// The queue's spool and the Maildir store both create and delete a file
-// per message; on ext4 the creation after many deletions is what costs.
+// The queue's spool creates and deletes a file per message; on ext4 the
+// creation after many deletions is what costs. Only an owner that alone
+// reads its files, and can tell its own bytes from a previous owner's,
+// may use it: the Maildir store no longer does, because a session could
+// still be reading an expunged message when its file was handed to the
+// next one (docs/mailbox.md).
 package inodepool
 
 import (

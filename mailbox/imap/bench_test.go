@@ -117,6 +117,36 @@ func BenchmarkAppend(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
+// BenchmarkAppendExpunge measures an APPEND followed by UID EXPUNGE of
+// the message: the file created, fsynced, renamed, then unlinked, the
+// churn of a client that files and deletes mail. Each new message gets a
+// new file; an expunged one is only unlinked (see docs/mailbox.md).
+func BenchmarkAppendExpunge(b *testing.B) {
+	env := startServer(b, nil)
+	c := env.login(b, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	body := "Subject: bench\r\n\r\n"
+	for len(body) < 2048 {
+		body += "0123456789 abcdefghijklmnopqrstuvwxyz 0123456789 abcdefghijklmnop\r\n"
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := c.Append("INBOX", int64(len(body)), &goimap.AppendOptions{Flags: []goimap.Flag{goimap.FlagDeleted}})
+		io.WriteString(cmd, body)
+		cmd.Close()
+		data, err := cmd.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.UIDExpunge(goimap.UIDSetNum(data.UID)).Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
 // discardConn is a connection that takes any write: it isolates what the
 // front adds to each write of imapserver's output.
 type discardConn struct{ net.Conn }

@@ -39,23 +39,44 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		infos[list[i].UID] = &list[i]
 	}
 	s.startLong()
+	gone := false
 	for _, t := range ts {
 		if s.abandoned("FETCH") {
 			return errAbandoned
 		}
 		info := infos[t.uid]
 		if info == nil {
-			continue // expunged meanwhile; the next poll reports it
+			gone = true
+			continue
 		}
 		if options.Flags {
 			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
 		}
-		if err := s.fetchOne(w, t, info, options); err != nil {
+		fetched, err := s.fetchOne(w, t, info, options)
+		if errors.Is(err, errShortFile) {
+			s.log.Error("imap FETCH: message file shorter than its size; closing the connection",
+				"account", s.account, "folder", v.name, "uid", t.uid, "size", info.Size)
+			s.conn.NetConn().Close()
+		}
+		if err != nil {
 			return err
 		}
+		gone = gone || !fetched
+	}
+	if gone {
+		return errExpungeIssued
 	}
 	return nil
 }
+
+// errExpungeIssued answers a FETCH that named messages another session
+// expunged since this one last heard of it (RFC 9051 §7.1: the session
+// still shows them until its next EXPUNGE). The messages that still
+// exist were sent; for the others there is no data rather than empty
+// data, and the client learns why. imaptest accepts the text ("no
+// longer exist") as Zimbra's.
+var errExpungeIssued = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: "EXPUNGEISSUED",
+	Text: "Some of the requested messages no longer exist: another session expunged them"}
 
 // setsSeen reports whether a FETCH reads a body without PEEK.
 func setsSeen(o *goimap.FetchOptions) bool {
@@ -116,15 +137,25 @@ func (s *session) content(uid uint32, o *goimap.FetchOptions) (r io.ReaderAt, si
 	return nil, 0, done, nil
 }
 
-func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) error {
+// fetchOne writes one message's FETCH response; fetched is false when
+// the message was expunged before its content could be opened (then
+// nothing is written: a response without its content would look like an
+// empty message).
+func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) (fetched bool, err error) {
 	r, size, done, err := s.content(t.uid, o)
 	if errors.Is(err, mailbox.ErrNoMessage) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return s.imapError(err)
+		return false, s.imapError(err)
 	}
 	defer done()
+	return true, s.writeMessage(w, t, info, o, r, size)
+}
+
+// writeMessage writes the FETCH response of one message whose content,
+// if the items need it, is r.
+func (s *session) writeMessage(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions, r io.ReaderAt, size int64) error {
 	mw := w.CreateMessage(t.seq)
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
@@ -218,9 +249,20 @@ func writeSection(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64,
 		n = min(p.Size, size-off)
 	}
 	wc := mw.WriteBodySection(bs, n)
-	_, err := io.Copy(wc, io.NewSectionReader(f, off, n))
+	copied, err := io.Copy(wc, io.NewSectionReader(f, off, n))
+	if err == nil && copied < n {
+		err = errShortFile
+	}
 	return errors.Join(err, wc.Close())
 }
+
+// errShortFile: a message file held fewer bytes than its recorded size
+// after the literal announcing that size was sent. The store never
+// shortens a message, so only something outside mailgate can have done
+// it; the literal can no longer be completed truthfully, and a client
+// would wait forever for the rest of it (as imaptest's clients did when
+// expunged files were emptied for reuse), so the connection is closed.
+var errShortFile = errors.New("message file is shorter than its recorded size")
 
 func writeAll(wc io.WriteCloser, bufs ...[]byte) error {
 	var err error

@@ -46,10 +46,9 @@ func (s *session) cmdLIST(arg string) bool {
 	return s.listing(arg, "LIST [message number]", "+OK %d %d", func(i int) any { return s.msgs[i].Size })
 }
 
-// cmdUIDL shows each message's IMAP UID as its unique-id, so the value stays
-// the same across sessions and matches what IMAP clients see.
+// cmdUIDL shows each message's unique-id (Message.UIDL).
 func (s *session) cmdUIDL(arg string) bool {
-	return s.listing(arg, "UIDL [message number]", "+OK %d %d", func(i int) any { return s.msgs[i].UID })
+	return s.listing(arg, "UIDL [message number]", "+OK %d %s", func(i int) any { return s.msgs[i].UIDL })
 }
 
 // listing answers LIST and UIDL: one line for one message, or a multi-line
@@ -66,7 +65,7 @@ func (s *session) listing(arg, usage, single string, value func(i int) any) bool
 	s.reply("+OK %d messages (%d octets)", n, size)
 	for i := range s.msgs {
 		if !s.deleted[i] {
-			s.reply("%d %d", i+1, value(i))
+			s.reply("%d %v", i+1, value(i))
 		}
 	}
 	s.reply(".")

@@ -20,9 +20,12 @@ import (
 
 // Message is one message of a maildrop as POP3 lists it.
 type Message struct {
-	// UID is the message's IMAP UID in INBOX; UIDL shows it, so POP3 and
-	// IMAP clients name a message the same way.
+	// UID is the message's IMAP UID in INBOX: how the session names it
+	// to the Maildrop.
 	UID uint32
+	// UIDL is its unique-id (RFC 1939 §7): 1 to 70 characters from
+	// 0x21 to 0x7E, never given to another message of the maildrop.
+	UIDL string
 	// Size is the octet count RETR sends: CRLF line ends, before dot-stuffing.
 	Size int64
 }
