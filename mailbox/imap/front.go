@@ -235,7 +235,7 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		kind = lineAlone
 	}
 	switch name {
-	case "CAPABILITY", "STARTTLS":
+	case "CAPABILITY", "STARTTLS", "ID":
 		return lineOwn, inflight{}
 	case "LOGIN", "AUTHENTICATE":
 		if f.authed {

@@ -35,6 +35,9 @@ func (f *front) answer() error {
 		return f.reply("* CAPABILITY "+list, c.tag+" OK CAPABILITY completed")
 	case "STARTTLS":
 		return f.startTLS(c)
+	case "ID":
+		f.srv.metrics.commands.WithLabelValues(c.name).Inc()
+		return f.reply(f.id(c)...)
 	case "LOGIN", "AUTHENTICATE":
 		// The reply imapserver gives when it refuses clear-text logins.
 		return f.reply(c.tag + " NO [PRIVACYREQUIRED] TLS is required to authenticate")
@@ -162,7 +165,8 @@ func (r *argReader) end() bool {
 }
 
 // capabilities is the list imapserver would give in this state for our
-// caps (see its availableCaps), plus QUOTA after login. f.mu is held.
+// caps (see its availableCaps), plus QUOTA after login and ID (id.go)
+// in every state. f.mu is held.
 func (f *front) capabilities() []string {
 	var l []string
 	add := func(cs ...goimap.Cap) {
@@ -182,9 +186,9 @@ func (f *front) capabilities() []string {
 			l = append(l, string(goimap.CapStartTLS))
 		}
 		if f.authAllowed() {
-			return append(l, "AUTH=PLAIN")
+			return append(l, "AUTH=PLAIN", string(goimap.CapID))
 		}
-		return append(l, string(goimap.CapLoginDisabled))
+		return append(l, string(goimap.CapLoginDisabled), string(goimap.CapID))
 	}
 	if rev1 {
 		l = append(l, string(goimap.CapUnselect), string(goimap.CapEnable), string(goimap.CapIdle), string(goimap.CapUTF8Accept))
@@ -193,7 +197,7 @@ func (f *front) capabilities() []string {
 	}
 	add(goimap.CapSpecialUse, goimap.CapCreateSpecialUse, goimap.CapLiteralPlus, goimap.CapUnauthenticate)
 	l = append(l, "APPENDLIMIT="+strconv.FormatUint(uint64(f.sess.AppendLimit()), 10))
-	return append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE")
+	return append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapID))
 }
 
 // startTLS answers STARTTLS and runs the handshake. Bytes the client
