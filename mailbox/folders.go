@@ -23,6 +23,7 @@ type FolderStatus struct {
 	Messages    uint32
 	Unseen      uint32
 	Deleted     uint32
+	Recent      uint32 // not yet claimed by any session (recent.go)
 	UIDNext     uint32
 	UIDValidity uint32
 	Size        int64
@@ -252,7 +253,11 @@ func (s *Store) Status(account, name string) (FolderStatus, error) {
 		return FolderStatus{}, err
 	}
 	st := FolderStatus{Messages: uint32(len(f.msgs)), UIDNext: f.uidNext, UIDValidity: f.uidValidity}
+	recent := f.recentFrom()
 	for _, m := range f.msgs {
+		if m.uid >= recent {
+			st.Recent++
+		}
 		if strings.IndexByte(m.info, 'S') < 0 {
 			st.Unseen++
 		}

@@ -123,7 +123,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.Me
 	mw := w.CreateMessage(t.seq)
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
-		mw.WriteFlags(toFlags(info.Flags))
+		mw.WriteFlags(toFlags(s.sel.withRecent(t.uid, info.Flags)))
 	}
 	if o.InternalDate {
 		mw.WriteInternalDate(info.InternalDate)

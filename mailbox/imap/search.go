@@ -154,6 +154,11 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		if vm.gone || info == nil {
 			continue
 		}
+		if v.recent[vm.uid] {
+			withRecent := *info
+			withRecent.Flags = v.withRecent(vm.uid, info.Flags)
+			info = &withRecent
+		}
 		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid), loadHead: s.headLoader(vm.uid)}
 		if !match(cand, &c) {
 			continue

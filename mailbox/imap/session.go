@@ -263,8 +263,7 @@ func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, l
 		d.Size = &st.Size
 	}
 	if o.NumRecent {
-		var zero uint32
-		d.NumRecent = &zero
+		d.NumRecent = &st.Recent
 	}
 	if o.AppendLimit {
 		d.AppendLimit = &limit
