@@ -150,7 +150,7 @@ func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64,
 		if err != nil {
 			h = textproto.Header{}
 		}
-		mw.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		mw.WriteEnvelope(envelope(h))
 	}
 	if o.BodyStructure != nil {
 		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(open()))

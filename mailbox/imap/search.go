@@ -272,7 +272,7 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 
 func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
 	for _, hc := range c.Header {
-		if !m.matchHeader(hc.Key, hc.Value) {
+		if !m.matchHeader(hc.Key, hc.Value) && !m.matchAddresses(hc.Key, hc.Value) {
 			return false
 		}
 	}
