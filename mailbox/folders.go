@@ -49,6 +49,22 @@ func (s *Store) Folders(account string) ([]FolderInfo, error) {
 	return out, nil
 }
 
+// Subscriptions returns the account's subscribed folder names, sorted,
+// including those of folders deleted since.
+func (s *Store) Subscriptions(account string) ([]string, error) {
+	a, err := s.lock(account)
+	if err != nil {
+		return nil, err
+	}
+	defer a.mu.Unlock()
+	var out []string
+	for n := range readSubscriptions(a.dir) {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 // FolderExists reports whether the account has the folder (used for
 // user+tag subaddressing).
 func (s *Store) FolderExists(account, folder string) bool {
@@ -116,7 +132,8 @@ func (s *Store) DeleteFolder(account, name string) error {
 	}
 	a.unload(c)
 	a.notify()
-	setSubscription(a.dir, c, false)
+	// The subscription stays (RFC 3501 §6.3.6: the server must not remove
+	// a name from the list on its own); LIST shows it \NonExistent.
 	return os.RemoveAll(trash)
 }
 

@@ -234,6 +234,10 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 	if isLit && !nonSync {
 		kind = lineAlone
 	}
+	if caughtUp {
+		// imapserver has finished every command before this one.
+		f.sess.lsub = name == "LSUB"
+	}
 	switch name {
 	case "CAPABILITY", "STARTTLS", "ID":
 		return lineOwn, inflight{}
@@ -247,6 +251,10 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		return lineAlone, inflight{tag: tag, login: true, cont: name == "AUTHENTICATE"}
 	case "IDLE":
 		return lineAlone, inflight{tag: tag, cont: true}
+	case "LSUB":
+		// Alone, and nothing after it until its tagged reply: the session
+		// reads the lsub mark set above while imapserver runs it (list.go).
+		return lineAlone, inflight{tag: tag}
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		if f.authed {
 			return lineOwn, inflight{} // before login imapserver says BYE, as for any unknown command
