@@ -273,4 +273,3 @@ func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, l
 	}
 	return d
 }
-
