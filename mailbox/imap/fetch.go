@@ -42,10 +42,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 		if info == nil {
 			continue // expunged meanwhile; the next poll reports it
 		}
-		if options.Flags {
+		o := options
+		switch {
+		case options.Flags && !v.knows(info.Flags):
+			// Another session added a keyword this client has not been
+			// told of: FLAGS must come first, and only the poll after this
+			// command can write it. The poll then reports the flags.
+			withoutFlags := *options
+			withoutFlags.Flags = false
+			o = &withoutFlags
+		case options.Flags:
 			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
 		}
-		if err := s.fetchOne(w, t, info, options); err != nil {
+		if err := s.fetchOne(w, t, info, o); err != nil {
 			return err
 		}
 	}

@@ -76,3 +76,19 @@ func TestKeywordsAnnounced(t *testing.T) {
 	b.has("g EXAMINE INBOX\r\n", `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work)`, "g OK [READ-ONLY] EXAMINE completed")
 	b.has("h SELECT INBOX\r\n", `* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work \*)] Permanent flags`)
 }
+
+// TestFetchUnknownKeyword: a FETCH FLAGS of a message that another
+// session gave a new keyword gets the flags after a FLAGS announcing it,
+// in the same command.
+func TestFetchUnknownKeyword(t *testing.T) {
+	t.Parallel()
+	env := startServer(t, nil)
+	env.store.Deliver(context.Background(), alice, "", []byte("Subject: one\r\n\r\nbody\r\n"), false)
+	a, b := loginRaw(t, env), loginRaw(t, env)
+	a.has("b SELECT INBOX\r\n", "b OK [READ-WRITE] SELECT completed")
+	b.has("c SELECT INBOX\r\n", "c OK [READ-WRITE] SELECT completed")
+	b.has("d STORE 1 +FLAGS.SILENT ($Later)\r\n", "d OK STORE completed")
+	a.expect("e FETCH 1 (FLAGS RFC822.SIZE)\r\n", "* 1 FETCH (UID 1 RFC822.SIZE 22)",
+		`* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Later)`, `* 1 FETCH (UID 1 FLAGS ($Later \Recent))`, "e OK FETCH completed")
+	a.expect("f FETCH 1 (FLAGS)\r\n", `* 1 FETCH (UID 1 FLAGS ($Later \Recent))`, "f OK FETCH completed")
+}
