@@ -255,6 +255,14 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		// Alone, and nothing after it until its tagged reply: the session
 		// reads the lsub mark set above while imapserver runs it (list.go).
 		return lineAlone, inflight{tag: tag}
+	case "SORT":
+		if f.authed {
+			return lineOwn, inflight{}
+		}
+	case "UID":
+		if sub := uidCommand(text); f.authed && sub == "SORT" {
+			return lineOwn, inflight{}
+		}
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		if f.authed {
 			return lineOwn, inflight{} // before login imapserver says BYE, as for any unknown command
@@ -458,6 +466,16 @@ func commandWords(text []byte) (tag, name string, rest []byte) {
 		return tag, strings.ToUpper(string(text[:sp])), text[sp:]
 	}
 	return tag, strings.ToUpper(string(text)), nil
+}
+
+// uidCommand returns the command after UID ("SORT" in "a UID SORT ...").
+func uidCommand(text []byte) string {
+	_, _, rest := commandWords(text)
+	rest = bytes.TrimLeft(rest, " ")
+	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
+		rest = rest[:sp]
+	}
+	return strings.ToUpper(string(rest))
 }
 
 // literalMarker parses "{123}" or "{123+}" at the end of a line (start

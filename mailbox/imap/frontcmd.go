@@ -42,7 +42,14 @@ func (f *front) answer() error {
 		// The reply imapserver gives when it refuses clear-text logins.
 		return f.reply(c.tag + " NO [PRIVACYREQUIRED] TLS is required to authenticate")
 	}
+	if c.name == "UID" {
+		c.name = "UID " + uidCommand([]byte(c.text[0]))
+	}
 	f.srv.metrics.commands.WithLabelValues(c.name).Inc()
+	switch c.name {
+	case "SORT", "UID SORT":
+		return f.reply(f.sortCommand(c, c.name == "UID SORT")...)
+	}
 	return f.reply(f.quota(c)...)
 }
 
@@ -197,7 +204,8 @@ func (f *front) capabilities() []string {
 	}
 	add(goimap.CapSpecialUse, goimap.CapCreateSpecialUse, goimap.CapLiteralPlus, goimap.CapUnauthenticate)
 	l = append(l, "APPENDLIMIT="+strconv.FormatUint(uint64(f.sess.AppendLimit()), 10))
-	return append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapID))
+	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY")
+	return append(l, string(goimap.CapID))
 }
 
 // startTLS answers STARTTLS and runs the handshake. Bytes the client
