@@ -106,6 +106,18 @@ func (s *session) claimRecent(v *view, msgs []mailbox.MessageInfo, uidNext uint3
 	return nil
 }
 
+// numRecent counts the view's messages that are recent in this session
+// (RECENT may not count expunged ones).
+func (v *view) numRecent() uint32 {
+	n := uint32(0)
+	for _, m := range v.msgs {
+		if v.recent[m.uid] {
+			n++
+		}
+	}
+	return n
+}
+
 // withRecent returns flags as the client sees them: \Recent added for
 // this session's recent messages.
 func (v *view) withRecent(uid uint32, flags []string) []string {

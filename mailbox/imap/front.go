@@ -255,12 +255,12 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		// Alone, and nothing after it until its tagged reply: the session
 		// reads the lsub mark set above while imapserver runs it (list.go).
 		return lineAlone, inflight{tag: tag}
-	case "SORT":
+	case "SORT", "THREAD":
 		if f.authed {
 			return lineOwn, inflight{}
 		}
 	case "UID":
-		if sub := uidCommand(text); f.authed && sub == "SORT" {
+		if sub := uidCommand(text); f.authed && (sub == "SORT" || sub == "THREAD") {
 			return lineOwn, inflight{}
 		}
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":

@@ -16,7 +16,7 @@ const (
 	overTLSCaps = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- AUTH=PLAIN ID"
 	loggedCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- UNSELECT ENABLE IDLE UTF8=ACCEPT NAMESPACE UIDPLUS ESEARCH " +
 		"SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE LITERAL+ " +
-		"APPENDLIMIT=52428800 QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ID"
+		"APPENDLIMIT=52428800 QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ID"
 )
 
 // upgrade runs the client side of TLS on a raw connection after STARTTLS.
@@ -150,7 +150,7 @@ func TestBeforeLoginQuotaIsUnknown(t *testing.T) {
 
 // TestCapabilitiesMatchImapserver: the front's lists are the ones
 // imapserver gives when it runs TLS and refuses clear-text logins itself
-// (as before the front), plus QUOTA and SORT after login and ID
+// (as before the front), plus QUOTA, SORT and THREAD after login and ID
 // always. A change to caps or to
 // go-imap that the front does not follow fails here.
 func TestCapabilitiesMatchImapserver(t *testing.T) {
@@ -183,7 +183,7 @@ func TestCapabilitiesMatchImapserver(t *testing.T) {
 		return out
 	}
 	want, got := lists(ln.Addr().String()), lists(env.plainAddr)
-	want[2] += " QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY"
+	want[2] += " QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
 	for i := range want {
 		want[i] += " ID"
 	}

@@ -49,6 +49,8 @@ func (f *front) answer() error {
 	switch c.name {
 	case "SORT", "UID SORT":
 		return f.reply(f.sortCommand(c, c.name == "UID SORT")...)
+	case "THREAD", "UID THREAD":
+		return f.reply(f.threadCommand(c, c.name == "UID THREAD")...)
 	}
 	return f.reply(f.quota(c)...)
 }
@@ -204,7 +206,8 @@ func (f *front) capabilities() []string {
 	}
 	add(goimap.CapSpecialUse, goimap.CapCreateSpecialUse, goimap.CapLiteralPlus, goimap.CapUnauthenticate)
 	l = append(l, "APPENDLIMIT="+strconv.FormatUint(uint64(f.sess.AppendLimit()), 10))
-	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY")
+	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY",
+		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
 	return append(l, string(goimap.CapID))
 }
 

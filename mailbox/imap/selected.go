@@ -61,7 +61,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		Flags:          v.mailboxFlags(),
 		PermanentFlags: v.permanentFlags(),
 		NumMessages:    uint32(len(snap.Messages)),
-		NumRecent:      uint32(len(v.recent)),
+		NumRecent:      uint32(len(v.recent)), // all of the snapshot's messages are in view
 		UIDNext:        goimap.UID(snap.UIDNext),
 		UIDValidity:    snap.UIDValidity,
 	}
@@ -166,7 +166,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err := w.WriteNumMessages(uint32(len(next))); err != nil {
 		return err
 	}
-	return w.WriteNumRecent(uint32(len(v.recent)))
+	return w.WriteNumRecent(v.numRecent())
 }
 
 func toFlags(fs []string) []goimap.Flag {
