@@ -154,35 +154,13 @@ func firstAddress(c *candidate, field string, display bool) string {
 
 // sortCommand answers SORT and UID SORT.
 func (f *front) sortCommand(c *command, uid bool) []string {
-	name := "SORT"
-	if uid {
-		name = "UID SORT"
-	}
-	sess := f.sess
-	if sess.sel == nil {
-		return []string{c.tag + " BAD No mailbox selected; SELECT one first"}
-	}
-	p, err := newKeyParser(c, uid)
-	if err != nil {
-		return []string{c.tag + " BAD " + name + ": " + err.Error()}
-	}
-	keys, err := parseSortKeys(p)
-	if err == nil {
-		err = checkCharset(p)
-	}
-	var criteria goimap.SearchCriteria
-	if err == nil {
-		criteria, err = p.all(false)
-	}
-	if err == errBadCharset {
-		return []string{c.tag + " NO " + err.Error()}
-	}
-	if err != nil {
-		return []string{c.tag + " BAD " + name + ": " + err.Error()}
-	}
-	found, err := sess.find(&criteria)
-	if err != nil {
-		return []string{c.tag + " " + imapErrorLine(err)}
+	var keys []sortKey
+	found, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
+		keys, err = parseSortKeys(p)
+		return err
+	})
+	if refusal != "" {
+		return []string{refusal}
 	}
 	vals := make([]*sortValues, len(found))
 	for i, m := range found {
@@ -197,7 +175,39 @@ func (f *front) sortCommand(c *command, uid bool) []string {
 		}
 		line += " " + strconv.FormatUint(uint64(n), 10)
 	}
-	return []string{line, c.tag + " OK " + name + " completed"}
+	return []string{line, c.tag + " OK " + c.name + " completed"}
+}
+
+// selectMessages reads the arguments of SORT or THREAD: head reads what
+// comes before the charset (sort criteria, algorithm), then the charset
+// and search keys; it returns the matching messages or the whole
+// tagged refusal.
+func (f *front) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
+	if f.sess.sel == nil {
+		return nil, c.tag + " BAD No mailbox selected; SELECT one first"
+	}
+	p, err := newKeyParser(c, uid)
+	if err == nil {
+		err = head(p)
+	}
+	if err == nil {
+		err = checkCharset(p)
+	}
+	var criteria goimap.SearchCriteria
+	if err == nil {
+		criteria, err = p.all(false)
+	}
+	if err == errBadCharset {
+		return nil, c.tag + " NO " + err.Error()
+	}
+	if err != nil {
+		return nil, c.tag + " BAD " + c.name + ": " + err.Error()
+	}
+	found, err := f.sess.find(&criteria)
+	if err != nil {
+		return nil, c.tag + " " + imapErrorLine(err)
+	}
+	return found, ""
 }
 
 // newKeyParser tokenizes the arguments of a command the front answers in

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	goimap "github.com/emersion/go-imap/v2"
 )
 
 // THREAD (RFC 5256 §4), answered by the front like SORT: ORDEREDSUBJECT
@@ -154,37 +152,17 @@ func writeThread(b *strings.Builder, c *container) {
 
 // threadCommand answers THREAD and UID THREAD.
 func (f *front) threadCommand(c *command, uid bool) []string {
-	name := "THREAD"
-	if uid {
-		name = "UID THREAD"
-	}
-	sess := f.sess
-	if sess.sel == nil {
-		return []string{c.tag + " BAD No mailbox selected; SELECT one first"}
-	}
-	p, err := newKeyParser(c, uid)
-	if err != nil {
-		return []string{c.tag + " BAD " + name + ": " + err.Error()}
-	}
-	alg, err := p.next()
-	algorithm := strings.ToUpper(alg.text)
-	if err != nil || alg.paren != 0 || (algorithm != "REFERENCES" && algorithm != "ORDEREDSUBJECT") {
-		return []string{c.tag + " BAD " + name + ": " + fmt.Sprintf("unknown algorithm %q; use REFERENCES or ORDEREDSUBJECT", alg.text)}
-	}
-	err = checkCharset(p)
-	var criteria goimap.SearchCriteria
-	if err == nil {
-		criteria, err = p.all(false)
-	}
-	if err == errBadCharset {
-		return []string{c.tag + " NO " + err.Error()}
-	}
-	if err != nil {
-		return []string{c.tag + " BAD " + name + ": " + err.Error()}
-	}
-	found, err := sess.find(&criteria)
-	if err != nil {
-		return []string{c.tag + " " + imapErrorLine(err)}
+	var algorithm string
+	found, refusal := f.selectMessages(c, uid, func(p *keyParser) error {
+		alg, err := p.next()
+		algorithm = strings.ToUpper(alg.text)
+		if err != nil || alg.paren != 0 || (algorithm != "REFERENCES" && algorithm != "ORDEREDSUBJECT") {
+			return fmt.Errorf("unknown algorithm %q; use REFERENCES or ORDEREDSUBJECT", alg.text)
+		}
+		return nil
+	})
+	if refusal != "" {
+		return []string{refusal}
 	}
 	var roots []*container
 	if algorithm == "ORDEREDSUBJECT" {
@@ -196,7 +174,7 @@ func (f *front) threadCommand(c *command, uid bool) []string {
 	if len(roots) > 0 {
 		line += " " + writeThreads(roots)
 	}
-	return []string{line, c.tag + " OK " + name + " completed"}
+	return []string{line, c.tag + " OK " + c.name + " completed"}
 }
 
 // threadMsgs reads what threading needs of the found messages.
