@@ -206,7 +206,7 @@ func (f *front) capabilities() []string {
 	}
 	add(goimap.CapSpecialUse, goimap.CapCreateSpecialUse, goimap.CapLiteralPlus, goimap.CapUnauthenticate)
 	l = append(l, "APPENDLIMIT="+strconv.FormatUint(uint64(f.sess.AppendLimit()), 10))
-	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY",
+	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY", "ESORT",
 		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
 	return append(l, string(goimap.CapID))
 }

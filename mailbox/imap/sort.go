@@ -152,11 +152,15 @@ func firstAddress(c *candidate, field string, display bool) string {
 	return a.Addr()
 }
 
-// sortCommand answers SORT and UID SORT.
+// sortCommand answers SORT and UID SORT, with ESORT's RETURN options
+// (RFC 5267) in an ESEARCH reply.
 func (f *front) sortCommand(c *command, uid bool) []string {
 	var keys []sortKey
+	var ret []string // nil: a plain SORT reply
 	found, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
-		keys, err = parseSortKeys(p)
+		if ret, err = parseSortReturn(p); err == nil {
+			keys, err = parseSortKeys(p)
+		}
 		return err
 	})
 	if refusal != "" {
@@ -167,15 +171,95 @@ func (f *front) sortCommand(c *command, uid bool) []string {
 		vals[i] = valuesOf(m, keys)
 	}
 	slices.SortFunc(vals, func(a, b *sortValues) int { return compareValues(a, b, keys) })
-	line := "* SORT"
-	for _, v := range vals {
-		n := v.cand.seq
+	nums := make([]uint32, len(vals))
+	for i, v := range vals {
+		nums[i] = v.cand.seq
 		if uid {
-			n = v.cand.uid
+			nums[i] = v.cand.uid
 		}
+	}
+	if ret != nil {
+		return []string{esortLine(c.tag, uid, ret, nums), c.tag + " OK " + c.name + " completed"}
+	}
+	line := "* SORT"
+	for _, n := range nums {
 		line += " " + strconv.FormatUint(uint64(n), 10)
 	}
 	return []string{line, c.tag + " OK " + c.name + " completed"}
+}
+
+// parseSortReturn reads ESORT's optional RETURN (MIN MAX COUNT ALL);
+// an empty list means ALL. It returns nil without RETURN.
+func parseSortReturn(p *keyParser) ([]string, error) {
+	if p.pos >= len(p.toks) || p.toks[p.pos].str || !strings.EqualFold(p.toks[p.pos].text, "RETURN") {
+		return nil, nil
+	}
+	p.pos++
+	if t, err := p.next(); err != nil || t.paren != '(' {
+		return nil, fmt.Errorf("RETURN needs a list of options, such as RETURN (MIN COUNT)")
+	}
+	ret := []string{}
+	for {
+		t, err := p.next()
+		switch opt := strings.ToUpper(t.text); {
+		case err != nil:
+			return nil, fmt.Errorf("missing ')' after the RETURN options")
+		case t.paren == ')':
+			if len(ret) == 0 {
+				ret = append(ret, "ALL")
+			}
+			return ret, nil
+		case t.paren == 0 && !t.str && slices.Contains([]string{"MIN", "MAX", "COUNT", "ALL"}, opt):
+			ret = append(ret, opt)
+		default:
+			return nil, fmt.Errorf("unknown RETURN option %q; use MIN, MAX, COUNT or ALL", t.text)
+		}
+	}
+}
+
+// esortLine is the ESEARCH reply of a sort: MIN and MAX are the first
+// and last in sort order, ALL the numbers in sort order (RFC 5267 §3.2).
+func esortLine(tag string, uid bool, ret []string, nums []uint32) string {
+	line := `* ESEARCH (TAG "` + tag + `")`
+	if uid {
+		line += " UID"
+	}
+	num := func(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+	for _, opt := range ret {
+		switch {
+		case opt == "COUNT":
+			line += " COUNT " + num(uint32(len(nums)))
+		case len(nums) == 0:
+		case opt == "MIN":
+			line += " MIN " + num(nums[0])
+		case opt == "MAX":
+			line += " MAX " + num(nums[len(nums)-1])
+		case opt == "ALL":
+			line += " ALL " + orderedSet(nums)
+		}
+	}
+	return line
+}
+
+// orderedSet writes numbers in their order, runs of consecutive
+// ascending numbers as ranges ("5,3:4,2,1").
+func orderedSet(nums []uint32) string {
+	var b strings.Builder
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(nums[i]), 10))
+		if j > i {
+			b.WriteString(":" + strconv.FormatUint(uint64(nums[j]), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
 }
 
 // selectMessages reads the arguments of SORT or THREAD: head reads what

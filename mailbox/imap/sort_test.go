@@ -61,6 +61,10 @@ func TestSort(t *testing.T) {
 		{"o SORT SUBJECT UTF-8 ALL", "o BAD SORT: sort criteria in parentheses expected, such as (REVERSE DATE)"},
 		{"p SORT (SUBJECT) UTF-8 FOO", `p BAD SORT: unknown search key "FOO"`},
 		{"q SORT (SUBJECT) UTF-8", "q BAD SORT: search key expected"},
+		{"r SORT RETURN (MIN MAX COUNT ALL) (REVERSE DATE) UTF-8 ALL", `* ESEARCH (TAG "r") MIN 3 MAX 2 COUNT 3 ALL 3,1:2`},
+		{"s UID SORT RETURN () (DATE) UTF-8 ALL", `* ESEARCH (TAG "s") UID ALL 2,1,3`},
+		{"t SORT RETURN (MIN COUNT) (DATE) UTF-8 SUBJECT none", `* ESEARCH (TAG "t") COUNT 0`},
+		{"u SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL", `u BAD SORT: unknown RETURN option "PARTIAL"`},
 	}
 	for _, s := range steps {
 		c.send(s.cmd + "\r\n")
