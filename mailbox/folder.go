@@ -44,6 +44,8 @@ type folder struct {
 	newStamp    time.Time
 	curStamp    time.Time
 	modseq      uint64 // bumped on every change; sessions compare it
+	recent      uint32 // \Recent boundary (recent.go), once recentSet
+	recentSet   bool
 }
 
 // find returns the message with uid, or nil.
@@ -102,6 +104,7 @@ func (a *account) openFolder(name string) (*folder, error) {
 		delete(a.folders, name)
 		return nil, err
 	}
+	f.recentFrom() // mail from here on is recent until a session claims it
 	return f, nil
 }
 

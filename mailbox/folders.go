@@ -23,6 +23,7 @@ type FolderStatus struct {
 	Messages    uint32
 	Unseen      uint32
 	Deleted     uint32
+	Recent      uint32 // not yet claimed by any session (recent.go)
 	UIDNext     uint32
 	UIDValidity uint32
 	Size        int64
@@ -45,6 +46,22 @@ func (s *Store) Folders(account string) ([]FolderInfo, error) {
 	for _, n := range names {
 		out = append(out, FolderInfo{Name: n, SpecialUse: specialUse(n), Subscribed: subs[n]})
 	}
+	return out, nil
+}
+
+// Subscriptions returns the account's subscribed folder names, sorted,
+// including those of folders deleted since.
+func (s *Store) Subscriptions(account string) ([]string, error) {
+	a, err := s.lock(account)
+	if err != nil {
+		return nil, err
+	}
+	defer a.mu.Unlock()
+	var out []string
+	for n := range readSubscriptions(a.dir) {
+		out = append(out, n)
+	}
+	sort.Strings(out)
 	return out, nil
 }
 
@@ -115,7 +132,8 @@ func (s *Store) DeleteFolder(account, name string) error {
 	}
 	a.unload(c)
 	a.notify()
-	setSubscription(a.dir, c, false)
+	// The subscription stays (RFC 3501 §6.3.6: the server must not remove
+	// a name from the list on its own); LIST shows it \NonExistent.
 	return os.RemoveAll(trash)
 }
 
@@ -252,7 +270,11 @@ func (s *Store) Status(account, name string) (FolderStatus, error) {
 		return FolderStatus{}, err
 	}
 	st := FolderStatus{Messages: uint32(len(f.msgs)), UIDNext: f.uidNext, UIDValidity: f.uidValidity}
+	recent := f.recentFrom()
 	for _, m := range f.msgs {
+		if m.uid >= recent {
+			st.Recent++
+		}
 		if strings.IndexByte(m.info, 'S') < 0 {
 			st.Unseen++
 		}

@@ -153,7 +153,7 @@ func TestAppendAndFetch(t *testing.T) {
 		t.Fatalf("FETCH: %v, %d messages", err, len(msgs))
 	}
 	m := msgs[0]
-	if got := flagStrings(m.Flags); got != `$Work \Flagged` {
+	if got := flagStrings(m.Flags); got != `$Work \Flagged \Recent` {
 		t.Errorf("FLAGS %q", got)
 	}
 	if !m.InternalDate.Equal(date) || m.RFC822Size != int64(len(multipart)) {
@@ -182,7 +182,7 @@ func TestAppendAndFetch(t *testing.T) {
 	if got := string(msgs[0].FindBodySection(full)); got != multipart {
 		t.Errorf("BODY[] differs from the appended message:\n%q", got)
 	}
-	if got := flagStrings(msgs[0].Flags); got != `$Work \Flagged \Seen` {
+	if got := flagStrings(msgs[0].Flags); got != `$Work \Flagged \Recent \Seen` {
 		t.Errorf("FLAGS after BODY[]: %q", got)
 	}
 }
@@ -208,7 +208,7 @@ func TestStoreSearchCopyMoveExpunge(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored, err := c.Store(goimap.SeqSetNum(2), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.FlagSeen, "$Later"}}, nil).Collect()
-	if err != nil || len(stored) != 1 || flagStrings(stored[0].Flags) != `$Later \Seen` {
+	if err != nil || len(stored) != 1 || flagStrings(stored[0].Flags) != `$Later \Recent \Seen` {
 		t.Fatalf("STORE +FLAGS: %+v, %v", stored, err)
 	}
 	search := func(crit *goimap.SearchCriteria) string {

@@ -49,10 +49,19 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 			gone = true
 			continue
 		}
-		if options.Flags {
+		o := options
+		switch {
+		case options.Flags && !v.knows(info.Flags):
+			// Another session added a keyword this client has not been
+			// told of: FLAGS must come first, and only the poll after this
+			// command can write it. The poll then reports the flags.
+			withoutFlags := *options
+			withoutFlags.Flags = false
+			o = &withoutFlags
+		case options.Flags:
 			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
 		}
-		fetched, err := s.fetchOne(w, t, info, options)
+		fetched, err := s.fetchOne(w, t, info, o)
 		if errors.Is(err, errShortFile) {
 			s.log.Error("imap FETCH: message file shorter than its size; closing the connection",
 				"account", s.account, "folder", v.name, "uid", t.uid, "size", info.Size)
@@ -159,7 +168,7 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, t target, info *mailbo
 	mw := w.CreateMessage(t.seq)
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
-		mw.WriteFlags(toFlags(info.Flags))
+		mw.WriteFlags(toFlags(s.sel.withRecent(t.uid, info.Flags)))
 	}
 	if o.InternalDate {
 		mw.WriteInternalDate(info.InternalDate)
@@ -188,7 +197,7 @@ func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64,
 		if err != nil {
 			h = textproto.Header{}
 		}
-		mw.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		mw.WriteEnvelope(envelope(h))
 	}
 	if o.BodyStructure != nil {
 		data, tree := m.tree()

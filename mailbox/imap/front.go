@@ -239,8 +239,12 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 	if isLit && !nonSync {
 		kind = lineAlone
 	}
+	if caughtUp {
+		// imapserver has finished every command before this one.
+		f.sess.lsub = name == "LSUB"
+	}
 	switch name {
-	case "CAPABILITY", "STARTTLS":
+	case "CAPABILITY", "STARTTLS", "ID":
 		return lineOwn, inflight{}
 	case "LOGIN", "AUTHENTICATE":
 		if f.authed {
@@ -252,6 +256,18 @@ func (f *front) judge(line []byte, caughtUp bool) (lineKind, inflight) {
 		return lineAlone, inflight{tag: tag, login: true, cont: name == "AUTHENTICATE"}
 	case "IDLE":
 		return lineAlone, inflight{tag: tag, cont: true}
+	case "LSUB":
+		// Alone, and nothing after it until its tagged reply: the session
+		// reads the lsub mark set above while imapserver runs it (list.go).
+		return lineAlone, inflight{tag: tag}
+	case "SORT", "THREAD":
+		if f.authed {
+			return lineOwn, inflight{}
+		}
+	case "UID":
+		if sub := uidCommand(text); f.authed && (sub == "SORT" || sub == "THREAD") {
+			return lineOwn, inflight{}
+		}
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		if f.authed {
 			return lineOwn, inflight{} // before login imapserver says BYE, as for any unknown command
@@ -456,6 +472,16 @@ func commandWords(text []byte) (tag, name string, rest []byte) {
 		return tag, strings.ToUpper(string(text[:sp])), text[sp:]
 	}
 	return tag, strings.ToUpper(string(text)), nil
+}
+
+// uidCommand returns the command after UID ("SORT" in "a UID SORT ...").
+func uidCommand(text []byte) string {
+	_, _, rest := commandWords(text)
+	rest = bytes.TrimLeft(rest, " ")
+	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
+		rest = rest[:sp]
+	}
+	return strings.ToUpper(string(rest))
 }
 
 // literalMarker parses "{123}" or "{123+}" at the end of a line (start

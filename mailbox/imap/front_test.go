@@ -12,11 +12,11 @@ import (
 )
 
 const (
-	preTLSCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- STARTTLS LOGINDISABLED"
-	overTLSCaps = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- AUTH=PLAIN"
+	preTLSCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- STARTTLS LOGINDISABLED ID"
+	overTLSCaps = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- AUTH=PLAIN ID"
 	loggedCaps  = "IMAP4rev2 IMAP4rev1 SASL-IR LITERAL- UNSELECT ENABLE IDLE UTF8=ACCEPT NAMESPACE UIDPLUS ESEARCH " +
 		"SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE LITERAL+ " +
-		"APPENDLIMIT=52428800 QUOTA QUOTA=RES-STORAGE"
+		"APPENDLIMIT=52428800 QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES ID"
 )
 
 // upgrade runs the client side of TLS on a raw connection after STARTTLS.
@@ -150,7 +150,8 @@ func TestBeforeLoginQuotaIsUnknown(t *testing.T) {
 
 // TestCapabilitiesMatchImapserver: the front's lists are the ones
 // imapserver gives when it runs TLS and refuses clear-text logins itself
-// (as before the front), plus QUOTA after login. A change to caps or to
+// (as before the front), plus QUOTA, SORT and THREAD after login and ID
+// always. A change to caps or to
 // go-imap that the front does not follow fails here.
 func TestCapabilitiesMatchImapserver(t *testing.T) {
 	t.Parallel()
@@ -182,7 +183,10 @@ func TestCapabilitiesMatchImapserver(t *testing.T) {
 		return out
 	}
 	want, got := lists(ln.Addr().String()), lists(env.plainAddr)
-	want[2] += " QUOTA QUOTA=RES-STORAGE"
+	want[2] += " QUOTA QUOTA=RES-STORAGE SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	for i := range want {
+		want[i] += " ID"
+	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("front's lists:\n%s\nimapserver's (+QUOTA):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

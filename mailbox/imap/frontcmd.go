@@ -35,11 +35,23 @@ func (f *front) answer() error {
 		return f.reply("* CAPABILITY "+list, c.tag+" OK CAPABILITY completed")
 	case "STARTTLS":
 		return f.startTLS(c)
+	case "ID":
+		f.srv.metrics.commands.WithLabelValues(c.name).Inc()
+		return f.reply(f.id(c)...)
 	case "LOGIN", "AUTHENTICATE":
 		// The reply imapserver gives when it refuses clear-text logins.
 		return f.reply(c.tag + " NO [PRIVACYREQUIRED] TLS is required to authenticate")
 	}
+	if c.name == "UID" {
+		c.name = "UID " + uidCommand([]byte(c.text[0]))
+	}
 	f.srv.metrics.commands.WithLabelValues(c.name).Inc()
+	switch c.name {
+	case "SORT", "UID SORT":
+		return f.reply(f.sortCommand(c, c.name == "UID SORT")...)
+	case "THREAD", "UID THREAD":
+		return f.reply(f.threadCommand(c, c.name == "UID THREAD")...)
+	}
 	return f.reply(f.quota(c)...)
 }
 
@@ -162,7 +174,8 @@ func (r *argReader) end() bool {
 }
 
 // capabilities is the list imapserver would give in this state for our
-// caps (see its availableCaps), plus QUOTA after login. f.mu is held.
+// caps (see its availableCaps), plus QUOTA after login and ID (id.go)
+// in every state. f.mu is held.
 func (f *front) capabilities() []string {
 	var l []string
 	add := func(cs ...goimap.Cap) {
@@ -182,9 +195,9 @@ func (f *front) capabilities() []string {
 			l = append(l, string(goimap.CapStartTLS))
 		}
 		if f.authAllowed() {
-			return append(l, "AUTH=PLAIN")
+			return append(l, "AUTH=PLAIN", string(goimap.CapID))
 		}
-		return append(l, string(goimap.CapLoginDisabled))
+		return append(l, string(goimap.CapLoginDisabled), string(goimap.CapID))
 	}
 	if rev1 {
 		l = append(l, string(goimap.CapUnselect), string(goimap.CapEnable), string(goimap.CapIdle), string(goimap.CapUTF8Accept))
@@ -193,7 +206,9 @@ func (f *front) capabilities() []string {
 	}
 	add(goimap.CapSpecialUse, goimap.CapCreateSpecialUse, goimap.CapLiteralPlus, goimap.CapUnauthenticate)
 	l = append(l, "APPENDLIMIT="+strconv.FormatUint(uint64(f.sess.AppendLimit()), 10))
-	return append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE")
+	l = append(l, string(goimap.CapQuota), "QUOTA=RES-STORAGE", string(goimap.CapSort), "SORT=DISPLAY", "ESORT",
+		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
+	return append(l, string(goimap.CapID))
 }
 
 // startTLS answers STARTTLS and runs the handshake. Bytes the client

@@ -200,7 +200,7 @@ func TestQuotaAfterContinuations(t *testing.T) {
 	if err := env.store.Deliver(context.Background(), alice, "", message("during idle", 2048), false); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.line(); got != "* 1 EXISTS" {
+	if got := c.line() + "\n" + c.line(); got != "* 1 EXISTS\n* 1 RECENT" {
 		t.Errorf("delivery during IDLE: %q", got)
 	}
 	c.send("DONE\r\ne GETQUOTAROOT INBOX\r\n")

@@ -24,7 +24,7 @@ func TestRawReplies(t *testing.T) {
 		{"d SELECT INBOX", "* 3 EXISTS"},
 		{"e SEARCH RETURN (MIN MAX COUNT) ALL", "* ESEARCH (TAG \"e\") MIN 1 MAX 3 COUNT 3"},
 		{"f UID SEARCH RETURN (SAVE) SUBJECT two", "f OK"},
-		{"g UID FETCH $ (FLAGS)", "* 2 FETCH (UID 2 FLAGS ())"},
+		{"g UID FETCH $ (FLAGS)", "* 2 FETCH (UID 2 FLAGS (\\Recent))"},
 		{`h STORE 1 +FLAGS.SILENT (\Deleted)`, "h OK"},
 		{"i CLOSE", "i OK"},
 		{"j STATUS INBOX (MESSAGES)", `* STATUS INBOX (MESSAGES 2)`},

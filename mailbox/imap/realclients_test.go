@@ -91,7 +91,7 @@ func TestPythonImaplibQuota(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python3 imaplib: %v\n%s", err, out)
 	}
-	want := "BEFORE IMAP4REV2 IMAP4REV1 SASL-IR LITERAL- STARTTLS LOGINDISABLED\n" +
+	want := "BEFORE IMAP4REV2 IMAP4REV1 SASL-IR LITERAL- STARTTLS LOGINDISABLED ID\n" +
 		"LOGIN b'[PRIVACYREQUIRED] TLS is required to authenticate'\n" +
 		"STARTTLS OK\nLOGIN OK\nAFTER QUOTA QUOTA=RES-STORAGE\n" +
 		`GETQUOTAROOT OK ['INBOX ""', '"" (STORAGE 4 1953)']` + "\n" +

@@ -20,7 +20,7 @@ import (
 // candidate is one message being matched; its header and bytes are
 // read only when a criterion needs them, and then only once.
 type candidate struct {
-	seq      uint32
+	seq, uid uint32
 	info     *mailbox.MessageInfo
 	load     func() []byte
 	loadHead func() []byte
@@ -143,36 +143,18 @@ func isField(line []byte, key string) bool {
 
 func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
 	s.srv.metrics.commands.WithLabelValues("SEARCH").Inc()
-	v := s.sel
-	snap, err := s.store().Messages(s.account, v.name)
+	found, err := s.find(criteria)
 	if err != nil {
-		return nil, s.imapError(err)
+		return nil, err
 	}
-	infos := make(map[uint32]*mailbox.MessageInfo, len(snap.Messages))
-	for i := range snap.Messages {
-		infos[snap.Messages[i].UID] = &snap.Messages[i]
-	}
-	c := v.staticCriteria(*criteria)
 	var data goimap.SearchData
 	var seqs goimap.SeqSet
 	var uids goimap.UIDSet
-	s.startLong()
-	for i, vm := range v.msgs {
-		if s.abandoned("SEARCH") {
-			return nil, errAbandoned
-		}
-		info := infos[vm.uid]
-		if vm.gone || info == nil {
-			continue
-		}
-		cand := &candidate{seq: uint32(i + 1), info: info, load: s.loader(vm.uid), loadHead: s.headLoader(vm.uid)}
-		if !match(cand, &c) {
-			continue
-		}
-		uids.AddNum(goimap.UID(vm.uid))
-		num := vm.uid
+	for _, m := range found {
+		uids.AddNum(goimap.UID(m.uid))
+		num := m.uid
 		if kind == imapserver.NumKindSeq {
-			num = uint32(i + 1)
+			num = m.seq
 			seqs.AddNum(num)
 		}
 		if data.Min == 0 || num < data.Min {
@@ -186,9 +168,45 @@ func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteri
 		data.All = uids
 	}
 	if options.ReturnSave {
-		v.searchRes = uids
+		s.sel.searchRes = uids
 	}
 	return &data, nil
+}
+
+// find returns the selected folder's messages that match criteria, in
+// sequence order (SEARCH, and SORT and THREAD in the front).
+func (s *session) find(criteria *goimap.SearchCriteria) ([]*candidate, error) {
+	v := s.sel
+	snap, err := s.store().Messages(s.account, v.name)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	infos := make(map[uint32]*mailbox.MessageInfo, len(snap.Messages))
+	for i := range snap.Messages {
+		infos[snap.Messages[i].UID] = &snap.Messages[i]
+	}
+	c := v.staticCriteria(*criteria)
+	var found []*candidate
+	s.startLong()
+	for i, vm := range v.msgs {
+		if s.abandoned("SEARCH") {
+			return nil, errAbandoned
+		}
+		info := infos[vm.uid]
+		if vm.gone || info == nil {
+			continue
+		}
+		if v.recent[vm.uid] {
+			withRecent := *info
+			withRecent.Flags = v.withRecent(vm.uid, info.Flags)
+			info = &withRecent
+		}
+		cand := &candidate{seq: uint32(i + 1), uid: vm.uid, info: info, load: s.loader(vm.uid), loadHead: s.headLoader(vm.uid)}
+		if match(cand, &c) {
+			found = append(found, cand)
+		}
+	}
+	return found, nil
 }
 
 // loader reads one message whole (search needs headers and bodies).
@@ -278,7 +296,7 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 
 func matchContent(m *candidate, c *goimap.SearchCriteria) bool {
 	for _, hc := range c.Header {
-		if !m.matchHeader(hc.Key, hc.Value) {
+		if !m.matchHeader(hc.Key, hc.Value) && !m.matchAddresses(hc.Key, hc.Value) {
 			return false
 		}
 	}

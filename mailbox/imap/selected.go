@@ -21,6 +21,8 @@ type view struct {
 	modseq    uint64
 	uidNext   uint32
 	searchRes goimap.UIDSet
+	keywords  map[string]string // announced in FLAGS, lower-case -> as first seen (flags.go)
+	recent    map[uint32]bool   // \Recent in this session
 	watch     <-chan struct{}
 	stopWatch func()
 }
@@ -50,10 +52,16 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	}
 	v := &view{name: canon, readOnly: options.ReadOnly, modseq: snap.ModSeq, uidNext: snap.UIDNext,
 		watch: watch, stopWatch: stop, msgs: make([]viewMsg, len(snap.Messages))}
+	if err := s.claimRecent(v, snap.Messages, snap.UIDNext); err != nil {
+		stop()
+		return nil, s.imapError(err)
+	}
+	v.learnKeywords(snap.Messages)
 	data := &goimap.SelectData{
-		Flags:          systemFlags,
-		PermanentFlags: append(append([]goimap.Flag(nil), systemFlags...), goimap.FlagWildcard),
+		Flags:          v.mailboxFlags(),
+		PermanentFlags: v.permanentFlags(),
 		NumMessages:    uint32(len(snap.Messages)),
+		NumRecent:      uint32(len(v.recent)), // all of the snapshot's messages are in view
 		UIDNext:        goimap.UID(snap.UIDNext),
 		UIDValidity:    snap.UIDValidity,
 	}
@@ -62,9 +70,6 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		if data.FirstUnseenSeqNum == 0 && !hasFlag(m.Flags, mailbox.FlagSeen) {
 			data.FirstUnseenSeqNum = uint32(i + 1)
 		}
-	}
-	if options.ReadOnly {
-		data.PermanentFlags = nil
 	}
 	s.sel = v
 	return data, nil
@@ -103,6 +108,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err != nil {
 		return nil
 	}
+	if err := v.writeFlagsUpdate(w, snap.Messages); err != nil {
+		return err
+	}
 	var next []viewMsg
 	var gone []int // 1-based sequence numbers
 	j := 0
@@ -114,7 +122,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			m := snap.Messages[j]
 			if f := strings.Join(m.Flags, " "); f != vm.flags {
 				vm.flags = f
-				if err := w.WriteMessageFlags(uint32(i+1), goimap.UID(m.UID), toFlags(m.Flags)); err != nil {
+				if err := w.WriteMessageFlags(uint32(i+1), goimap.UID(m.UID), toFlags(v.withRecent(m.UID, m.Flags))); err != nil {
 					return err
 				}
 			}
@@ -138,21 +146,27 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 		gone = nil
 	}
-	added := 0
+	var added []mailbox.MessageInfo
 	for _, m := range snap.Messages {
 		if m.UID > last {
 			next = append(next, viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " ")})
-			added++
+			added = append(added, m)
 		}
 	}
 	v.msgs, v.uidNext = next, snap.UIDNext
 	if len(gone) == 0 {
 		v.modseq = snap.ModSeq
 	}
-	if added > 0 {
-		return w.WriteNumMessages(uint32(len(next)))
+	if len(added) == 0 {
+		return nil
 	}
-	return nil
+	if err := s.claimRecent(v, added, snap.UIDNext); err != nil {
+		return nil // the messages show, without \Recent
+	}
+	if err := w.WriteNumMessages(uint32(len(next))); err != nil {
+		return err
+	}
+	return w.WriteNumRecent(v.numRecent())
 }
 
 func toFlags(fs []string) []goimap.Flag {
@@ -282,6 +296,12 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	if err != nil {
 		return s.imapError(err)
 	}
+	if !flags.Silent && !v.knowsAll(infos) {
+		// A FETCH may not show a keyword before FLAGS has announced it, and
+		// only the poll after this command can write FLAGS: it reports
+		// these changes, FLAGS first.
+		return nil
+	}
 	byUID := map[uint32][]string{}
 	for _, m := range infos {
 		byUID[m.UID] = m.Flags
@@ -297,7 +317,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 		}
 		mw := w.CreateMessage(t.seq)
 		mw.WriteUID(goimap.UID(t.uid))
-		mw.WriteFlags(toFlags(f))
+		mw.WriteFlags(toFlags(v.withRecent(t.uid, f)))
 		if err := mw.Close(); err != nil {
 			return err
 		}

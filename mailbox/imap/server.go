@@ -1,7 +1,8 @@
 // Package imap serves the mailbox store over IMAP4rev1 and IMAP4rev2
 // (go-imap v2's imapserver), with STARTTLS on the plain listener and
 // implicit TLS on the other. A clear-text front layer (front.go) runs
-// TLS and answers what imapserver cannot (CAPABILITY, QUOTA). Every change goes through mailbox.Store,
+// TLS and answers what imapserver cannot (CAPABILITY, QUOTA, ID, SORT,
+// THREAD). Every change goes through mailbox.Store,
 // which wakes the other sessions of the same account.
 package imap
 

@@ -28,6 +28,9 @@ type session struct {
 	// (see abandoned); since is when the last look was taken.
 	raw   net.Conn
 	since time.Time
+	// lsub is set by the front while imapserver runs an LSUB, which it
+	// hands List as a LIST (SUBSCRIBED) (list.go).
+	lsub bool
 }
 
 var (
@@ -294,67 +297,10 @@ func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, l
 		d.Size = &st.Size
 	}
 	if o.NumRecent {
-		var zero uint32
-		d.NumRecent = &zero
+		d.NumRecent = &st.Recent
 	}
 	if o.AppendLimit {
 		d.AppendLimit = &limit
 	}
 	return d
-}
-
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *goimap.ListOptions) error {
-	s.srv.metrics.commands.WithLabelValues("LIST").Inc()
-	if len(patterns) == 0 {
-		return w.WriteList(&goimap.ListData{Attrs: []goimap.MailboxAttr{goimap.MailboxAttrNoSelect}, Delim: '/'})
-	}
-	folders, err := s.store().Folders(s.account)
-	if err != nil {
-		return s.imapError(err)
-	}
-	for _, f := range folders {
-		if !matchAny(f.Name, ref, patterns) {
-			continue
-		}
-		if (options.SelectSubscribed && !f.Subscribed) || (options.SelectSpecialUse && f.SpecialUse == "") {
-			continue
-		}
-		data := &goimap.ListData{Mailbox: f.Name, Delim: '/', Attrs: childAttr(f.Name, folders)}
-		if f.Subscribed {
-			data.Attrs = append(data.Attrs, goimap.MailboxAttrSubscribed)
-		}
-		if f.SpecialUse != "" {
-			data.Attrs = append(data.Attrs, goimap.MailboxAttr(f.SpecialUse))
-		}
-		if options.ReturnStatus != nil {
-			if st, err := s.store().Status(s.account, f.Name); err == nil {
-				data.Status = statusData(f.Name, st, options.ReturnStatus, s.AppendLimit())
-				if options.ReturnStatus.DeletedStorage {
-					data.Status.DeletedStorage, _ = s.deletedStorage(f.Name)
-				}
-			}
-		}
-		if err := w.WriteList(data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func matchAny(name, ref string, patterns []string) bool {
-	for _, p := range patterns {
-		if imapserver.MatchList(name, '/', ref, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func childAttr(name string, all []mailbox.FolderInfo) []goimap.MailboxAttr {
-	for _, f := range all {
-		if strings.HasPrefix(f.Name, name+mailbox.Delimiter) {
-			return []goimap.MailboxAttr{goimap.MailboxAttrHasChildren}
-		}
-	}
-	return []goimap.MailboxAttr{goimap.MailboxAttrHasNoChildren}
 }
