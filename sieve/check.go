@@ -34,8 +34,8 @@ type spec struct {
 func matchTags(extra map[string]tagSpec) map[string]tagSpec {
 	m := map[string]tagSpec{
 		"is": {group: "match"}, "contains": {group: "match"}, "matches": {group: "match"},
-		"count": {group: "match", val: vString, ext: "relational"},
-		"value": {group: "match", val: vString, ext: "relational"},
+		"count":      {group: "match", val: vString, ext: "relational"},
+		"value":      {group: "match", val: vString, ext: "relational"},
 		"comparator": {group: "comparator", val: vString},
 	}
 	for k, v := range extra {

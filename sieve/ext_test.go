@@ -55,7 +55,7 @@ set :upperfirst :lower "e" "${a}";
 set :quotewildcard "f" "Rock*";
 fileinto "${b}|${c}|${d}|${e}|${f}";
 if string :matches "${vacation}" "Dear Mr Coyote,??I'm out, please leave a message after the meep.??" { fileinto "vacation text ok"; }
-if string :is "${unknown}${1}" "" { fileinto "unset is empty"; }
+if string :is "${unknown}${9}" "" { fileinto "unset is empty"; }
 fileinto "literal ${ not a var } and ${0a}";`
 	checkCases(t, []runCase{
 		{"list-id", matching, "List-ID: Sieve <sieve@lists.example.org>\n\n", Envelope{}, []string{`fileinto "INBOX.lists.sieve"`}},
