@@ -35,6 +35,7 @@ import (
 	"mailgate/queue"
 	"mailgate/relay"
 	"mailgate/resolver"
+	"mailgate/sieve/scripts"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -54,6 +55,8 @@ type app struct {
 	queue    *queue.Queue
 	relay    *relay.Server
 	http     *metrics.Server
+
+	sieveScripts *scripts.Store
 
 	rateLimits   *filters.RateLimits
 	loginLimiter *authlimit.Limiter
@@ -224,6 +227,9 @@ func (a *app) startQueue(bool) error {
 		return err
 	}
 	a.router = router
+	if err := a.startSieve(); err != nil {
+		return err
+	}
 	qc := a.cfg.Queue
 	q, err := queue.Open(queue.Options{
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
