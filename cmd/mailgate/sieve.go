@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/mailbox"
+	"mailgate/managesieve"
 	"mailgate/queue"
 	"mailgate/sieve"
 	"mailgate/sieve/filter"
@@ -92,6 +94,36 @@ func (a *app) startSieve() error {
 		Scripts: st, Mailboxes: sieveMailboxes{a.store}, Queue: sieveQueue{app: a, signer: signer},
 		Limits:   sieve.Limits{MaxActions: sc.MaxActions, MaxRedirects: sc.MaxRedirects, MaxSteps: sc.MaxSteps},
 		Hostname: a.cfg.Hostname, Timeout: sc.RunTimeout.D(), Logger: a.log, Metrics: filter.NewMetrics(a.reg),
+	}
+	return nil
+}
+
+// startManageSieve serves the managesieve listeners (RFC 5804).
+func (a *app) startManageSieve(bool) error {
+	srv := managesieve.New(managesieve.Options{
+		Scripts: a.sieveScripts, Auth: a.accounts, Logins: a.logins(), TLS: a.tls,
+		Capabilities: sieve.Capabilities, MaxRedirects: a.cfg.Sieve.MaxRedirects,
+		AllowInsecureAuth: a.insecureAuth(config.ProtoManageSieve), Logger: a.log, Registerer: a.reg,
+		AuthFailureDelay: a.cfg.Auth.Delay.D(),
+	})
+	started := false
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol != config.ProtoManageSieve {
+			continue
+		}
+		run := func(ln net.Listener) error {
+			if err := srv.Serve(ln); !errors.Is(err, managesieve.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+		if err := a.serve(l, run, nil); err != nil {
+			return err
+		}
+		started = true
+	}
+	if started {
+		a.stops = append(a.stops, func(context.Context) { srv.Close() })
 	}
 	return nil
 }
