@@ -119,8 +119,8 @@ if header :contains "subject" "cyrus" {
 vacation :days 23 :addresses ["tjs@example.edu", "ts4z@landru.example.edu"]
    :subject "Out of office" :handle "ho" "I'm away until October 19.";`
 	checkCases(t, []runCase{
-		{"cyrus", simple, "Subject: cyrus bug\n\n", Envelope{}, []string{"vacation to sender every 168h0m0s, subject \"\", handle \"\\x00I'm out -- send mail to cyrus-bugs\\x00\"", "keep (implicit)"}},
-		{"full", full, "Subject: x\n\n", Envelope{}, []string{`vacation to sender every 552h0m0s, subject "Out of office", handle "ho"`, "keep (implicit)"}},
+		{"cyrus", simple, "Subject: cyrus bug\n\n", Envelope{}, []string{`vacation once per 168h0m0s per sender: "I'm out -- send mail to cyrus-bugs"`, "keep (implicit)"}},
+		{"full", full, "Subject: x\n\n", Envelope{}, []string{`vacation once per 552h0m0s per sender, subject "Out of office": "I'm away until October 19."`, "keep (implicit)"}},
 	})
 	s, err := Parse([]byte(full), 0)
 	if err != nil {

@@ -78,7 +78,14 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s %q", a.Kind, a.Reason)
 	case ActVacation:
 		v := a.Vacation
-		return fmt.Sprintf("vacation to sender every %s, subject %q, handle %q", v.Period, v.Subject, v.Handle)
+		s := fmt.Sprintf("vacation once per %s per sender", v.Period)
+		if v.Subject != "" {
+			s += fmt.Sprintf(", subject %q", v.Subject)
+		}
+		if v.From != "" {
+			s += fmt.Sprintf(", from %q", v.From)
+		}
+		return s + fmt.Sprintf(": %q", v.Reason)
 	}
 	return string(a.Kind)
 }
