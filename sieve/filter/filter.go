@@ -111,7 +111,7 @@ func (f *Filter) carryOut(ctx context.Context, m *delivery.LocalMessage, msg *si
 			return err
 		}
 	}
-	if !kept && !hasStore(res) {
+	if !kept && !hasStore(res) && hasKind(res, sieve.ActDiscard) {
 		f.log().Info("sieve discarded", "msgid", m.QueueID, "account", m.Account)
 	}
 	for _, a := range res.Actions {
@@ -120,6 +120,15 @@ func (f *Filter) carryOut(ctx context.Context, m *delivery.LocalMessage, msg *si
 		}
 	}
 	return nil
+}
+
+func hasKind(res *sieve.Result, k sieve.Kind) bool {
+	for _, a := range res.Actions {
+		if a.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 func hasStore(res *sieve.Result) bool {
