@@ -44,9 +44,11 @@ func (s *Server) handle(c net.Conn) {
 			continue
 		case errors.Is(err, errLineTooLong):
 			ss.bye("", "Command line too long.")
+			ss.flush()
 			return
 		case errors.Is(err, errLiteralTooLarge):
 			ss.bye("QUOTA/MAXSIZE", "Script too large; the limit is "+itoa(ss.maxScript())+" bytes.")
+			ss.flush()
 			return
 		case err != nil:
 			return
