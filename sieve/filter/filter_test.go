@@ -33,7 +33,9 @@ func (f *fakeBoxes) DeliverFlags(_ context.Context, account, folder string, msg 
 	return nil
 }
 
-func (f *fakeBoxes) FolderExists(account, folder string) bool { return f.folders[folder] || folder == "INBOX" }
+func (f *fakeBoxes) FolderExists(account, folder string) bool {
+	return f.folders[folder] || folder == "INBOX"
+}
 func (f *fakeBoxes) CreateFolder(account, folder string) error {
 	f.folders[folder] = true
 	return nil
