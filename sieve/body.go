@@ -78,7 +78,7 @@ func decodeText(body []byte, cte, charset string) string {
 	case "quoted-printable":
 		r = quotedprintable.NewReader(r)
 	}
-	b, _ := io.ReadAll(r)
+	b, _ := io.ReadAll(io.LimitReader(r, maxBodyText))
 	cs := strings.ToLower(charset)
 	if (cs == "iso-8859-1" || cs == "latin1" || cs == "windows-1252") && !utf8.Valid(b) {
 		return latin1(b)
@@ -130,7 +130,7 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 // bodyTexts is what the body test compares against for a transform.
 func (m *Message) bodyTexts(transform string, types []string) []string {
 	if transform == "raw" {
-		return []string{string(m.body)}
+		return []string{string(m.body[:min(len(m.body), maxBodyText)])}
 	}
 	if transform != "content" {
 		types = []string{"text"}

@@ -240,3 +240,18 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeComparisonBounded: a :matches of a long pattern against a
+// large body is refused instead of taking unbounded time.
+func TestLargeComparisonBounded(t *testing.T) {
+	s, err := Parse([]byte(`require "body"; if body :raw :matches "*`+strings.Repeat("a?", 200)+`*" { discard; }`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := NewMessage([]byte("Subject: x\r\n\r\n" + strings.Repeat("ab", 1<<19)))
+	_, err = s.Run(context.Background(), msg, RunOptions{})
+	var re *RuntimeError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("err = %v, want a RuntimeError", err)
+	}
+}

@@ -25,6 +25,11 @@ const (
 	DefaultMaxRedirects = 4
 	DefaultMaxSteps     = 200000
 	maxVarLen           = 16 << 10 // bytes a variable may hold
+	// maxGlobWork bounds one :matches comparison (pattern length times
+	// value length: the worst case of the wildcard search).
+	maxGlobWork = 1 << 28
+	// maxBodyText is what the body test looks at of each part.
+	maxBodyText = 1 << 20
 )
 
 func (l Limits) withDefaults() Limits {

@@ -193,9 +193,15 @@ func (r *runner) match(t *Node, values, keys []string) (bool, error) {
 		return false, nil
 	}
 	for _, v := range values {
+		// Long values cost steps by their length, so the step limit bounds
+		// the bytes compared in a run.
+		r.steps += len(v) >> 10
 		for _, k := range keys {
 			if err := r.step(t.Pos); err != nil {
 				return false, err
+			}
+			if mt == "matches" && len(k)*len(v) > maxGlobWork {
+				return false, r.fail(t.Pos, ":matches pattern and value are too long to compare")
 			}
 			if r.matchOne(t, mt, cmp, v, k) {
 				return true, nil
