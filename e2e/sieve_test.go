@@ -193,3 +193,34 @@ func checkRemote(t *testing.T, got []smtptest.Message) {
 		t.Errorf("forward from <%s>:\n%s", forward.From, f)
 	}
 }
+
+// TestSieveCLI: `mailgate sieve check` names the line and column of a
+// mistake; `mailgate sieve test` prints what a message would get.
+func TestSieveCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.sieve", sieveScript)
+	write("bad.sieve", "require \"fileinto\";\nif true {\n  fileinto \"x\"\n}\n")
+	write("msg.eml", "From: bob@remote.test\r\nTo: alice@localhost\r\nSubject: weekly report\r\n\r\nhi\r\n")
+	if out, code := mgtest.Run(t, dir, "", "sieve", "check", "good.sieve"); code != 0 || out != "good.sieve: ok\n" {
+		t.Errorf("check good: exit %d: %q", code, out)
+	}
+	if out, code := mgtest.Run(t, dir, "", "sieve", "check", "bad.sieve"); code != 1 ||
+		out != "bad.sieve:4:1: expected ; or { after fileinto, found \"}\"\n" {
+		t.Errorf("check bad: exit %d: %q", code, out)
+	}
+	out, code := mgtest.Run(t, dir, "", "sieve", "test", "good.sieve", "msg.eml", "--from", "bob@remote.test", "--to", "alice@localhost")
+	want := "fileinto \"Reports\" :create flags \\Flagged\n" +
+		"vacation once per 168h0m0s per sender, subject \"Away\": \"I am away until Monday.\"\n"
+	if code != 0 || out != want {
+		t.Errorf("test: exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+	if _, code := mgtest.Run(t, dir, "", "sieve", "test", "good.sieve"); code != 2 {
+		t.Errorf("test without a message: exit %d, want 2 (usage)", code)
+	}
+}
