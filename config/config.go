@@ -36,6 +36,7 @@ type Config struct {
 	Delivery     Delivery   `yaml:"delivery"`
 	Filters      Filters    `yaml:"filters"`
 	Mailbox      Mailbox    `yaml:"mailbox"`
+	Sieve        Sieve      `yaml:"sieve"`
 	HTTP         HTTP       `yaml:"http"`
 
 	// File is where the config was read from (DefaultName if embedded).
@@ -65,6 +66,7 @@ const (
 	ProtoPOP3        = "pop3"        // port 110, STLS
 	ProtoPOP3S       = "pop3s"       // port 995, implicit TLS
 	ProtoHTTP        = "http"        // metrics, health, admin API
+	ProtoManageSieve = "managesieve" // port 4190, STARTTLS, Sieve script editing (RFC 5804)
 )
 
 // Listener is one socket mailgate serves.
@@ -134,6 +136,7 @@ func Defaults() *Config {
 		Delivery: defaultDelivery(),
 		Filters:  defaultFilters(),
 		Mailbox:  defaultMailbox(),
+		Sieve:    defaultSieve(),
 		HTTP:     HTTP{MinFreeDisk: 100 << 20},
 	}
 }

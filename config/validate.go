@@ -69,6 +69,7 @@ func (c *Config) validate(v *Validator) {
 	c.Delivery.validate(v)
 	c.Filters.validate(v, c)
 	c.Mailbox.validate(v, c)
+	c.Sieve.validate(v)
 }
 
 func (l *Log) validate(v *Validator) {
@@ -115,7 +116,7 @@ func reason(err error) string {
 
 var protocols = map[string]bool{
 	ProtoSMTP: true, ProtoSubmission: true, ProtoSubmissions: true, ProtoIMAP: true,
-	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true,
+	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true, ProtoManageSieve: true,
 }
 
 func (c *Config) validateListeners(v *Validator) {
@@ -128,7 +129,7 @@ func (c *Config) validateListeners(v *Validator) {
 		}
 		names[l.Name] = true
 		if !protocols[l.Protocol] {
-			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, http", l.Protocol)
+			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http", l.Protocol)
 		}
 		b, ok := validAddress(v, p+".address", l.Address)
 		if !ok {

@@ -18,10 +18,28 @@ type Directory interface {
 	Lookup(addr string) (account, folder string, ok bool)
 }
 
+// Sieve runs the account's active filter script on a message and carries
+// out what it says (sieve/filter implements it); with no active script it
+// stores the message in folder like Mailboxes.Deliver. Errors are
+// classified like the store's.
+type Sieve interface {
+	Deliver(ctx context.Context, m *LocalMessage) error
+}
+
+// LocalMessage is one recipient's copy for Sieve.
+type LocalMessage struct {
+	QueueID, From, Rcpt string
+	Account, Folder     string
+	Body                []byte // CRLF line ends
+}
+
 // Local hands each recipient's copy to the mailbox store.
 type Local struct {
 	Mailboxes Mailboxes
 	Directory Directory
+	// Sieve, when set, files messages for accounts with an active
+	// script. Quarantined messages bypass it: they go to Junk unanswered.
+	Sieve Sieve
 	// Classify maps a store error to a delivery error, e.g. a quota error
 	// to MailboxFull; nil, or a nil answer, falls back to an error's
 	// Permanent() bool method, else a temporary 451 4.3.0.
@@ -45,6 +63,13 @@ func MailboxFull(permanent bool, cause error) *Error {
 	return e
 }
 
+// Rejected is the error for a message a recipient's Sieve script
+// rejected after it was accepted (RFC 5429): the queue bounces it with
+// the script's reason.
+func Rejected(reason string, cause error) *Error {
+	return permErr(CmdLocal, "", "5.7.1", reason, cause)
+}
+
 // Deliver stores the message for each recipient.
 func (l *Local) Deliver(ctx context.Context, req *Request) []Result {
 	res := make([]Result, len(req.Recipients))
@@ -60,9 +85,19 @@ func (l *Local) one(ctx context.Context, req *Request, addr string) error {
 	if !ok {
 		return permErr(CmdLocal, "", "5.1.1", "no mailbox here for "+addr, nil)
 	}
-	err := l.Mailboxes.Deliver(ctx, account, folder, normalize(req.Body), req.Quarantine)
+	var err error
+	if l.Sieve != nil && !req.Quarantine {
+		err = l.Sieve.Deliver(ctx, &LocalMessage{QueueID: req.ID, From: req.From, Rcpt: addr,
+			Account: account, Folder: folder, Body: normalize(req.Body)})
+	} else {
+		err = l.Mailboxes.Deliver(ctx, account, folder, normalize(req.Body), req.Quarantine)
+	}
 	if err == nil {
 		return nil
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return de // already a delivery verdict (a Sieve reject)
 	}
 	if l.Classify != nil {
 		if e := l.Classify(err); e != nil {

@@ -35,6 +35,7 @@ import (
 	"mailgate/queue"
 	"mailgate/relay"
 	"mailgate/resolver"
+	"mailgate/sieve/scripts"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -55,6 +56,8 @@ type app struct {
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
 	http     *metrics.Server
+
+	sieveScripts *scripts.Store
 
 	rateLimits   *filters.RateLimits
 	loginLimiter *authlimit.Limiter
@@ -127,7 +130,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -225,6 +228,9 @@ func (a *app) startQueue(bool) error {
 		return err
 	}
 	a.router = router
+	if err := a.startSieve(); err != nil {
+		return err
+	}
 	qc := a.cfg.Queue
 	q, err := queue.Open(queue.Options{
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
