@@ -92,13 +92,16 @@ type Limits struct {
 }
 
 // Auth throttles password guessing: after MaxFailures failures from one IP
-// within Window, that IP is refused for Lockout. Each failure before that
-// is answered after Delay.
+// within Window, that IP is refused for Lockout; after MaxAccountFailures
+// failures on one account from any addresses, the account is refused for
+// Lockout except from addresses that logged into it before. Each failure
+// before that is answered after Delay.
 type Auth struct {
-	MaxFailures int      `yaml:"max_failures"`
-	Window      Duration `yaml:"window"`
-	Lockout     Duration `yaml:"lockout"`
-	Delay       Duration `yaml:"delay"`
+	MaxFailures        int      `yaml:"max_failures"`
+	MaxAccountFailures int      `yaml:"max_account_failures"`
+	Window             Duration `yaml:"window"`
+	Lockout            Duration `yaml:"lockout"`
+	Delay              Duration `yaml:"delay"`
 }
 
 // HTTP configures the metrics/health/admin listener.
@@ -126,7 +129,7 @@ func Defaults() *Config {
 			DataTimeout:         Duration(10 * 60e9),
 			MaxErrors:           10,
 		},
-		Auth:     Auth{MaxFailures: 5, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
+		Auth:     Auth{MaxFailures: 5, MaxAccountFailures: 20, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
 		Queue:    defaultQueue(),
 		Delivery: defaultDelivery(),
 		Filters:  defaultFilters(),

@@ -242,6 +242,9 @@ func (a *Auth) validate(v *Validator) {
 	if a.MaxFailures < 1 {
 		v.Errorf("auth.max_failures", "%d is not allowed; write a number of 1 or more", a.MaxFailures)
 	}
+	if a.MaxAccountFailures < 1 {
+		v.Errorf("auth.max_account_failures", "%d is not allowed; write a number of 1 or more, such as 20", a.MaxAccountFailures)
+	}
 	if a.Window.D() <= 0 {
 		v.Errorf("auth.window", "must be more than 0; write a duration such as 10m")
 	}

@@ -79,7 +79,10 @@ func New(o Options) *Server {
 	}
 	c := o.Config
 	if o.Logins == nil {
-		o.Logins = authlimit.New(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now)
+		o.Logins = authlimit.New(authlimit.Options{
+			MaxFailures: c.Auth.MaxFailures, MaxAccountFailures: c.Auth.MaxAccountFailures,
+			Window: c.Auth.Window.D(), Lockout: c.Auth.Lockout.D(), Now: o.Now, Logger: o.Logger,
+		})
 	}
 	s := &Server{
 		opts: o, log: o.Logger, now: o.Now,

@@ -419,7 +419,10 @@ func (a *app) insecureAuth(proto string) bool {
 func (a *app) logins() *authlimit.Limiter {
 	if a.loginLimiter == nil {
 		c := a.cfg.Auth
-		a.loginLimiter = authlimit.New(c.MaxFailures, c.Window.D(), c.Lockout.D(), nil)
+		a.loginLimiter = authlimit.New(authlimit.Options{
+			MaxFailures: c.MaxFailures, MaxAccountFailures: c.MaxAccountFailures,
+			Window: c.Window.D(), Lockout: c.Lockout.D(), Logger: a.log,
+		})
 	}
 	return a.loginLimiter
 }

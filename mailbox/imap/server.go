@@ -59,9 +59,12 @@ type Options struct {
 // LoginLimiter throttles password guessing per client IP across
 // connections and protocols (*authlimit.Limiter satisfies it).
 type LoginLimiter interface {
+	// Locked checks the address alone; Refused the address and the
+	// account together (user as the client typed it).
 	Locked(ip string) bool
-	Fail(ip string) (locked bool)
-	Succeed(ip string)
+	Refused(ip, user string) bool
+	Fail(ip, user string) (locked bool)
+	Succeed(ip, user string)
 }
 
 // Server accepts IMAP connections.

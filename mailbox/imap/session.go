@@ -61,15 +61,15 @@ func (s *session) Login(username, password string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ip, limiter := s.clientIP(), s.srv.opts.Logins
-	if limiter != nil && limiter.Locked(ip) {
+	if limiter != nil && limiter.Refused(ip, username) {
+		// No log line: the limiter logs the lockout once, with a count.
 		s.srv.metrics.logins.WithLabelValues("locked").Inc()
-		s.log.Info("imap login refused: too many failures from this address", "user", cleanLog(username))
 		return errLoginsLocked
 	}
 	account, err := s.srv.opts.Auth.Authenticate(ctx, username, password)
 	if err == nil && account != "" {
 		if limiter != nil {
-			limiter.Succeed(ip)
+			limiter.Succeed(ip, username)
 		}
 		s.account = account
 		s.srv.metrics.logins.WithLabelValues("ok").Inc()
@@ -80,7 +80,7 @@ func (s *session) Login(username, password string) error {
 	s.srv.metrics.logins.WithLabelValues("failed").Inc()
 	s.log.Info("imap login failed", "user", cleanLog(username))
 	if limiter != nil {
-		limiter.Fail(ip)
+		limiter.Fail(ip, username)
 	}
 	if d := s.srv.opts.FailureDelay; d > 0 {
 		time.Sleep(d) // slows guessing; this connection's commands wait anyway
@@ -92,12 +92,12 @@ func (s *session) Login(username, password string) error {
 	return imapserver.ErrAuthFailed
 }
 
-// errLoginsLocked answers a login from an address locked out by the
-// limiter, without checking the password.
+// errLoginsLocked answers a login from an address, or to an account,
+// locked out by the limiter, without checking the password.
 var errLoginsLocked = &goimap.Error{
 	Type: goimap.StatusResponseTypeNo,
 	Code: goimap.ResponseCodeUnavailable,
-	Text: "Too many failed logins from your address; try again later",
+	Text: "Too many failed logins from your address or for this account; try again later",
 }
 
 // clientIP is the remote address without its port.

@@ -99,7 +99,9 @@ func (s *Server) newSession(raw net.Conn) *session {
 		cancel: cancel,
 	}
 	sess.setConn(raw, false)
-	sess.log.Info("pop3 connection")
+	// Debug, as SMTP's session start: a client reconnecting in a loop
+	// (a locked-out guesser) must not write a line per connection.
+	sess.log.Debug("pop3 connection")
 	return sess
 }
 
@@ -132,7 +134,7 @@ func (s *session) end() {
 		s.srv.unlock(s.account)
 	}
 	s.cancel()
-	s.log.Info("pop3 disconnect")
+	s.log.Debug("pop3 disconnect")
 }
 
 // run greets the client and answers commands until QUIT, an error, or the
