@@ -36,7 +36,8 @@ type Options struct {
 	// TLS serves STARTTLS on plain listeners and implicit TLS on the
 	// others. Without it, LOGIN is only possible with AllowInsecureAuth.
 	TLS *tls.Config
-	// AllowInsecureAuth permits LOGIN without TLS (loopback testing only).
+	// AllowInsecureAuth permits LOGIN without TLS to loopback clients on
+	// every listener Serve runs; ServeListener sets it per listener.
 	AllowInsecureAuth bool
 	Logger            *slog.Logger
 	Registerer        prometheus.Registerer
@@ -116,9 +117,24 @@ var caps = goimap.CapSet{
 	goimap.CapSpecialUse: {}, goimap.CapLiteralPlus: {}, goimap.CapSearchRes: {},
 }
 
-// Serve accepts connections on ln until Close. With implicitTLS every
-// connection starts with a TLS handshake (port 993).
+// Listener is how one listener's connections are served.
+type Listener struct {
+	// ImplicitTLS starts every connection with a TLS handshake (port 993).
+	ImplicitTLS bool
+	// InsecureAuth permits LOGIN without TLS to this listener's loopback
+	// clients (allow_insecure_auth); never to any other client.
+	InsecureAuth bool
+}
+
+// Serve accepts connections on ln until Close, with the server-wide
+// AllowInsecureAuth.
 func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	return s.ServeListener(ln, Listener{ImplicitTLS: implicitTLS, InsecureAuth: s.opts.AllowInsecureAuth})
+}
+
+// ServeListener is Serve with this listener's own settings.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	implicitTLS := l.ImplicitTLS
 	if implicitTLS && s.opts.TLS == nil {
 		return errors.New("imap: implicit TLS needs Options.TLS")
 	}
@@ -148,7 +164,7 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 			continue
 		}
 		s.wg.Add(1)
-		go s.handle(gc, implicitTLS)
+		go s.handle(gc, l)
 	}
 }
 
@@ -181,7 +197,8 @@ func (s *Server) track(gc *guardConn) bool {
 
 // handle runs one connection with its own imapserver.Server, so that the
 // literal guard and the session are per connection.
-func (s *Server) handle(gc *guardConn, implicitTLS bool) {
+func (s *Server) handle(gc *guardConn, l Listener) {
+	implicitTLS := l.ImplicitTLS
 	defer s.wg.Done()
 	s.metrics.active.Inc()
 	defer s.metrics.active.Dec()
@@ -212,6 +229,7 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 	// imapserver never sees TLS: the front runs STARTTLS and refuses
 	// clear-text logins, so imapserver's own checks are turned off.
 	fr := newFront(s, sess, gc, conn, implicitTLS, log)
+	fr.insecureOK = l.InsecureAuth && isLoopback(gc.RemoteAddr())
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
 	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{log}, DebugWriter: guard,
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -292,4 +310,10 @@ type logAdapter struct{ l *slog.Logger }
 
 func (a logAdapter) Printf(format string, args ...any) {
 	a.l.Info("imapserver", "msg", cleanLog(fmt.Sprintf(format, args...)))
+}
+
+// isLoopback reports whether addr is a loopback client (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }

@@ -11,7 +11,7 @@ import (
 
 // authAllowed reports whether this connection may carry a password.
 func (s *session) authAllowed() bool {
-	return s.tls || s.srv.opts.AllowInsecureAuth
+	return s.tls || s.insecureOK
 }
 
 // refuseInsecure answers a login attempt on a connection without TLS.

@@ -101,8 +101,9 @@ type Options struct {
 	// IdleTimeout closes a session that sends nothing for this long
 	// (default DefaultIdleTimeout). It is also the write timeout.
 	IdleTimeout time.Duration
-	// AllowInsecureAuth offers USER/PASS and AUTH without TLS. Only for
-	// loopback or test set-ups: passwords then cross the network in clear.
+	// AllowInsecureAuth offers USER/PASS and AUTH without TLS to loopback
+	// clients on every listener Serve runs; ServeListener sets it per
+	// listener. Only for loopback set-ups and tests.
 	AllowInsecureAuth bool
 	// Hostname is named in the greeting (default "mailgate").
 	Hostname string
@@ -171,11 +172,26 @@ func New(opts Options) *Server {
 	}
 }
 
-// Serve accepts connections on ln until Close. With implicitTLS every
-// connection starts with a TLS handshake (port 995); otherwise it starts in
-// clear and may upgrade with STLS (port 110). It returns ErrServerClosed
-// after Close, or the listener's error.
+// Listener is how one listener's connections are served.
+type Listener struct {
+	// ImplicitTLS starts every connection with a TLS handshake (port
+	// 995); otherwise it starts in clear and may upgrade with STLS.
+	ImplicitTLS bool
+	// InsecureAuth offers logins without TLS to this listener's loopback
+	// clients (allow_insecure_auth); never to any other client.
+	InsecureAuth bool
+}
+
+// Serve accepts connections on ln until Close, with the server-wide
+// AllowInsecureAuth. It returns ErrServerClosed after Close, or the
+// listener's error.
 func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	return s.ServeListener(ln, Listener{ImplicitTLS: implicitTLS, InsecureAuth: s.opts.AllowInsecureAuth})
+}
+
+// ServeListener is Serve with this listener's own settings.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	implicitTLS := l.ImplicitTLS
 	if implicitTLS && s.opts.TLS == nil {
 		return errors.New("pop3: implicit TLS listener needs Options.TLS")
 	}
@@ -210,7 +226,7 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 			conn.Close()
 			return ErrServerClosed
 		}
-		go s.handle(conn, implicitTLS)
+		go s.handle(conn, l)
 	}
 }
 

@@ -39,6 +39,9 @@ type session struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	tls  bool
+	// insecureOK: the listener allows logins without TLS and the client
+	// is on loopback.
+	insecureOK bool
 
 	state    state
 	user     string // name given by USER, waiting for PASS
@@ -51,7 +54,8 @@ type session struct {
 }
 
 // handle runs one connection from greeting to close.
-func (s *Server) handle(raw net.Conn, implicitTLS bool) {
+func (s *Server) handle(raw net.Conn, l Listener) {
+	implicitTLS := l.ImplicitTLS
 	defer s.wg.Done()
 	defer raw.Close()
 	open, underLimit := s.trackConn(raw)
@@ -68,6 +72,7 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 	defer s.metrics.active.Dec()
 
 	sess := s.newSession(raw)
+	sess.insecureOK = l.InsecureAuth && isLoopback(raw.RemoteAddr())
 	defer sess.end()
 	defer func() {
 		if p := recover(); p != nil {
@@ -269,4 +274,10 @@ type deadlineWriter struct {
 func (w deadlineWriter) Write(p []byte) (int, error) {
 	w.c.SetWriteDeadline(time.Now().Add(w.d))
 	return w.c.Write(p)
+}
+
+// isLoopback reports whether addr is a loopback client (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
