@@ -166,7 +166,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	errs := &Errors{}
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg := syntaxProblem(err)
-		errs.add(name, line, "(file)", "not valid YAML: "+msg)
+		errs.add(name, problemLine(data, line, msg), "(file)", "not valid YAML: "+msg)
 		return nil, errs
 	}
 	c := Defaults()

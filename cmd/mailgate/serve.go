@@ -308,7 +308,9 @@ func (a *app) startIMAP(bool) error {
 	srv := imap.New(imap.Options{
 		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
 		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
-		Logins: a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
+		MaxConnectionsPerIP: mc.IMAPMaxConnectionsPerIP, MaxUserIPConnections: mc.IMAPMaxUserIPConnections,
+		LoginTimeout: mc.IMAPLoginTimeout.D(),
+		Logins:       a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {

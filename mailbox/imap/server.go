@@ -48,6 +48,16 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxConnections bounds concurrent connections. Default 500.
 	MaxConnections int
+	// MaxConnectionsPerIP bounds the connections from one client address,
+	// so one address cannot take every slot. Default 50.
+	MaxConnectionsPerIP int
+	// MaxUserIPConnections bounds the logged-in sessions of one account
+	// from one address (Dovecot's mail_max_userip_connections); one more
+	// LOGIN gets NO [LIMIT]. Default 10.
+	MaxUserIPConnections int
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted, however busy it keeps itself. Default 60s.
+	LoginTimeout time.Duration
 	// MaxLoginFailures per connection before * BYE. Default 3.
 	MaxLoginFailures int
 	// Logins, if set, refuses logins from an IP that failed too often
@@ -76,7 +86,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*guardConn]struct{}
+	conns     map[*guardConn]string // the account logged in on each, or ""
+	limits    connLimits
 	closed    bool
 	wg        sync.WaitGroup
 	ids       atomic.Uint64
@@ -96,11 +107,21 @@ func New(opts Options) *Server {
 	if opts.MaxConnections <= 0 {
 		opts.MaxConnections = 500
 	}
+	if opts.MaxConnectionsPerIP <= 0 {
+		opts.MaxConnectionsPerIP = 50
+	}
+	if opts.MaxUserIPConnections <= 0 {
+		opts.MaxUserIPConnections = 10
+	}
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = time.Minute
+	}
 	if opts.MaxLoginFailures <= 0 {
 		opts.MaxLoginFailures = 3
 	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
-		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]struct{}{}}
+		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]string{},
+		limits: connLimits{perIP: map[string]int{}, perUserIP: map[userIP]int{}}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -157,10 +178,10 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 			}
 			return err
 		}
-		gc := &guardConn{Conn: raw, idle: s.opts.IdleTimeout, done: make(chan struct{})}
-		if !s.track(gc) {
-			s.metrics.connections.WithLabelValues("refused").Inc()
-			go s.refuse(raw, implicitTLS)
+		gc := &guardConn{Conn: raw, ip: hostOf(raw), idle: s.opts.IdleTimeout, done: make(chan struct{})}
+		if r := s.track(gc); r != "" {
+			s.metrics.connections.WithLabelValues(string(r)).Inc()
+			go s.refuse(raw, implicitTLS, r)
 			continue
 		}
 		s.wg.Add(1)
@@ -171,7 +192,7 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 // refuse tells a connection over the limit to go away, in TLS on the
 // implicit-TLS listener (a clear-text BYE there would only look like a
 // broken handshake), without holding up the accept loop.
-func (s *Server) refuse(raw net.Conn, implicitTLS bool) {
+func (s *Server) refuse(raw net.Conn, implicitTLS bool, r refusal) {
 	defer raw.Close()
 	raw.SetDeadline(time.Now().Add(5 * time.Second))
 	var c net.Conn = raw
@@ -182,17 +203,7 @@ func (s *Server) refuse(raw net.Conn, implicitTLS bool) {
 		}
 		c = tc
 	}
-	fmt.Fprintf(c, "* BYE Too many connections; try again later\r\n")
-}
-
-func (s *Server) track(gc *guardConn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.opts.MaxConnections {
-		return false
-	}
-	s.conns[gc] = struct{}{}
-	return true
+	fmt.Fprintf(c, "* BYE %s\r\n", r.text())
 }
 
 // handle runs one connection with its own imapserver.Server, so that the
@@ -202,15 +213,14 @@ func (s *Server) handle(gc *guardConn, l Listener) {
 	defer s.wg.Done()
 	s.metrics.active.Inc()
 	defer s.metrics.active.Dec()
+	sess := &session{srv: s, gc: gc}
 	defer func() {
 		if v := recover(); v != nil {
 			s.metrics.panics.Inc()
 			s.logger.Error("imap connection panicked", "panic", fmt.Sprint(v))
 		}
 		gc.Close()
-		s.mu.Lock()
-		delete(s.conns, gc)
-		s.mu.Unlock()
+		s.untrack(gc)
 	}()
 	s.metrics.connections.WithLabelValues("accepted").Inc()
 	log := s.logger.With("session", fmt.Sprintf("i%x", s.ids.Add(1)), "remote", gc.RemoteAddr().String())
@@ -225,11 +235,12 @@ func (s *Server) handle(gc *guardConn, l Listener) {
 		tc.SetDeadline(time.Time{})
 		conn = tc
 	}
-	sess := &session{srv: s, log: log}
+	sess.log = log
 	// imapserver never sees TLS: the front runs STARTTLS and refuses
 	// clear-text logins, so imapserver's own checks are turned off.
 	fr := newFront(s, sess, gc, conn, implicitTLS, log)
 	fr.insecureOK = l.InsecureAuth && isLoopback(gc.RemoteAddr())
+	defer s.watchLogin(fr)()
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
 	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{log}, DebugWriter: guard,
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -260,6 +271,7 @@ func (s *Server) Close() error {
 // timeout (imapserver sets 35 minutes itself) and reports its closing.
 type guardConn struct {
 	net.Conn
+	ip   string // the client's address, for the per-address limits
 	idle time.Duration
 	once sync.Once
 	done chan struct{}

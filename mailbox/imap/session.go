@@ -22,6 +22,7 @@ type session struct {
 	conn     *imapserver.Conn
 	log      *slog.Logger // bound with the session ID and remote address
 	account  string
+	gc       *guardConn // the accepted connection, for the connection limits
 	failures int
 	sel      *view // selected folder, or nil
 }
@@ -71,6 +72,10 @@ func (s *session) Login(username, password string) error {
 		if limiter != nil {
 			limiter.Succeed(ip, username)
 		}
+		if s.gc != nil && !s.srv.loggedIn(s.gc, account) {
+			s.srv.metrics.logins.WithLabelValues("user_ip_limit").Inc()
+			return errUserIPLimit
+		}
 		s.account = account
 		s.srv.metrics.logins.WithLabelValues("ok").Inc()
 		s.log.Info("imap login", "account", account)
@@ -98,6 +103,13 @@ var errLoginsLocked = &goimap.Error{
 	Type: goimap.StatusResponseTypeNo,
 	Code: goimap.ResponseCodeUnavailable,
 	Text: "Too many failed logins from your address or for this account; try again later",
+}
+
+// errUserIPLimit answers a good login over MaxUserIPConnections.
+var errUserIPLimit = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: goimap.ResponseCodeLimit,
+	Text: "Too many sessions of this account from your address; close some and try again",
 }
 
 // clientIP is the remote address without its port.

@@ -82,6 +82,7 @@ const (
 	DefaultAuthFailureDelay = 2 * time.Second
 	DefaultMaxAuthFailures  = 3
 	DefaultMaxConnsPerIP    = 20
+	DefaultLoginTimeout     = time.Minute
 	maxCommandLine          = 255  // RFC 2449 section 4, CRLF included
 	maxSASLLine             = 1024 // an AUTH continuation line (RFC 5034 sets no limit)
 	tlsHandshakeTimeout     = 30 * time.Second
@@ -110,6 +111,11 @@ type Options struct {
 	// AuthFailureDelay is waited before answering a failed login (default
 	// DefaultAuthFailureDelay), to slow down password guessing.
 	AuthFailureDelay time.Duration
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted, however busy it keeps itself (default
+	// DefaultLoginTimeout), so idle guessers do not hold the per-address
+	// slots.
+	LoginTimeout time.Duration
 	// MaxAuthFailures closes the connection after this many failed logins
 	// (default DefaultMaxAuthFailures).
 	MaxAuthFailures int
@@ -153,6 +159,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxConnsPerIP <= 0 {
 		opts.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = DefaultLoginTimeout
 	}
 	opts.Hostname = sanitize(opts.Hostname)
 	if opts.Hostname == "" {

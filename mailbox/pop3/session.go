@@ -44,8 +44,9 @@ type session struct {
 	insecureOK bool
 
 	state    state
-	user     string // name given by USER, waiting for PASS
-	failures int    // failed logins so far
+	loginBy  time.Time // the end of LoginTimeout
+	user     string    // name given by USER, waiting for PASS
+	failures int       // failed logins so far
 
 	account string // set once logged in and locked
 	drop    Maildrop
@@ -84,7 +85,8 @@ func (s *Server) handle(raw net.Conn, l Listener) {
 		return
 	}
 	if !underLimit {
-		sess.log.Warn("pop3 connection refused: too many from this address")
+		// Debug: a flood of connections must not write a line each.
+		sess.log.Debug("pop3 connection refused: too many from this address")
 		sess.reply("-ERR [SYS/TEMP] too many connections from your address; close some and try again")
 		sess.flush()
 		return
@@ -104,6 +106,7 @@ func (s *Server) newSession(raw net.Conn) *session {
 		cancel: cancel,
 	}
 	sess.setConn(raw, false)
+	sess.loginBy = time.Now().Add(s.opts.LoginTimeout)
 	// Debug, as SMTP's session start: a client reconnecting in a loop
 	// (a locked-out guesser) must not write a line per connection.
 	sess.log.Debug("pop3 connection")
@@ -164,6 +167,11 @@ func (s *session) readFailed(err error, limit string) {
 	switch {
 	case errors.Is(err, errLineTooLong):
 		s.reply("-ERR line too long (%s); closing connection", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded) && s.state == stateAuthorization && !time.Now().Before(s.loginBy):
+		s.reply("-ERR [SYS/TEMP] no login within %s; closing connection", s.srv.opts.LoginTimeout)
+		s.flush()
+		s.log.Debug("pop3 session ended: no login in time") // Debug: no line per guesser
+		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		s.reply("-ERR idle for too long; closing connection")
 	default:
@@ -181,7 +189,11 @@ func (s *session) readLine(limit int) (string, error) {
 			return "", err
 		}
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	deadline := time.Now().Add(s.srv.opts.IdleTimeout)
+	if s.state == stateAuthorization && s.loginBy.Before(deadline) {
+		deadline = s.loginBy
+	}
+	s.conn.SetReadDeadline(deadline)
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || len(line) > limit {
 		return "", errLineTooLong

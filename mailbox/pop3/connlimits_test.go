@@ -3,6 +3,7 @@ package pop3
 import (
 	"net"
 	"testing"
+	"time"
 
 	"mailgate/internal/testenv"
 )
@@ -24,4 +25,16 @@ func TestInsecureAuthOnlyForLoopbackClients(t *testing.T) {
 	c := newClient(t, conn)
 	c.send("USER alice")
 	c.expect("-ERR [AUTH] login is refused before TLS; send STLS first, or use the POP3S port")
+}
+
+// TestLoginTimeout: a connection that keeps itself busy without logging
+// in is told so and closed after LoginTimeout.
+func TestLoginTimeout(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(o *Options) { o.LoginTimeout = 300 * time.Millisecond })
+	c := e.dial(t)
+	last := testenv.KeepBusy(c.conn, c.r, "NOOP\r\n")
+	if last != "-ERR [SYS/TEMP] no login within 300ms; closing connection" {
+		t.Fatalf("last line of an unauthenticated connection kept busy: %q", last)
+	}
 }
