@@ -80,7 +80,7 @@ func loginServer(t *testing.T, auth string) *mgtest.Server {
 	t.Helper()
 	insecure := "allow_insecure_auth: true"
 	return startWithListenerKeys(t, mgtest.Options{
-		Protocols: []string{"submission", "imap", "pop3"},
+		Protocols: []string{"submission", "submissions", "imap", "pop3"},
 		Users:     map[string]string{"alice@localhost": "correct horse"},
 		Config:    "auth:\n  max_failures: 3\n  delay: 1ms\n" + auth,
 	}, map[string]string{"submission": insecure, "imap": insecure, "pop3": insecure})

@@ -247,10 +247,12 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return b.srv.newSession(b, c)
 }
 
-// slogAdapter sends go-smtp's own error log to slog.
+// slogAdapter sends go-smtp's own error log to slog. Its text goes under
+// "detail": slog already writes the message as msg, and a line with two
+// msg keys is read as one by most log tools (the second wins).
 type slogAdapter struct{ log *slog.Logger }
 
 func (a slogAdapter) Printf(format string, v ...any) {
-	a.log.Debug("go-smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+	a.log.Debug("go-smtp", "detail", clean(strings.TrimSpace(fmt.Sprintf(format, v...))))
 }
-func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "msg", fmt.Sprint(v...)) }
+func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "detail", clean(fmt.Sprint(v...))) }

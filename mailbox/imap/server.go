@@ -317,11 +317,13 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 func (l *oneConnListener) Close() error   { return nil }
 func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
 
-// logAdapter sends imapserver's own messages to slog.
+// logAdapter sends imapserver's own messages to slog, under "detail":
+// slog already writes the message as msg, and a line with two msg keys
+// is read as one by most log tools.
 type logAdapter struct{ l *slog.Logger }
 
 func (a logAdapter) Printf(format string, args ...any) {
-	a.l.Info("imapserver", "msg", cleanLog(fmt.Sprintf(format, args...)))
+	a.l.Info("imapserver", "detail", cleanLog(fmt.Sprintf(format, args...)))
 }
 
 // isLoopback reports whether addr is a loopback client (127.0.0.0/8, ::1).
