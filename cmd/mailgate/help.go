@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Every subcommand answers -h and --help (anywhere among its arguments,
@@ -70,4 +71,11 @@ func help(cmd string, args []string, stdin io.Reader, stdout io.Writer) bool {
 	}
 	fmt.Fprint(stdout, text)
 	return true
+}
+
+// usageLine is the first line of a usage text, for a command used wrongly
+// (the whole text is for -h).
+func usageLine(text string) string {
+	line, _, _ := strings.Cut(text, "\n")
+	return line
 }

@@ -93,7 +93,7 @@ func configFlag(fs *flag.FlagSet) *string {
 
 func checkConfigCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
-		fmt.Fprint(stderr, checkConfigUsage)
+		fmt.Fprintln(stderr, usageLine(checkConfigUsage))
 		return 2
 	}
 	if _, err := config.Load(args[0]); err != nil {
