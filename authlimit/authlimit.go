@@ -10,6 +10,7 @@ package authlimit
 
 import (
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,7 @@ func (a *Limiter) Refused(ip, user string) bool {
 	defer a.mu.Unlock()
 	now := a.opts.Now()
 	a.gc(now)
+	ip = ipKey(ip)
 	if r := a.byIP[ip]; r != nil && a.locked(r, now, "client", ip) {
 		r.refused++
 		return true
@@ -140,6 +142,7 @@ func (a *Limiter) Fail(ip, user string) bool {
 	defer a.mu.Unlock()
 	now := a.opts.Now()
 	a.gc(now)
+	ip = ipKey(ip)
 	r := a.byIP[ip]
 	if r == nil {
 		r = &record{}
@@ -193,6 +196,7 @@ func (a *Limiter) Succeed(ip, user string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.opts.Now()
+	ip = ipKey(ip)
 	if r := a.byIP[ip]; r != nil && r.lockedUntil.IsZero() {
 		delete(a.byIP, ip)
 	}
@@ -224,6 +228,17 @@ func dropOldest(ips map[string]time.Time) {
 		}
 	}
 	delete(ips, oldest)
+}
+
+// ipKey is what a client address counts as: an IPv4 address, or an IPv6
+// /64 (one host usually holds a whole /64, so an attacker would otherwise
+// get a fresh address for every few guesses).
+func ipKey(ip string) string {
+	p := net.ParseIP(ip)
+	if p == nil || p.To4() != nil || p.IsLoopback() {
+		return ip
+	}
+	return p.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // accountKey is the account a user name counts against: case does not

@@ -130,3 +130,19 @@ func TestMemoryBounded(t *testing.T) {
 		t.Fatalf("kept %d address and %d account records", len(l.byIP), len(l.byAccount))
 	}
 }
+
+// TestIPv6CountsBySlash64: addresses of one /64 share their failures.
+func TestIPv6CountsBySlash64(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLimiter(c, nil)
+	l.Fail("2001:db8:1:2::1", "")
+	l.Fail("2001:db8:1:2::2", "")
+	l.Fail("2001:db8:1:2:ffff::3", "")
+	if !l.Locked("2001:db8:1:2::99") {
+		t.Fatal("a /64 that failed 3 times is not locked")
+	}
+	if l.Locked("2001:db8:1:3::1") {
+		t.Fatal("the next /64 is locked too")
+	}
+}

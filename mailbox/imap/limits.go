@@ -20,13 +20,19 @@ type connLimits struct {
 
 type userIP struct{ account, ip string }
 
-// hostOf is a connection's client address without its port.
+// hostOf is the client address a per-address limit counts: an IPv4
+// address, or an IPv6 /64 (one host usually holds a whole /64, so
+// counting single IPv6 addresses would be no limit).
 func hostOf(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+	a, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		return host
 	}
-	host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-	return host
+	if a.IP.To4() == nil && !a.IP.IsLoopback() {
+		return a.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return a.IP.String()
 }
 
 // refusal is why track refused a connection ("" if it did not).
