@@ -146,3 +146,19 @@ func TestIPv6CountsBySlash64(t *testing.T) {
 		t.Fatal("the next /64 is locked too")
 	}
 }
+
+// BenchmarkRefused is what a refused login costs the server besides the
+// protocol exchange: one locked address retrying.
+func BenchmarkRefused(b *testing.B) {
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLimiter(c, nil)
+	for range 3 {
+		l.Fail("192.0.2.1", "alice")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !l.Refused("192.0.2.1", "alice") {
+			b.Fatal("not refused")
+		}
+	}
+}
