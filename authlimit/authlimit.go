@@ -187,6 +187,14 @@ func (a *Limiter) fail(r *record, now time.Time, max int, kind, key string) bool
 	a.log.Warn("login lockout", kind, key, "failures", len(r.failures),
 		"window", a.opts.Window.String(), "lockout", a.opts.Lockout.String())
 	r.failures = nil
+	// The end line is written when the lockout is over, also if nobody
+	// tries again (with a clock other than time.Now, at the first check
+	// after the end, as the timer may find it still running).
+	time.AfterFunc(a.opts.Lockout, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.locked(r, a.opts.Now(), kind, key)
+	})
 	return true
 }
 

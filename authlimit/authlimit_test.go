@@ -162,3 +162,34 @@ func BenchmarkRefused(b *testing.B) {
 		}
 	}
 }
+
+// syncBuffer is a log destination the limiter's timer may write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestLockoutEndLineWithoutActivity: the end line with its count is
+// written when the lockout ends, even if the address never comes back.
+func TestLockoutEndLineWithoutActivity(t *testing.T) {
+	t.Parallel()
+	var log syncBuffer
+	l := New(Options{MaxFailures: 2, Window: time.Minute, Lockout: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	l.Fail("192.0.2.1", "")
+	l.Fail("192.0.2.1", "")
+	for range 500 {
+		if strings.Contains(log.String(), `msg="login lockout ended" client=192.0.2.1 refused=0`) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no end line after the lockout:\n%s", log.String())
+}
