@@ -184,6 +184,7 @@ func (s *session) login(mech, user, pass string) bool {
 		return false
 	}
 	s.account, s.drop, s.msgs = account, drop, msgs
+	s.setOpenState("authenticated")
 	s.deleted = make([]bool, len(msgs))
 	s.state = stateTransaction
 	s.log = log

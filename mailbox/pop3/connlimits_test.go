@@ -38,3 +38,21 @@ func TestLoginTimeout(t *testing.T) {
 		t.Fatalf("last line of an unauthenticated connection kept busy: %q", last)
 	}
 }
+
+// TestOpenConnectionsByState: the gauge tells connections not logged in
+// from logged-in ones.
+func TestOpenConnectionsByState(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, nil)
+	e.login(t, "alice", "secret")
+	anon := e.dialTLS(t)
+	anon.send("CAPA")
+	for anon.line() != "." {
+	}
+	if got := metricValue(t, e.reg, "mailgate_pop3_connections_open", "authenticated"); got != 1 {
+		t.Errorf("authenticated = %v, want 1", got)
+	}
+	if got := metricValue(t, e.reg, "mailgate_pop3_connections_open", "unauthenticated"); got != 1 {
+		t.Errorf("unauthenticated = %v, want 1", got)
+	}
+}

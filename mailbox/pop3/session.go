@@ -43,10 +43,13 @@ type session struct {
 	// is on loopback.
 	insecureOK bool
 
-	state    state
-	loginBy  time.Time // the end of LoginTimeout
-	user     string    // name given by USER, waiting for PASS
-	failures int       // failed logins so far
+	state state
+	// openState is the label the session counts under in
+	// mailgate_pop3_connections_open ("" once it ended).
+	openState string
+	loginBy   time.Time // the end of LoginTimeout
+	user      string    // name given by USER, waiting for PASS
+	failures  int       // failed logins so far
 
 	account string // set once logged in and locked
 	drop    Maildrop
@@ -74,6 +77,7 @@ func (s *Server) handle(raw net.Conn, l Listener) {
 
 	sess := s.newSession(raw)
 	sess.insecureOK = l.InsecureAuth && isLoopback(raw.RemoteAddr())
+	sess.setOpenState("unauthenticated")
 	defer sess.end()
 	defer func() {
 		if p := recover(); p != nil {
@@ -138,6 +142,7 @@ func (s *session) startTLS() bool {
 
 // end releases what the session holds. It never applies deletions.
 func (s *session) end() {
+	s.setOpenState("")
 	if s.account != "" {
 		s.srv.unlock(s.account)
 	}
@@ -292,4 +297,16 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 func isLoopback(addr net.Addr) bool {
 	a, ok := addr.(*net.TCPAddr)
 	return ok && a.IP.IsLoopback()
+}
+
+// setOpenState moves the session to another state of the open
+// connections gauge ("" to leave it).
+func (s *session) setOpenState(state string) {
+	if s.openState != "" {
+		s.srv.metrics.open.WithLabelValues(s.openState).Dec()
+	}
+	if state != "" {
+		s.srv.metrics.open.WithLabelValues(state).Inc()
+	}
+	s.openState = state
 }
