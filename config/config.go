@@ -74,8 +74,9 @@ type Listener struct {
 	Address  string `yaml:"address"`
 	// Filters run on this listener's transactions, in this order.
 	Filters []string `yaml:"filters"`
-	// AllowInsecureAuth permits AUTH/LOGIN without TLS; only honoured on
-	// loopback addresses.
+	// AllowInsecureAuth permits AUTH/LOGIN/USER without TLS on this
+	// listener only, for loopback clients only; honoured only when the
+	// listener's address is loopback.
 	AllowInsecureAuth bool `yaml:"allow_insecure_auth"`
 }
 
