@@ -27,6 +27,10 @@ func TestOperatorMistakes(t *testing.T) {
 			"  - name: imap\n    protocol: imap\n   address: 127.0.0.1:143\n",
 		want: []string{`f.yaml:8: (file): not valid YAML: did not find expected '-' indicator`},
 	}, {
+		name: "a tab in the indentation",
+		yaml: "hostname: mail.example.com\nlisteners:\n  - name: mx\n    protocol: smtp\n    address: 127.0.0.1:25\n\tfilters: [spf]\n",
+		want: []string{`f.yaml:6: (file): not valid YAML: found a tab character that violates indentation`},
+	}, {
 		name: "imap per-address limits out of range",
 		yaml: "mailbox:\n  imap_max_connections: 10\n  imap_max_connections_per_ip: 20\n  imap_max_user_ip_connections: 0\n  imap_login_timeout: 1s\n",
 		want: []string{

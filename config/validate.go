@@ -51,15 +51,13 @@ func syntaxProblem(err error) (int, string) {
 	return max(line, 1), msg
 }
 
-// problemLine finds the line that makes a parser problem. yaml.v3 names
-// the line where the construct it was parsing began (a list's first
-// "-" for a mis-indented key twenty lines further on), so the problem
-// is put on the first line whose addition makes the text before it fail
-// with the same message. Without such a line, from is kept.
+// problemLine finds the line that makes a syntax problem. yaml.v3 often
+// names the line where the construct it was parsing began (a list's
+// first "-" for a mis-indented key twenty lines further on, the line
+// before a tab that breaks the indentation), so the problem is put on the
+// first line, from yaml.v3's on, whose addition makes the text before it
+// fail with the same message. Without such a line, from is kept.
 func problemLine(data []byte, from int, msg string) int {
-	if !parserProblems[msg] {
-		return from
-	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	for k := from; k <= len(lines) && k <= maxProblemSearch; k++ {
 		var root yaml.Node
