@@ -275,9 +275,10 @@ var transactionCommands = map[string]handler{
 }
 
 // internalError logs err and sends a generic reply naming the session, so
-// an operator can find the log line.
+// an operator can find the log line (s.log names the account once logged
+// in: saying it again would repeat the key).
 func (s *session) internalError(what string, err error) {
-	s.log.Error("pop3 "+what, "err", err, "account", s.account)
+	s.log.Error("pop3 "+what, "err", err)
 	s.reply("-ERR [SYS/TEMP] internal error; try again later (session %s)", s.id)
 }
 
