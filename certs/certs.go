@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,10 +47,13 @@ func New(certFile, keyFile string) (*Manager, error) {
 
 // SelfSigned returns a Manager for a self-signed certificate for hostname
 // kept in dir (generated on first use). generated is true when it was
-// made just now.
+// made just now. The certificate also names localhost, 127.0.0.1 and
+// ::1, so a client that verifies against it works on loopback as the
+// README shows; one made before it did (or for another hostname) is
+// made again.
 func SelfSigned(dir, hostname string) (m *Manager, generated bool, err error) {
 	certFile, keyFile := filepath.Join(dir, "selfsigned.crt"), filepath.Join(dir, "selfsigned.key")
-	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
+	if !namesAll(certFile, hostname) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, false, err
 		}
@@ -129,7 +134,8 @@ func generate(certFile, keyFile, hostname string) error {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: hostname, Organization: []string{"mailgate self-signed"}},
-		DNSNames:     []string{hostname},
+		DNSNames:     dnsNames(hostname),
+		IPAddresses:  loopbackIPs,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(5, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -147,4 +153,38 @@ func generate(certFile, keyFile, hostname string) error {
 		return err
 	}
 	return safefile.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// loopbackIPs are the addresses every self-signed certificate names.
+var loopbackIPs = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+
+// dnsNames are the names of a self-signed certificate for hostname.
+func dnsNames(hostname string) []string {
+	if strings.EqualFold(hostname, "localhost") {
+		return []string{"localhost"}
+	}
+	return []string{hostname, "localhost"}
+}
+
+// namesAll reports whether the certificate in certFile names hostname,
+// localhost and the loopback addresses (false if it cannot be read).
+func namesAll(certFile, hostname string) bool {
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return false
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	for _, name := range append(dnsNames(hostname), "127.0.0.1", "::1") {
+		if c.VerifyHostname(name) != nil {
+			return false
+		}
+	}
+	return true
 }

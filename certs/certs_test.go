@@ -1,6 +1,12 @@
 package certs
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +20,7 @@ func TestSelfSignedThenReloadOnChange(t *testing.T) {
 	if err != nil || !gen {
 		t.Fatalf("SelfSigned = %v, generated=%v", err, gen)
 	}
-	if got := m.Leaf().DNSNames; len(got) != 1 || got[0] != "mx.example.test" {
+	if got := m.Leaf().DNSNames; len(got) != 2 || got[0] != "mx.example.test" || got[1] != "localhost" {
 		t.Fatalf("DNSNames = %v", got)
 	}
 	if _, gen, _ := SelfSigned(dir, "mx.example.test"); gen {
@@ -41,4 +47,39 @@ func TestSelfSignedThenReloadOnChange(t *testing.T) {
 	if got := m.Leaf(); got == nil || got.DNSNames[0] != "renewed.example.test" {
 		t.Fatalf("broken file replaced the working certificate")
 	}
+}
+
+// TestSelfSignedNamesLoopback: the certificate verifies for the hostname,
+// localhost, 127.0.0.1 and ::1; one made before it did is made again.
+func TestSelfSignedNamesLoopback(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A certificate as older versions made it: the hostname only.
+	generateOld(t, dir, "mx.example.test")
+	m, gen, err := SelfSigned(dir, "mx.example.test")
+	if err != nil || !gen {
+		t.Fatalf("an old certificate without loopback names was kept (generated=%v, %v)", gen, err)
+	}
+	for _, name := range []string{"mx.example.test", "localhost", "127.0.0.1", "::1"} {
+		if err := m.Leaf().VerifyHostname(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func generateOld(t *testing.T, dir, hostname string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{hostname},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalPKCS8PrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "selfsigned.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600)
+	os.WriteFile(filepath.Join(dir, "selfsigned.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }

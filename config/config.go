@@ -76,8 +76,9 @@ type Listener struct {
 	Address  string `yaml:"address"`
 	// Filters run on this listener's transactions, in this order.
 	Filters []string `yaml:"filters"`
-	// AllowInsecureAuth permits AUTH/LOGIN without TLS; only honoured on
-	// loopback addresses.
+	// AllowInsecureAuth permits AUTH/LOGIN/USER without TLS on this
+	// listener only, for loopback clients only; honoured only when the
+	// listener's address is loopback.
 	AllowInsecureAuth bool `yaml:"allow_insecure_auth"`
 }
 
@@ -97,13 +98,16 @@ type Limits struct {
 }
 
 // Auth throttles password guessing: after MaxFailures failures from one IP
-// within Window, that IP is refused for Lockout. Each failure before that
-// is answered after Delay.
+// within Window, that IP is refused for Lockout; after MaxAccountFailures
+// failures on one account from any addresses, the account is refused for
+// Lockout except from addresses that logged into it before. Each failure
+// before that is answered after Delay.
 type Auth struct {
-	MaxFailures int      `yaml:"max_failures"`
-	Window      Duration `yaml:"window"`
-	Lockout     Duration `yaml:"lockout"`
-	Delay       Duration `yaml:"delay"`
+	MaxFailures        int      `yaml:"max_failures"`
+	MaxAccountFailures int      `yaml:"max_account_failures"`
+	Window             Duration `yaml:"window"`
+	Lockout            Duration `yaml:"lockout"`
+	Delay              Duration `yaml:"delay"`
 }
 
 // HTTP configures the metrics/health/admin listener.
@@ -131,7 +135,7 @@ func Defaults() *Config {
 			DataTimeout:         Duration(10 * 60e9),
 			MaxErrors:           10,
 		},
-		Auth:     Auth{MaxFailures: 5, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
+		Auth:     Auth{MaxFailures: 5, MaxAccountFailures: 20, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
 		Queue:    defaultQueue(),
 		Delivery: defaultDelivery(),
 		Filters:  defaultFilters(),
@@ -169,7 +173,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	errs := &Errors{}
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg := syntaxProblem(err)
-		errs.add(name, line, "(file)", "not valid YAML: "+msg)
+		errs.add(name, problemLine(data, line, msg), "(file)", "not valid YAML: "+msg)
 		return nil, errs
 	}
 	c := Defaults()

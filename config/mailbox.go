@@ -20,8 +20,18 @@ type Mailbox struct {
 	// IMAPIdleTimeout closes an IMAP connection silent for this long
 	// (RFC 9051 asks for at least 30m).
 	IMAPIdleTimeout Duration `yaml:"imap_idle_timeout"`
-	// IMAPMaxConnections bounds concurrent IMAP connections per listener.
+	// IMAPMaxConnections bounds concurrent IMAP connections (IMAP and
+	// IMAPS together).
 	IMAPMaxConnections int `yaml:"imap_max_connections"`
+	// IMAPMaxConnectionsPerIP bounds the IMAP connections from one client
+	// address, so one address cannot fill imap_max_connections.
+	IMAPMaxConnectionsPerIP int `yaml:"imap_max_connections_per_ip"`
+	// IMAPMaxUserIPConnections bounds the logged-in IMAP sessions of one
+	// account from one address (Dovecot's mail_max_userip_connections).
+	IMAPMaxUserIPConnections int `yaml:"imap_max_user_ip_connections"`
+	// IMAPLoginTimeout closes an IMAP connection that has not logged in
+	// this long after connecting.
+	IMAPLoginTimeout Duration `yaml:"imap_login_timeout"`
 	// HeaderCache is the memory kept for message headers that IMAP FETCH
 	// and SEARCH read again and again (0: the store's default, 32MB).
 	HeaderCache Size `yaml:"header_cache"`
@@ -33,7 +43,11 @@ func defaultMailbox() Mailbox {
 		IMAPMaxLiteral:     50 << 20,
 		IMAPIdleTimeout:    Duration(30 * 60e9),
 		IMAPMaxConnections: 500,
-		HeaderCache:        32 << 20,
+
+		IMAPMaxConnectionsPerIP:  50,
+		IMAPMaxUserIPConnections: 10,
+		IMAPLoginTimeout:         Duration(60e9),
+		HeaderCache:              32 << 20,
 	}
 }
 
@@ -65,5 +79,29 @@ func (m *Mailbox) validate(v *Validator, c *Config) {
 	}
 	if m.IMAPMaxConnections < 1 {
 		v.Errorf("mailbox.imap_max_connections", "%d is not allowed; write a number of 1 or more", m.IMAPMaxConnections)
+	}
+	m.validateIMAPLimits(v)
+}
+
+// validateIMAPLimits checks the per-address limits and the login timeout.
+// A per-address limit left at its default shrinks to fit a smaller
+// imap_max_connections (or per-address limit) instead of failing.
+func (m *Mailbox) validateIMAPLimits(v *Validator) {
+	if !v.Set("mailbox.imap_max_connections_per_ip") {
+		m.IMAPMaxConnectionsPerIP = min(m.IMAPMaxConnectionsPerIP, max(m.IMAPMaxConnections, 1))
+	}
+	if !v.Set("mailbox.imap_max_user_ip_connections") {
+		m.IMAPMaxUserIPConnections = min(m.IMAPMaxUserIPConnections, max(m.IMAPMaxConnectionsPerIP, 1))
+	}
+	if m.IMAPMaxConnectionsPerIP < 1 || m.IMAPMaxConnectionsPerIP > m.IMAPMaxConnections {
+		v.Errorf("mailbox.imap_max_connections_per_ip", "%d is not allowed; write a number from 1 to imap_max_connections (%d)",
+			m.IMAPMaxConnectionsPerIP, m.IMAPMaxConnections)
+	}
+	if m.IMAPMaxUserIPConnections < 1 || m.IMAPMaxUserIPConnections > m.IMAPMaxConnectionsPerIP {
+		v.Errorf("mailbox.imap_max_user_ip_connections", "%d is not allowed; write a number from 1 to imap_max_connections_per_ip (%d)",
+			m.IMAPMaxUserIPConnections, m.IMAPMaxConnectionsPerIP)
+	}
+	if d := m.IMAPLoginTimeout.D(); d < 5e9 || d > m.IMAPIdleTimeout.D() {
+		v.Errorf("mailbox.imap_login_timeout", "must be from 5s to imap_idle_timeout; write a duration such as 60s")
 	}
 }

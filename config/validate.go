@@ -1,12 +1,15 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var syntaxRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
@@ -47,6 +50,31 @@ func syntaxProblem(err error) (int, string) {
 	}
 	return max(line, 1), msg
 }
+
+// problemLine finds the line that makes a syntax problem. yaml.v3 often
+// names the line where the construct it was parsing began (a list's
+// first "-" for a mis-indented key twenty lines further on, the line
+// before a tab that breaks the indentation), so the problem is put on the
+// first line, from yaml.v3's on, whose addition makes the text before it
+// fail with the same message. Without such a line, from is kept.
+func problemLine(data []byte, from int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for k := from; k <= len(lines) && k <= maxProblemSearch; k++ {
+		var root yaml.Node
+		err := yaml.Unmarshal(bytes.Join(lines[:k], nil), &root)
+		if err == nil {
+			continue
+		}
+		if _, m := syntaxProblem(err); m == msg {
+			return k
+		}
+	}
+	return from
+}
+
+// maxProblemSearch bounds problemLine's parses (a config file has a few
+// hundred lines; each parse takes microseconds).
+const maxProblemSearch = 1000
 
 func (c *Config) validate(v *Validator) {
 	if !IsDomain(c.Hostname) {
@@ -242,6 +270,9 @@ func (l *Limits) validate(v *Validator) {
 func (a *Auth) validate(v *Validator) {
 	if a.MaxFailures < 1 {
 		v.Errorf("auth.max_failures", "%d is not allowed; write a number of 1 or more", a.MaxFailures)
+	}
+	if a.MaxAccountFailures < 1 {
+		v.Errorf("auth.max_account_failures", "%d is not allowed; write a number of 1 or more, such as 20", a.MaxAccountFailures)
 	}
 	if a.Window.D() <= 0 {
 		v.Errorf("auth.window", "must be more than 0; write a duration such as 10m")

@@ -87,7 +87,7 @@ func TestReadAuthBruteForce(t *testing.T) {
 		{"imaps", func(p *plainConn, pw string) string {
 			p.send("a LOGIN " + user + " \"" + pw + "\"\r\n")
 			return p.line()
-		}, "* OK", "a OK", "a NO [UNAVAILABLE] Too many failed logins from your address; try again later"},
+		}, "* OK", "a OK", "a NO [UNAVAILABLE] Too many failed logins from your address or for this account; try again later"},
 		{"pop3s", func(p *plainConn, pw string) string {
 			p.send("USER " + user + "\r\n")
 			if l := p.line(); !strings.HasPrefix(l, "+OK") {
@@ -95,7 +95,7 @@ func TestReadAuthBruteForce(t *testing.T) {
 			}
 			p.send("PASS " + pw + "\r\n")
 			return p.line()
-		}, "+OK", "+OK", "-ERR [AUTH] too many failed logins from your address; try again later"},
+		}, "+OK", "+OK", "-ERR [AUTH] too many failed logins from your address or for this account; try again later"},
 	}
 	for _, pr := range protos {
 		t.Run(pr.name, func(t *testing.T) {

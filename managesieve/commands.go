@@ -188,6 +188,11 @@ func (ss *session) plainLogin(resp string) bool {
 		return true
 	}
 	authz, user, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	if l := ss.srv.opts.Logins; l != nil && l.Refused(ss.ip, user) {
+		ss.srv.metrics.logins.WithLabelValues("locked").Inc()
+		ss.no("TRYLATER", "Too many failed logins from your address or for this account; try again later.")
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	account, err := ss.srv.opts.Auth.Authenticate(ctx, user, pass)
@@ -198,7 +203,7 @@ func (ss *session) plainLogin(resp string) bool {
 		return ss.loginFailed(user)
 	}
 	if l := ss.srv.opts.Logins; l != nil {
-		l.Succeed(ss.ip)
+		l.Succeed(ss.ip, user)
 	}
 	ss.account = account
 	ss.srv.metrics.logins.WithLabelValues("ok").Inc()
@@ -212,7 +217,7 @@ func (ss *session) plainLogin(resp string) bool {
 func (ss *session) loginFailed(user string) bool {
 	ss.failures++
 	if l := ss.srv.opts.Logins; l != nil {
-		l.Fail(ss.ip)
+		l.Fail(ss.ip, user)
 	}
 	ss.srv.metrics.logins.WithLabelValues("failed").Inc()
 	ss.srv.log.Info("managesieve login failed", "user", clean(user), "ip", ss.ip)

@@ -163,7 +163,7 @@ func TestSessionCommands(t *testing.T) {
 // TestHostileInput: a literal over the limit ends the connection (its
 // bytes must not run as commands); overlong lines too; guessing locks.
 func TestHostileInput(t *testing.T) {
-	lim := authlimit.New(2, time.Hour, time.Hour, nil)
+	lim := authlimit.New(authlimit.Options{MaxFailures: 2, Window: time.Hour, Lockout: time.Hour})
 	addr, tcfg := start(t, lim)
 	c, _ := dial(t, addr)
 	c.starttls(tcfg)

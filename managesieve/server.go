@@ -41,8 +41,10 @@ type Authenticator interface {
 // protocols (*authlimit.Limiter, shared with SMTP, IMAP and POP3).
 type LoginLimiter interface {
 	Locked(ip string) bool
-	Fail(ip string) (locked bool)
-	Succeed(ip string)
+	// Refused also holds an account locked after guesses from many IPs.
+	Refused(ip, user string) bool
+	Fail(ip, user string) (locked bool)
+	Succeed(ip, user string)
 }
 
 // Options are the server's dependencies and limits.

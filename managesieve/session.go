@@ -91,7 +91,11 @@ func (ss *session) no(code, text string)  { ss.reply("NO", code, text) }
 func (ss *session) bye(code, text string) { ss.reply("BYE", code, text) }
 
 // canAuth reports whether logins are offered on this connection.
-func (ss *session) canAuth() bool { return ss.tls || ss.srv.opts.AllowInsecureAuth }
+// canAuth: only over TLS, or in clear text when the config allows it and
+// the client is on loopback.
+func (ss *session) canAuth() bool {
+	return ss.tls || (ss.srv.opts.AllowInsecureAuth && net.ParseIP(ss.ip).IsLoopback())
+}
 
 // capabilities writes the capability listing (RFC 5804 section 1.7).
 func (ss *session) capabilities() {

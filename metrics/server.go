@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -68,28 +69,87 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-// guard admits admin requests from loopback when no token is set, and
-// otherwise only with "Authorization: Bearer TOKEN".
+// guard admits an admin request only if it cannot have been sent by a
+// web page the operator happens to visit (the threat model is in
+// docs/operations.md, "Admin API"):
+//
+//   - with http.token_file, only with "Authorization: Bearer TOKEN" (a
+//     page cannot add that header to a cross-origin request without a
+//     CORS preflight, which this server never answers);
+//   - without it, only from a loopback client that names a loopback host
+//     (localhost, 127.0.0.1, [::1]): a DNS-rebinding page names its own;
+//   - never with an Origin other than the server's own, nor with
+//     Sec-Fetch-Site other than same-origin or none;
+//   - a state-changing request (anything but GET and HEAD) only with
+//     Content-Type: application/json, which a page can send cross-origin
+//     only after a preflight: forms (urlencoded, multipart) and text/plain
+//     go without one.
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.token != "" {
-			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-				http.Error(w, "admin API: missing or wrong bearer token (see http.token_file)", http.StatusUnauthorized)
-				return
-			}
-		} else if !fromLoopback(r) {
-			http.Error(w, "admin API: only reachable from loopback unless http.token_file is set", http.StatusForbidden)
+		if code, msg := s.refuseAdmin(r); code != 0 {
+			http.Error(w, "admin API: "+msg, code)
 			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// maxAdminBody bounds an admin request's body (the API takes a few
+// fields).
+const maxAdminBody = 64 << 10
+
+// refuseAdmin returns the status and reason to refuse r with, or 0.
+func (s *Server) refuseAdmin(r *http.Request) (int, string) {
+	if s.token != "" {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			return http.StatusUnauthorized, "missing or wrong bearer token (see http.token_file)"
+		}
+	} else {
+		if !fromLoopback(r) {
+			return http.StatusForbidden, "only reachable from loopback unless http.token_file is set"
+		}
+		if !loopbackHost(r.Host) {
+			return http.StatusForbidden, "without http.token_file the Host must be localhost or a loopback address"
+		}
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+		return http.StatusForbidden, "cross-origin requests are refused (Origin: " + strings.ToValidUTF8(o, "?") + ")"
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return http.StatusForbidden, "cross-site requests are refused (Sec-Fetch-Site: " + strings.ToValidUTF8(site, "?") + ")"
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return 0, ""
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return http.StatusUnsupportedMediaType, "a " + r.Method + " must be sent with Content-Type: application/json (form and text bodies are refused)"
+	}
+	return 0, ""
 }
 
 func fromLoopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	ip := net.ParseIP(host)
 	return err == nil && ip != nil && ip.IsLoopback()
+}
+
+// loopbackHost reports whether a Host header names this machine's
+// loopback: localhost or a loopback address, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

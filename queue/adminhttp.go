@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 )
 
@@ -23,7 +24,15 @@ func (q *Queue) AdminHandler() http.Handler {
 		writeJSON(w, http.StatusOK, mi)
 	})
 	mux.HandleFunc("POST /admin/queue/flush", func(w http.ResponseWriter, r *http.Request) {
-		n, err := q.Flush(r.FormValue("id"), r.FormValue("domain"))
+		var args struct {
+			ID     string `json:"id"`
+			Domain string `json:"domain"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&args); err != nil && !errors.Is(err, io.EOF) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `the body must be a JSON object such as {"domain": "example.com"} or {"id": "ID"}`})
+			return
+		}
+		n, err := q.Flush(args.ID, args.Domain)
 		if err != nil {
 			writeError(w, err)
 			return

@@ -30,7 +30,7 @@ const (
 	addressTrick = "550 5.7.1 Relaying denied: source routes, % or ! in addresses, quoted @ and address literals are not accepted"
 	bareLine     = "550 5.5.2 Message contains a bare CR or LF; end every line with CRLF (RFC 5321 section 2.3.8)"
 	nulByte      = "550 5.6.0 Message contains a NUL byte, which SMTP cannot carry; encode binary content, for example with base64"
-	authLocked   = "454 4.7.0 Too many failed logins from your address; try again later"
+	authLocked   = "454 4.7.0 Too many failed logins from your address or for this account; try again later"
 	internal     = "451 4.3.0 Internal error; try again later (session ID)"
 )
 

@@ -89,7 +89,10 @@ func New(o Options) *Server {
 	}
 	c := o.Config
 	if o.Logins == nil {
-		o.Logins = authlimit.New(c.Auth.MaxFailures, c.Auth.Window.D(), c.Auth.Lockout.D(), o.Now)
+		o.Logins = authlimit.New(authlimit.Options{
+			MaxFailures: c.Auth.MaxFailures, MaxAccountFailures: c.Auth.MaxAccountFailures,
+			Window: c.Auth.Window.D(), Lockout: c.Auth.Lockout.D(), Now: o.Now, Logger: o.Logger,
+		})
 	}
 	s := &Server{
 		opts: o, log: o.Logger, now: o.Now,
@@ -273,10 +276,12 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return b.srv.newSession(b, c)
 }
 
-// slogAdapter sends go-smtp's own error log to slog.
+// slogAdapter sends go-smtp's own error log to slog. Its text goes under
+// "detail": slog already writes the message as msg, and a line with two
+// msg keys is read as one by most log tools (the second wins).
 type slogAdapter struct{ log *slog.Logger }
 
 func (a slogAdapter) Printf(format string, v ...any) {
-	a.log.Debug("go-smtp", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
+	a.log.Debug("go-smtp", "detail", clean(strings.TrimSpace(fmt.Sprintf(format, v...))))
 }
-func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "msg", fmt.Sprint(v...)) }
+func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "detail", clean(fmt.Sprint(v...))) }

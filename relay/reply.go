@@ -19,7 +19,7 @@ var (
 	// RFC 4954 §6 / RFC 5248: encryption required for this mechanism.
 	errEncryptionRequired = reply(538, 5, 7, 11, "Encryption required for requested authentication mechanism; use STARTTLS first")
 	errAuthInvalid        = reply(535, 5, 7, 8, "Authentication credentials invalid")
-	errAuthLocked         = reply(454, 4, 7, 0, "Too many failed logins from your address; try again later")
+	errAuthLocked         = reply(454, 4, 7, 0, "Too many failed logins from your address or for this account; try again later")
 	errAuthNotHere        = reply(502, 5, 5, 1, "AUTH is not available on this port; use the submission port")
 	errRelayDenied        = reply(550, 5, 7, 1, "Relaying denied: this server only accepts mail for its own domains; authenticate on the submission port to send elsewhere")
 	errAddressTrick       = reply(550, 5, 7, 1, "Relaying denied: source routes, % or ! in addresses, quoted @ and address literals are not accepted")

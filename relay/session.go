@@ -102,6 +102,20 @@ func (ss *session) fail(stage string, err error) error {
 	return r
 }
 
+// refuseLocked answers a login the limiter refuses (address or account
+// locked out) without checking the password and without a log line of
+// its own: the limiter logs each lockout once, with the count of
+// refused attempts, so a client retrying in a loop costs a map lookup.
+// The attempt still counts towards max_errors.
+func (ss *session) refuseLocked() error {
+	ss.srv.metrics.reject(ss.listener.Name, "auth", errAuthLocked.Code)
+	if ss.rejections++; ss.rejections >= ss.srv.conf().Limits.MaxErrors {
+		closeRead(ss.conn.Conn())
+		return errTooManyErrors
+	}
+	return errAuthLocked
+}
+
 func codeOf(err error) int {
 	if se, ok := err.(*smtp.SMTPError); ok {
 		return se.Code
@@ -132,7 +146,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 		return nil, ss.fail("auth", errEncryptionRequired)
 	}
 	if ss.srv.auth.Locked(ss.client.IP.String()) {
-		return nil, ss.fail("auth", errAuthLocked)
+		return nil, ss.refuseLocked()
 	}
 	check := func(identity, username, password string) error {
 		return ss.login(mech, identity, username, password)
@@ -148,9 +162,12 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 
 func (ss *session) login(mech, identity, username, password string) error {
 	ip := ss.client.IP.String()
+	if ss.srv.auth.Refused(ip, username) {
+		return ss.refuseLocked()
+	}
 	account, err := ss.srv.opts.Users.Authenticate(ss.ctx, username, password)
 	if err == nil && (identity == "" || strings.EqualFold(identity, account)) {
-		ss.srv.auth.Succeed(ip)
+		ss.srv.auth.Succeed(ip, username)
 		ss.client.Account = account
 		ss.be.loggedIn.Store(true)
 		ss.srv.metrics.auth.WithLabelValues(mech, "success").Inc()
@@ -161,7 +178,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
 	// A stable line for fail2ban: see deploy/fail2ban.
 	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
-	locked := ss.srv.auth.Fail(ip)
+	locked := ss.srv.auth.Fail(ip, username)
 	select { // slow down guessing, unless the client goes away
 	case <-time.After(ss.srv.conf().Auth.Delay.D()):
 	case <-ss.ctx.Done():

@@ -92,7 +92,7 @@ func dnsRecordsCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int
 	}
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	if !config.IsDomain(domain) {
-		fmt.Fprintln(stderr, "usage: mailgate dns-records DOMAIN [-config FILE]")
+		fmt.Fprintln(stderr, usageLine(dnsRecordsUsage))
 		return 2
 	}
 	cfg, ok := loadConfig(*cfgPath, stderr)

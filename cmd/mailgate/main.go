@@ -40,6 +40,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if len(args) > 1 && asksHelp(args[1:]) && help(args[0], args[1:], stdin, stdout) {
+		return 0
+	}
 	switch args[0] {
 	case "serve":
 		return serveCommand(args[1:], stderr)
@@ -94,7 +97,7 @@ func configFlag(fs *flag.FlagSet) *string {
 
 func checkConfigCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: mailgate check-config FILE")
+		fmt.Fprintln(stderr, usageLine(checkConfigUsage))
 		return 2
 	}
 	if _, err := config.Load(args[0]); err != nil {

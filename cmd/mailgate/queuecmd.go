@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -95,12 +96,12 @@ func (c *adminClient) queueVerb(verb string, pos []string, domain string, asJSON
 		}
 		printMessage(out, mi)
 	case "flush":
-		v := url.Values{}
+		v := map[string]string{}
 		if len(pos) == 1 {
-			v.Set("id", pos[0])
+			v["id"] = pos[0]
 		}
 		if domain != "" {
-			v.Set("domain", domain)
+			v["domain"] = domain
 		}
 		var res map[string]int
 		if err := c.do("POST", "/admin/queue/flush", v, &res); err != nil {
@@ -116,7 +117,7 @@ func (c *adminClient) queueVerb(verb string, pos []string, domain string, asJSON
 			return err
 		}
 		var res map[string]string
-		if err := c.do("POST", "/admin/queue/"+url.PathEscape(id)+"/"+verb, nil, &res); err != nil {
+		if err := c.do("POST", "/admin/queue/"+url.PathEscape(id)+"/"+verb, map[string]string{}, &res); err != nil {
 			return err
 		}
 		if asJSON {
@@ -227,17 +228,23 @@ func newAdminClient(cfg *config.Config) (*adminClient, error) {
 	return c, nil
 }
 
-func (c *adminClient) do(method, path string, form url.Values, out any) error {
+// do calls the admin API; a POST sends args as a JSON object, the only
+// body the server takes for a state-changing call (docs/operations.md).
+func (c *adminClient) do(method, path string, args map[string]string, out any) error {
 	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
 		return err
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if args != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -315,16 +315,17 @@ func (a *app) startIMAP(bool) error {
 	srv := imap.New(imap.Options{
 		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
 		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
-		Logins: a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
-		AllowInsecureAuth: a.insecureAuth(config.ProtoIMAP),
+		MaxConnectionsPerIP: mc.IMAPMaxConnectionsPerIP, MaxUserIPConnections: mc.IMAPMaxUserIPConnections,
+		LoginTimeout: mc.IMAPLoginTimeout.D(),
+		Logins:       a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
 		if l.Protocol != config.ProtoIMAP && l.Protocol != config.ProtoIMAPS {
 			continue
 		}
-		implicit := l.Protocol == config.ProtoIMAPS
-		if err := a.serve(l, func(ln net.Listener) error { return srv.Serve(ln, implicit) }, nil); err != nil {
+		il := imap.Listener{ImplicitTLS: l.Protocol == config.ProtoIMAPS, InsecureAuth: a.insecureAuth(l)}
+		if err := a.serve(l, func(ln net.Listener) error { return srv.ServeListener(ln, il) }, nil); err != nil {
 			return err
 		}
 		started = true
@@ -341,16 +342,15 @@ func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
 		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
 		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
-		AllowInsecureAuth: a.insecureAuth(config.ProtoPOP3),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
 		if l.Protocol != config.ProtoPOP3 && l.Protocol != config.ProtoPOP3S {
 			continue
 		}
-		implicit := l.Protocol == config.ProtoPOP3S
+		pl := pop3.Listener{ImplicitTLS: l.Protocol == config.ProtoPOP3S, InsecureAuth: a.insecureAuth(l)}
 		run := func(ln net.Listener) error {
-			if err := srv.Serve(ln, implicit); !errors.Is(err, pop3.ErrServerClosed) {
+			if err := srv.ServeListener(ln, pl); !errors.Is(err, pop3.ErrServerClosed) {
 				return err
 			}
 			return nil
@@ -404,20 +404,19 @@ func (a *app) buildChains(cfg *config.Config, rl *filters.RateLimits) (map[strin
 	return chains, nil
 }
 
-// insecureAuth reports whether a plain-text listener of proto asks for
-// login without TLS (allow_insecure_auth) on a loopback address, the only
-// place it is honoured (benchmarks, local scripts).
-func (a *app) insecureAuth(proto string) bool {
-	for _, l := range a.cfg.Listeners {
-		if l.Protocol != proto || !l.AllowInsecureAuth {
-			continue
-		}
-		host, _, err := net.SplitHostPort(l.Address)
-		if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
-			return true
-		}
-		a.log.Warn("allow_insecure_auth ignored: the listener is not on a loopback address", "listener", l.Name)
+// insecureAuth reports whether listener l lets its loopback clients log
+// in without TLS (allow_insecure_auth): only on a plain-text listener on
+// a loopback address (benchmarks, local scripts), and only for that
+// listener; the servers also check that each client is on loopback.
+func (a *app) insecureAuth(l config.Listener) bool {
+	if !l.AllowInsecureAuth {
+		return false
 	}
+	host, _, err := net.SplitHostPort(l.Address)
+	if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+		return true
+	}
+	a.log.Warn("allow_insecure_auth ignored: the listener is not on a loopback address", "listener", l.Name)
 	return false
 }
 
@@ -426,7 +425,10 @@ func (a *app) insecureAuth(proto string) bool {
 func (a *app) logins() *authlimit.Limiter {
 	if a.loginLimiter == nil {
 		c := a.cfg.Auth
-		a.loginLimiter = authlimit.New(c.MaxFailures, c.Window.D(), c.Lockout.D(), nil)
+		a.loginLimiter = authlimit.New(authlimit.Options{
+			MaxFailures: c.MaxFailures, MaxAccountFailures: c.MaxAccountFailures,
+			Window: c.Window.D(), Lockout: c.Lockout.D(), Logger: a.log,
+		})
 	}
 	return a.loginLimiter
 }

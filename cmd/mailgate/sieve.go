@@ -103,7 +103,7 @@ func (a *app) startManageSieve(bool) error {
 	srv := managesieve.New(managesieve.Options{
 		Scripts: a.sieveScripts, Auth: a.accounts, Logins: a.logins(), TLS: a.tls,
 		Capabilities: sieve.Capabilities, MaxRedirects: a.cfg.Sieve.MaxRedirects,
-		AllowInsecureAuth: a.insecureAuth(config.ProtoManageSieve), Logger: a.log, Registerer: a.reg,
+		AllowInsecureAuth: a.manageSieveInsecure(), Logger: a.log, Registerer: a.reg,
 		AuthFailureDelay: a.cfg.Auth.Delay.D(),
 	})
 	started := false
@@ -126,4 +126,15 @@ func (a *app) startManageSieve(bool) error {
 		a.stops = append(a.stops, func(context.Context) { srv.Close() })
 	}
 	return nil
+}
+
+// manageSieveInsecure: clear-text AUTHENTICATE is allowed (for loopback
+// clients only) when a managesieve listener on a loopback address says so.
+func (a *app) manageSieveInsecure() bool {
+	for _, l := range a.cfg.Listeners {
+		if l.Protocol == config.ProtoManageSieve && a.insecureAuth(l) {
+			return true
+		}
+	}
+	return false
 }

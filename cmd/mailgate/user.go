@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -18,16 +19,32 @@ import (
 )
 
 const userUsage = `usage:
-  mailgate user add ADDRESS [-config FILE] [--password-stdin] [--alias A]... [--send-as S]... [--quota SIZE] [--rate-limit R]
+  mailgate user add ADDRESS [-config FILE] [--password-stdin] [--allow-short-password] [--alias A]... [--send-as S]... [--quota SIZE] [--rate-limit R]
   mailgate user del ADDRESS [-config FILE]
   mailgate user list [-config FILE]
-  mailgate user passwd ADDRESS [-config FILE] [--password-stdin]
+  mailgate user passwd ADDRESS [-config FILE] [--password-stdin] [--allow-short-password]
   mailgate user update ADDRESS [-config FILE] [--alias A]... [--send-as S]... [--quota SIZE] [--rate-limit R]
 --send-as takes an address (noreply@example.com) or a whole domain (@example.com).
 --rate-limit gives the account its own sending limit instead of filters.ratelimit's:
   MESSAGES/PERIOD or MESSAGES,RECIPIENTS/PERIOD (20000/1m, 20000,100000/1m), or
   "default" to return to the configured one.
+Passwords have at least 8 characters unless --allow-short-password is given.
+Accounts live in DATA_DIR/accounts.yaml; a running server picks changes up.
 `
+
+// minPassword is the shortest password user add and passwd take without
+// --allow-short-password.
+const minPassword = 8
+
+// userOpts are a user subcommand's flags and what they apply to.
+type userOpts struct {
+	cfg        *config.Config
+	aliases    []string
+	sendAs     []string
+	quota      int64 // -1: not given
+	pwStdin    bool
+	allowShort bool
+}
 
 type listFlag []string
 
@@ -53,6 +70,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := configFlag(fs)
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	allowShort := fs.Bool("allow-short-password", false, fmt.Sprintf("take a password shorter than %d characters", minPassword))
 	var aliases, sendAs listFlag
 	fs.Var(&aliases, "alias", "an address delivered to this account (repeatable)")
 	fs.Var(&sendAs, "send-as", "an address or @domain this account may send as (repeatable)")
@@ -86,7 +104,8 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	err = userVerb(verb, addr, accts, aliases, sendAs, q, *pwStdin, stdin, stdout, stderr)
+	o := userOpts{cfg: cfg, aliases: aliases, sendAs: sendAs, quota: q, pwStdin: *pwStdin, allowShort: *allowShort}
+	err = userVerb(verb, addr, accts, o, stdin, stdout, stderr)
 	if err == nil && *rate != "" && (verb == "add" || verb == "update") {
 		err = accts.SetRateLimit(addr, rl)
 	}
@@ -97,10 +116,11 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func userVerb(verb, addr string, accts *mailbox.Accounts, aliases, sendAs []string, quota int64, pwStdin bool, stdin io.Reader, stdout, stderr io.Writer) error {
+func userVerb(verb, addr string, accts *mailbox.Accounts, o userOpts, stdin io.Reader, stdout, stderr io.Writer) error {
+	aliases, sendAs, quota := o.aliases, o.sendAs, o.quota
 	switch verb {
 	case "add":
-		pw, err := readPassword(pwStdin, stdin, stderr)
+		pw, err := newPassword(o, stdin, stderr)
 		if err != nil {
 			return err
 		}
@@ -111,21 +131,22 @@ func userVerb(verb, addr string, accts *mailbox.Accounts, aliases, sendAs []stri
 		if err := accts.Add(acc, pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "added %s\n", addr)
+		fmt.Fprintf(stdout, "added %s to %s\n", addr, accts.Path())
+		warnNotLocal(o.cfg, addr, stderr)
 	case "del":
 		if err := accts.Delete(addr); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted %s (its stored mail is kept)\n", addr)
 	case "passwd":
-		pw, err := readPassword(pwStdin, stdin, stderr)
+		pw, err := newPassword(o, stdin, stderr)
 		if err != nil {
 			return err
 		}
 		if err := accts.SetPassword(addr, pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "password changed for %s\n", addr)
+		fmt.Fprintf(stdout, "password changed for %s in %s\n", addr, accts.Path())
 	case "update":
 		var al, sa []string
 		if len(aliases) > 0 {
@@ -146,6 +167,34 @@ func userVerb(verb, addr string, accts *mailbox.Accounts, aliases, sendAs []stri
 		return fmt.Errorf("unknown user command %q\n%s", verb, userUsage)
 	}
 	return nil
+}
+
+// newPassword reads a new password and refuses a short one unless the
+// operator said --allow-short-password.
+func newPassword(o userOpts, stdin io.Reader, stderr io.Writer) (string, error) {
+	pw, err := readPassword(o.pwStdin, stdin, stderr)
+	if err != nil {
+		return "", err
+	}
+	if n := utf8.RuneCountInString(pw); n < minPassword && !o.allowShort {
+		return "", fmt.Errorf("the password has %d characters; give at least %d, or add --allow-short-password if you mean it", n, minPassword)
+	}
+	return pw, nil
+}
+
+// warnNotLocal tells the operator when an account's domain is not one of
+// local_domains: the account can log in and send, but mail to it is not
+// delivered here.
+func warnNotLocal(cfg *config.Config, addr string, stderr io.Writer) {
+	domain := addr[strings.LastIndexByte(addr, '@')+1:]
+	for _, d := range cfg.LocalDomains {
+		if strings.EqualFold(strings.TrimSuffix(d, "."), domain) {
+			return
+		}
+	}
+	fmt.Fprintf(stderr, "mailgate: warning: %s is not in local_domains of %s (%s): %s can log in and send, "+
+		"but mail to it is not delivered here; add %s to local_domains if it should be\n",
+		domain, cfg.File, strings.Join(cfg.LocalDomains, ", "), addr, domain)
 }
 
 // readPassword prompts twice without echo on a terminal, or reads one line

@@ -217,13 +217,16 @@ func (s *Server) configArgs() []string {
 	return []string{"-config", s.ConfigPath}
 }
 
-// AddUser runs `mailgate user add ADDRESS --password-stdin`. A running
+// AddUser runs `mailgate user add ADDRESS --password-stdin
+// --allow-short-password`. A running
 // server sees the new account within a second (accounts.yaml is checked
 // at most once a second); add users through Options.Users to have them
 // from the first connection.
 func (s *Server) AddUser(addr, password string) {
 	s.t.Helper()
-	args := append([]string{"user", "add", addr, "--password-stdin"}, s.configArgs()...)
+	// Tests use short passwords ("pw"); the CLI refuses them without
+	// --allow-short-password.
+	args := append([]string{"user", "add", addr, "--password-stdin", "--allow-short-password"}, s.configArgs()...)
 	if out, code := s.Run(password+"\n", args...); code != 0 {
 		s.t.Fatalf("mailgate user add %s: exit %d: %s", addr, code, out)
 	}

@@ -19,7 +19,10 @@ const badUTF7 = "NO [CANNOT] Mailbox name is not valid modified UTF-7 (RFC 3501 
 func TestClientMistakeReplies(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	env := startServer(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	env := startServer(t, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		o.MaxUserIPConnections = 100 // one connection per case, all left open
+	})
 	env.store.Deliver(context.Background(), alice, "", []byte("Subject: x\r\n\r\nbody\r\n"), false)
 	seqSet := func(v string) string {
 		return `BAD [CLIENTBUG] Invalid sequence set (bad number set value "` + v + `"); message numbers and UIDs start at 1, use * for the last`
@@ -73,7 +76,7 @@ func TestClientMistakeReplies(t *testing.T) {
 		}
 		lines := conn.until(tag + " ")
 		if got := lines[len(lines)-1]; got != tag+" "+c.want {
-			t.Errorf("%q:\n got %q\nwant %q", c.cmd, got, tag+" "+c.want)
+			t.Errorf("%q:\n got %q\nwant %q (lines %q)", c.cmd, got, tag+" "+c.want, lines)
 		}
 		conn.send("z NOOP\r\n")
 		next := conn.line()

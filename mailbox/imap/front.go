@@ -45,21 +45,24 @@ type front struct {
 	// what is still buffered must not run once the front has given up.
 	readErr error
 
-	mu        sync.Mutex // guards what follows and serialises all writes
-	conn      net.Conn   // raw, or the *tls.Conn over it
-	pending   []byte     // server output not yet sent (see Write)
-	reading   bool       // a read from the client is under way
-	isTLS     bool
-	authed    bool
-	greeting  bool     // the first line imapserver writes is the greeting
-	cmd       inflight // LOGIN, AUTHENTICATE or IDLE handed on, not yet answered
-	contLines int      // lines the client may send in reply to a "+" (IDLE's DONE, SASL)
-	curTag    string   // tag of the command whose lines are being read
-	inCommand bool     // the next line continues a command after a literal
-	literal   int64    // literal bytes still to hand on without looking
-	awaitCont bool     // a synchronising literal waits for the server's "+" or refusal
-	litSize   int64
-	eline     []byte // server output held until its line is complete (while watching)
+	mu      sync.Mutex // guards what follows and serialises all writes
+	conn    net.Conn   // raw, or the *tls.Conn over it
+	pending []byte     // server output not yet sent (see Write)
+	reading bool       // a read from the client is under way
+	isTLS   bool
+	// insecureOK: the listener allows LOGIN without TLS and the client
+	// is on loopback.
+	insecureOK bool
+	authed     bool
+	greeting   bool     // the first line imapserver writes is the greeting
+	cmd        inflight // LOGIN, AUTHENTICATE or IDLE handed on, not yet answered
+	contLines  int      // lines the client may send in reply to a "+" (IDLE's DONE, SASL)
+	curTag     string   // tag of the command whose lines are being read
+	inCommand  bool     // the next line continues a command after a literal
+	literal    int64    // literal bytes still to hand on without looking
+	awaitCont  bool     // a synchronising literal waits for the server's "+" or refusal
+	litSize    int64
+	eline      []byte // server output held until its line is complete (while watching)
 	// mistake replaces imapserver's next "NO [SERVERBUG]" answer: the
 	// error it answers so was the client's (clienterr.go).
 	mistake string
@@ -315,7 +318,7 @@ func openQuote(text []byte) bool {
 	return in
 }
 
-func (f *front) authAllowed() bool { return f.isTLS || f.srv.opts.AllowInsecureAuth }
+func (f *front) authAllowed() bool { return f.isTLS || f.insecureOK }
 
 // took records a line handed on to imapserver; true when it ends with a
 // synchronising literal, after which the client sends nothing until the

@@ -12,7 +12,7 @@ import (
 // password, on a new connection.
 func TestLoginLockoutAcrossConnections(t *testing.T) {
 	t.Parallel()
-	limiter := authlimit.New(2, time.Minute, time.Hour, nil)
+	limiter := authlimit.New(authlimit.Options{MaxFailures: 2, Window: time.Minute, Lockout: time.Hour})
 	env := startServer(t, func(o *Options) { o.Logins = limiter; o.FailureDelay = time.Millisecond })
 	for range 2 {
 		c := dialRaw(t, env.tlsAddr, true)
@@ -25,7 +25,7 @@ func TestLoginLockoutAcrossConnections(t *testing.T) {
 	c := dialRaw(t, env.tlsAddr, true)
 	c.line()
 	c.send("a1 LOGIN alice secret\r\n")
-	if l := c.line(); l != "a1 NO [UNAVAILABLE] Too many failed logins from your address; try again later" {
+	if l := c.line(); l != "a1 NO [UNAVAILABLE] Too many failed logins from your address or for this account; try again later" {
 		t.Fatalf("right password from a locked address: %q", l)
 	}
 }

@@ -37,7 +37,8 @@ type Options struct {
 	// TLS serves STARTTLS on plain listeners and implicit TLS on the
 	// others. Without it, LOGIN is only possible with AllowInsecureAuth.
 	TLS *tls.Config
-	// AllowInsecureAuth permits LOGIN without TLS (loopback testing only).
+	// AllowInsecureAuth permits LOGIN without TLS to loopback clients on
+	// every listener Serve runs; ServeListener sets it per listener.
 	AllowInsecureAuth bool
 	Logger            *slog.Logger
 	Registerer        prometheus.Registerer
@@ -48,6 +49,16 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxConnections bounds concurrent connections. Default 500.
 	MaxConnections int
+	// MaxConnectionsPerIP bounds the connections from one client address,
+	// so one address cannot take every slot. Default 50.
+	MaxConnectionsPerIP int
+	// MaxUserIPConnections bounds the logged-in sessions of one account
+	// from one address (Dovecot's mail_max_userip_connections); one more
+	// LOGIN gets NO [LIMIT]. Default 10.
+	MaxUserIPConnections int
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted, however busy it keeps itself. Default 60s.
+	LoginTimeout time.Duration
 	// MaxLoginFailures per connection before * BYE. Default 3.
 	MaxLoginFailures int
 	// Logins, if set, refuses logins from an IP that failed too often
@@ -60,9 +71,12 @@ type Options struct {
 // LoginLimiter throttles password guessing per client IP across
 // connections and protocols (*authlimit.Limiter satisfies it).
 type LoginLimiter interface {
+	// Locked checks the address alone; Refused the address and the
+	// account together (user as the client typed it).
 	Locked(ip string) bool
-	Fail(ip string) (locked bool)
-	Succeed(ip string)
+	Refused(ip, user string) bool
+	Fail(ip, user string) (locked bool)
+	Succeed(ip, user string)
 }
 
 // Server accepts IMAP connections.
@@ -73,7 +87,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*guardConn]struct{}
+	conns     map[*guardConn]string // the account logged in on each, or ""
+	limits    connLimits
 	closed    bool
 	wg        sync.WaitGroup
 	ids       atomic.Uint64
@@ -93,11 +108,21 @@ func New(opts Options) *Server {
 	if opts.MaxConnections <= 0 {
 		opts.MaxConnections = 500
 	}
+	if opts.MaxConnectionsPerIP <= 0 {
+		opts.MaxConnectionsPerIP = 50
+	}
+	if opts.MaxUserIPConnections <= 0 {
+		opts.MaxUserIPConnections = 10
+	}
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = time.Minute
+	}
 	if opts.MaxLoginFailures <= 0 {
 		opts.MaxLoginFailures = 3
 	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
-		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]struct{}{}}
+		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]string{},
+		limits: connLimits{perIP: map[string]int{}, perUserIP: map[userIP]int{}}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,9 +139,24 @@ var caps = goimap.CapSet{
 	goimap.CapSpecialUse: {}, goimap.CapLiteralPlus: {}, goimap.CapSearchRes: {},
 }
 
-// Serve accepts connections on ln until Close. With implicitTLS every
-// connection starts with a TLS handshake (port 993).
+// Listener is how one listener's connections are served.
+type Listener struct {
+	// ImplicitTLS starts every connection with a TLS handshake (port 993).
+	ImplicitTLS bool
+	// InsecureAuth permits LOGIN without TLS to this listener's loopback
+	// clients (allow_insecure_auth); never to any other client.
+	InsecureAuth bool
+}
+
+// Serve accepts connections on ln until Close, with the server-wide
+// AllowInsecureAuth.
 func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	return s.ServeListener(ln, Listener{ImplicitTLS: implicitTLS, InsecureAuth: s.opts.AllowInsecureAuth})
+}
+
+// ServeListener is Serve with this listener's own settings.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	implicitTLS := l.ImplicitTLS
 	if implicitTLS && s.opts.TLS == nil {
 		return errors.New("imap: implicit TLS needs Options.TLS")
 	}
@@ -139,21 +179,21 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 			}
 			return err
 		}
-		gc := &guardConn{Conn: raw, idle: s.opts.IdleTimeout, done: make(chan struct{})}
-		if !s.track(gc) {
-			s.metrics.connections.WithLabelValues("refused").Inc()
-			go s.refuse(raw, implicitTLS)
+		gc := &guardConn{Conn: raw, ip: hostOf(raw), idle: s.opts.IdleTimeout, done: make(chan struct{})}
+		if r := s.track(gc); r != "" {
+			s.metrics.connections.WithLabelValues(string(r)).Inc()
+			go s.refuse(raw, implicitTLS, r)
 			continue
 		}
 		s.wg.Add(1)
-		go s.handle(gc, implicitTLS)
+		go s.handle(gc, l)
 	}
 }
 
 // refuse tells a connection over the limit to go away, in TLS on the
 // implicit-TLS listener (a clear-text BYE there would only look like a
 // broken handshake), without holding up the accept loop.
-func (s *Server) refuse(raw net.Conn, implicitTLS bool) {
+func (s *Server) refuse(raw net.Conn, implicitTLS bool, r refusal) {
 	defer raw.Close()
 	raw.SetDeadline(time.Now().Add(5 * time.Second))
 	var c net.Conn = raw
@@ -164,34 +204,24 @@ func (s *Server) refuse(raw net.Conn, implicitTLS bool) {
 		}
 		c = tc
 	}
-	fmt.Fprintf(c, "* BYE Too many connections; try again later\r\n")
-}
-
-func (s *Server) track(gc *guardConn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.opts.MaxConnections {
-		return false
-	}
-	s.conns[gc] = struct{}{}
-	return true
+	fmt.Fprintf(c, "* BYE %s\r\n", r.text())
 }
 
 // handle runs one connection with its own imapserver.Server, so that the
 // literal guard and the session are per connection.
-func (s *Server) handle(gc *guardConn, implicitTLS bool) {
+func (s *Server) handle(gc *guardConn, l Listener) {
+	implicitTLS := l.ImplicitTLS
 	defer s.wg.Done()
 	s.metrics.active.Inc()
 	defer s.metrics.active.Dec()
+	sess := &session{srv: s, gc: gc}
 	defer func() {
 		if v := recover(); v != nil {
 			s.metrics.panics.Inc()
 			s.logger.Error("imap connection panicked", "panic", fmt.Sprint(v))
 		}
 		gc.Close()
-		s.mu.Lock()
-		delete(s.conns, gc)
-		s.mu.Unlock()
+		s.untrack(gc)
 	}()
 	s.metrics.connections.WithLabelValues("accepted").Inc()
 	log := s.logger.With("session", fmt.Sprintf("i%x", s.ids.Add(1)), "remote", gc.RemoteAddr().String())
@@ -206,10 +236,13 @@ func (s *Server) handle(gc *guardConn, implicitTLS bool) {
 		tc.SetDeadline(time.Time{})
 		conn = tc
 	}
-	sess := &session{srv: s, log: log, raw: gc.Conn}
+	sess.log = log
+	sess.raw = gc.Conn
 	// imapserver never sees TLS: the front runs STARTTLS and refuses
 	// clear-text logins, so imapserver's own checks are turned off.
 	fr := newFront(s, sess, gc, conn, implicitTLS, log)
+	fr.insecureOK = l.InsecureAuth && isLoopback(gc.RemoteAddr())
+	defer s.watchLogin(fr)()
 	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
 	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{l: log, front: fr}, DebugWriter: guard,
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -240,6 +273,7 @@ func (s *Server) Close() error {
 // timeout (imapserver sets 35 minutes itself) and reports its closing.
 type guardConn struct {
 	net.Conn
+	ip   string // the client's address, for the per-address limits
 	idle time.Duration
 	once sync.Once
 	done chan struct{}
@@ -284,3 +318,15 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 
 func (l *oneConnListener) Close() error   { return nil }
 func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+// isLoopback reports whether addr is a client on this machine: a TCP
+// loopback address (127.0.0.0/8, ::1) or the other end of a Unix socket.
+func isLoopback(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
+}

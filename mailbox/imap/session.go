@@ -22,6 +22,7 @@ type session struct {
 	conn     *imapserver.Conn
 	log      *slog.Logger // bound with the session ID and remote address
 	account  string
+	gc       *guardConn // the accepted connection, for the connection limits
 	failures int
 	sel      *view // selected folder, or nil
 	// raw is the client's TCP connection, watched during long commands
@@ -95,15 +96,19 @@ func (s *session) Login(username, password string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ip, limiter := s.clientIP(), s.srv.opts.Logins
-	if limiter != nil && limiter.Locked(ip) {
+	if limiter != nil && limiter.Refused(ip, username) {
+		// No log line: the limiter logs the lockout once, with a count.
 		s.srv.metrics.logins.WithLabelValues("locked").Inc()
-		s.log.Info("imap login refused: too many failures from this address", "user", cleanLog(username))
 		return errLoginsLocked
 	}
 	account, err := s.srv.opts.Auth.Authenticate(ctx, username, password)
 	if err == nil && account != "" {
 		if limiter != nil {
-			limiter.Succeed(ip)
+			limiter.Succeed(ip, username)
+		}
+		if s.gc != nil && !s.srv.loggedIn(s.gc, account) {
+			s.srv.metrics.logins.WithLabelValues("user_ip_limit").Inc()
+			return errUserIPLimit
 		}
 		s.account = account
 		s.srv.metrics.logins.WithLabelValues("ok").Inc()
@@ -114,7 +119,7 @@ func (s *session) Login(username, password string) error {
 	s.srv.metrics.logins.WithLabelValues("failed").Inc()
 	s.log.Info("imap login failed", "user", cleanLog(username))
 	if limiter != nil {
-		limiter.Fail(ip)
+		limiter.Fail(ip, username)
 	}
 	if d := s.srv.opts.FailureDelay; d > 0 {
 		time.Sleep(d) // slows guessing; this connection's commands wait anyway
@@ -126,12 +131,19 @@ func (s *session) Login(username, password string) error {
 	return imapserver.ErrAuthFailed
 }
 
-// errLoginsLocked answers a login from an address locked out by the
-// limiter, without checking the password.
+// errLoginsLocked answers a login from an address, or to an account,
+// locked out by the limiter, without checking the password.
 var errLoginsLocked = &goimap.Error{
 	Type: goimap.StatusResponseTypeNo,
 	Code: goimap.ResponseCodeUnavailable,
-	Text: "Too many failed logins from your address; try again later",
+	Text: "Too many failed logins from your address or for this account; try again later",
+}
+
+// errUserIPLimit answers a good login over MaxUserIPConnections.
+var errUserIPLimit = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: goimap.ResponseCodeLimit,
+	Text: "Too many sessions of this account from your address; close some and try again",
 }
 
 // clientIP is the remote address without its port.

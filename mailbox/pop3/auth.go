@@ -11,7 +11,7 @@ import (
 
 // authAllowed reports whether this connection may carry a password.
 func (s *session) authAllowed() bool {
-	return s.tls || s.srv.opts.AllowInsecureAuth
+	return s.tls || s.insecureOK
 }
 
 // refuseInsecure answers a login attempt on a connection without TLS.
@@ -146,9 +146,9 @@ func decodePlain(resp string) (authz, user, pass string, ok bool) {
 // of its maildrop, then enters the TRANSACTION state.
 func (s *session) login(mech, user, pass string) bool {
 	ip := s.clientIP()
-	if l := s.srv.opts.Logins; l != nil && l.Locked(ip) {
-		s.log.Warn("pop3 login refused: too many failures from this address", "mechanism", mech)
-		s.reply("-ERR [AUTH] too many failed logins from your address; try again later")
+	if l := s.srv.opts.Logins; l != nil && l.Refused(ip, user) {
+		// No log line: the limiter logs the lockout once, with a count.
+		s.reply("-ERR [AUTH] too many failed logins from your address or for this account; try again later")
 		return true
 	}
 	account, err := s.srv.opts.Auth.Authenticate(s.ctx, user, pass)
@@ -159,12 +159,12 @@ func (s *session) login(mech, user, pass string) bool {
 	}
 	if err != nil {
 		if l := s.srv.opts.Logins; l != nil {
-			l.Fail(ip)
+			l.Fail(ip, user)
 		}
 		return s.loginFailed(mech, user, err)
 	}
 	if l := s.srv.opts.Logins; l != nil {
-		l.Succeed(ip)
+		l.Succeed(ip, user)
 	}
 	log := s.log.With("account", account, "mechanism", mech)
 	if !s.srv.lock(account) {
@@ -184,6 +184,7 @@ func (s *session) login(mech, user, pass string) bool {
 		return false
 	}
 	s.account, s.drop, s.msgs = account, drop, msgs
+	s.setOpenState("authenticated")
 	s.deleted = make([]bool, len(msgs))
 	s.state = stateTransaction
 	s.log = log

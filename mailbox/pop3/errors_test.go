@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
+
+	"mailgate/internal/testenv"
 )
 
 // failingStore fails the way its fields say, to check the replies to
@@ -79,3 +84,40 @@ func TestStoreAndAuthErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestInternalErrorLogLine: the line an internal error writes names each
+// key once (the session's logger already carries the account).
+func TestInternalErrorLogLine(t *testing.T) {
+	t.Parallel()
+	var log syncLog
+	e := startServer(t, func(o *Options) {
+		o.Store = failingStore{msgs: []Message{{UID: 7, Size: 10}}, read: errors.New("disk gone")}
+		o.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	c := e.dialTLS(t)
+	c.idPattern = true
+	c.converse(`
+		C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
+		S: +OK logged in, 1 messages (10 octets)
+		C: RETR 1
+		S: -ERR [SYS/TEMP] internal error; try again later (session ID)`)
+	found := false
+	for _, l := range strings.Split(log.String(), "\n") {
+		if k := testenv.RepeatedLogKey(l); k != "" {
+			t.Errorf("key %q twice in: %s", k, l)
+		}
+		found = found || strings.Contains(l, `msg="pop3 cannot open message"`) && strings.Contains(l, "account=alice")
+	}
+	if !found {
+		t.Fatalf("no error line:\n%s", log.String())
+	}
+}
+
+// syncLog is a log destination sessions write to while the test reads it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncLog) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

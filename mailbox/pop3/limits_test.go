@@ -138,6 +138,8 @@ func TestMetrics(t *testing.T) {
 	}{
 		{"mailgate_pop3_sessions_total", "implicit", 2},
 		{"mailgate_pop3_sessions_active", "", 0},
+		{"mailgate_pop3_connections_open", "unauthenticated", 0},
+		{"mailgate_pop3_connections_open", "authenticated", 0},
 		{"mailgate_pop3_commands_total", "RETR", 1},
 		{"mailgate_pop3_commands_total", "unknown", 1},
 		{"mailgate_pop3_auth_failures_total", "plain", 1},

@@ -12,7 +12,7 @@ import (
 // new connection, until the lockout ends.
 func TestLoginLockoutAcrossConnections(t *testing.T) {
 	t.Parallel()
-	limiter := authlimit.New(2, time.Minute, time.Hour, nil)
+	limiter := authlimit.New(authlimit.Options{MaxFailures: 2, Window: time.Minute, Lockout: time.Hour})
 	e := startServer(t, func(o *Options) { o.Logins = limiter })
 	for range 2 {
 		c := e.dialTLS(t) // reads the greeting
@@ -25,7 +25,7 @@ func TestLoginLockoutAcrossConnections(t *testing.T) {
 	c.send("USER alice")
 	c.line()
 	c.send("PASS secret")
-	c.expect("-ERR [AUTH] too many failed logins from your address; try again later")
+	c.expect("-ERR [AUTH] too many failed logins from your address or for this account; try again later")
 	if !limiter.Locked("127.0.0.1") {
 		t.Fatal("127.0.0.1 is not locked after 2 failures")
 	}

@@ -14,6 +14,7 @@ var commandNames = map[string]bool{
 type metrics struct {
 	sessions     *prometheus.CounterVec // label tls: "implicit", "none"
 	active       prometheus.Gauge
+	open         *prometheus.GaugeVec   // label state: "unauthenticated", "authenticated"
 	commands     *prometheus.CounterVec // label command
 	authFailures *prometheus.CounterVec // label mechanism: "user", "plain"
 	deleted      prometheus.Counter
@@ -31,6 +32,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mailgate_pop3_sessions_active",
 			Help: "POP3 connections open now.",
 		}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailgate_pop3_connections_open",
+			Help: "POP3 connections open now, by state: unauthenticated (not logged in yet), authenticated.",
+		}, []string{"state"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_pop3_commands_total",
 			Help: "POP3 commands received, by command (unknown for anything else).",
@@ -53,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.active, m.commands, m.authFailures,
+		reg.MustRegister(m.sessions, m.active, m.open, m.commands, m.authFailures,
 			m.deleted, m.retrBytes, m.panics)
 	}
 	return m

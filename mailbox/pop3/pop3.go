@@ -44,9 +44,12 @@ type Maildrop interface {
 // LoginLimiter throttles password guessing per client IP across
 // connections and protocols (*authlimit.Limiter satisfies it).
 type LoginLimiter interface {
+	// Locked checks the address alone; Refused the address and the
+	// account together (user as the client typed it).
 	Locked(ip string) bool
-	Fail(ip string) (locked bool)
-	Succeed(ip string)
+	Refused(ip, user string) bool
+	Fail(ip, user string) (locked bool)
+	Succeed(ip, user string)
 }
 
 // Store opens maildrops. OpenMaildrop is called once per login.
@@ -82,6 +85,7 @@ const (
 	DefaultAuthFailureDelay = 2 * time.Second
 	DefaultMaxAuthFailures  = 3
 	DefaultMaxConnsPerIP    = 20
+	DefaultLoginTimeout     = time.Minute
 	maxCommandLine          = 255  // RFC 2449 section 4, CRLF included
 	maxSASLLine             = 1024 // an AUTH continuation line (RFC 5034 sets no limit)
 	tlsHandshakeTimeout     = 30 * time.Second
@@ -101,14 +105,20 @@ type Options struct {
 	// IdleTimeout closes a session that sends nothing for this long
 	// (default DefaultIdleTimeout). It is also the write timeout.
 	IdleTimeout time.Duration
-	// AllowInsecureAuth offers USER/PASS and AUTH without TLS. Only for
-	// loopback or test set-ups: passwords then cross the network in clear.
+	// AllowInsecureAuth offers USER/PASS and AUTH without TLS to loopback
+	// clients on every listener Serve runs; ServeListener sets it per
+	// listener. Only for loopback set-ups and tests.
 	AllowInsecureAuth bool
 	// Hostname is named in the greeting (default "mailgate").
 	Hostname string
 	// AuthFailureDelay is waited before answering a failed login (default
 	// DefaultAuthFailureDelay), to slow down password guessing.
 	AuthFailureDelay time.Duration
+	// LoginTimeout closes a connection that has not logged in this long
+	// after it was accepted, however busy it keeps itself (default
+	// DefaultLoginTimeout), so idle guessers do not hold the per-address
+	// slots.
+	LoginTimeout time.Duration
 	// MaxAuthFailures closes the connection after this many failed logins
 	// (default DefaultMaxAuthFailures).
 	MaxAuthFailures int
@@ -153,6 +163,9 @@ func New(opts Options) *Server {
 	if opts.MaxConnsPerIP <= 0 {
 		opts.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
+	if opts.LoginTimeout <= 0 {
+		opts.LoginTimeout = DefaultLoginTimeout
+	}
 	opts.Hostname = sanitize(opts.Hostname)
 	if opts.Hostname == "" {
 		opts.Hostname = "mailgate"
@@ -171,11 +184,26 @@ func New(opts Options) *Server {
 	}
 }
 
-// Serve accepts connections on ln until Close. With implicitTLS every
-// connection starts with a TLS handshake (port 995); otherwise it starts in
-// clear and may upgrade with STLS (port 110). It returns ErrServerClosed
-// after Close, or the listener's error.
+// Listener is how one listener's connections are served.
+type Listener struct {
+	// ImplicitTLS starts every connection with a TLS handshake (port
+	// 995); otherwise it starts in clear and may upgrade with STLS.
+	ImplicitTLS bool
+	// InsecureAuth offers logins without TLS to this listener's loopback
+	// clients (allow_insecure_auth); never to any other client.
+	InsecureAuth bool
+}
+
+// Serve accepts connections on ln until Close, with the server-wide
+// AllowInsecureAuth. It returns ErrServerClosed after Close, or the
+// listener's error.
 func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
+	return s.ServeListener(ln, Listener{ImplicitTLS: implicitTLS, InsecureAuth: s.opts.AllowInsecureAuth})
+}
+
+// ServeListener is Serve with this listener's own settings.
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
+	implicitTLS := l.ImplicitTLS
 	if implicitTLS && s.opts.TLS == nil {
 		return errors.New("pop3: implicit TLS listener needs Options.TLS")
 	}
@@ -210,7 +238,7 @@ func (s *Server) Serve(ln net.Listener, implicitTLS bool) error {
 			conn.Close()
 			return ErrServerClosed
 		}
-		go s.handle(conn, implicitTLS)
+		go s.handle(conn, l)
 	}
 }
 

@@ -39,10 +39,17 @@ type session struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	tls  bool
+	// insecureOK: the listener allows logins without TLS and the client
+	// is on loopback.
+	insecureOK bool
 
-	state    state
-	user     string // name given by USER, waiting for PASS
-	failures int    // failed logins so far
+	state state
+	// openState is the label the session counts under in
+	// mailgate_pop3_connections_open ("" once it ended).
+	openState string
+	loginBy   time.Time // the end of LoginTimeout
+	user      string    // name given by USER, waiting for PASS
+	failures  int       // failed logins so far
 
 	account string // set once logged in and locked
 	drop    Maildrop
@@ -51,7 +58,8 @@ type session struct {
 }
 
 // handle runs one connection from greeting to close.
-func (s *Server) handle(raw net.Conn, implicitTLS bool) {
+func (s *Server) handle(raw net.Conn, l Listener) {
+	implicitTLS := l.ImplicitTLS
 	defer s.wg.Done()
 	defer raw.Close()
 	open, underLimit := s.trackConn(raw)
@@ -68,6 +76,8 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 	defer s.metrics.active.Dec()
 
 	sess := s.newSession(raw)
+	sess.insecureOK = l.InsecureAuth && isLoopback(raw.RemoteAddr())
+	sess.setOpenState("unauthenticated")
 	defer sess.end()
 	defer func() {
 		if p := recover(); p != nil {
@@ -79,7 +89,8 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 		return
 	}
 	if !underLimit {
-		sess.log.Warn("pop3 connection refused: too many from this address")
+		// Debug: a flood of connections must not write a line each.
+		sess.log.Debug("pop3 connection refused: too many from this address")
 		sess.reply("-ERR [SYS/TEMP] too many connections from your address; close some and try again")
 		sess.flush()
 		return
@@ -99,7 +110,10 @@ func (s *Server) newSession(raw net.Conn) *session {
 		cancel: cancel,
 	}
 	sess.setConn(raw, false)
-	sess.log.Info("pop3 connection")
+	sess.loginBy = time.Now().Add(s.opts.LoginTimeout)
+	// Debug, as SMTP's session start: a client reconnecting in a loop
+	// (a locked-out guesser) must not write a line per connection.
+	sess.log.Debug("pop3 connection")
 	return sess
 }
 
@@ -128,11 +142,12 @@ func (s *session) startTLS() bool {
 
 // end releases what the session holds. It never applies deletions.
 func (s *session) end() {
+	s.setOpenState("")
 	if s.account != "" {
 		s.srv.unlock(s.account)
 	}
 	s.cancel()
-	s.log.Info("pop3 disconnect")
+	s.log.Debug("pop3 disconnect")
 }
 
 // run greets the client and answers commands until QUIT, an error, or the
@@ -157,6 +172,11 @@ func (s *session) readFailed(err error, limit string) {
 	switch {
 	case errors.Is(err, errLineTooLong):
 		s.reply("-ERR line too long (%s); closing connection", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded) && s.state == stateAuthorization && !time.Now().Before(s.loginBy):
+		s.reply("-ERR [SYS/TEMP] no login within %s; closing connection", s.srv.opts.LoginTimeout)
+		s.flush()
+		s.log.Debug("pop3 session ended: no login in time") // Debug: no line per guesser
+		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		s.reply("-ERR idle for too long; closing connection")
 	default:
@@ -174,7 +194,11 @@ func (s *session) readLine(limit int) (string, error) {
 			return "", err
 		}
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	deadline := time.Now().Add(s.srv.opts.IdleTimeout)
+	if s.state == stateAuthorization && s.loginBy.Before(deadline) {
+		deadline = s.loginBy
+	}
+	s.conn.SetReadDeadline(deadline)
 	line, err := s.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || len(line) > limit {
 		return "", errLineTooLong
@@ -251,9 +275,10 @@ var transactionCommands = map[string]handler{
 }
 
 // internalError logs err and sends a generic reply naming the session, so
-// an operator can find the log line.
+// an operator can find the log line (s.log names the account once logged
+// in: saying it again would repeat the key).
 func (s *session) internalError(what string, err error) {
-	s.log.Error("pop3 "+what, "err", err, "account", s.account)
+	s.log.Error("pop3 "+what, "err", err)
 	s.reply("-ERR [SYS/TEMP] internal error; try again later (session %s)", s.id)
 }
 
@@ -267,4 +292,22 @@ type deadlineWriter struct {
 func (w deadlineWriter) Write(p []byte) (int, error) {
 	w.c.SetWriteDeadline(time.Now().Add(w.d))
 	return w.c.Write(p)
+}
+
+// isLoopback reports whether addr is a loopback client (127.0.0.0/8, ::1).
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// setOpenState moves the session to another state of the open
+// connections gauge ("" to leave it).
+func (s *session) setOpenState(state string) {
+	if s.openState != "" {
+		s.srv.metrics.open.WithLabelValues(s.openState).Dec()
+	}
+	if state != "" {
+		s.srv.metrics.open.WithLabelValues(state).Inc()
+	}
+	s.openState = state
 }
