@@ -73,20 +73,34 @@ type Txn struct {
 	sessions []Session
 }
 
-// Begin runs the connection stage. A non-nil error is an *smtp.SMTPError to
-// send to the client before closing.
-func (c *Chain) Begin(ctx context.Context, conn *Conn) (*Txn, error) {
+// Connect runs the connection stage, once per TCP connection and before
+// the greeting, so that a refused client is greeted with the refusal
+// (RFC 5321 section 3.1) rather than with 220 and a 421 at EHLO. A
+// non-nil error is an *smtp.SMTPError to send as the greeting.
+func (c *Chain) Connect(ctx context.Context, conn *Conn) error {
 	t := &Txn{chain: c, st: newState(conn)}
 	for _, f := range c.filters {
 		t.sessions = append(t.sessions, f.Begin(conn))
 	}
+	defer t.Close()
 	for i, s := range t.sessions {
 		if cc, ok := s.(ConnChecker); ok {
 			if err := c.apply(t.st, c.filters[i].Name(), cc.CheckConn(ctx, t.st)); err != nil {
-				t.Close()
-				return nil, err
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// Begin starts the filters' state for one SMTP session (at the first
+// EHLO, and again after STARTTLS). The connection stage is not run again
+// here: Connect ran it when the connection was accepted, and a session
+// restarted by STARTTLS is not a new connection.
+func (c *Chain) Begin(ctx context.Context, conn *Conn) (*Txn, error) {
+	t := &Txn{chain: c, st: newState(conn)}
+	for _, f := range c.filters {
+		t.sessions = append(t.sessions, f.Begin(conn))
 	}
 	return t, nil
 }

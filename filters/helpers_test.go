@@ -65,6 +65,9 @@ func newChain(t testing.TB, c *config.Config, deps Deps) *Chain {
 func transact(t testing.TB, ch *Chain, conn *Conn, from string, rcpts []string, raw string) (string, *Message) {
 	t.Helper()
 	ctx := context.Background()
+	if err := ch.Connect(ctx, conn); err != nil {
+		return replyLine(t, err), nil
+	}
 	txn, err := ch.Begin(ctx, conn)
 	if err != nil {
 		return replyLine(t, err), nil

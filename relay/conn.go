@@ -2,7 +2,9 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // Why one go-smtp Server per connection: go-smtp's DATA reader silently
@@ -74,7 +77,44 @@ func (s *Server) serveConn(l config.Listener, c net.Conn) {
 		delete(s.conns, srv)
 		s.mu.Unlock()
 	}()
+	if !s.admit(l, c) {
+		return
+	}
 	srv.Serve(newOneConnListener(c)) // returns once c is closed
+}
+
+// admit runs the chain's connection stage (connection rate limits) before
+// go-smtp greets. A refused client gets the refusal as its greeting, as
+// RFC 5321 section 3.1 allows (421 instead of 220), and the connection is
+// closed; on implicit TLS the reply goes after the handshake, where the
+// client expects its greeting.
+func (s *Server) admit(l config.Listener, c net.Conn) bool {
+	id := newSessionID()
+	conn := &filters.Conn{SessionID: id, Listener: l.Name, IP: ipOf(c.RemoteAddr()),
+		Submission: l.Protocol == config.ProtoSubmission || l.Protocol == config.ProtoSubmissions}
+	err := s.chain(l.Name).Connect(context.Background(), conn)
+	if err == nil {
+		return true
+	}
+	log := s.log.With("session", id, "listener", l.Name, "client", conn.IP.String())
+	r := toReply(err, id, log)
+	s.metrics.reject(l.Name, "connect", r.Code)
+	log.Info("rejected", "stage", "connect", "code", r.Code, "reply", r.Message)
+	c.SetDeadline(time.Now().Add(greetRefusal))
+	fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", r.Code, r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2], r.Message)
+	c.Close() // the front flushes the line first
+	return false
+}
+
+// greetRefusal bounds the TLS handshake and the write of a refused
+// connection's one reply.
+const greetRefusal = 10 * time.Second
+
+func ipOf(a net.Addr) net.IP {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP
+	}
+	return net.ParseIP(hostOf(a))
 }
 
 // oneConnListener hands go-smtp a single connection, then blocks until
