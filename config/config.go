@@ -89,6 +89,9 @@ type Limits struct {
 	CommandTimeout      Duration `yaml:"command_timeout"`
 	DataTimeout         Duration `yaml:"data_timeout"`
 	MaxErrors           int      `yaml:"max_errors"`
+	// MaxReceivedHeaders is the most Received fields a message may carry,
+	// ours included, before it is refused as a mail loop (554 5.4.6).
+	MaxReceivedHeaders int `yaml:"max_received_headers"`
 }
 
 // Auth throttles password guessing: after MaxFailures failures from one IP
@@ -125,6 +128,7 @@ func Defaults() *Config {
 			CommandTimeout:      Duration(5 * 60e9),
 			DataTimeout:         Duration(10 * 60e9),
 			MaxErrors:           10,
+			MaxReceivedHeaders:  50,
 		},
 		Auth:     Auth{MaxFailures: 5, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
 		Queue:    defaultQueue(),
