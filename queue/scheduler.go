@@ -92,7 +92,7 @@ func (q *Queue) start(ctx context.Context, j *job) {
 		saved[k] = *r
 		record = record || r.Attempts > 0
 		r.Attempts++
-		r.NextAttempt = now.Add(backoff(r.Attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
+		r.NextAttempt = q.retryAt(m, now, r.Attempts)
 		m.inFlight[i] = true
 	}
 	if record {
@@ -114,6 +114,23 @@ func (q *Queue) start(ctx context.Context, j *job) {
 	q.inFlight++
 	q.perDomain[j.domain]++
 	go q.work(ctx, j)
+}
+
+// retryAt is when to try again should the attempt starting now fail
+// temporarily: after the backoff, but never after the message's give-up
+// time (arrival + max_age, the Will-Retry-Until its delay warning
+// stated), so that the last attempt, and the bounce when it fails, come
+// at that time and not one backoff interval later.
+func (q *Queue) retryAt(m *message, now time.Time, attempts int) time.Time {
+	next := now.Add(backoff(attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
+	end := m.env.Received.Add(q.opts.MaxAge)
+	switch {
+	case !next.After(end):
+		return next
+	case end.After(now):
+		return end
+	}
+	return now
 }
 
 func (q *Queue) work(ctx context.Context, j *job) {
@@ -209,7 +226,9 @@ func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
 		r.record(now, StateBounced, r.LastError)
 		log.Info("bounced", "reason", r.LastError)
 	case expired:
-		r.State = StateBounced
+		// RFC 3463 5.4.7: delivery time expired; the last temporary
+		// error stays in the diagnostic.
+		r.State, r.Status = StateBounced, "5.4.7"
 		r.LastError = "gave up after " + q.opts.MaxAge.String() + ": " + r.LastError
 		r.record(now, StateBounced, r.LastError)
 		log.Info("bounced", "reason", r.LastError)
