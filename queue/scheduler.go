@@ -189,13 +189,13 @@ func (q *Queue) finish(r jobResult) {
 	}
 	now := q.now()
 	for k, i := range j.idx {
-		var err error
+		var res delivery.Result
 		if r.err != nil {
-			err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
+			res.Err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
 		} else if k < len(r.results) {
-			err = r.results[k].Err
+			res = r.results[k]
 		}
-		q.recordResult(m, i, err, now)
+		q.recordResult(m, i, res, now)
 	}
 	q.settle(m, now)
 	if q.settled != nil {
@@ -204,11 +204,12 @@ func (q *Queue) finish(r jobResult) {
 }
 
 // recordResult applies one recipient's outcome.
-func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
-	r := &m.st.Recipients[i]
+func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Time) {
+	r, err := &m.st.Recipients[i], res.Err
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
 		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
+		r.Relayed, r.DSNPassed = res.Relayed, res.NextHopDSN
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")
