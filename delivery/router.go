@@ -22,6 +22,22 @@ type Router struct {
 
 var _ Transport = (*Router)(nil)
 
+// SmarthostDestination is the Destination of every remote recipient when
+// a smarthost takes them all; no domain name has brackets.
+const SmarthostDestination = "[smarthost]"
+
+// Destination is the key by which the queue groups a message's
+// recipients into one attempt: the recipient's domain (one MX lookup and
+// one connection per domain), except that with a smarthost every remote
+// recipient goes the same way, so a message to three domains is one
+// connection, one AUTH and one copy at the smarthost, not three.
+func (r *Router) Destination(addr string) string {
+	if _, ok := r.Remote.(*Smarthost); ok && !r.IsLocal(addr) {
+		return SmarthostDestination
+	}
+	return domainOf(addr)
+}
+
 // IsLocal reports whether addr's domain is one of ours.
 func (r *Router) IsLocal(addr string) bool {
 	d := domainOf(addr)

@@ -229,7 +229,7 @@ func (a *app) startQueue(bool) error {
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
-		Logger: a.log, Registerer: a.reg,
+		Destination: router.Destination, Logger: a.log, Registerer: a.reg,
 	})
 	if err != nil {
 		return err
