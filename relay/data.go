@@ -59,6 +59,9 @@ func (ss *session) Data(r io.Reader) error {
 	env.Quarantine = msg.Quarantine
 	head := ss.receivedHeader(env)
 	full := c.withHeaders(head, msg.Prepend, msg.Raw)
+	if err := ss.checkRoom(env.Recipients, int64(len(full))); err != nil {
+		return ss.fail("data", err)
+	}
 	if err := ss.srv.opts.Queue.Enqueue(ss.ctx, env, full); err != nil {
 		return ss.fail("data", err)
 	}

@@ -42,9 +42,11 @@ type Queue interface {
 type Options struct {
 	Config *config.Config
 	// TLS is used for STARTTLS and implicit TLS; nil disables both.
-	TLS        *tls.Config
-	Users      Users
-	Queue      Queue
+	TLS   *tls.Config
+	Users Users
+	Queue Queue
+	// Quotas, when set, has full mailboxes refused at RCPT and DATA.
+	Quotas     Quotas
 	Chains     map[string]*filters.Chain // by listener name; missing = no filters
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer

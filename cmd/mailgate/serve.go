@@ -367,6 +367,7 @@ func (a *app) startRelay(bool) error {
 	}
 	a.relay = relay.New(relay.Options{
 		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains,
+		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
 	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })
