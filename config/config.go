@@ -95,6 +95,9 @@ type Limits struct {
 	// trickling a byte a second is cut off with 421 4.4.2 all the same.
 	DataTimeout Duration `yaml:"data_timeout"`
 	MaxErrors   int      `yaml:"max_errors"`
+	// MaxReceivedHeaders is the most Received fields a message may carry,
+	// ours included, before it is refused as a mail loop (554 5.4.6).
+	MaxReceivedHeaders int `yaml:"max_received_headers"`
 }
 
 // Auth throttles password guessing: after MaxFailures failures from one IP
@@ -134,6 +137,7 @@ func Defaults() *Config {
 			CommandTimeout:      Duration(5 * 60e9),
 			DataTimeout:         Duration(10 * 60e9),
 			MaxErrors:           10,
+			MaxReceivedHeaders:  50,
 		},
 		Auth:     Auth{MaxFailures: 5, MaxAccountFailures: 20, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
 		Queue:    defaultQueue(),

@@ -117,13 +117,13 @@ func TestParseProblems(t *testing.T) {
 			yaml: "&a :\nlimits:\n  \"\": 5\n",
 			want: []string{
 				`f.yaml:1: "": unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, queue, sieve, tls`,
-				`f.yaml:3: limits."": unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_recipients`,
+				`f.yaml:3: limits."": unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_received_headers, max_recipients`,
 			},
 		},
 		{
 			name: "unknown nested key",
 			yaml: "limits:\n  max_recipient: 5\n",
-			want: []string{`f.yaml:2: limits.max_recipient: unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_recipients`},
+			want: []string{`f.yaml:2: limits.max_recipient: unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_received_headers, max_recipients`},
 		},
 		{
 			name: "unknown key in a list item",
@@ -185,10 +185,11 @@ func TestParseProblems(t *testing.T) {
 		},
 		{
 			name: "number below its minimum",
-			yaml: "limits:\n  max_recipients: 0\n  max_line_length: 500\n",
+			yaml: "limits:\n  max_recipients: 0\n  max_line_length: 500\n  max_received_headers: 0\n",
 			want: []string{
 				`f.yaml:2: limits.max_recipients: 0 is not allowed; write a number of 1 or more`,
 				`f.yaml:3: limits.max_line_length: 500 is below the 1000 octets RFC 5321 requires; write 1000 or more`,
+				`f.yaml:4: limits.max_received_headers: 0 is not allowed; write a number of 1 or more`,
 			},
 		},
 		{

@@ -247,6 +247,7 @@ func (l *Limits) validate(v *Validator) {
 		{"limits.max_connections", l.MaxConnections},
 		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
 		{"limits.max_errors", l.MaxErrors},
+		{"limits.max_received_headers", l.MaxReceivedHeaders},
 	}
 	for _, p := range positive {
 		if p.n < 1 {

@@ -41,6 +41,14 @@ type Request struct {
 type Result struct {
 	Rcpt string
 	Err  error
+	// Relayed is set when the recipient went to another SMTP server, not
+	// into a local mailbox: a success report then says "relayed" unless
+	// the server took over the DSN request (RFC 3461 section 6.2.1).
+	Relayed bool
+	// NextHopDSN is set when that server offered DSN and was given the
+	// RET, ENVID, NOTIFY and ORCPT parameters: reporting success is then
+	// its job, and the queue sends no success report of its own.
+	NextHopDSN bool
 }
 
 // Transport delivers a request and reports every recipient's outcome, in

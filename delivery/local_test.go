@@ -162,3 +162,29 @@ delivery:
 		t.Fatalf("remote = %+v", rt.Remote)
 	}
 }
+
+// TestRouterRefusesLooping: a message with more Received fields than
+// MaxReceived is not sent on to remote recipients (it bounces with
+// 5.4.6, the remote sees nothing); local ones still get their copy.
+func TestRouterRefusesLooping(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.Config{})
+	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
+	remote, _, _ := newRemote(t, dns, srv.Port())
+	local, st := newLocal()
+	rt := &Router{LocalDomains: []string{"here.test"}, Local: local, Remote: remote, MaxReceived: 3}
+	defer rt.Close()
+	req := request("r1", "x@dest.test", "alice@here.test")
+	req.Body = append([]byte(strings.Repeat("Received: from a by b; Thu, 3 Dec 2026 12:00:00 +0000\r\n", 4)), req.Body...)
+	res := rt.Deliver(context.Background(), req)
+	wantErr(t, res[0], Error{Permanent: true, Code: 554, Enhanced: "5.4.6", Command: CmdData})
+	wantErr(t, res[1], Error{})
+	if len(st.msgs["alice/"]) != 1 {
+		t.Error("alice got nothing")
+	}
+	req.Body = req.Body[len("Received: from a by b; Thu, 3 Dec 2026 12:00:00 +0000\r\n"):] // 3 fields: not a loop
+	wantErr(t, rt.Deliver(context.Background(), req)[0], Error{})
+	if n := len(srv.WaitMessages(t, 1, 5*time.Second)); n != 1 {
+		t.Errorf("remote got %d messages, want 1", n)
+	}
+}

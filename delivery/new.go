@@ -29,6 +29,7 @@ func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory,
 		DataInit: t.DataInit.D(), DataBlock: t.DataBlock.D(), DataEnd: t.DataEnd.D()}
 	r := &Router{
 		LocalDomains: cfg.LocalDomains,
+		MaxReceived:  cfg.Limits.MaxReceivedHeaders,
 		Local:        &Local{Mailboxes: mb, Directory: dir, Classify: classify, Logger: logger, Metrics: m},
 	}
 	if sh := d.Smarthost; sh.Host != "" {

@@ -2,8 +2,11 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+
+	"mailgate/internal/hops"
 )
 
 // Router sends local-domain recipients to Local and the rest to Remote
@@ -12,9 +15,28 @@ type Router struct {
 	LocalDomains []string
 	Local        Transport
 	Remote       Transport
+	// MaxReceived is limits.max_received_headers: a message that carries
+	// more Received fields is not sent on (0: no limit).
+	MaxReceived int
 }
 
 var _ Transport = (*Router)(nil)
+
+// SmarthostDestination is the Destination of every remote recipient when
+// a smarthost takes them all; no domain name has brackets.
+const SmarthostDestination = "[smarthost]"
+
+// Destination is the key by which the queue groups a message's
+// recipients into one attempt: the recipient's domain (one MX lookup and
+// one connection per domain), except that with a smarthost every remote
+// recipient goes the same way, so a message to three domains is one
+// connection, one AUTH and one copy at the smarthost, not three.
+func (r *Router) Destination(addr string) string {
+	if _, ok := r.Remote.(*Smarthost); ok && !r.IsLocal(addr) {
+		return SmarthostDestination
+	}
+	return domainOf(addr)
+}
 
 // IsLocal reports whether addr's domain is one of ours.
 func (r *Router) IsLocal(addr string) bool {
@@ -35,8 +57,30 @@ func (r *Router) Deliver(ctx context.Context, req *Request) []Result {
 	}
 	res := make([]Result, len(req.Recipients))
 	r.part(ctx, req, local, r.Local, res)
+	if err := r.loop(req, len(remote)); err != nil {
+		for _, i := range remote {
+			res[i] = Result{Rcpt: req.Recipients[i].Addr, Err: err}
+		}
+		return res
+	}
 	r.part(ctx, req, remote, r.Remote, res)
 	return res
+}
+
+// loop refuses to send on a message that carries more Received fields
+// than the limit: the relay refuses such a message at DATA, but one
+// queued before the limit was lowered, or by an older version, must not
+// go round a forwarding loop once more. It bounces (5.4.6, RFC 3463).
+func (r *Router) loop(req *Request, remote int) error {
+	if r.MaxReceived <= 0 || remote == 0 {
+		return nil
+	}
+	if n := hops.Count(req.Body); n > r.MaxReceived {
+		e := permErr(CmdData, "", "5.4.6", fmt.Sprintf("routing loop detected: the message carries %d Received fields, more than %d", n, r.MaxReceived), nil)
+		e.Code = 554
+		return e
+	}
+	return nil
 }
 
 // part delivers the recipients at idx through t into res.

@@ -30,9 +30,10 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 		return allFail(req, permErr(CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
 	}
 	res := make([]Result, len(req.Recipients))
+	dsn, _ := s.c.Extension("DSN")
 	var send []int
 	for i, r := range req.Recipients {
-		res[i].Rcpt = r.Addr
+		res[i].Rcpt, res[i].Relayed, res[i].NextHopDSN = r.Addr, true, dsn
 		if strings.ContainsAny(r.Addr, "\r\n<>") {
 			res[i].Err = permErr(CmdRcpt, mta, "5.1.3", "the recipient address is malformed", nil)
 			continue

@@ -78,17 +78,20 @@ func TestChainDKIMVerifyHeader(t *testing.T) {
 	ch := newChain(t, cfg, Deps{Resolver: resolver.New(srv.Addr)})
 	conn := &Conn{IP: net.ParseIP("192.0.2.1"), Helo: "x"}
 	cases := []struct{ name, raw, want string }{
-		{"valid", good, "Authentication-Results: mx.example.org;\r\n\tdkim=pass header.d=example.org\r\n"},
-		{"l= policy", string(lsig) + good, "Authentication-Results: mx.example.org;\r\n\tdkim=policy reason=\"body length tag l= not accepted\" header.d=example.org;\r\n\tdkim=pass header.d=example.org\r\n"},
-		{"dns temperror", string(tempSig) + good, "Authentication-Results: mx.example.org;\r\n\tdkim=temperror reason=\"key unavailable\" header.d=example.org;\r\n\tdkim=pass"},
-		{"body changed", strings.Replace(good, "invoice attached", "invoice", 1), "Authentication-Results: mx.example.org;\r\n\tdkim=fail reason=\"body hash did not verify\" header.d=example.org\r\nX-Mailgate-Verdict: dkim_verify=fail\r\n"},
+		{"valid", good, "Authentication-Results: mx.example.org;\r\n\tdkim=pass header.b=B header.d=example.org header.s=k\r\n"},
+		{"l= policy", string(lsig) + good, "Authentication-Results: mx.example.org;\r\n\tdkim=policy reason=\"body length tag l= not accepted\" header.b=AAAA header.d=example.org header.s=k;\r\n\tdkim=pass header.b=B header.d=example.org header.s=k\r\n"},
+		{"dns temperror", string(tempSig) + good, "Authentication-Results: mx.example.org;\r\n\tdkim=temperror reason=\"key unavailable\" header.b=AAAA header.d=example.org header.s=broken;\r\n\tdkim=pass"},
+		{"body changed", strings.Replace(good, "invoice attached", "invoice", 1), "Authentication-Results: mx.example.org;\r\n\tdkim=fail reason=\"body hash did not verify\" header.b=B header.d=example.org header.s=k\r\nX-Mailgate-Verdict: dkim_verify=fail\r\n"},
 		{"unsigned", submitted, "Authentication-Results: mx.example.org;\r\n\tdkim=none\r\n"},
 	}
+	// header.b is the first 8 characters of the signature's b= (RFC 6008).
+	b := tagValue(headerValues([]byte(good), "DKIM-Signature")[0], "b")[:8]
 	for _, c := range cases {
 		reply, msg := transact(t, ch, conn, "app@example.org", []string{"b@mx.example.org"}, c.raw)
 		if reply != "" {
 			t.Fatalf("%s: %s", c.name, reply)
 		}
+		c.want = strings.ReplaceAll(c.want, "header.b=B ", "header.b="+b+" ")
 		if !strings.HasPrefix(string(msg.Prepend), c.want) {
 			t.Errorf("%s: got\n%s\nwant prefix\n%s", c.name, msg.Prepend, c.want)
 		}

@@ -17,9 +17,11 @@ import (
 
 // dkimOutcome is one checked DKIM signature.
 type dkimOutcome struct {
-	Result string // pass, fail, policy, temperror, permerror
-	Domain string // d=
-	Reason string
+	Result   string // pass, fail, policy, temperror, permerror
+	Domain   string // d=
+	Selector string // s=
+	Sig      string // b=, without folding whitespace
+	Reason   string
 }
 
 // dkimVerifyFilter checks up to a configured number of DKIM signatures.
@@ -52,10 +54,47 @@ func (f *dkimVerifyFilter) CheckData(ctx context.Context, st *State, msg *Messag
 		st.auth = append(st.auth, &authres.DKIMResult{Value: authres.ResultNone})
 		return Verdict{Result: "none"}
 	}
+	n := sigPrefixLen(outs)
 	for _, o := range outs {
-		st.auth = append(st.auth, &authres.DKIMResult{Value: authres.ResultValue(o.Result), Domain: o.Domain, Reason: o.Reason})
+		st.auth = append(st.auth, dkimAuthResult(o, n))
 	}
 	return Verdict{Result: summary(outs), Reason: outs[0].Reason}
+}
+
+// dkimAuthResult is the Authentication-Results entry of one signature. It
+// names the selector and the first n characters of b= (RFC 6008
+// section 4), so that two signatures of one domain can be told apart
+// (and matched to their DKIM-Signature field).
+func dkimAuthResult(o dkimOutcome, n int) authres.Result {
+	p := map[string]string{"header.d": o.Domain, "header.s": o.Selector, "reason": o.Reason}
+	if o.Sig != "" {
+		p["header.b"] = o.Sig[:min(n, len(o.Sig))]
+	}
+	return &authres.GenericResult{Method: "dkim", Value: authres.ResultValue(o.Result), Params: p}
+}
+
+// minSigPrefix is RFC 6008's minimum length of header.b.
+const minSigPrefix = 8
+
+// sigPrefixLen is the shortest length, at least minSigPrefix, at which
+// the b= prefixes of distinct signatures differ (RFC 6008 section 4:
+// enough of the value to tell the message's signatures apart).
+func sigPrefixLen(outs []dkimOutcome) int {
+	n := minSigPrefix
+	for i := range outs {
+		for j := i + 1; j < len(outs); j++ {
+			a, b := outs[i].Sig, outs[j].Sig
+			if a == b {
+				continue
+			}
+			k := 0
+			for k < len(a) && k < len(b) && a[k] == b[k] {
+				k++
+			}
+			n = max(n, k+1)
+		}
+	}
+	return n
 }
 
 // summary is the message's DKIM verdict: the best signature wins.
@@ -84,7 +123,8 @@ func (f *dkimVerifyFilter) verify(ctx context.Context, msg *Message) []dkimOutco
 	lookup := func(name string) ([]string, error) { return f.resolver.LookupTXT(ctx, name) }
 	verifs, err := dkim.VerifyWithOptions(io.MultiReader(bytes.NewReader(msg.Header), bodyReader(msg.Body)), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: f.max})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
-		return []dkimOutcome{{Result: "permerror", Domain: tagValue(sigs[0], "d"), Reason: "malformed message header"}}
+		return []dkimOutcome{{Result: "permerror", Domain: tagValue(sigs[0], "d"), Selector: tagValue(sigs[0], "s"),
+			Sig: tagValue(sigs[0], "b"), Reason: "malformed message header"}}
 	}
 	outs := make([]dkimOutcome, 0, len(verifs))
 	for i, v := range verifs {
@@ -92,8 +132,11 @@ func (f *dkimVerifyFilter) verify(ctx context.Context, msg *Message) []dkimOutco
 		if v.Err != nil {
 			o.Reason = publicReason(v.Err)
 		}
-		if i < len(sigs) && hasTag(sigs[i], "l") {
-			o.Result, o.Reason = "policy", "body length tag l= not accepted"
+		if i < len(sigs) {
+			o.Selector, o.Sig = tagValue(sigs[i], "s"), tagValue(sigs[i], "b")
+			if hasTag(sigs[i], "l") {
+				o.Result, o.Reason = "policy", "body length tag l= not accepted"
+			}
 		}
 		outs = append(outs, o)
 	}

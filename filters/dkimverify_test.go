@@ -147,3 +147,28 @@ func TestDKIMMsgauthVectors(t *testing.T) {
 		t.Errorf("with max_signatures 2, %d signatures checked", len(got))
 	}
 }
+
+// TestSigPrefixLen: header.b is 8 characters, longer when two signatures
+// of the message share their first 8 (RFC 6008 section 4).
+func TestSigPrefixLen(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		sigs []string
+		want int
+	}{
+		{nil, 8},
+		{[]string{"abcdefghij"}, 8},
+		{[]string{"abcdefghij", "zbcdefghij"}, 8},
+		{[]string{"abcdefghij", "abcdefghiX"}, 10},
+		{[]string{"abcdefghij", "abcdefghij"}, 8}, // the same signature twice
+	}
+	for _, c := range cases {
+		var outs []dkimOutcome
+		for _, s := range c.sigs {
+			outs = append(outs, dkimOutcome{Sig: s})
+		}
+		if got := sigPrefixLen(outs); got != c.want {
+			t.Errorf("sigPrefixLen(%q) = %d, want %d", c.sigs, got, c.want)
+		}
+	}
+}

@@ -134,7 +134,9 @@ func TestDMARCDKIMAligned(t *testing.T) {
 	if reply != "" {
 		t.Fatalf("rejected: %s", reply)
 	}
-	want := "Authentication-Results: mx.example.org;\r\n\tspf=softfail smtp.mailfrom=b@bounces.example;\r\n\tdkim=pass header.d=reject.example;\r\n\tdmarc=pass header.from=reject.example\r\n"
+	b := tagValue(headerValues([]byte(final(signed)), "DKIM-Signature")[0], "b")[:8]
+	want := "Authentication-Results: mx.example.org;\r\n\tspf=softfail smtp.mailfrom=b@bounces.example;\r\n\tdkim=pass header.b=" + b +
+		" header.d=reject.example header.s=k;\r\n\tdmarc=pass header.from=reject.example\r\n"
 	if !strings.HasPrefix(string(msg.Prepend), want) {
 		t.Errorf("got\n%s\nwant prefix\n%s", msg.Prepend, want)
 	}

@@ -14,10 +14,12 @@ func SplitAddress(addr string) (local, domain string) {
 	return addr[:i], strings.ToLower(addr[i+1:])
 }
 
-// baseLocal strips a "+tag" subaddress: "alice+lists" -> "alice", "lists".
+// baseLocal strips a "+tag" subaddress: "Alice+Lists" -> "alice", "Lists".
+// The base is lower-cased for the account lookup; the tag keeps its case,
+// since it names a folder (Store.Deliver matches it to one).
 func baseLocal(local string) (base, tag string) {
 	base, tag, _ = strings.Cut(local, "+")
-	return base, tag
+	return strings.ToLower(base), tag
 }
 
 // Expand resolves a recipient in a local domain to its final targets:
@@ -46,7 +48,7 @@ func (a *Accounts) expand(addr string, isLocal func(string) bool, seen map[strin
 	if fw, ok := a.file.Forwards[key]; ok {
 		return a.expandAll(fw, isLocal, seen, depth)
 	}
-	base, tag := baseLocal(strings.ToLower(local))
+	base, tag := baseLocal(local)
 	if acc := a.byAddr[base+"@"+domain]; acc != nil {
 		if tag != "" {
 			l, d := SplitAddress(acc.Address)
@@ -79,7 +81,7 @@ func (a *Accounts) expandAll(list []string, isLocal func(string) bool, seen map[
 // folder a +tag names ("" for INBOX). It is what local delivery calls.
 func (a *Accounts) Lookup(addr string) (account, folder string, ok bool) {
 	local, domain := SplitAddress(addr)
-	base, tag := baseLocal(strings.ToLower(local))
+	base, tag := baseLocal(local)
 	acc, found := a.Get(base + "@" + domain)
 	if !found {
 		return "", "", false

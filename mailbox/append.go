@@ -62,9 +62,9 @@ func (s *Store) Append(account, folder string, r io.Reader, flags []string, date
 }
 
 // Deliver is the local hand-off of the delivery layer. folder "" means
-// INBOX; a folder that does not exist (such as the tag of user+tag with
-// no matching folder) means INBOX too; quarantine puts the message in
-// Junk. Over quota it returns a QuotaError.
+// INBOX; folder is matched to an existing folder as a user+tag tag is
+// (see tagFolder), and one that does not exist means INBOX too;
+// quarantine puts the message in Junk. Over quota it returns a QuotaError.
 func (s *Store) Deliver(ctx context.Context, account, folder string, msg []byte, quarantine bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -77,8 +77,10 @@ func (s *Store) Deliver(ctx context.Context, account, folder string, msg []byte,
 	switch {
 	case quarantine:
 		folder, result = "Junk", "junk"
-	case folder == "" || !s.FolderExists(account, folder):
-		folder, result = Inbox, "inbox"
+	default:
+		if folder = s.tagFolder(account, folder); folder == "" {
+			folder, result = Inbox, "inbox"
+		}
 	}
 	_, _, err := s.put(account, folder, bytes.NewReader(msg), "new", "", nil, time.Time{})
 	if errors.Is(err, ErrNoFolder) && folder != Inbox {

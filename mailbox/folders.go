@@ -77,6 +77,29 @@ func (s *Store) FolderExists(account, folder string) bool {
 	return err == nil
 }
 
+// tagFolder returns the folder the tag of a user+tag address names: the
+// folder of exactly that name, else the first (in sorted order) whose
+// name differs only in case, so that mail to alice+lists and alice+LISTS
+// reaches the folder "Lists"; "" when there is none.
+func (s *Store) tagFolder(account, tag string) string {
+	if tag == "" {
+		return ""
+	}
+	if s.FolderExists(account, tag) {
+		return tag
+	}
+	folders, err := s.Folders(account)
+	if err != nil {
+		return ""
+	}
+	for _, f := range folders {
+		if strings.EqualFold(f.Name, tag) {
+			return f.Name
+		}
+	}
+	return ""
+}
+
 // CreateFolder makes a folder, and its parents ("A" for "A/B") when
 // missing.
 func (s *Store) CreateFolder(account, name string) error {

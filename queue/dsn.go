@@ -23,6 +23,9 @@ const (
 	DSNFailed    = "failed"
 	DSNDelayed   = "delayed"
 	DSNDelivered = "delivered"
+	// DSNRelayed: handed to a server that does not offer DSN, so no
+	// report will come from further on (RFC 3464 section 2.3.3).
+	DSNRelayed = "relayed"
 )
 
 // DSNInput is everything one report says; the queue fills it from the
@@ -43,7 +46,7 @@ type DSNRecipient struct {
 	FinalRecipient string // the address we tried
 	// OriginalRecipient is the ORCPT parameter ("rfc822;addr"), if any.
 	OriginalRecipient string
-	Action            string // DSNFailed, DSNDelayed or DSNDelivered
+	Action            string // DSNFailed, DSNDelayed, DSNDelivered or DSNRelayed
 	Status            string // RFC 3463 code; empty: from the action
 	RemoteMTA         string // host that answered, if any
 	Diagnostic        string // the remote reply or our reason
@@ -67,8 +70,8 @@ func BuildDSN(in DSNInput) ([]byte, error) {
 		return nil, errors.New("dsn: no recipients to report on")
 	}
 	for _, r := range in.Recipients {
-		if r.Action != DSNFailed && r.Action != DSNDelayed && r.Action != DSNDelivered {
-			return nil, fmt.Errorf("dsn: action %q is not failed, delayed or delivered", r.Action)
+		if r.Action != DSNFailed && r.Action != DSNDelayed && r.Action != DSNDelivered && r.Action != DSNRelayed {
+			return nil, fmt.Errorf("dsn: action %q is not failed, delayed, delivered or relayed", r.Action)
 		}
 	}
 	global := !dsnASCII(in.Sender)
@@ -231,7 +234,7 @@ func dsnRecipientFields(b *strings.Builder, r DSNRecipient, global bool) {
 // action when the code given is missing or malformed.
 func dsnStatus(r DSNRecipient) string {
 	s := strings.TrimSpace(r.Status)
-	want := map[string]byte{DSNFailed: '5', DSNDelayed: '4', DSNDelivered: '2'}[r.Action]
+	want := map[string]byte{DSNFailed: '5', DSNDelayed: '4', DSNDelivered: '2', DSNRelayed: '2'}[r.Action]
 	if dsnStatusRE.MatchString(s) && s[0] == want {
 		return s
 	}

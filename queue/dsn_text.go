@@ -15,6 +15,7 @@ func dsnHumanText(in DSNInput) string {
 		{DSNFailed, "Your message could not be delivered to the recipients below.\r\nThis is a permanent error; it will not be retried."},
 		{DSNDelayed, "Your message has not yet been delivered to the recipients below.\r\nIt is still being retried; you need not send it again."},
 		{DSNDelivered, "Your message was delivered to the recipients below."},
+		{DSNRelayed, "Your message was passed on to the servers of the recipients below.\r\nThose servers do not send delivery reports, so no further report will come."},
 	}
 	for _, g := range groups {
 		var lines []string

@@ -46,11 +46,20 @@ func dueAt(t time.Time) uint64 {
 	return uint64(t.UnixNano())
 }
 
+// destination is the group a recipient's attempts belong to (see
+// Options.Destination).
+func (q *Queue) destination(rcpt string) string {
+	if q.opts.Destination != nil {
+		return q.opts.Destination(rcpt)
+	}
+	return domainOf(rcpt)
+}
+
 // indexMessage writes every recipient of m into the index, and those
 // waiting for an attempt into the scheduler's ready set.
 func (q *Queue) indexMessage(m *message) {
 	for i, r := range m.st.Recipients {
-		domain := domainOf(m.env.Recipients[i].Addr)
+		domain := q.destination(m.env.Recipients[i].Addr)
 		e := &entry{Key: entryKey(m.env.ID, i), State: r.State}
 		if m.st.Held && !r.final() {
 			e.State = StateHeld

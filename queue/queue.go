@@ -31,9 +31,15 @@ type Options struct {
 	DelayWarning     time.Duration // 0: no delay warnings
 	MaxConcurrent    int
 	PerDestination   int
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
-	Now              func() time.Time
+	// Destination is the key recipients are grouped by into one delivery
+	// attempt (one connection, one copy of the message) and counted
+	// against PerDestination; nil: the recipient's domain. The delivery
+	// router's Destination puts every remote recipient under one key when
+	// a smarthost takes them all.
+	Destination func(rcpt string) string
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Now         func() time.Time
 	// Release, when set, is called after an attempt read a large message
 	// back from the spool, so its memory goes back to the system soon
 	// (gctune.Releaser).

@@ -395,7 +395,9 @@ func TestNotifyParameters(t *testing.T) {
 		t.Fatalf("%d reports; want only the success report (NOTIFY=NEVER for the failure)", len(reports))
 	}
 	report := reportFields(t, reports[0].Raw)
-	for _, want := range []string{"Action: delivered", "Final-Recipient: rfc822; ok@remote.test", "Original-Recipient: rfc822; OK@remote.test"} {
+	// The remote does not offer DSN: the report says the message was
+	// relayed, not delivered (RFC 3461 section 6.2.1).
+	for _, want := range []string{"Action: relayed", "Final-Recipient: rfc822; ok@remote.test", "Original-Recipient: rfc822; OK@remote.test"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -405,5 +407,43 @@ func TestNotifyParameters(t *testing.T) {
 	}
 	if !strings.Contains(string(reports[0].Raw), "body line") {
 		t.Error("RET=FULL report does not carry the whole message")
+	}
+}
+
+// TestGivesUpAtWillRetryUntil: the retry after the last one before the
+// give-up time is not a whole backoff later but at that time (arrival +
+// max_age), which is the Will-Retry-Until the delay warning stated; the
+// bounce then says Status 5.4.7 (delivery time expired, RFC 3463), not
+// the generic 5.0.0.
+func TestGivesUpAtWillRetryUntil(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
+		"slow@remote.test": {"421 4.4.2 Try again later"},
+	}})
+	w.delay = 4 * time.Hour
+	w.restart()
+	id := w.send("alice@origin.test", "slow@remote.test")
+	w.settle(id)
+	w.clock.Advance(47*time.Hour + 30*time.Minute)
+	w.q.Flush(id, "")
+	w.settle(id)
+	mi := w.state(id)
+	end := mi.Received.Add(48 * time.Hour)
+	if next := mi.Recipients[0].NextAttempt; !next.Equal(end) {
+		t.Errorf("next attempt at %v after arrival, want at max_age %v", next.Sub(mi.Received), end.Sub(mi.Received))
+	}
+	warning := reportFields(t, w.remote.WaitMessages(t, 1, 10*time.Second)[0].Raw)
+	if want := "Will-Retry-Until: " + end.Format(time.RFC1123Z); !strings.Contains(warning, want) {
+		t.Errorf("delay warning lacks %q:\n%s", want, warning)
+	}
+	w.clock.Advance(30 * time.Minute)
+	w.q.Flush(id, "")
+	w.settle(id)
+	msgs := w.remote.WaitMessages(t, 2, 10*time.Second)
+	report := reportFields(t, msgs[1].Raw)
+	for _, want := range []string{"Action: failed", "Status: 5.4.7", "gave up after 48h0m0s", "421 4.4.2 Try again later"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, report)
+		}
 	}
 }

@@ -39,7 +39,9 @@ func (q *Queue) sendReports(m *message, now time.Time) {
 		switch {
 		case r.State == StateBounced && wants(notify, "FAILURE"):
 			failed = append(failed, i)
-		case r.State == StateDelivered && wants(notify, "SUCCESS"):
+		case r.State == StateDelivered && wants(notify, "SUCCESS") && !r.DSNPassed:
+			// A next hop that offered DSN was given NOTIFY=SUCCESS and
+			// reports itself; a second report from us would be a duplicate.
 			delivered = append(delivered, i)
 		}
 	}
@@ -85,8 +87,11 @@ func (q *Queue) report(m *message, action string, idx []int, now time.Time) {
 			FinalRecipient: rc.Addr, OriginalRecipient: rc.ORCPT, Action: action, Status: r.Status,
 			RemoteMTA: r.RemoteMTA, Diagnostic: r.LastError, LastAttempt: lastAttempt(r),
 		}
-		if action == "delayed" {
+		switch {
+		case action == DSNDelayed:
 			dr.WillRetryUntil = m.env.Received.Add(q.opts.MaxAge)
+		case action == DSNDelivered && r.Relayed:
+			dr.Action = DSNRelayed // RFC 3461 section 6.2.1: no further report will come
 		}
 		in.Recipients = append(in.Recipients, dr)
 	}

@@ -92,7 +92,7 @@ func (q *Queue) start(ctx context.Context, j *job) {
 		saved[k] = *r
 		record = record || r.Attempts > 0
 		r.Attempts++
-		r.NextAttempt = now.Add(backoff(r.Attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
+		r.NextAttempt = q.retryAt(m, now, r.Attempts)
 		m.inFlight[i] = true
 	}
 	if record {
@@ -114,6 +114,23 @@ func (q *Queue) start(ctx context.Context, j *job) {
 	q.inFlight++
 	q.perDomain[j.domain]++
 	go q.work(ctx, j)
+}
+
+// retryAt is when to try again should the attempt starting now fail
+// temporarily: after the backoff, but never after the message's give-up
+// time (arrival + max_age, the Will-Retry-Until its delay warning
+// stated), so that the last attempt, and the bounce when it fails, come
+// at that time and not one backoff interval later.
+func (q *Queue) retryAt(m *message, now time.Time, attempts int) time.Time {
+	next := now.Add(backoff(attempts, q.opts.FirstRetry, q.opts.MaxRetryInterval))
+	end := m.env.Received.Add(q.opts.MaxAge)
+	switch {
+	case !next.After(end):
+		return next
+	case end.After(now):
+		return end
+	}
+	return now
 }
 
 func (q *Queue) work(ctx context.Context, j *job) {
@@ -190,13 +207,13 @@ func (q *Queue) finish(r jobResult) {
 	}
 	now := q.now()
 	for k, i := range j.idx {
-		var err error
+		var res delivery.Result
 		if r.err != nil {
-			err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
+			res.Err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
 		} else if k < len(r.results) {
-			err = r.results[k].Err
+			res = r.results[k]
 		}
-		q.recordResult(m, i, err, now)
+		q.recordResult(m, i, res, now)
 	}
 	q.settle(m, now)
 	if q.settled != nil {
@@ -205,11 +222,12 @@ func (q *Queue) finish(r jobResult) {
 }
 
 // recordResult applies one recipient's outcome.
-func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
-	r := &m.st.Recipients[i]
+func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Time) {
+	r, err := &m.st.Recipients[i], res.Err
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
 		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
+		r.Relayed, r.DSNPassed = res.Relayed, res.NextHopDSN
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")
@@ -227,7 +245,9 @@ func (q *Queue) recordResult(m *message, i int, err error, now time.Time) {
 		r.record(now, StateBounced, r.LastError)
 		log.Info("bounced", "reason", r.LastError)
 	case expired:
-		r.State = StateBounced
+		// RFC 3463 5.4.7: delivery time expired; the last temporary
+		// error stays in the diagnostic.
+		r.State, r.Status = StateBounced, "5.4.7"
 		r.LastError = "gave up after " + q.opts.MaxAge.String() + ": " + r.LastError
 		r.record(now, StateBounced, r.LastError)
 		log.Info("bounced", "reason", r.LastError)

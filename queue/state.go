@@ -29,6 +29,11 @@ type RcptState struct {
 	// Reported is set once the sender has been sent the final report for
 	// this recipient, so a report is never sent twice.
 	Reported bool `json:"reported,omitempty"`
+	// Relayed and DSNPassed say how a delivered recipient left us (see
+	// delivery.Result): to another server, and one that took over the
+	// DSN request.
+	Relayed   bool `json:"relayed,omitempty"`
+	DSNPassed bool `json:"dsn_passed,omitempty"`
 }
 
 // Attempt is one delivery try, for `mailgate queue show`.

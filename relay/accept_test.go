@@ -179,13 +179,14 @@ func TestMXAccepts(t *testing.T) {
 	got := w.cmd("Subject: dots\r\n\r\n..\r\n...more\r\nend\r\n.")
 	id := queuedID(t, got)
 	env, raw := ts.spooled(id)
-	// The account's address with the tag (lower-cased by the account
-	// lookup) is the recipient; case alone does not make it an alias.
-	want := received(id, "ESMTP", nil, "", "bob+lists@example.com") + "Subject: dots\r\n\r\n.\r\n..more\r\nend\r\n"
+	// The account's address (lower-cased by the account lookup) with the
+	// tag as given (it names a folder) is the recipient; case alone does
+	// not make it an alias.
+	want := received(id, "ESMTP", nil, "", "bob+Lists@example.com") + "Subject: dots\r\n\r\n.\r\n..more\r\nend\r\n"
 	if string(raw) != want {
 		t.Errorf("spooled:\n%q\nwant:\n%q", raw, want)
 	}
-	if env.From != "" || len(env.Recipients) != 1 || env.Recipients[0].Addr != "bob+lists@example.com" || env.Recipients[0].Orig != "" {
+	if env.From != "" || len(env.Recipients) != 1 || env.Recipients[0].Addr != "bob+Lists@example.com" || env.Recipients[0].Orig != "" {
 		t.Errorf("envelope %+v", env)
 	}
 	// The session goes on: a second transaction on the same connection.

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/filters"
+	"mailgate/internal/hops"
 	"mailgate/queue"
 )
 
@@ -41,6 +42,9 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return ss.fail("data", err)
 	}
+	if err := ss.checkLoop(header); err != nil {
+		return ss.fail("data", err)
+	}
 	env := ss.env
 	env.ID = queue.NewID(ss.srv.now())
 	log := ss.log.With("msgid", env.ID)
@@ -56,6 +60,9 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 	}
 	env.Quarantine = msg.Quarantine
+	if err := ss.checkRoom(env.Recipients, int64(len(msg.Prepend)+len(msg.Header))+msg.Body.Size()); err != nil {
+		return ss.fail("data", err)
+	}
 	size, err := ss.enqueue(env, c, msg, header, body)
 	if err != nil {
 		return ss.fail("data", err)
@@ -103,6 +110,20 @@ func (ss *session) done(c content) {
 	if c.size > spillAt && ss.srv.opts.Release != nil {
 		ss.srv.opts.Release()
 	}
+}
+
+// checkLoop refuses a message that has passed too many hops: with the
+// Received field we would add it would carry more than
+// limits.max_received_headers (RFC 5321 section 6.3). This catches a
+// forward that loops between servers, our own aliases included, before
+// the message is accepted, instead of bouncing it later.
+func (ss *session) checkLoop(raw []byte) error {
+	limit := ss.srv.conf().Limits.MaxReceivedHeaders
+	if n := hops.Count(raw); n+1 > limit {
+		return reply(554, 5, 4, 6, fmt.Sprintf("Routing loop detected: the message already carries %d Received fields "+
+			"and %d is the limit; check the forwarding between the servers it passed", n, limit))
+	}
+	return nil
 }
 
 // readError turns a failure to read the message into the reply: the

@@ -54,7 +54,9 @@ type Options struct {
 	SpillDir string
 	// Release, when set, is called once a message that spilled is done
 	// with, so its buffers go back to the system soon (gctune.Releaser).
-	Release    func()
+	Release func()
+	// Quotas, when set, has full mailboxes refused at RCPT and DATA.
+	Quotas     Quotas
 	Chains     map[string]*filters.Chain // by listener name; missing = no filters
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer

@@ -223,6 +223,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return ss.fail("rcpt", reply(503, 5, 5, 1, "Send MAIL FROM first"))
 	}
 	targets, err := ss.route(to)
+	if err == nil {
+		err = ss.checkFull(to, targets)
+	}
 	if err != nil {
 		return ss.fail("rcpt", err)
 	}

@@ -236,7 +236,7 @@ func (a *app) startQueue(bool) error {
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
-		Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
+		Destination: router.Destination, Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
 	})
 	if err != nil {
 		return err
@@ -374,6 +374,7 @@ func (a *app) startRelay(bool) error {
 	}
 	a.relay = relay.New(relay.Options{
 		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
+		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
 	a.stops = append(a.stops, func(ctx context.Context) { a.relay.Shutdown(ctx) })

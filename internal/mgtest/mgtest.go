@@ -70,6 +70,9 @@ type Options struct {
 	// but hostname, data_dir, local_domains, listeners and delivery (for
 	// example "limits:\n  max_recipients: 5\n").
 	Config string
+	// Filters are the filter lists of listeners, by protocol (for example
+	// {"smtp": {"ratelimit"}}); a listener not named here runs none.
+	Filters map[string][]string
 	// Users are created with `mailgate user add ADDRESS --password-stdin`
 	// before the server starts (address -> password). With Embedded, any
 	// user means serve creates no postmaster account and prints no
@@ -145,6 +148,9 @@ func (s *Server) writeConfig(o Options) {
 		}
 		s.Addr[p] = FreeAddr(s.t)
 		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", name, p, s.Addr[p])
+		if f := o.Filters[p]; len(f) > 0 {
+			fmt.Fprintf(&b, "    filters: [%s]\n", strings.Join(f, ", "))
+		}
 	}
 	fmt.Fprintf(&b, "delivery:\n  dns: %s\n", or(o.DNS, deadDNS(s.t)))
 	b.WriteString(o.Delivery)

@@ -9,6 +9,7 @@ package smtptest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"strings"
 	"sync"
@@ -180,6 +181,11 @@ func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 // CertPool trusts the server's self-signed certificate, for clients that
 // verify it.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// CertPEM is the server's certificate in PEM, for a client's CA file.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.tlsConf.Certificates[0].Certificate[0]})
+}
 
 // Update changes the behaviour for commands that come after it.
 func (s *Server) Update(f func(*Config)) {
