@@ -79,7 +79,7 @@ var clientRows = []promise{
 		want:  "535 5.7.8 Authentication credentials invalid"},
 	{name: "too many failed logins", clients: []string{"smtplib/starttls"}, src: "127.0.0.23",
 		steps: repeat([]string{"cmd", "AUTH PLAIN " + b64("\x00"+pApp+"\x00wrong")}, 6),
-		want:  "454 4.7.0 Too many failed logins from your address; try again later"},
+		want:  "454 4.7.0 Too many failed logins from your address or for this account; try again later"},
 	{name: "message too big", user: pApp, clients: []string{"smtplib/starttls", "smtplib/implicit"}, from: pApp,
 		steps: [][]string{{"mail", pApp}, {"rcpt", pBob}, {"data", "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 70)}},
 		want:  "552 5.3.4 Maximum message size exceeded"},
@@ -96,6 +96,11 @@ var clientRows = []promise{
 var provedElsewhere = map[string]string{
 	"452 4.3.1 Insufficient system storage;": "faults/diskfull_test.go",
 	"451 4.3.0 Internal error; try":          "relay/reject_test.go (spool gone)",
+	// Through the binary with swaks on the MX port (a full mailbox, a
+	// message over the whole quota, 50 Received fields).
+	"452 4.2.2 Mailbox of <bob@example.com> is full;":      "faults/TestQuotaAtSMTPTime",
+	"552 5.2.2 Message too large for the mailbox of":       "faults/TestQuotaAtSMTPTime",
+	"554 5.4.6 Routing loop detected: the message already": "faults/TestMailLoopRefusedAtData",
 }
 
 func repeat(step []string, n int) [][]string {

@@ -70,9 +70,17 @@ func greeting(t *testing.T, dial func() (net.Conn, error)) string {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(mgtest.Timeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading the greeting: %v (read %q)", err, line)
+	}
+	if strings.HasPrefix(line, "220 ") {
+		// QUIT and wait for 221: a submission connection that never
+		// logged in is charged to the rate by then, so the next
+		// connection sees the budget up to date.
+		c.Write([]byte("QUIT\r\n"))
+		br.ReadString('\n')
 	}
 	return strings.TrimRight(line, "\r\n")
 }

@@ -160,11 +160,12 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if len(added) == 0 {
 		return nil
 	}
-	if err := s.claimRecent(v, added, snap.UIDNext); err != nil {
-		return nil // the messages show, without \Recent
-	}
+	claimErr := s.claimRecent(v, added, snap.UIDNext)
 	if err := w.WriteNumMessages(uint32(len(next))); err != nil {
 		return err
+	}
+	if claimErr != nil {
+		return nil // the messages show, without \Recent
 	}
 	return w.WriteNumRecent(v.numRecent())
 }
