@@ -51,7 +51,7 @@ func FuzzAddress(f *testing.F) {
 				if !ok || (acct != "alice@example.com" && acct != "bob@example.com") {
 					t.Fatalf("Expand(%q) -> %q, which is no account (%q, %v)", addr, tg, acct, ok)
 				}
-				if folder != "" && !strings.Contains(strings.ToLower(addr), "+"+folder) {
+				if folder != "" && !strings.Contains(strings.ToLower(addr), "+"+strings.ToLower(folder)) {
 					t.Fatalf("Expand(%q) -> %q names folder %q that the address does not", addr, tg, folder)
 				}
 			}
