@@ -20,6 +20,7 @@ type Server struct {
 	servfail map[string]bool
 	timeout  map[string]bool
 	names    map[string]bool
+	secure   map[string]bool
 }
 
 type key struct {
@@ -31,7 +32,7 @@ type key struct {
 // "example.com. 300 IN MX 10 mx.example.com.".
 func Start(t testing.TB, records ...string) *Server {
 	t.Helper()
-	s := &Server{records: map[key][]dns.RR{}, servfail: map[string]bool{}, timeout: map[string]bool{}, names: map[string]bool{}}
+	s := &Server{records: map[key][]dns.RR{}, servfail: map[string]bool{}, timeout: map[string]bool{}, names: map[string]bool{}, secure: map[string]bool{}}
 	s.Add(t, records...)
 	pc, ln := listenPair(t)
 	s.Addr = pc.LocalAddr().String()
@@ -95,6 +96,16 @@ func (s *Server) Timeout(name string) {
 	s.timeout[dns.Fqdn(strings.ToLower(name))] = true
 }
 
+// Secure makes answers for name carry the AD bit, as a validating
+// resolver sets it for DNSSEC-signed zones (DANE tests need it).
+func (s *Server) Secure(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.secure[dns.Fqdn(strings.ToLower(n))] = true
+	}
+}
+
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
@@ -119,6 +130,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		if len(m.Answer) == 0 && !s.names[name] {
 			m.Rcode = dns.RcodeNameError
 		}
+		m.AuthenticatedData = s.secure[name]
 	}
 	w.WriteMsg(m)
 }
