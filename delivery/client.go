@@ -17,18 +17,24 @@ type client struct {
 	ready func(*session) error
 }
 
+// sent describes the session a request went over.
+type sent struct {
+	tls       string // tlsLabel*
+	reused    bool
+	verifyErr error // why an opportunistic certificate did not verify
+}
+
 // send delivers req over a session to t: a pooled one if there is one
 // that meets t's TLS needs, else a new one. An error means no session
 // could be had, so the caller may try another host.
-// It also returns the session's TLS use, for the log.
-func (c *client) send(ctx context.Context, t target, req *Request) ([]Result, string, error) {
+func (c *client) send(ctx context.Context, t target, req *Request) ([]Result, sent, error) {
 	if s := c.pool.get(t.key()); s != nil {
 		if s.satisfies(t.mode) {
 			c.metrics.reuse(c.route)
 			res, st := c.dialer.transact(ctx, s, req)
 			if st != connStale {
 				c.finish(s, st)
-				return res, s.tls, nil
+				return res, sent{tls: s.tls, reused: true, verifyErr: s.verifyErr}, nil
 			}
 		}
 		s.c.Close()
@@ -44,12 +50,12 @@ func (c *client) send(ctx context.Context, t target, req *Request) ([]Result, st
 		}
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, sent{}, err
 	}
 	c.metrics.connection(c.route, s.tls)
 	res, st := c.dialer.transact(ctx, s, req)
 	c.finish(s, st)
-	return res, s.tls, nil
+	return res, sent{tls: s.tls, verifyErr: s.verifyErr}, nil
 }
 
 func (c *client) finish(s *session, st connState) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"mailgate/dane"
 )
 
 // Timeouts are the SMTP client limits of RFC 5321 §4.5.3.2 (plus the TCP
@@ -55,6 +57,19 @@ const (
 	tlsVerified                     // STARTTLS required, certificate valid for the host name
 	tlsImplicit                     // TLS from the first byte, verified
 	tlsNone                         // plain text only
+	tlsDANE                         // STARTTLS required, certificate matching the host's TLSA records
+	tlsEncrypt                      // STARTTLS required, any certificate (DANE without usable records)
+)
+
+// required tells whether the mode refuses to go on in plain text.
+func (m tlsMode) required() bool {
+	return m == tlsVerified || m == tlsImplicit || m == tlsDANE || m == tlsEncrypt
+}
+
+// Why a required TLS could not be had, for TLS-RPT's result types.
+var (
+	errNoSTARTTLS   = errors.New("STARTTLS not offered")
+	errDANEMismatch = errors.New("DANE: certificate does not match TLSA")
 )
 
 // TLS labels for metrics and logs.
@@ -62,6 +77,7 @@ const (
 	tlsLabelNone       = "none"
 	tlsLabelUnverified = "unverified"
 	tlsLabelVerified   = "verified"
+	tlsLabelDANE       = "dane"
 )
 
 // target is one host to connect to.
@@ -69,6 +85,7 @@ type target struct {
 	addr string  // ip:port
 	mta  string  // host name: TLS server name, Remote-MTA
 	mode tlsMode // what TLS to insist on
+	tlsa []dane.TLSA
 }
 
 func (t target) key() string { return t.addr + "|" + t.mta }
@@ -83,10 +100,21 @@ type session struct {
 	stream net.Conn
 	t      target
 	tls    string // tlsLabel*
+	// verifyErr is why the certificate did not verify on an
+	// opportunistic connection, for a testing-mode TLS report.
+	verifyErr error
 }
 
 func (s *session) satisfies(mode tlsMode) bool {
-	return mode != tlsVerified && mode != tlsImplicit || s.tls == tlsLabelVerified
+	switch mode {
+	case tlsVerified, tlsImplicit:
+		return s.tls == tlsLabelVerified
+	case tlsDANE:
+		return s.tls == tlsLabelDANE
+	case tlsEncrypt:
+		return s.tls != tlsLabelNone
+	}
+	return true
 }
 
 // close says QUIT briefly, then drops the connection.
@@ -131,9 +159,8 @@ func (d *dialer) open(ctx context.Context, t target) (*session, error) {
 func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*session, error) {
 	s := &session{raw: raw, t: t, tls: tlsLabelNone}
 	var conn net.Conn = raw
-	verified := false
 	if t.mode == tlsImplicit {
-		tc := tls.Client(raw, d.tlsConfig(t.mta, true, &verified))
+		tc := tls.Client(raw, d.tlsConfig(t, s))
 		raw.SetDeadline(time.Now().Add(d.timeouts.Greeting))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, tempErr(CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
@@ -152,8 +179,8 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*sessio
 		return s, nil
 	}
 	if ok, _ := s.c.Extension("STARTTLS"); !ok {
-		if t.mode == tlsVerified {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.10", "TLS is required for this destination but "+t.mta+" does not offer STARTTLS", nil)
+		if t.mode.required() {
+			return nil, tempErr(CmdTLS, t.mta, "4.7.10", "TLS is required for this destination but "+t.mta+" does not offer STARTTLS", errNoSTARTTLS)
 		}
 		return s, nil
 	}
@@ -174,15 +201,14 @@ func (d *dialer) startTLS(ctx context.Context, s *session) (*session, error) {
 	}
 	code, msg, err := textproto.NewReader(bufio.NewReaderSize(s.raw, 512)).ReadResponse(220)
 	if err != nil {
-		if t.mode == tlsVerified || code == 0 {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.10", fmt.Sprintf("STARTTLS refused: %d %s", code, msg), err)
+		if t.mode.required() || code == 0 {
+			return nil, tempErr(CmdTLS, t.mta, "4.7.10", fmt.Sprintf("STARTTLS refused: %d %s", code, msg), errors.Join(errNoSTARTTLS, err))
 		}
 		return s, nil // a refusal leaves the plain session usable
 	}
-	verified := false
-	tc := tls.Client(s.raw, d.tlsConfig(t.mta, t.mode == tlsVerified, &verified))
+	tc := tls.Client(s.raw, d.tlsConfig(t, s))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		if t.mode == tlsVerified {
+		if t.mode.required() {
 			return nil, tempErr(CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
 		}
 		return nil, errTLSFallback
@@ -194,34 +220,29 @@ func (d *dialer) startTLS(ctx context.Context, s *session) (*session, error) {
 		e.Permanent = false
 		return nil, e
 	}
-	s.c, s.stream, s.tls = c, tc, tlsLabelUnverified
-	if verified {
-		s.tls = tlsLabelVerified
-	}
+	s.c, s.stream = c, tc
 	return s, nil
 }
 
 // tlsConfig checks the certificate itself so that an opportunistic
-// connection still learns whether it was verified (for metrics and for
-// reuse by a domain that requires TLS); only mustVerify fails on it.
-func (d *dialer) tlsConfig(name string, mustVerify bool, verified *bool) *tls.Config {
+// connection still learns whether it was verified (for metrics, TLS
+// reports and reuse by a domain that requires TLS); only a mode that
+// requires TLS fails on it. The session's tls label is set here.
+func (d *dialer) tlsConfig(t target, s *session) *tls.Config {
 	return &tls.Config{
-		ServerName:         name,
+		ServerName:         t.mta,
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("no certificate")
+			label, err := d.verifyPeer(cs, t)
+			if t.mode == tlsDANE && err != nil {
+				err = fmt.Errorf("%w: %v", errDANEMismatch, err)
 			}
-			inter := x509.NewCertPool()
-			for _, c := range cs.PeerCertificates[1:] {
-				inter.AddCert(c)
+			s.tls, s.verifyErr = label, err
+			if err != nil && (t.mode == tlsEncrypt || t.mode == tlsOpportunistic) {
+				s.tls = tlsLabelUnverified
+				return nil
 			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: name, Roots: d.rootCAs, Intermediates: inter})
-			*verified = err == nil
-			if mustVerify {
-				return err
-			}
-			return nil
+			return err
 		},
 	}
 }

@@ -29,7 +29,9 @@ type Remote struct {
 	// RequireTLS lists domains whose MX hosts must offer STARTTLS with a
 	// certificate valid for the MX name (checked against RootCAs, nil:
 	// the system's roots); otherwise delivery is deferred.
-	RequireTLS     []string
+	RequireTLS []string
+	// Policies are MTA-STS and DANE, when configured.
+	Policies       TLSPolicies
 	RootCAs        *x509.CertPool
 	Timeouts       Timeouts
 	Dialer         Dialer // nil: a net.Dialer
@@ -86,13 +88,19 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 	if err != nil {
 		return allFail(req, err), "", ""
 	}
-	mode := tlsOpportunistic
+	base := tlsOpportunistic
 	if req.RequireTLS || slices.ContainsFunc(r.RequireTLS, func(d string) bool { return strings.EqualFold(d, domain) }) {
-		mode = tlsVerified
+		base = tlsVerified
 	}
+	pol := r.policy(ctx, domain, base)
 	var last error
 	tries := 0
 	for _, h := range hosts {
+		hp, err := r.host(ctx, pol, h)
+		if err != nil {
+			last = err
+			continue
+		}
 		addrs, err := r.addresses(ctx, h, implicit)
 		if err != nil {
 			last = err
@@ -102,15 +110,46 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 			if tries++; tries > maxAddresses {
 				return allFail(req, last), "", ""
 			}
-			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: mode}
-			res, tls, err := c.send(ctx, t, req)
+			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: hp.mode, tlsa: hp.tlsa}
+			res, s, err := c.send(ctx, t, req)
+			r.reportSession(hp, a, s, err)
 			if err == nil {
-				return res, h, tls
+				return res, h, policyLabel(hp, s)
 			}
 			last = err
 		}
 	}
 	return allFail(req, last), "", ""
+}
+
+// reportSession records a new connection under a policy for TLS-RPT:
+// success, the required TLS that failed, or (testing mode) the
+// verification that would have failed.
+func (r *Remote) reportSession(hp hostPolicy, ip string, s sent, err error) {
+	if hp.report == nil || s.reused {
+		return
+	}
+	o := *hp.report
+	o.ReceivingIP = ip
+	var e *Error
+	switch {
+	case err != nil && errors.As(err, &e) && e.Command == CmdTLS:
+		o.Result, o.Detail = tlsResultType(e.Err), e.Diagnostic()
+	case err != nil:
+		return // not a TLS matter: the host did not answer
+	case s.verifyErr != nil:
+		o.Result, o.Detail = tlsResultType(s.verifyErr), s.verifyErr.Error()
+	}
+	r.report(o)
+}
+
+// policyLabel is the delivery log's tls field: the policy that applied,
+// or none when the message went in plain text.
+func policyLabel(hp hostPolicy, s sent) string {
+	if s.tls == tlsLabelNone {
+		return PolicyNone
+	}
+	return hp.label
 }
 
 func (r *Remote) port() int {

@@ -89,9 +89,9 @@ func (h *Smarthost) deliver(ctx context.Context, req *Request) ([]Result, string
 	}
 	var last error
 	for _, a := range addrs {
-		res, tls, err := c.send(ctx, target{addr: net.JoinHostPort(a, strconv.Itoa(h.port())), mta: h.Host, mode: mode}, req)
+		res, snt, err := c.send(ctx, target{addr: net.JoinHostPort(a, strconv.Itoa(h.port())), mta: h.Host, mode: mode}, req)
 		if err == nil {
-			return res, tls
+			return res, snt.tls
 		}
 		last = err
 	}
