@@ -41,6 +41,9 @@ type Config struct {
 	Extensions []string
 	// STARTTLS offers STARTTLS with the server's self-signed certificate.
 	STARTTLS bool
+	// Certificate, when set, replaces the self-signed certificate (a
+	// chain from a test CA, for MTA-STS and DANE tests).
+	Certificate *tls.Certificate
 	// BrokenTLS answers STARTTLS with 220 and then plain text instead of
 	// a TLS handshake, so the client's handshake fails.
 	BrokenTLS bool
@@ -142,6 +145,9 @@ func Serve(t testing.TB, ln net.Listener, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("smtptest: certificate: %v", err)
 	}
+	if cfg.Certificate != nil {
+		cert = *cfg.Certificate
+	}
 	s := &Server{
 		Addr: ln.Addr().String(), ln: ln, cfg: cfg, pool: pool,
 		tlsConf:  &tls.Config{Certificates: []tls.Certificate{cert}},
@@ -155,6 +161,9 @@ func Serve(t testing.TB, ln net.Listener, cfg Config) *Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// Certificate is the certificate the server presents.
+func (s *Server) Certificate() tls.Certificate { return s.tlsConf.Certificates[0] }
 
 // Close stops the server and every connection, including hanging ones.
 func (s *Server) Close() {
