@@ -30,6 +30,8 @@ type Delivery struct {
 	MaxIdlePerHost int               `yaml:"max_idle_per_host"`
 	Timeouts       DeliveryTimeouts  `yaml:"timeouts"`
 	Smarthost      DeliverySmarthost `yaml:"smarthost"`
+	MTASTS         DeliveryMTASTS    `yaml:"mta_sts"`
+	DANE           DeliveryDANE      `yaml:"dane"`
 }
 
 // DeliveryTimeouts are the SMTP client timeouts of RFC 5321 §4.5.3.2.
@@ -79,6 +81,7 @@ func defaultDelivery() Delivery {
 			DataEnd:   Duration(10 * 60e9),
 		},
 		Smarthost: DeliverySmarthost{TLS: SmarthostSTARTTLS},
+		MTASTS:    DeliveryMTASTS{Enabled: true, Port: 443},
 	}
 }
 
@@ -115,6 +118,8 @@ func (d *Delivery) validate(v *Validator) {
 	}
 	d.Timeouts.validate(v)
 	d.Smarthost.validate(v)
+	d.MTASTS.validate(v)
+	d.DANE.validate(v)
 }
 
 func (t *DeliveryTimeouts) validate(v *Validator) {
