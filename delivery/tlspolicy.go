@@ -10,6 +10,7 @@ import (
 
 	"mailgate/dane"
 	"mailgate/mtasts"
+	"mailgate/tlsrpt"
 )
 
 // TLS policies a remote delivery runs under, as the delivery log's tls
@@ -39,15 +40,7 @@ type TLSReporter interface {
 
 // TLSOutcome is one connection attempt under a policy, or one policy
 // that could not be had.
-type TLSOutcome struct {
-	PolicyDomain string
-	PolicyType   string   // sts, tlsa, no-policy-found
-	Policy       []string // the policy's lines (RFC 8460 policy-string)
-	MXHost       string
-	ReceivingIP  string
-	Result       string // "" for success, else an RFC 8460 result type
-	Detail       string
-}
+type TLSOutcome = tlsrpt.Outcome
 
 // destPolicy is what applies to one destination domain in one attempt.
 type destPolicy struct {
