@@ -26,18 +26,20 @@ type Config struct {
 	// DataDir holds the spool, mailboxes, accounts and generated keys.
 	DataDir string `yaml:"data_dir"`
 	// LocalDomains are the domains whose mail is stored here.
-	LocalDomains []string   `yaml:"local_domains"`
-	Log          Log        `yaml:"log"`
-	TLS          TLS        `yaml:"tls"`
-	Listeners    []Listener `yaml:"listeners"`
-	Limits       Limits     `yaml:"limits"`
-	Auth         Auth       `yaml:"auth"`
-	Queue        Queue      `yaml:"queue"`
-	Delivery     Delivery   `yaml:"delivery"`
-	Filters      Filters    `yaml:"filters"`
-	Mailbox      Mailbox    `yaml:"mailbox"`
-	Sieve        Sieve      `yaml:"sieve"`
-	HTTP         HTTP       `yaml:"http"`
+	LocalDomains []string     `yaml:"local_domains"`
+	Log          Log          `yaml:"log"`
+	TLS          TLS          `yaml:"tls"`
+	Listeners    []Listener   `yaml:"listeners"`
+	Limits       Limits       `yaml:"limits"`
+	Auth         Auth         `yaml:"auth"`
+	Queue        Queue        `yaml:"queue"`
+	Delivery     Delivery     `yaml:"delivery"`
+	Filters      Filters      `yaml:"filters"`
+	Mailbox      Mailbox      `yaml:"mailbox"`
+	Sieve        Sieve        `yaml:"sieve"`
+	HTTP         HTTP         `yaml:"http"`
+	Reports      Reports      `yaml:"reports"`
+	MTASTS       MTASTSPolicy `yaml:"mta_sts"`
 
 	// File is where the config was read from (DefaultName if embedded).
 	File string `yaml:"-"`
@@ -146,6 +148,7 @@ func Defaults() *Config {
 		Mailbox:  defaultMailbox(),
 		Sieve:    defaultSieve(),
 		HTTP:     HTTP{MinFreeDisk: 100 << 20},
+		MTASTS:   MTASTSPolicy{MaxAge: Duration(7 * 24 * 3600e9)},
 	}
 }
 

@@ -98,6 +98,8 @@ func (c *Config) validate(v *Validator) {
 	c.Filters.validate(v, c)
 	c.Mailbox.validate(v, c)
 	c.Sieve.validate(v)
+	c.Reports.validate(v)
+	c.MTASTS.validate(v)
 }
 
 func (l *Log) validate(v *Validator) {

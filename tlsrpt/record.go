@@ -6,17 +6,13 @@
 package tlsrpt
 
 import (
-	"encoding/json"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"mailgate/internal/safefile"
+	"mailgate/internal/daily"
 )
 
 // Limits that keep the recorder's memory and disk bounded whatever the
@@ -80,7 +76,7 @@ func (r *Recorder) Record(o Outcome) {
 	if o.PolicyDomain == "" {
 		return
 	}
-	date := r.now().UTC().Format(time.DateOnly)
+	date := daily.Today(r.now())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := r.dayLocked(date)
@@ -155,20 +151,11 @@ func (r *Recorder) dayLocked(date string) day {
 	return d
 }
 
-func (r *Recorder) file(date string) string { return filepath.Join(r.Dir, date+".json") }
-
 func (r *Recorder) load(date string) day {
 	d := day{}
-	if r.Dir == "" {
-		return d
-	}
-	b, err := os.ReadFile(r.file(date))
-	if err != nil {
-		return d
-	}
 	var list []*Policy
-	if json.Unmarshal(b, &list) != nil {
-		return d // damaged: start the day again rather than stop counting
+	if r.Dir == "" || !daily.Dir(r.Dir).Load(date, &list) {
+		return d
 	}
 	for _, p := range list {
 		d[p.Domain+"\x00"+p.Type+"\x00"+strings.Join(p.Strings, "\n")] = p
@@ -184,22 +171,15 @@ func (r *Recorder) Flush() error {
 	if r.Dir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return err
-	}
 	var errs []error
 	for date := range r.dirty {
-		b, err := json.Marshal(sorted(r.days[date]))
-		if err == nil {
-			err = safefile.WriteFile(r.file(date), b, 0o600)
-		}
-		if err != nil {
+		if err := daily.Dir(r.Dir).Save(date, sorted(r.days[date])); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		delete(r.dirty, date)
 	}
-	yesterday := r.now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	yesterday := daily.Yesterday(r.now())
 	for date := range r.days {
 		if date < yesterday && !r.dirty[date] {
 			delete(r.days, date)
@@ -217,22 +197,6 @@ func (r *Recorder) Day(date string) []*Policy {
 		return sorted(d)
 	}
 	return sorted(r.load(date))
-}
-
-// Dates lists the days with counts on disk, oldest first.
-func (r *Recorder) Dates() ([]string, error) {
-	ents, err := os.ReadDir(r.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	var out []string
-	for _, e := range ents {
-		if d, ok := strings.CutSuffix(e.Name(), ".json"); ok && len(d) == len(time.DateOnly) {
-			out = append(out, d)
-		}
-	}
-	sort.Strings(out)
-	return out, err
 }
 
 func sorted(d day) []*Policy {

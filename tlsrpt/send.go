@@ -8,11 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"mailgate/internal/daily"
 	"mailgate/internal/reportmail"
 )
 
@@ -28,12 +27,15 @@ type Sender struct {
 	Submitter string       // our host name
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Send turns sending on (reports.send); without it Run only keeps
+	// the counts.
+	Send bool
 }
 
 // SendDay sends the reports of date to every domain that asks for them
 // and was not yet sent one. It goes on past a domain's failure.
 func (s *Sender) SendDay(ctx context.Context, date string) error {
-	done := s.sent(date)
+	done := daily.Dir(s.Recorder.Dir).Sent(date)
 	var errs []error
 	for _, d := range domains(s.Recorder.Day(date)) {
 		if done[d] {
@@ -150,9 +152,9 @@ func (s *Sender) Run(ctx context.Context) {
 		if err := s.Recorder.Flush(); err != nil {
 			s.log().Warn("TLS report counts not saved", "error", err)
 		}
-		if now := s.now(); now.Sub(lastTry) >= time.Hour {
+		if now := s.now(); s.Send && now.Sub(lastTry) >= time.Hour {
 			lastTry = now
-			if err := s.SendDay(ctx, now.UTC().AddDate(0, 0, -1).Format(time.DateOnly)); err != nil {
+			if err := s.SendDay(ctx, daily.Yesterday(now)); err != nil {
 				s.log().Warn("TLS reports not sent; retrying in an hour", "error", err)
 			}
 		}
@@ -165,29 +167,11 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
-func (s *Sender) sentFile(date string) string {
-	return filepath.Join(s.Recorder.Dir, date+".sent")
-}
-
-func (s *Sender) sent(date string) map[string]bool {
-	b, _ := os.ReadFile(s.sentFile(date))
-	out := map[string]bool{}
-	for _, d := range strings.Fields(string(b)) {
-		out[d] = true
-	}
-	return out
-}
-
 // markSent remembers a sent report so a restart does not send it again.
 func (s *Sender) markSent(date, domain string) {
-	f, err := os.OpenFile(s.sentFile(date), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := daily.Dir(s.Recorder.Dir).MarkSent(date, domain); err != nil {
 		s.log().Warn("cannot record a sent TLS report", "error", err)
-		return
 	}
-	defer f.Close()
-	f.WriteString(domain + "\n")
-	f.Sync()
 }
 
 func (s *Sender) now() time.Time {

@@ -1,0 +1,93 @@
+// Package daily keeps per-day report data on disk: one JSON file per UTC
+// day, and a list of what was already sent for that day, so a restart
+// neither loses the counts nor sends a report twice. TLS-RPT and DMARC
+// aggregate reports both use it.
+package daily
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"mailgate/internal/safefile"
+)
+
+// Dir is a directory of day files.
+type Dir string
+
+func (d Dir) file(date, ext string) string { return filepath.Join(string(d), date+ext) }
+
+// Save writes v as the data of date, atomically and durably.
+func (d Dir) Save(date string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return err
+	}
+	return safefile.WriteFile(d.file(date, ".json"), b, 0o600)
+}
+
+// Load reads the data of date into v; false when there is none or it is
+// damaged (the day then starts again rather than stop counting).
+func (d Dir) Load(date string, v any) bool {
+	b, err := os.ReadFile(d.file(date, ".json"))
+	return err == nil && json.Unmarshal(b, v) == nil
+}
+
+// Dates lists the days with data, oldest first.
+func (d Dir) Dates() ([]string, error) {
+	ents, err := os.ReadDir(string(d))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var out []string
+	for _, e := range ents {
+		if day, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			if _, err := time.Parse(time.DateOnly, day); err == nil {
+				out = append(out, day)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, err
+}
+
+// Sent lists the keys marked sent for date.
+func (d Dir) Sent(date string) map[string]bool {
+	b, _ := os.ReadFile(d.file(date, ".sent"))
+	out := map[string]bool{}
+	for _, k := range strings.Fields(string(b)) {
+		out[k] = true
+	}
+	return out
+}
+
+// MarkSent records that key's report for date went out.
+func (d Dir) MarkSent(date, key string) error {
+	f, err := os.OpenFile(d.file(date, ".sent"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Yesterday is the UTC date before now's.
+func Yesterday(now time.Time) string { return now.UTC().AddDate(0, 0, -1).Format(time.DateOnly) }
+
+// Today is now's UTC date.
+func Today(now time.Time) string { return now.UTC().Format(time.DateOnly) }
