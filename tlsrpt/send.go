@@ -142,36 +142,14 @@ func (s *Sender) post(ctx context.Context, u *url.URL, gz []byte) error {
 	return nil
 }
 
-// Run flushes the counts every minute and, once a day is over, sends its
-// reports (and retries the ones that failed, each hour) until ctx ends.
+// Run keeps the counts on disk and, when sending is on, sends each
+// finished day's reports, until ctx ends.
 func (s *Sender) Run(ctx context.Context) {
-	tick := time.NewTicker(time.Minute)
-	defer tick.Stop()
-	lastTry := time.Time{}
-	for {
-		if err := s.Recorder.Flush(); err != nil {
-			s.log().Warn("TLS report counts not saved", "error", err)
-		}
-		if now := s.now(); s.Send && now.Sub(lastTry) >= time.Hour {
-			lastTry = now
-			if err := s.SendDay(ctx, daily.Yesterday(now)); err != nil {
-				s.log().Warn("TLS reports not sent; retrying in an hour", "error", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			s.Recorder.Flush()
-			return
-		case <-tick.C:
-		}
+	j := daily.Job{What: "TLS", Flush: s.Recorder.Flush, Now: s.now, Logger: s.log()}
+	if s.Send {
+		j.SendDay = s.SendDay
 	}
-}
-
-// markSent remembers a sent report so a restart does not send it again.
-func (s *Sender) markSent(date, domain string) {
-	if err := daily.Dir(s.Recorder.Dir).MarkSent(date, domain); err != nil {
-		s.log().Warn("cannot record a sent TLS report", "error", err)
-	}
+	j.Run(ctx)
 }
 
 func (s *Sender) now() time.Time {
@@ -186,4 +164,11 @@ func (s *Sender) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// markSent remembers a sent report so a restart does not send it again.
+func (s *Sender) markSent(date, domain string) {
+	if err := daily.Dir(s.Recorder.Dir).MarkSent(date, domain); err != nil {
+		s.log().Warn("cannot record a sent TLS report", "error", err)
+	}
 }

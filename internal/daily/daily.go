@@ -5,9 +5,11 @@
 package daily
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,3 +93,38 @@ func Yesterday(now time.Time) string { return now.UTC().AddDate(0, 0, -1).Format
 
 // Today is now's UTC date.
 func Today(now time.Time) string { return now.UTC().Format(time.DateOnly) }
+
+// Job is the daily routine of a report kind.
+type Job struct {
+	What  string       // "TLS" or "DMARC", for the log
+	Flush func() error // save the counts
+	// SendDay sends a finished day's reports; nil keeps counts only.
+	SendDay func(ctx context.Context, date string) error
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Run flushes the counts every minute and, each hour, sends yesterday's
+// reports that are not sent yet, until ctx ends; then flushes once more.
+func (j Job) Run(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	var lastTry time.Time
+	for {
+		if err := j.Flush(); err != nil {
+			j.Logger.Warn(j.What+" report counts not saved", "error", err)
+		}
+		if now := j.Now(); j.SendDay != nil && now.Sub(lastTry) >= time.Hour {
+			lastTry = now
+			if err := j.SendDay(ctx, Yesterday(now)); err != nil {
+				j.Logger.Warn(j.What+" reports not sent; retrying in an hour", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			j.Flush()
+			return
+		case <-tick.C:
+		}
+	}
+}
