@@ -22,10 +22,13 @@ type dmarcFilter struct {
 	resolver resolver.Resolver
 	timeout  time.Duration
 	percent  func() int
+	actions  config.Actions
+	reports  DMARCRecorder // nil: no aggregate reports
 }
 
 func newDMARC(cfg *config.Config, deps Deps) *dmarcFilter {
-	return &dmarcFilter{resolver: deps.Resolver, timeout: cfg.Filters.DMARC.Timeout.D(), percent: deps.Percent}
+	return &dmarcFilter{resolver: deps.Resolver, timeout: cfg.Filters.DMARC.Timeout.D(), percent: deps.Percent,
+		actions: cfg.Filters.DMARC.Actions, reports: deps.DMARCReports}
 }
 
 func (f *dmarcFilter) Name() string             { return "dmarc" }
@@ -61,8 +64,18 @@ func (f *dmarcFilter) CheckData(ctx context.Context, st *State, msg *Message) Ve
 		result, arValue, reason = "fail_"+string(policy), authres.ResultFail, "p="+string(policy)
 	}
 	st.auth = append(st.auth, &authres.DMARCResult{Value: arValue, From: from, Reason: reason})
+	f.record(st, rec, policyDomain(from, sub), from, result)
 	return Verdict{Result: result, Reason: reason, Reply: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: fmt.Sprintf("DMARC policy of %s refuses this message: neither SPF nor DKIM aligned with the From domain", from)}}
+}
+
+// policyDomain is the domain whose record applied: the From domain, or
+// its organizational domain when the record came from there.
+func policyDomain(from string, sub bool) string {
+	if sub {
+		return orgDomain(from)
+	}
+	return from
 }
 
 // lookup finds the policy of domain, falling back to its organizational

@@ -109,6 +109,9 @@ type Deps struct {
 	// RateLimits is the bucket store shared by every listener's chain; nil:
 	// the chain makes its own from the config.
 	RateLimits *RateLimits
+	// DMARCReports keeps DMARC evaluations for aggregate reports; nil:
+	// none are kept.
+	DMARCReports DMARCRecorder
 }
 
 // Txn is the per-connection state of a chain; Reset starts the next
