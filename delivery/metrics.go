@@ -15,6 +15,7 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	connections *prometheus.CounterVec
 	reuses      *prometheus.CounterVec
+	tlsPolicy   *prometheus.CounterVec
 }
 
 // NewMetrics creates the counters and registers them on reg (nil: not
@@ -33,9 +34,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mailgate_delivery_connection_reuses_total",
 			Help: "Messages sent over an already open connection, by route.",
 		}, []string{"route"}),
+		tlsPolicy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_delivery_tls_policy_total",
+			Help: "Outcomes under a destination's TLS policy, by policy (sts, tlsa) and result (success or an RFC 8460 result type).",
+		}, []string{"policy", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.connections, m.reuses)
+		reg.MustRegister(m.attempts, m.connections, m.reuses, m.tlsPolicy)
 	}
 	return m
 }
@@ -52,6 +57,16 @@ func (m *Metrics) connection(route, tls string) {
 		return
 	}
 	m.connections.WithLabelValues(route, tls).Inc()
+}
+
+func (m *Metrics) policyOutcome(policy, result string) {
+	if m == nil {
+		return
+	}
+	if result == "" {
+		result = "success"
+	}
+	m.tlsPolicy.WithLabelValues(policy, result).Inc()
 }
 
 func (m *Metrics) reuse(route string) {

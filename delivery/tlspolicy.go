@@ -124,6 +124,7 @@ func (r *Remote) stsHost(p destPolicy, h string) (hostPolicy, error) {
 }
 
 func (r *Remote) report(o TLSOutcome) {
+	r.Metrics.policyOutcome(o.PolicyType, o.Result)
 	if r.Policies.Report != nil {
 		r.Policies.Report.Record(o)
 	}

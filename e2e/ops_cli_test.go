@@ -66,7 +66,14 @@ _pop3._tcp.example.com. 3600 IN SRV 0 1 110 mail.example.com.
 
 ; Thunderbird autoconfig: serve the http listener's /mail/config-v1.1.xml as https://autoconfig.example.com/
 autoconfig.example.com. 3600 IN CNAME mail.example.com.
-`, cfgPath)
+
+; MTA-STS: no policy published (set mta_sts.mode to publish one)
+
+; TLS reporting (RFC 8460): where other servers send reports about TLS to example.com
+_smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.com"
+
+; DANE: no TLSA record: cannot read the certificate %s (start `+"`mailgate serve`"+` once to generate it)
+`, cfgPath, filepath.Join(dir, "data", "tls", "selfsigned.crt"))
 	if code != 0 || out != want {
 		t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, want)
 	}
@@ -84,7 +91,7 @@ autoconfig.example.com. 3600 IN CNAME mail.example.com.
 		}
 	}
 
-	if out, code := mgtest.Run(t, dir, "", "dns-records"); code != 2 || out != "usage: mailgate dns-records DOMAIN [-config FILE]\n" {
+	if out, code := mgtest.Run(t, dir, "", "dns-records"); code != 2 || out != "usage: mailgate dns-records DOMAIN [-check] [-config FILE]\n" {
 		t.Errorf("no domain: exit %d, %q", code, out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"flag"
 	"fmt"
@@ -78,6 +79,7 @@ func dnsRecordsCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("dns-records", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := configFlag(fs)
+	check := fs.Bool("check", false, "look each record up in DNS and say which are missing or differ")
 	var domain string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		domain, args = args[0], args[1:]
@@ -99,8 +101,17 @@ func dnsRecordsCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int
 	if !ok {
 		return 1
 	}
-	if err := writeDNSRecords(stdout, cfg, domain); err != nil {
+	var out bytes.Buffer
+	if err := writeDNSRecords(&out, cfg, domain); err != nil {
 		fmt.Fprintln(stderr, "mailgate dns-records:", err)
+		return 1
+	}
+	if !*check {
+		stdout.Write(out.Bytes())
+		return 0
+	}
+	if bad := checkDNSRecords(stdout, cfg, out.Bytes()); bad > 0 {
+		fmt.Fprintf(stdout, "%d record(s) to publish or fix\n", bad)
 		return 1
 	}
 	return 0
@@ -135,6 +146,7 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, domain string) error {
 	}
 	fmt.Fprintf(w, "\n; Thunderbird autoconfig: serve the http listener's /mail/config-v1.1.xml as https://autoconfig.%s/\n", domain)
 	fmt.Fprintf(w, "autoconfig.%s 3600 IN CNAME %s\n", d, host)
+	writeTransportRecords(w, cfg, domain)
 	return nil
 }
 

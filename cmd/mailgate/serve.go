@@ -58,6 +58,7 @@ type app struct {
 	http     *metrics.Server
 
 	sieveScripts *scripts.Store
+	reports      reports
 
 	rateLimits   *filters.RateLimits
 	loginLimiter *authlimit.Limiter
@@ -130,7 +131,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startReports, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -440,6 +441,7 @@ func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 	return filters.Deps{
 		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
 		Registerer: a.reg, RateLimits: rl, AccountLimit: a.accountLimit,
+		DMARCReports: a.reports.dmarc,
 	}
 }
 

@@ -45,6 +45,8 @@ func (m sieveMailboxes) CreateFolder(account, folder string) error {
 type sieveQueue struct {
 	app    *app
 	signer *filters.DKIMSigner
+	// listener names the source in the queue's records; "" is "sieve".
+	listener string
 }
 
 func (s sieveQueue) Submit(ctx context.Context, from string, to []string, msg []byte, sign bool) error {
@@ -56,7 +58,11 @@ func (s sieveQueue) Submit(ctx context.Context, from string, to []string, msg []
 		msg = signed
 	}
 	now := time.Now()
-	env := &queue.Envelope{ID: queue.NewID(now), From: from, Received: now, Listener: "sieve", EightBit: true}
+	src := s.listener
+	if src == "" {
+		src = "sieve"
+	}
+	env := &queue.Envelope{ID: queue.NewID(now), From: from, Received: now, Listener: src, EightBit: true}
 	for _, r := range to {
 		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r})
 	}

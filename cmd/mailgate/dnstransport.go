@@ -1,0 +1,67 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"mailgate/config"
+)
+
+// writeTransportRecords prints what other servers read before sending
+// to domain over TLS: the MTA-STS record (when a policy is published),
+// where to send TLS reports, and the TLSA record of our certificate.
+func writeTransportRecords(w io.Writer, cfg *config.Config, domain string) {
+	d, host := domain+".", strings.TrimSuffix(cfg.Hostname, ".")+"."
+	if m := cfg.MTASTS; m.Mode != "" {
+		policy := mtaSTSPolicy(m.Mode, m.PolicyMX(cfg.Hostname), int64(m.MaxAge.D().Seconds()))
+		fmt.Fprintf(w, "\n; MTA-STS (RFC 8461): mode %s; the http listener serves the policy as https://mta-sts.%s/.well-known/mta-sts.txt\n", m.Mode, domain)
+		fmt.Fprintf(w, "; (its certificate must name mta-sts.%s); the id changes whenever the policy does\n", domain)
+		fmt.Fprintf(w, "_mta-sts.%s 3600 IN TXT \"v=STSv1; id=%s\"\n", d, policyID(policy))
+		fmt.Fprintf(w, "mta-sts.%s 3600 IN CNAME %s\n", d, host)
+	} else {
+		fmt.Fprintf(w, "\n; MTA-STS: no policy published (set mta_sts.mode to publish one)\n")
+	}
+	fmt.Fprintf(w, "\n; TLS reporting (RFC 8460): where other servers send reports about TLS to %s\n", domain)
+	fmt.Fprintf(w, "_smtp._tls.%s 3600 IN TXT \"v=TLSRPTv1; rua=mailto:%s\"\n", d, cfg.ReportContact())
+	spki, err := certSPKI(cfg)
+	if err != nil {
+		fmt.Fprintf(w, "\n; DANE: no TLSA record: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "\n; DANE (RFC 7672), only if the zone of %s is DNSSEC-signed: publish the new record before changing the key\n", cfg.Hostname)
+	fmt.Fprintf(w, "_25._tcp.%s 3600 IN TLSA 3 1 1 %x\n", host, sha256.Sum256(spki))
+}
+
+// policyID is a stable id for a policy text: it changes exactly when the
+// policy does, which is what RFC 8461 §3.1 asks of the id.
+func policyID(policy string) string {
+	return fmt.Sprintf("%x", sha256.Sum256([]byte(policy)))[:20]
+}
+
+// certSPKI reads the public key of the certificate the SMTP listeners
+// present: tls.cert_file, or the generated one once serve has made it.
+func certSPKI(cfg *config.Config) ([]byte, error) {
+	file := cfg.TLS.CertFile
+	if file == "" {
+		file = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the certificate %s (start `mailgate serve` once to generate it)", file)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	return c.RawSubjectPublicKeyInfo, nil
+}
