@@ -15,7 +15,7 @@ import (
 func TestEverySubcommandAnswersHelp(t *testing.T) {
 	dir := t.TempDir()
 	cmds := [][]string{{"serve"}, {"check-config"}, {"user"}, {"user", "add"}, {"user", "add", "a@example.com"},
-		{"queue"}, {"queue", "flush"}, {"dkim"}, {"dkim", "keygen"}, {"dns-records"}, {"bench"}, {"bench", "send"},
+		{"queue"}, {"queue", "flush"}, {"dkim"}, {"dkim", "keygen"}, {"dns-records"}, {"dmarc"}, {"dmarc", "report"}, {"bench"}, {"bench", "send"},
 		{"default-config"}}
 	for _, cmd := range cmds {
 		for _, h := range []string{"-h", "--help"} {

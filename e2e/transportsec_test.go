@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/sha256"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -82,8 +81,7 @@ func TestOutboundMTASTSAndDANE(t *testing.T) {
 		fmt.Sprintf("_%d._tcp.mx.dane.test. 60 IN TLSA 3 1 1 %x", remote.Port(), spki),
 	)
 	dns.Secure("dane.test", fmt.Sprintf("_%d._tcp.mx.dane.test", remote.Port()))
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}), 0o600)
+	caFile := ca.WriteCA(t, t.TempDir())
 	srv := mgtest.Start(t, mgtest.Options{
 		Protocols: []string{"submission"},
 		DNS:       dns.Addr,

@@ -23,8 +23,11 @@ commands:
                                 inspect and steer the running server's queue
   dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa] [--out DIR]
                                 make a DKIM key and print the DNS record to publish
-  dns-records DOMAIN [-config FILE]
-                                print the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
+  dns-records DOMAIN [-check] [-config FILE]
+                                print (or check) the DNS records to publish (MX, SPF, DKIM, DMARC, SRV,
+                                autoconfig, MTA-STS, TLS-RPT, TLSA)
+  dmarc report --domain D [--date YYYY-MM-DD] [-config FILE]
+                                print the DMARC aggregate report for D's day
   sieve check FILE | sieve test FILE MESSAGE [--from ADDR] [--to ADDR]
                                 check a Sieve script; show the actions it takes on a message
   bench send|sink|imap [flags]  load tools for benchmarks on loopback (see BENCHMARKS.md)
@@ -60,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return benchCommand(args[1:], stdin, stdout, stderr)
 	case "sieve":
 		return sieveCommand(args[1:], stdout, stderr)
+	case "dmarc":
+		return dmarcCommand(args[1:], stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0

@@ -118,6 +118,8 @@ func (j Job) Run(ctx context.Context) {
 			lastTry = now
 			if err := j.SendDay(ctx, Yesterday(now)); err != nil {
 				j.Logger.Warn(j.What+" reports not sent; retrying in an hour", "error", err)
+			} else {
+				j.Logger.Info(j.What+" reports checked", "date", Yesterday(now))
 			}
 		}
 		select {
