@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func TestRecordSurvivesRestartAndBuildsReport(t *testing.T) {
 	if err := json.Unmarshal(gunzip(t, gz), &got); err != nil {
 		t.Fatal(err)
 	}
+	pythonAccepts(t, gunzip(t, gz))
 	// The field names and shapes of RFC 8460 §4.4.
 	pol := got["policies"].([]any)[0].(map[string]any)
 	sum := pol["summary"].(map[string]any)
@@ -172,4 +174,32 @@ func checkMail(t *testing.T, raw []byte) {
 
 func base64Decode(dst, src []byte) (int, error) {
 	return base64.StdEncoding.Decode(dst, bytes.ReplaceAll(src, []byte("\r\n"), nil))
+}
+
+// pythonAccepts parses the report with Python's json module and checks
+// the members RFC 8460 §4.4 requires, as an independent reader would.
+func pythonAccepts(t *testing.T, report []byte) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	script := `
+import json, sys
+r = json.load(sys.stdin)
+for k in ("organization-name", "date-range", "contact-info", "report-id", "policies"):
+    assert k in r, k
+for p in r["policies"]:
+    assert set(p["policy"]) >= {"policy-type", "policy-domain"}, p["policy"]
+    assert p["policy"]["policy-type"] in ("tlsa", "sts", "no-policy-found")
+    assert isinstance(p["summary"]["total-successful-session-count"], int)
+    for f in p.get("failure-details", []):
+        assert isinstance(f["failed-session-count"], int) and f["result-type"]
+print("ok")
+`
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = bytes.NewReader(report)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("python rejects the report: %v\n%s", err, out)
+	}
 }
