@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailgate/internal/daily"
 )
 
 var day1 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -102,18 +104,20 @@ func TestSendDayChecksExternalDestinationsAndSendsOnce(t *testing.T) {
 	var rcpts []string
 	s := &Sender{
 		Recorder: &Recorder{Dir: dir},
-		LookupTXT: func(_ context.Context, name string) ([]string, error) {
-			if name == "src.test._report._dmarc.reports.example" {
-				return []string{"v=DMARC1"}, nil
-			}
-			return nil, io.EOF
+		Reporter: daily.Reporter{
+			LookupTXT: func(_ context.Context, name string) ([]string, error) {
+				if name == "src.test._report._dmarc.reports.example" {
+					return []string{"v=DMARC1"}, nil
+				}
+				return nil, io.EOF
+			},
+			Submit: func(_ context.Context, from string, to []string, msg []byte) error {
+				msgs, rcpts = append(msgs, msg), append(rcpts, to...)
+				return nil
+			},
+			Org: "Example Org", Contact: "postmaster@mg.test", Submitter: "mx.mg.test",
+			Now: func() time.Time { return day1.Add(24 * time.Hour) },
 		},
-		Submit: func(_ context.Context, from string, to []string, msg []byte) error {
-			msgs, rcpts = append(msgs, msg), append(rcpts, to...)
-			return nil
-		},
-		Org: "Example Org", Contact: "postmaster@mg.test", Submitter: "mx.mg.test",
-		Now: func() time.Time { return day1.Add(24 * time.Hour) },
 	}
 	if err := s.SendDay(context.Background(), "2026-12-04"); err != nil {
 		t.Fatal(err)

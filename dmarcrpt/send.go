@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/net/publicsuffix"
 
@@ -17,16 +15,8 @@ import (
 
 // Sender sends each day's reports once, the day after.
 type Sender struct {
-	Recorder  *Recorder
-	LookupTXT func(ctx context.Context, name string) ([]string, error)
-	// Submit queues a message (DKIM-signed by the caller's signer).
-	Submit    func(ctx context.Context, from string, to []string, msg []byte) error
-	Org       string // org_name
-	Contact   string // email, and the From address
-	Submitter string // our host name, in report IDs and file names
-	Logger    *slog.Logger
-	Now       func() time.Time
-	Send      bool // reports.send; without it Run only keeps the counts
+	daily.Reporter
+	Recorder *Recorder
 }
 
 // Destinations returns the mailto: addresses of a domain's rua= that
@@ -123,35 +113,17 @@ func (s *Sender) sendDomain(ctx context.Context, date string, dom *Domain, to []
 		MediaType: "application/gzip",
 		Data:      gz,
 		Hostname:  s.Submitter,
-		Date:      s.now(),
+		Date:      s.Clock(),
 	}
 	if err := s.Submit(ctx, s.Contact, to, m.Bytes()); err != nil {
 		return err
 	}
-	s.log().Info("DMARC report sent", "domain", dom.Published.Domain, "date", date, "to", strings.Join(to, ","))
+	s.Log().Info("DMARC report sent", "domain", dom.Published.Domain, "date", date, "to", strings.Join(to, ","))
 	return nil
 }
 
 // Run keeps the counts on disk and, when sending is on, sends each
 // finished day's reports, until ctx ends.
 func (s *Sender) Run(ctx context.Context) {
-	j := daily.Job{What: "DMARC", Flush: s.Recorder.Flush, Now: s.now, Logger: s.log()}
-	if s.Send {
-		j.SendDay = s.SendDay
-	}
-	j.Run(ctx)
-}
-
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Sender) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
+	s.RunJob(ctx, "DMARC", s.Recorder.Flush, s.SendDay)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,19 +16,9 @@ import (
 
 // Sender sends each day's reports once, the day after.
 type Sender struct {
-	Recorder  *Recorder
-	LookupTXT func(ctx context.Context, name string) ([]string, error)
-	// Submit queues a message, DKIM-signed (RFC 8460 §5.3 requires it).
-	Submit    func(ctx context.Context, from string, to []string, msg []byte) error
-	HTTP      *http.Client // for https: destinations
-	Org       string       // organization-name
-	Contact   string       // contact-info, and the From address
-	Submitter string       // our host name
-	Logger    *slog.Logger
-	Now       func() time.Time
-	// Send turns sending on (reports.send); without it Run only keeps
-	// the counts.
-	Send bool
+	daily.Reporter
+	Recorder *Recorder
+	HTTP     *http.Client // for https: destinations
 }
 
 // SendDay sends the reports of date to every domain that asks for them
@@ -92,7 +81,7 @@ func (s *Sender) sendDomain(ctx context.Context, date, domain string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	s.log().Info("TLS report sent", "domain", domain, "date", date, "to", len(dests))
+	s.Log().Info("TLS report sent", "domain", domain, "date", date, "to", len(dests))
 	return nil
 }
 
@@ -114,7 +103,7 @@ func (s *Sender) message(rep *Report, domain, to string, gz []byte) []byte {
 		MediaType:  "application/tlsrpt+gzip",
 		Data:       gz,
 		Hostname:   s.Submitter,
-		Date:       s.now(),
+		Date:       s.Clock(),
 	}
 	return m.Bytes()
 }
@@ -145,30 +134,12 @@ func (s *Sender) post(ctx context.Context, u *url.URL, gz []byte) error {
 // Run keeps the counts on disk and, when sending is on, sends each
 // finished day's reports, until ctx ends.
 func (s *Sender) Run(ctx context.Context) {
-	j := daily.Job{What: "TLS", Flush: s.Recorder.Flush, Now: s.now, Logger: s.log()}
-	if s.Send {
-		j.SendDay = s.SendDay
-	}
-	j.Run(ctx)
-}
-
-func (s *Sender) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Sender) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
+	s.RunJob(ctx, "TLS", s.Recorder.Flush, s.SendDay)
 }
 
 // markSent remembers a sent report so a restart does not send it again.
 func (s *Sender) markSent(date, domain string) {
 	if err := daily.Dir(s.Recorder.Dir).MarkSent(date, domain); err != nil {
-		s.log().Warn("cannot record a sent TLS report", "error", err)
+		s.Log().Warn("cannot record a sent TLS report", "error", err)
 	}
 }

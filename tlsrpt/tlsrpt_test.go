@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailgate/internal/daily"
 )
 
 var day1 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -111,18 +113,21 @@ func TestSendDayMailsAndPostsOnce(t *testing.T) {
 	}
 	s := &Sender{
 		Recorder: rec,
-		LookupTXT: func(_ context.Context, name string) ([]string, error) {
-			if name == "_smtp._tls.dest.test" {
-				return []string{"v=TLSRPTv1; rua=mailto:tls@dest.test," + srv.URL + "/report"}, nil
-			}
-			return nil, ErrNoRecord
+		HTTP:     srv.Client(),
+		Reporter: daily.Reporter{
+			LookupTXT: func(_ context.Context, name string) ([]string, error) {
+				if name == "_smtp._tls.dest.test" {
+					return []string{"v=TLSRPTv1; rua=mailto:tls@dest.test," + srv.URL + "/report"}, nil
+				}
+				return nil, ErrNoRecord
+			},
+			Submit: func(_ context.Context, from string, to []string, msg []byte) error {
+				sub.msgs, sub.to = append(sub.msgs, msg), append(sub.to, to...)
+				return nil
+			},
+			Org: "Example Org", Contact: "postmaster@mg.test", Submitter: "mx.mg.test",
+			Now: func() time.Time { return day1.Add(24 * time.Hour) },
 		},
-		Submit: func(_ context.Context, from string, to []string, msg []byte) error {
-			sub.msgs, sub.to = append(sub.msgs, msg), append(sub.to, to...)
-			return nil
-		},
-		HTTP: srv.Client(), Org: "Example Org", Contact: "postmaster@mg.test", Submitter: "mx.mg.test",
-		Now: func() time.Time { return day1.Add(24 * time.Hour) },
 	}
 	if err := s.SendDay(context.Background(), "2026-12-04"); err != nil {
 		t.Fatal(err)

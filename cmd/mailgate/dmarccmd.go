@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailgate/dmarcrpt"
+	"mailgate/internal/daily"
 	"mailgate/resolver"
 )
 
@@ -60,7 +61,7 @@ func dmarcCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mailgate dmarc report:", err)
 		return 1
 	}
-	s := &dmarcrpt.Sender{LookupTXT: resolver.New(cfg.Delivery.DNS).LookupTXT}
+	s := &dmarcrpt.Sender{Reporter: daily.Reporter{LookupTXT: resolver.New(cfg.Delivery.DNS).LookupTXT}}
 	to := s.Destinations(context.Background(), dom.Published)
 	fmt.Fprintf(stderr, "to: %s (rua=%s)\n", orNone(strings.Join(to, ", ")), strings.Join(dom.Published.RUA, ","))
 	return 0

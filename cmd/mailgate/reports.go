@@ -11,6 +11,7 @@ import (
 
 	"mailgate/dmarcrpt"
 	"mailgate/filters"
+	"mailgate/internal/daily"
 	"mailgate/tlsrpt"
 )
 
@@ -42,10 +43,10 @@ func (a *app) startReports(bool) error {
 		return q.Submit(ctx, from, to, msg, true)
 	}
 	c := a.cfg
-	ts := &tlsrpt.Sender{Recorder: a.reports.tls, LookupTXT: a.resolver.LookupTXT, Submit: submit,
-		Org: c.ReportOrganization(), Contact: c.ReportContact(), Submitter: c.Hostname, Logger: a.log, Send: c.Reports.Send}
-	ds := &dmarcrpt.Sender{Recorder: a.reports.dmarc, LookupTXT: a.resolver.LookupTXT, Submit: submit,
-		Org: c.ReportOrganization(), Contact: c.ReportContact(), Submitter: c.Hostname, Logger: a.log, Send: c.Reports.Send}
+	rep := daily.Reporter{LookupTXT: a.resolver.LookupTXT, Submit: submit, Org: c.ReportOrganization(),
+		Contact: c.ReportContact(), Submitter: c.Hostname, Logger: a.log, Send: c.Reports.Send}
+	ts := &tlsrpt.Sender{Reporter: rep, Recorder: a.reports.tls}
+	ds := &dmarcrpt.Sender{Reporter: rep, Recorder: a.reports.dmarc}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)

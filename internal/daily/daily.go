@@ -130,3 +130,42 @@ func (j Job) Run(ctx context.Context) {
 		}
 	}
 }
+
+// Reporter is what the report senders share: who we are, how a report
+// leaves (the queue, DKIM-signed) and the clock.
+type Reporter struct {
+	LookupTXT func(ctx context.Context, name string) ([]string, error)
+	Submit    func(ctx context.Context, from string, to []string, msg []byte) error
+	Org       string // organization name in reports
+	Contact   string // contact address, and the From of report mail
+	Submitter string // our host name
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Send      bool // reports.send; without it only the counts are kept
+}
+
+// Clock is Now, or time.Now.
+func (r *Reporter) Clock() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Log is Logger, or one that drops everything.
+func (r *Reporter) Log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// RunJob keeps counts on disk with flush and, when sending is on, sends
+// each finished day with sendDay, until ctx ends.
+func (r *Reporter) RunJob(ctx context.Context, what string, flush func() error, sendDay func(context.Context, string) error) {
+	j := Job{What: what, Flush: flush, Now: r.Clock, Logger: r.Log()}
+	if r.Send {
+		j.SendDay = sendDay
+	}
+	j.Run(ctx)
+}
