@@ -267,4 +267,3 @@ func TestLegacyIndexUpgraded(t *testing.T) {
 		t.Errorf("index not rewritten:\n%s", data)
 	}
 }
-
