@@ -97,6 +97,7 @@ func (a *account) openFolder(name string) (*folder, error) {
 		}
 	}
 	f.uidValidity, f.uidNext, f.records, f.ms = st.uidValidity, st.uidNext, st.records, st.modseqs
+	f.ms.reserved = f.ms.highest // from a reservation on, if the index holds one
 	a.store.seenUIDValidity(st.uidValidity)
 	for _, m := range st.msgs {
 		m.id = a.store.ids.Add(1)
@@ -260,10 +261,19 @@ func (a *account) insert(f *folder, m *message) {
 	a.bump(f)
 }
 
-// logRecords appends to the index, compacting it when it has grown to
-// more than twice the live records, and wakes watchers.
+// logRecords appends to the index and fsyncs it, compacting it when it
+// has grown to more than twice the live records, and wakes watchers.
 func (a *account) logRecords(f *folder, records string) error {
+	return a.log(f, records, true)
+}
+
+// log is logRecords; without sync the records are only written, which a
+// SIGKILL cannot undo but a power loss can (see modseq.go's reserve).
+func (a *account) log(f *folder, records string, sync bool) error {
 	defer a.notify()
+	if r := f.ms.reserve(); r != "" {
+		records, sync = r+records, true
+	}
 	f.records += countLines(records)
 	live := len(f.msgs) + len(f.ms.expunged)
 	if f.records > 2*live+256 {
@@ -273,7 +283,7 @@ func (a *account) logRecords(f *folder, records string) error {
 		f.records = live + 3
 		return nil
 	}
-	return appendIndex(f.dir, records)
+	return appendIndex(f.dir, records, sync)
 }
 
 func countLines(s string) int {

@@ -19,7 +19,7 @@ import (
 //
 //	mailgate-index	1	<uidvalidity>      header, first line
 //	n	<uidnext>                          UIDNEXT at least this
-//	h	<modseq>                           HIGHESTMODSEQ at least this
+//	h	<modseq>                           HIGHESTMODSEQ at least this (reserve)
 //	l	<modseq>                           expunges up to this are forgotten
 //	+	<uid>	<internaldate>	<size>	<base>	<keywords>	<modseq>	<flag letters>
 //	-	<uid>	<modseq>                   message expunged at modseq
@@ -233,15 +233,15 @@ func flagsRecord(m *message) string {
 	return fmt.Sprintf("f\t%d\t%d\t%s\t%s\n", m.uid, m.modseq, m.info, strings.Join(m.keywords, " "))
 }
 
-// appendIndex adds records to the log and fsyncs it, so a UID handed to a
-// client is never handed out again after a crash.
-func appendIndex(dir string, records string) error {
+// appendIndex adds records to the log and, with sync, fsyncs it, so a
+// UID handed to a client is never handed out again after a crash.
+func appendIndex(dir string, records string, sync bool) error {
 	f, err := rawfile.Open(filepath.Join(dir, indexName), os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteString(records)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -255,8 +255,8 @@ func appendIndex(dir string, records string) error {
 func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message, ms *modseqs) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\t1\t%d\nn\t%d\n", indexMagic, uidValidity, uidNext)
-	if ms.highest > 0 {
-		fmt.Fprintf(&b, "h\t%d\n", ms.highest)
+	if h := max(ms.highest, ms.reserved); h > 0 {
+		fmt.Fprintf(&b, "h\t%d\n", h)
 	}
 	if ms.lowWater > 0 {
 		fmt.Fprintf(&b, "l\t%d\n", ms.lowWater)

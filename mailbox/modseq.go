@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -17,6 +18,14 @@ import (
 // before a client can see it, so it never goes backwards across a
 // restart or a SIGKILL.
 //
+// A change of system flags only (STORE \Seen, the commonest write) is
+// written to the index without an fsync, as durable as the Maildir
+// rename that holds the flags, which was never fsynced either: a power
+// loss may undo both. So that even then no MODSEQ is handed out twice,
+// the index holds a reservation ("h" record, fsynced) above every MODSEQ
+// given: when HIGHESTMODSEQ reaches it, the next reservation is written
+// reserveStep higher, and a restart goes on from the reservation.
+//
 // The expunge log keeps the last maxExpungeLog expunges. Older ones are
 // forgotten and the log's low-water mark rises to the MODSEQ of the last
 // one forgotten; asked about expunges since a MODSEQ below that mark,
@@ -26,6 +35,9 @@ import (
 
 // maxExpungeLog bounds the expunges each folder remembers.
 const maxExpungeLog = 4096
+
+// reserveStep is how far above HIGHESTMODSEQ a reservation goes.
+const reserveStep = 1024
 
 // expunge is one entry of a folder's expunge log.
 type expunge struct {
@@ -39,6 +51,19 @@ type modseqs struct {
 	// lowWater: expunges at or below it may be missing from expunged.
 	lowWater uint64
 	expunged []expunge // ascending modseq
+	// reserved: no MODSEQ up to it was given before this process
+	// loaded the index, and none above it has been given yet.
+	reserved uint64
+}
+
+// reserve returns the index record of a new reservation when
+// HIGHESTMODSEQ has passed the last one, or "".
+func (m *modseqs) reserve() string {
+	if m.highest <= m.reserved {
+		return ""
+	}
+	m.reserved = m.highest + reserveStep
+	return fmt.Sprintf("h\t%d\n", m.reserved)
 }
 
 // seen raises highest to at least ms (reading the index).
@@ -185,6 +210,7 @@ func (a *account) setFlags(f *folder, uids []uint32, op FlagOp, flags []string) 
 	var out []MessageInfo
 	var records strings.Builder
 	var firstErr error
+	sync := false // keywords live only in the index: fsync them
 	for _, uid := range uids {
 		m := f.find(uid)
 		if m == nil {
@@ -192,6 +218,7 @@ func (a *account) setFlags(f *folder, uids []uint32, op FlagOp, flags []string) 
 		}
 		info, kws := applyFlags(m.info, m.keywords, op, letters, keywords)
 		changed := info != m.info || !sameKeywords(kws, m.keywords)
+		sync = sync || !sameKeywords(kws, m.keywords)
 		if info != m.info || m.sub == "new" {
 			if err := a.renameFlags(f, m, info); err != nil {
 				firstErr = errors.Join(firstErr, err)
@@ -207,7 +234,7 @@ func (a *account) setFlags(f *folder, uids []uint32, op FlagOp, flags []string) 
 	}
 	f.restamp()
 	if records.Len() > 0 {
-		firstErr = errors.Join(firstErr, a.logRecords(f, records.String()))
+		firstErr = errors.Join(firstErr, a.log(f, records.String(), sync))
 	} else {
 		a.notify()
 	}
