@@ -122,6 +122,12 @@ func TestUnchangedSince(t *testing.T) {
 	if hasFlag(infos[0].Flags, FlagSeen) {
 		t.Errorf("message 2 was changed although modified since: %v", infos[0].Flags)
 	}
+	if ch, _ := s.ChangedSince(acct, Inbox, seen); len(ch) != 3 {
+		t.Errorf("ChangedSince(%d) = %+v, want UIDs 1 2 3", seen, ch)
+	}
+	if ch, _ := s.ChangedSince(acct, Inbox, highest(t, s, Inbox)); len(ch) != 0 {
+		t.Errorf("ChangedSince(HIGHESTMODSEQ) = %+v, want none", ch)
+	}
 	_, failed, _ = s.SetFlagsUnchangedSince(acct, Inbox, []uint32{1}, FlagsAdd, []string{FlagSeen}, 0)
 	if !reflect.DeepEqual(failed, []uint32{1}) {
 		t.Errorf("UNCHANGEDSINCE 0 failed %v, want [1] (RFC 7162 §3.1.3)", failed)
