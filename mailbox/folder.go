@@ -52,6 +52,7 @@ type folder struct {
 	recent      uint32 // \Recent boundary (recent.go), once recentSet
 	recentSet   bool
 	ms          modseqs // MODSEQs (modseq.go), durable in the index
+	vocab       vocab   // keywords ever used (vocab.go)
 }
 
 // find returns the message with uid, or nil.
@@ -92,12 +93,13 @@ func (a *account) openFolder(name string) (*folder, error) {
 	}
 	if st == nil {
 		st = &indexState{uidValidity: a.store.nextUIDValidity(), uidNext: 1, msgs: map[uint32]*message{}}
-		if err := writeIndex(dir, st.uidValidity, st.uidNext, nil, &st.modseqs); err != nil {
+		if err := writeIndex(dir, st.uidValidity, st.uidNext, nil, &st.modseqs, &st.vocab); err != nil {
 			return nil, err
 		}
 	}
 	f.uidValidity, f.uidNext, f.records, f.ms = st.uidValidity, st.uidNext, st.records, st.modseqs
 	f.ms.reserved = f.ms.highest // from a reservation on, if the index holds one
+	f.vocab = st.vocab
 	a.store.seenUIDValidity(st.uidValidity)
 	for _, m := range st.msgs {
 		m.id = a.store.ids.Add(1)
@@ -130,7 +132,7 @@ func (a *account) upgradeIndex(f *folder) error {
 	}
 	f.ms.lowWater = f.ms.highest
 	f.records = len(f.msgs) + len(f.ms.expunged) + 4
-	return writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms)
+	return writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab)
 }
 
 // rescan reconciles f with its cur/ and new/ directories when another
@@ -275,9 +277,9 @@ func (a *account) log(f *folder, records string, sync bool) error {
 		records, sync = r+records, true
 	}
 	f.records += countLines(records)
-	live := len(f.msgs) + len(f.ms.expunged)
+	live := len(f.msgs) + len(f.ms.expunged) + len(f.vocab.words)
 	if f.records > 2*live+256 {
-		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms); err != nil {
+		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab); err != nil {
 			return err
 		}
 		f.records = live + 3

@@ -24,6 +24,7 @@ import (
 //	+	<uid>	<internaldate>	<size>	<base>	<keywords>	<modseq>	<flag letters>
 //	-	<uid>	<modseq>                   message expunged at modseq
 //	f	<uid>	<modseq>	<flag letters>	<keywords>   flags changed
+//	w	<keyword>                          in the vocabulary (vocab.go)
 //
 // Older versions wrote "+" without the last two fields, "-" without the
 // modseq and "k <uid> <keywords>"; such an index is read (MODSEQ 1 for
@@ -47,6 +48,7 @@ type indexState struct {
 	msgs        map[uint32]*message
 	records     int
 	modseqs     modseqs
+	vocab       vocab // keyword vocabulary (vocab.go)
 	// legacy is set when a record lacks the fields of MODSEQ: the index
 	// is rewritten in today's format once loaded.
 	legacy bool
@@ -117,6 +119,10 @@ func (st *indexState) apply(f []string) error {
 	if f[0] == "h" || f[0] == "l" {
 		return st.applyModSeq(f)
 	}
+	if f[0] == "w" && len(f) == 2 && validKeyword(f[1]) {
+		st.vocab.learn(f[1:])
+		return nil
+	}
 	uid64, err := strconv.ParseUint(f[1], 10, 32)
 	if err != nil || uid64 == 0 {
 		return errCorruptIndex
@@ -135,11 +141,13 @@ func (st *indexState) apply(f []string) error {
 			return err
 		}
 		st.modseqs.seen(ms)
+		st.vocab.learn(splitKeywords(f[4]))
 		if m := st.msgs[uid]; m != nil {
 			m.modseq, m.info, m.keywords = ms, f[3], splitKeywords(f[4])
 		}
 	case f[0] == "k" && len(f) == 3:
 		st.legacy = true
+		st.vocab.learn(splitKeywords(f[2]))
 		if m := st.msgs[uid]; m != nil {
 			m.keywords = splitKeywords(f[2])
 		}
@@ -173,6 +181,7 @@ func (st *indexState) applyAdd(uid uint32, f []string) error {
 		return errCorruptIndex
 	}
 	m := &message{uid: uid, date: date, size: size, base: f[4], keywords: splitKeywords(f[5])}
+	st.vocab.learn(m.keywords)
 	if len(f) == 8 {
 		ms, err := parseModSeq(f[6])
 		if err != nil {
@@ -252,7 +261,7 @@ func appendIndex(dir string, records string, sync bool) error {
 
 // writeIndex replaces the log with a compact one: temp file, fsync,
 // rename, fsync the directory.
-func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message, ms *modseqs) error {
+func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message, ms *modseqs, v *vocab) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\t1\t%d\nn\t%d\n", indexMagic, uidValidity, uidNext)
 	if h := max(ms.highest, ms.reserved); h > 0 {
@@ -267,6 +276,7 @@ func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message, ms *mo
 	for _, e := range ms.expunged {
 		b.WriteString(removeRecord(e.uid, e.modseq))
 	}
+	b.WriteString(v.records())
 	tmp := filepath.Join(dir, indexName+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -88,6 +88,7 @@ func (m *modseqs) logExpunge(uid uint32, ms uint64) {
 // touch gives m the folder's next MODSEQ (its flags changed) and
 // returns the index record that makes it durable.
 func (f *folder) touch(m *message) string {
+	f.vocab.learn(m.keywords)
 	m.modseq = f.ms.next()
 	m.infoKnown = true
 	return flagsRecord(m)
@@ -102,6 +103,7 @@ func (f *folder) expunged(m *message) string {
 
 // adopt gives a message the next MODSEQ as it enters the folder.
 func (f *folder) adopt(m *message) {
+	f.vocab.learn(m.keywords)
 	m.modseq = f.ms.next()
 	m.infoKnown = true
 }

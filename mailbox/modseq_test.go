@@ -180,7 +180,7 @@ func TestModSeqDurable(t *testing.T) {
 		}
 		// Compact the index by hand and go round again.
 		a, f, _ := s2.lockFolder(acct, Inbox)
-		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms); err != nil {
+		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab); err != nil {
 			t.Fatal(err)
 		}
 		a.mu.Unlock()

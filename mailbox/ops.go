@@ -36,7 +36,10 @@ type Snapshot struct {
 	// HighestModSeq is the folder's HIGHESTMODSEQ (RFC 7162): durable,
 	// unlike ModSeq, which is a counter of this process.
 	HighestModSeq uint64
-	Messages      []MessageInfo // ascending UID
+	// Keywords is the folder's keyword vocabulary (vocab.go): every
+	// keyword its messages have carried, also those no message has now.
+	Keywords []string
+	Messages []MessageInfo // ascending UID
 }
 
 // bump records a change in f.
@@ -66,7 +69,7 @@ func (s *Store) Messages(account, folder string) (*Snapshot, error) {
 	}
 	defer a.mu.Unlock()
 	snap := &Snapshot{UIDValidity: f.uidValidity, UIDNext: f.uidNext, ModSeq: f.modseq,
-		HighestModSeq: f.ms.highest, Messages: make([]MessageInfo, len(f.msgs))}
+		HighestModSeq: f.ms.highest, Keywords: append([]string(nil), f.vocab.words...), Messages: make([]MessageInfo, len(f.msgs))}
 	for i, m := range f.msgs {
 		snap.Messages[i] = m.info2()
 	}
