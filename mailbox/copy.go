@@ -133,7 +133,7 @@ func (s *Store) Move(account, src string, uids []uint32, dst string) (CopyResult
 			continue
 		}
 		a.detach(from, m)
-		removed.WriteString(removeRecord(m.uid))
+		removed.WriteString(from.expunged(m))
 		c.uid = to.uidNext
 		to.uidNext++
 		a.insert(to, c)

@@ -23,12 +23,17 @@ type message struct {
 	keywords []string
 	date     time.Time // INTERNALDATE
 	size     int64
+	modseq   uint64 // MODSEQ (modseq.go)
+	// infoKnown: info holds the flag letters of modseq, as the index
+	// recorded them (false for an index of an older version).
+	infoKnown bool
 }
 
 func (m *message) path(dir string) string { return filepath.Join(dir, m.sub, m.name) }
 
 func (m *message) info2() MessageInfo {
-	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords), Name: m.base}
+	return MessageInfo{UID: m.uid, Size: m.size, InternalDate: m.date, Flags: flagsOf(m.info, m.keywords), Name: m.base,
+		ModSeq: m.modseq}
 }
 
 // folder is one loaded Maildir folder. All fields are guarded by the
@@ -46,6 +51,8 @@ type folder struct {
 	modseq      uint64 // bumped on every change; sessions compare it
 	recent      uint32 // \Recent boundary (recent.go), once recentSet
 	recentSet   bool
+	ms          modseqs // MODSEQs (modseq.go), durable in the index
+	vocab       vocab   // keywords ever used (vocab.go)
 }
 
 // find returns the message with uid, or nil.
@@ -86,11 +93,13 @@ func (a *account) openFolder(name string) (*folder, error) {
 	}
 	if st == nil {
 		st = &indexState{uidValidity: a.store.nextUIDValidity(), uidNext: 1, msgs: map[uint32]*message{}}
-		if err := writeIndex(dir, st.uidValidity, st.uidNext, nil); err != nil {
+		if err := writeIndex(dir, st.uidValidity, st.uidNext, nil, &st.modseqs, &st.vocab); err != nil {
 			return nil, err
 		}
 	}
-	f.uidValidity, f.uidNext, f.records = st.uidValidity, st.uidNext, st.records
+	f.uidValidity, f.uidNext, f.records, f.ms = st.uidValidity, st.uidNext, st.records, st.modseqs
+	f.ms.reserved = f.ms.highest // from a reservation on, if the index holds one
+	f.vocab = st.vocab
 	a.store.seenUIDValidity(st.uidValidity)
 	for _, m := range st.msgs {
 		m.id = a.store.ids.Add(1)
@@ -105,7 +114,25 @@ func (a *account) openFolder(name string) (*folder, error) {
 		return nil, err
 	}
 	f.recentFrom() // mail from here on is recent until a session claims it
+	if st.legacy {
+		return f, a.upgradeIndex(f)
+	}
 	return f, nil
+}
+
+// upgradeIndex rewrites the index of an older version, which had no
+// MODSEQs: its messages get MODSEQ 1 and the expunges it recorded are
+// forgotten (ExpungedSince then answers with every absent UID).
+func (a *account) upgradeIndex(f *folder) error {
+	f.ms.seen(1)
+	for _, m := range f.msgs {
+		if m.modseq == 0 {
+			m.modseq, m.infoKnown = 1, true
+		}
+	}
+	f.ms.lowWater = f.ms.highest
+	f.records = len(f.msgs) + len(f.ms.expunged) + 4
+	return writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab)
 }
 
 // rescan reconciles f with its cur/ and new/ directories when another
@@ -148,18 +175,34 @@ func (a *account) rescan(f *folder) error {
 	}
 	var records strings.Builder
 	records.WriteString(a.dropMissing(f, found))
-	for _, m := range f.msgs {
-		if d := found[m.base]; d != nil && (d.sub != m.sub || d.name != m.name) {
-			m.sub, m.name, m.info = d.sub, d.name, d.info
-			a.bump(f)
-		}
-	}
+	records.WriteString(a.renamed(f, found))
 	records.WriteString(a.addFresh(f, fresh))
 	f.newStamp, f.curStamp = ns.ModTime(), cs.ModTime()
 	if records.Len() == 0 {
 		return nil
 	}
 	return a.logRecords(f, records.String())
+}
+
+// renamed takes the names of files that another program renamed (or
+// that f does not know yet, when it was just read from the index); a
+// message whose flag letters differ from those its MODSEQ was given for
+// gets a new MODSEQ. It returns the index records.
+func (a *account) renamed(f *folder, found map[string]*message) string {
+	var records strings.Builder
+	for _, m := range f.msgs {
+		d := found[m.base]
+		if d == nil || (d.sub == m.sub && d.name == m.name) {
+			continue
+		}
+		flagsChanged := d.info != m.info && (m.sub != "" || m.infoKnown)
+		m.sub, m.name, m.info = d.sub, d.name, d.info
+		if flagsChanged {
+			records.WriteString(f.touch(m))
+		}
+		a.bump(f)
+	}
+	return records.String()
 }
 
 // dropMissing removes messages whose files are gone and returns their
@@ -169,7 +212,7 @@ func (a *account) dropMissing(f *folder, found map[string]*message) string {
 	kept := f.msgs[:0]
 	for _, m := range f.msgs {
 		if found[m.base] == nil {
-			records.WriteString(removeRecord(m.uid))
+			records.WriteString(f.expunged(m))
 			delete(f.byBase, m.base)
 			a.usage -= m.size
 			a.bump(f)
@@ -203,34 +246,46 @@ func (a *account) addFresh(f *folder, fresh []*message) string {
 		}
 		m.uid = f.uidNext
 		f.uidNext++
-		records.WriteString(addRecord(m))
 		a.insert(f, m)
+		records.WriteString(addRecord(m))
 	}
 	return records.String()
 }
 
 // insert adds m (whose UID is the highest) to f.
+// It gets the folder's next MODSEQ.
 func (a *account) insert(f *folder, m *message) {
 	m.id = a.store.ids.Add(1)
+	f.adopt(m)
 	f.msgs = append(f.msgs, m)
 	f.byBase[m.base] = m
 	a.usage += m.size
 	a.bump(f)
 }
 
-// logRecords appends to the index, compacting it when it has grown to
-// more than twice the live records, and wakes watchers.
+// logRecords appends to the index and fsyncs it, compacting it when it
+// has grown to more than twice the live records, and wakes watchers.
 func (a *account) logRecords(f *folder, records string) error {
+	return a.log(f, records, true)
+}
+
+// log is logRecords; without sync the records are only written, which a
+// SIGKILL cannot undo but a power loss can (see modseq.go's reserve).
+func (a *account) log(f *folder, records string, sync bool) error {
 	defer a.notify()
+	if r := f.ms.reserve(); r != "" {
+		records, sync = r+records, true
+	}
 	f.records += countLines(records)
-	if f.records > 2*len(f.msgs)+256 {
-		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs); err != nil {
+	live := len(f.msgs) + len(f.ms.expunged) + len(f.vocab.words)
+	if f.records > 2*live+256 {
+		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab); err != nil {
 			return err
 		}
-		f.records = len(f.msgs) + 1
+		f.records = live + 3
 		return nil
 	}
-	return appendIndex(f.dir, records)
+	return appendIndex(f.dir, records, sync)
 }
 
 func countLines(s string) int {

@@ -27,6 +27,8 @@ type FolderStatus struct {
 	UIDNext     uint32
 	UIDValidity uint32
 	Size        int64
+	// HighestModSeq is the folder's HIGHESTMODSEQ (RFC 7162, modseq.go).
+	HighestModSeq uint64
 }
 
 // Folders lists the account's folders, INBOX first, then by name.
@@ -292,7 +294,8 @@ func (s *Store) Status(account, name string) (FolderStatus, error) {
 	if err != nil {
 		return FolderStatus{}, err
 	}
-	st := FolderStatus{Messages: uint32(len(f.msgs)), UIDNext: f.uidNext, UIDValidity: f.uidValidity}
+	st := FolderStatus{Messages: uint32(len(f.msgs)), UIDNext: f.uidNext, UIDValidity: f.uidValidity,
+		HighestModSeq: f.ms.highest}
 	recent := f.recentFrom()
 	for _, m := range f.msgs {
 		if m.uid >= recent {

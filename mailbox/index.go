@@ -19,14 +19,23 @@ import (
 //
 //	mailgate-index	1	<uidvalidity>      header, first line
 //	n	<uidnext>                          UIDNEXT at least this
-//	+	<uid>	<internaldate>	<size>	<base>	<keywords>
-//	-	<uid>                              message gone
-//	k	<uid>	<keywords>                 keywords replaced
+//	h	<modseq>                           HIGHESTMODSEQ at least this (reserve)
+//	l	<modseq>                           expunges up to this are forgotten
+//	+	<uid>	<internaldate>	<size>	<base>	<keywords>	<modseq>	<flag letters>
+//	-	<uid>	<modseq>                   message expunged at modseq
+//	f	<uid>	<modseq>	<flag letters>	<keywords>   flags changed
+//	w	<keyword>                          in the vocabulary (vocab.go)
+//
+// Older versions wrote "+" without the last two fields, "-" without the
+// modseq and "k <uid> <keywords>"; such an index is read (MODSEQ 1 for
+// its messages, its expunges forgotten) and rewritten at once.
 //
 // The Maildir file names stay the truth for which messages exist and for
 // their system flags; the index adds what file names cannot hold: UIDs,
-// UIDVALIDITY, UIDNEXT, keywords and INTERNALDATE. The log is rewritten
-// (compacted) atomically when dead records outnumber live ones.
+// UIDVALIDITY, UIDNEXT, keywords, INTERNALDATE and MODSEQs (modseq.go),
+// with the flag letters each MODSEQ was given for, so that a rename by
+// another program while mailgate was down is seen as a change. The log is
+// rewritten (compacted) atomically when dead records outnumber live ones.
 const indexName = "mailgate-index"
 
 const indexMagic = "mailgate-index"
@@ -38,6 +47,11 @@ type indexState struct {
 	uidNext     uint32
 	msgs        map[uint32]*message
 	records     int
+	modseqs     modseqs
+	vocab       vocab // keyword vocabulary (vocab.go)
+	// legacy is set when a record lacks the fields of MODSEQ: the index
+	// is rewritten in today's format once loaded.
+	legacy bool
 }
 
 // readIndex loads a folder's index. A missing file returns (nil, nil); a
@@ -102,6 +116,13 @@ func (st *indexState) apply(f []string) error {
 	if len(f) < 2 {
 		return errCorruptIndex
 	}
+	if f[0] == "h" || f[0] == "l" {
+		return st.applyModSeq(f)
+	}
+	if f[0] == "w" && len(f) == 2 && validKeyword(f[1]) {
+		st.vocab.learn(f[1:])
+		return nil
+	}
 	uid64, err := strconv.ParseUint(f[1], 10, 32)
 	if err != nil || uid64 == 0 {
 		return errCorruptIndex
@@ -110,17 +131,23 @@ func (st *indexState) apply(f []string) error {
 	switch {
 	case f[0] == "n" && len(f) == 2:
 		st.uidNext = max(st.uidNext, uid)
-	case f[0] == "+" && len(f) == 6:
-		date, err1 := time.Parse(time.RFC3339, f[2])
-		size, err2 := strconv.ParseInt(f[3], 10, 64)
-		if err1 != nil || err2 != nil || f[4] == "" {
-			return errCorruptIndex
+	case f[0] == "+" && (len(f) == 6 || len(f) == 8):
+		return st.applyAdd(uid, f)
+	case f[0] == "-" && (len(f) == 2 || len(f) == 3):
+		return st.applyRemove(uid, f)
+	case f[0] == "f" && len(f) == 5:
+		ms, err := parseModSeq(f[2])
+		if err != nil {
+			return err
 		}
-		st.msgs[uid] = &message{uid: uid, date: date, size: size, base: f[4], keywords: splitKeywords(f[5])}
-		st.uidNext = max(st.uidNext, uid+1)
-	case f[0] == "-" && len(f) == 2:
-		delete(st.msgs, uid)
+		st.modseqs.seen(ms)
+		st.vocab.learn(splitKeywords(f[4]))
+		if m := st.msgs[uid]; m != nil {
+			m.modseq, m.info, m.keywords = ms, f[3], splitKeywords(f[4])
+		}
 	case f[0] == "k" && len(f) == 3:
+		st.legacy = true
+		st.vocab.learn(splitKeywords(f[2]))
 		if m := st.msgs[uid]; m != nil {
 			m.keywords = splitKeywords(f[2])
 		}
@@ -128,6 +155,72 @@ func (st *indexState) apply(f []string) error {
 		return errCorruptIndex
 	}
 	return nil
+}
+
+// applyModSeq reads an "h" or "l" record.
+func (st *indexState) applyModSeq(f []string) error {
+	if len(f) != 2 {
+		return errCorruptIndex
+	}
+	ms, err := parseModSeq(f[1])
+	if err != nil {
+		return err
+	}
+	st.modseqs.seen(ms)
+	if f[0] == "l" {
+		st.modseqs.lowWater = max(st.modseqs.lowWater, ms)
+	}
+	return nil
+}
+
+// applyAdd reads a "+" record.
+func (st *indexState) applyAdd(uid uint32, f []string) error {
+	date, err1 := time.Parse(time.RFC3339, f[2])
+	size, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || f[4] == "" {
+		return errCorruptIndex
+	}
+	m := &message{uid: uid, date: date, size: size, base: f[4], keywords: splitKeywords(f[5])}
+	st.vocab.learn(m.keywords)
+	if len(f) == 8 {
+		ms, err := parseModSeq(f[6])
+		if err != nil {
+			return err
+		}
+		m.modseq, m.info, m.infoKnown = ms, f[7], true
+		st.modseqs.seen(ms)
+	} else {
+		st.legacy = true
+	}
+	st.msgs[uid] = m
+	st.uidNext = max(st.uidNext, uid+1)
+	return nil
+}
+
+// applyRemove reads a "-" record; one without a MODSEQ (older versions)
+// makes every expunge so far unknown.
+func (st *indexState) applyRemove(uid uint32, f []string) error {
+	delete(st.msgs, uid)
+	if len(f) == 2 {
+		st.legacy = true
+		st.modseqs.lowWater = st.modseqs.highest
+		return nil
+	}
+	ms, err := parseModSeq(f[2])
+	if err != nil {
+		return err
+	}
+	st.modseqs.seen(ms)
+	st.modseqs.logExpunge(uid, ms)
+	return nil
+}
+
+func parseModSeq(s string) (uint64, error) {
+	ms, err := strconv.ParseUint(s, 10, 63)
+	if err != nil || ms == 0 {
+		return 0, errCorruptIndex
+	}
+	return ms, nil
 }
 
 func splitKeywords(s string) []string {
@@ -138,24 +231,26 @@ func splitKeywords(s string) []string {
 }
 
 func addRecord(m *message) string {
-	return fmt.Sprintf("+\t%d\t%s\t%d\t%s\t%s\n", m.uid, m.date.Format(time.RFC3339), m.size, m.base, strings.Join(m.keywords, " "))
+	return fmt.Sprintf("+\t%d\t%s\t%d\t%s\t%s\t%d\t%s\n", m.uid, m.date.Format(time.RFC3339), m.size, m.base,
+		strings.Join(m.keywords, " "), m.modseq, m.info)
 }
 
-func removeRecord(uid uint32) string { return fmt.Sprintf("-\t%d\n", uid) }
+func removeRecord(uid uint32, modseq uint64) string { return fmt.Sprintf("-\t%d\t%d\n", uid, modseq) }
 
-func keywordRecord(m *message) string {
-	return fmt.Sprintf("k\t%d\t%s\n", m.uid, strings.Join(m.keywords, " "))
+// flagsRecord records a message's new flags and the MODSEQ they got.
+func flagsRecord(m *message) string {
+	return fmt.Sprintf("f\t%d\t%d\t%s\t%s\n", m.uid, m.modseq, m.info, strings.Join(m.keywords, " "))
 }
 
-// appendIndex adds records to the log and fsyncs it, so a UID handed to a
-// client is never handed out again after a crash.
-func appendIndex(dir string, records string) error {
+// appendIndex adds records to the log and, with sync, fsyncs it, so a
+// UID handed to a client is never handed out again after a crash.
+func appendIndex(dir string, records string, sync bool) error {
 	f, err := rawfile.Open(filepath.Join(dir, indexName), os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteString(records)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -166,12 +261,22 @@ func appendIndex(dir string, records string) error {
 
 // writeIndex replaces the log with a compact one: temp file, fsync,
 // rename, fsync the directory.
-func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message) error {
+func writeIndex(dir string, uidValidity, uidNext uint32, msgs []*message, ms *modseqs, v *vocab) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\t1\t%d\nn\t%d\n", indexMagic, uidValidity, uidNext)
+	if h := max(ms.highest, ms.reserved); h > 0 {
+		fmt.Fprintf(&b, "h\t%d\n", h)
+	}
+	if ms.lowWater > 0 {
+		fmt.Fprintf(&b, "l\t%d\n", ms.lowWater)
+	}
 	for _, m := range msgs {
 		b.WriteString(addRecord(m))
 	}
+	for _, e := range ms.expunged {
+		b.WriteString(removeRecord(e.uid, e.modseq))
+	}
+	b.WriteString(v.records())
 	tmp := filepath.Join(dir, indexName+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

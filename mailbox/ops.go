@@ -21,6 +21,9 @@ type MessageInfo struct {
 	// stays the same for the message's whole life (flag changes, a MOVE,
 	// a new UIDVALIDITY) and no other message of the account ever gets it.
 	Name string
+	// ModSeq is the message's MODSEQ (RFC 7162; modseq.go): above 0,
+	// raised on every change of its flags, never lowered.
+	ModSeq uint64
 }
 
 // Snapshot is a folder's state at one moment.
@@ -29,7 +32,13 @@ type Snapshot struct {
 	UIDNext     uint32
 	// ModSeq changes whenever anything in the folder changes; sessions
 	// compare it to skip work when nothing did.
-	ModSeq   uint64
+	ModSeq uint64
+	// HighestModSeq is the folder's HIGHESTMODSEQ (RFC 7162): durable,
+	// unlike ModSeq, which is a counter of this process.
+	HighestModSeq uint64
+	// Keywords is the folder's keyword vocabulary (vocab.go): every
+	// keyword its messages have carried, also those no message has now.
+	Keywords []string
 	Messages []MessageInfo // ascending UID
 }
 
@@ -60,7 +69,7 @@ func (s *Store) Messages(account, folder string) (*Snapshot, error) {
 	}
 	defer a.mu.Unlock()
 	snap := &Snapshot{UIDValidity: f.uidValidity, UIDNext: f.uidNext, ModSeq: f.modseq,
-		Messages: make([]MessageInfo, len(f.msgs))}
+		HighestModSeq: f.ms.highest, Keywords: append([]string(nil), f.vocab.words...), Messages: make([]MessageInfo, len(f.msgs))}
 	for i, m := range f.msgs {
 		snap.Messages[i] = m.info2()
 	}
@@ -137,44 +146,14 @@ const (
 )
 
 // SetFlags changes the flags of the messages with the given UIDs (missing
-// ones are skipped) and returns the messages' new state. System flags go
-// into the file names, keywords into the index.
+// ones are skipped) and returns the messages' new state (see setFlags).
 func (s *Store) SetFlags(account, folder string, uids []uint32, op FlagOp, flags []string) ([]MessageInfo, error) {
 	a, f, err := s.lockFolder(account, folder)
 	if err != nil {
 		return nil, err
 	}
 	defer a.mu.Unlock()
-	letters, keywords := splitFlags(flags)
-	var out []MessageInfo
-	var records strings.Builder
-	var firstErr error
-	for _, uid := range uids {
-		m := f.find(uid)
-		if m == nil {
-			continue
-		}
-		info, kws := applyFlags(m.info, m.keywords, op, letters, keywords)
-		if info != m.info || m.sub == "new" {
-			if err := a.renameFlags(f, m, info); err != nil {
-				firstErr = errors.Join(firstErr, err)
-				continue
-			}
-		}
-		if !sameKeywords(kws, m.keywords) {
-			m.keywords = kws
-			records.WriteString(keywordRecord(m))
-			a.bump(f)
-		}
-		out = append(out, m.info2())
-	}
-	f.restamp()
-	if records.Len() > 0 {
-		firstErr = errors.Join(firstErr, a.logRecords(f, records.String()))
-	} else {
-		a.notify()
-	}
-	return out, firstErr
+	return a.setFlags(f, uids, op, flags)
 }
 
 // renameFlags moves a message's file to cur/<base>:2,<info>.
@@ -325,7 +304,7 @@ func (s *Store) remove(account, folder string, match func(*message) bool) ([]uin
 			continue
 		}
 		gone = append(gone, m.uid)
-		records.WriteString(removeRecord(m.uid))
+		records.WriteString(f.expunged(m))
 		delete(f.byBase, m.base)
 		a.usage -= m.size
 	}

@@ -27,19 +27,28 @@ func keywordsOf(flags []string) []string {
 	return out
 }
 
-// learnKeywords adds the keywords of msgs to the view's vocabulary and
-// reports whether any was new.
-func (v *view) learnKeywords(msgs []mailbox.MessageInfo) bool {
+// learnKeywords adds the keywords of msgs, and the folder's vocabulary
+// (Snapshot.Keywords: also keywords no message carries any more, so
+// that sessions that selected the folder at different times announce
+// the same ones), to the view's vocabulary and reports whether any was
+// new.
+func (v *view) learnKeywords(msgs []mailbox.MessageInfo, vocab ...string) bool {
 	if v.keywords == nil {
 		v.keywords = map[string]string{}
 	}
 	grew := false
+	learn := func(k string) {
+		if _, ok := v.keywords[strings.ToLower(k)]; !ok {
+			v.keywords[strings.ToLower(k)] = k
+			grew = true
+		}
+	}
+	for _, k := range vocab {
+		learn(k)
+	}
 	for _, m := range msgs {
 		for _, k := range keywordsOf(m.Flags) {
-			if _, ok := v.keywords[strings.ToLower(k)]; !ok {
-				v.keywords[strings.ToLower(k)] = k
-				grew = true
-			}
+			learn(k)
 		}
 	}
 	return grew
@@ -128,8 +137,8 @@ func (v *view) withRecent(uid uint32, flags []string) []string {
 }
 
 // writeFlagsUpdate announces the grown vocabulary (Poll's output).
-func (v *view) writeFlagsUpdate(w *imapserver.UpdateWriter, msgs []mailbox.MessageInfo) error {
-	if !v.learnKeywords(msgs) {
+func (v *view) writeFlagsUpdate(w *imapserver.UpdateWriter, msgs []mailbox.MessageInfo, vocab []string) error {
+	if !v.learnKeywords(msgs, vocab...) {
 		return nil
 	}
 	return w.WriteMailboxFlags(v.mailboxFlags())

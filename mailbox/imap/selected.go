@@ -56,7 +56,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		stop()
 		return nil, s.imapError(err)
 	}
-	v.learnKeywords(snap.Messages)
+	v.learnKeywords(snap.Messages, snap.Keywords...)
 	data := &goimap.SelectData{
 		Flags:          v.mailboxFlags(),
 		PermanentFlags: v.permanentFlags(),
@@ -108,7 +108,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err != nil {
 		return nil
 	}
-	if err := v.writeFlagsUpdate(w, snap.Messages); err != nil {
+	if err := v.writeFlagsUpdate(w, snap.Messages, snap.Keywords); err != nil {
 		return err
 	}
 	var next []viewMsg
