@@ -38,7 +38,7 @@ func TestClientMistakeReplies(t *testing.T) {
 		{cmd: "COPY 0 INBOX", want: seqSet("0")},
 		{cmd: "SEARCH FOOBAR", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "FOOBAR"); message numbers and UIDs start at 1`},
 		{cmd: "SEARCH UID 0", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "0"); message numbers and UIDs start at 1`},
-		{cmd: "SEARCH SINCE yesterday", want: `BAD [CLIENTBUG] SEARCH syntax error: in date: parsing time "yesterday" as "2-Jan-2006": cannot parse "yesterday" as "2"`},
+		{cmd: "SEARCH SINCE yesterday", want: `BAD [CLIENTBUG] SEARCH syntax error: SINCE needs a date such as 1-Feb-2024, not "yesterday"`},
 		// Not mistakes: a set that matches no message copies nothing (the
 		// empty COPYUID that imapserver cannot write answered SERVERBUG).
 		{cmd: "COPY 5 INBOX", want: "OK COPY completed"},
@@ -52,10 +52,13 @@ func TestClientMistakeReplies(t *testing.T) {
 		{cmd: "STATUS &AC8- (MESSAGES)", want: badUTF7},
 		{cmd: `LIST "" &AC8-`, want: badUTF7},
 		{cmd: "SUBSCRIBE &AC8-", want: badUTF7},
-		{cmd: "APPEND &AC8- {13+}\r\nz2 DELETE Old", want: badUTF7, bye: true}, // the literal must not run
-		{cmd: "CREATE {3+}\r\na\x00b", want: badUTF7, bye: true},
-		{cmd: "CREATE {4+}\r\na\r\nb", want: badUTF7, bye: true},
-		{cmd: "SELECT {4}\r\na\r\nb", want: badUTF7, bye: true},
+		// A literal is read whole before its command runs, so a mistake in
+		// one leaves the session in step: it goes on (imapserver's had to
+		// be closed), and the APPEND literal never runs.
+		{cmd: "APPEND &AC8- {13+}\r\nz2 DELETE Old", want: badUTF7},
+		{cmd: "CREATE {3+}\r\na\x00b", want: badUTF7},
+		{cmd: "CREATE {4+}\r\na\r\nb", want: badUTF7},
+		{cmd: "SELECT {4}\r\na\r\nb", want: badUTF7},
 	}
 	for i, c := range cases {
 		conn := dialRaw(t, env.tlsAddr, true)
@@ -81,7 +84,7 @@ func TestClientMistakeReplies(t *testing.T) {
 		conn.send("z NOOP\r\n")
 		next := conn.line()
 		switch {
-		case c.bye && next != "* BYE "+literalRefused:
+		case c.bye && !strings.HasPrefix(next, "* BYE "):
 			t.Errorf("%q: after the reply %q, want BYE", c.cmd, next)
 		case !c.bye && next != "z OK NOOP completed":
 			t.Errorf("%q: the session did not go on: %q", c.cmd, next)

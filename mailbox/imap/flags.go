@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailgate/mailbox"
 )
@@ -128,9 +127,9 @@ func (v *view) withRecent(uid uint32, flags []string) []string {
 }
 
 // writeFlagsUpdate announces the grown vocabulary (Poll's output).
-func (v *view) writeFlagsUpdate(w *imapserver.UpdateWriter, msgs []mailbox.MessageInfo) error {
+func (v *view) writeFlagsUpdate(w *updateWriter, msgs []mailbox.MessageInfo) error {
 	if !v.learnKeywords(msgs) {
 		return nil
 	}
-	return w.WriteMailboxFlags(v.mailboxFlags())
+	return w.WriteMailboxFlags(v.mailboxFlags(), v.permanentFlags())
 }

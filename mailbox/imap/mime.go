@@ -44,7 +44,7 @@ func bodyStructure(data []byte, p *mimetree.Part) goimap.BodyStructure {
 		bs.Type, bs.Subtype = "application", "octet-stream"
 	case p.Message != nil:
 		bs.MessageRFC822 = &goimap.BodyStructureMessageRFC822{
-			Envelope:      imapserver.ExtractEnvelope(p.Message.Header),
+			Envelope:      goEnvelope(envelope(p.Message.Header)),
 			BodyStructure: bodyStructure(data, p.Message),
 			NumLines:      int64(p.Lines()),
 		}

@@ -154,7 +154,7 @@ func firstAddress(c *candidate, field string, display bool) string {
 
 // sortCommand answers SORT and UID SORT, with ESORT's RETURN options
 // (RFC 5267) in an ESEARCH reply.
-func (f *front) sortCommand(c *command, uid bool) []string {
+func (f *conn) sortCommand(c *command, uid bool) []string {
 	var keys []sortKey
 	var ret []string // nil: a plain SORT reply
 	found, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
@@ -266,7 +266,7 @@ func orderedSet(nums []uint32) string {
 // comes before the charset (sort criteria, algorithm), then the charset
 // and search keys; it returns the matching messages or the whole
 // tagged refusal.
-func (f *front) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
+func (f *conn) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
 	if f.sess.sel == nil {
 		return nil, c.tag + " BAD No mailbox selected; SELECT one first"
 	}
