@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
+
+	"mailgate/mailbox"
 )
 
 // APPEND, with MULTIAPPEND (RFC 3502: several messages in one command,
@@ -48,7 +50,11 @@ func (c *conn) cmdAppend(cmd *command) error {
 		if err := c.nextMessage(cmd, args); err != nil {
 			return err
 		}
-		if args.end() {
+		if cmd.stream == nil { // the command's last line
+			if !args.end() {
+				c.undoAppend(name, uids)
+				return c.bad(cmd, fmt.Errorf("unexpected text after the message"))
+			}
 			break
 		}
 	}
@@ -99,12 +105,16 @@ func (c *conn) appendOne(cmd *command, name string, m appendItem) (*goimap.Appen
 		c.write("+ Ready for literal data")
 	}
 	body := io.LimitReader(c.br, lit.size)
-	data, err := c.sess.Append(name, body, &goimap.AppendOptions{Flags: m.flags, Time: m.date})
+	var data io.Reader = body
+	if lit.binary {
+		data = mailbox.Binary{Reader: body} // stored as sent (RFC 3516)
+	}
+	res, err := c.sess.Append(name, data, &goimap.AppendOptions{Flags: m.flags, Time: m.date})
 	if _, derr := io.Copy(io.Discard, body); derr != nil {
 		return nil, derr // the client went away in the middle
 	}
 	cmd.stream = &literal{} // read: skipMessages has nothing left of it
-	return data, err
+	return res, err
 }
 
 // nextMessage reads what follows a message's data: the end of the

@@ -39,6 +39,9 @@ func (c *conn) cmdList(cmd *command) error {
 	if err != nil {
 		return c.bad(cmd, err)
 	}
+	if o.SelectRecursiveMatch && !o.SelectSubscribed {
+		return c.bad(cmd, fmt.Errorf("RECURSIVEMATCH needs another selection option, such as SUBSCRIBED"))
+	}
 	if lsub {
 		o.SelectSubscribed = true
 	}
@@ -49,6 +52,11 @@ func (c *conn) cmdList(cmd *command) error {
 		if patterns[i], err = c.decodePattern(patterns[i]); err != nil {
 			return c.finish(cmd, err, "")
 		}
+	}
+	if !lsub && len(patterns) == 1 && patterns[0] == "" {
+		// The hierarchy delimiter and root (RFC 3501 §6.3.8).
+		c.write(`* LIST (\Noselect) "/" ""`)
+		return c.finish(cmd, nil, "LIST completed")
 	}
 	c.sess.lsub = lsub
 	err = c.sess.List(&listWriter{c: c, lsub: lsub, status: o.ReturnStatus != nil}, ref, patterns, &o)

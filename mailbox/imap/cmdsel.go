@@ -20,14 +20,6 @@ func (c *conn) poll(allowExpunge bool) error {
 	return c.sess.Poll(&updateWriter{c: c, allowExpunge: allowExpunge}, allowExpunge)
 }
 
-// done polls, then writes the tagged reply of a selected-state command.
-func (c *conn) done(cmd *command, err error, ok string) error {
-	if perr := c.poll(!slices.Contains([]string{"FETCH", "STORE", "SEARCH"}, cmd.name)); perr != nil {
-		return perr
-	}
-	return c.finish(cmd, err, ok)
-}
-
 // uidArgs returns the arguments after the command's words and whether
 // it is a UID command.
 func uidArgs(cmd *command) (*argReader, bool) {
@@ -58,7 +50,7 @@ func (c *conn) cmdExpunge(cmd *command) error {
 		return c.write(cmd.tag + " BAD " + cmd.name + ": unexpected arguments")
 	}
 	err := c.sess.Expunge(&expungeWriter{c: c}, uids)
-	return c.done(cmd, err, cmd.name+" completed")
+	return c.finish(cmd, err, cmd.name+" completed")
 }
 
 func (c *conn) cmdFetch(cmd *command) error {
@@ -68,7 +60,7 @@ func (c *conn) cmdFetch(cmd *command) error {
 		return c.bad(cmd, err)
 	}
 	err = c.sess.Fetch(&fetchWriter{c: c, req: req}, set, req.opts)
-	return c.done(cmd, err, cmd.name+" completed")
+	return c.finish(cmd, err, cmd.name+" completed")
 }
 
 func (c *conn) cmdStore(cmd *command) error {
@@ -78,7 +70,7 @@ func (c *conn) cmdStore(cmd *command) error {
 		return c.bad(cmd, err)
 	}
 	err = c.sess.Store(&fetchWriter{c: c, req: &fetchRequest{}}, set, flags, nil)
-	return c.done(cmd, err, cmd.name+" completed")
+	return c.finish(cmd, err, cmd.name+" completed")
 }
 
 // parseStore reads SP sequence-set SP [+|-]FLAGS[.SILENT] SP flags. An
@@ -156,14 +148,14 @@ func (c *conn) cmdCopy(cmd *command) error {
 	}
 	if strings.HasSuffix(cmd.name, "MOVE") {
 		err = c.sess.Move(&moveWriter{c: c}, set, dest)
-		return c.done(cmd, err, cmd.name+" completed")
+		return c.finish(cmd, err, cmd.name+" completed")
 	}
 	data, err := c.sess.Copy(set, dest)
 	ok := "COPY completed"
 	if data != nil {
 		ok = "[COPYUID " + utoa(data.UIDValidity) + " " + data.SourceUIDs.String() + " " + data.DestUIDs.String() + "] " + ok
 	}
-	return c.done(cmd, err, ok)
+	return c.finish(cmd, err, ok)
 }
 
 func (c *conn) cmdSearch(cmd *command) error {
@@ -189,7 +181,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 	c.srv.metrics.commands.WithLabelValues("SEARCH").Inc()
 	found, err := c.sess.find(&criteria)
 	if err != nil {
-		return c.done(cmd, err, "")
+		return c.finish(cmd, err, "")
 	}
 	nums := make([]uint32, len(found))
 	var uids goimap.UIDSet
@@ -204,7 +196,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 		c.sess.sel.searchRes = uids
 		ret = slices.DeleteFunc(ret, func(s string) bool { return s == "SAVE" })
 		if len(ret) == 0 {
-			return c.done(cmd, nil, cmd.name+" completed")
+			return c.finish(cmd, nil, cmd.name+" completed")
 		}
 	}
 	if ret == nil && c.rev2() {
@@ -219,7 +211,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 		}
 	}
 	c.write(line)
-	return c.done(cmd, nil, cmd.name+" completed")
+	return c.finish(cmd, nil, cmd.name+" completed")
 }
 
 // parseSearchReturn reads ESEARCH's RETURN (MIN MAX COUNT ALL SAVE);

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -172,8 +173,15 @@ func uidCommand(text []byte) string {
 }
 
 // finish writes the tagged reply of a command: OK with text, or the
-// refusal err stands for (session.imapError's *goimap.Error).
+// refusal err stands for (session.imapError's *goimap.Error). In the
+// selected state, what changed in the mailbox is told first.
 func (c *conn) finish(cmd *command, err error, ok string) error {
+	if errors.Is(err, errClosed) || clientGone(err) {
+		return err
+	}
+	if perr := c.poll(!slices.Contains([]string{"FETCH", "STORE", "SEARCH"}, cmd.name)); perr != nil {
+		return perr
+	}
 	if err == nil {
 		return c.write(cmd.tag + " OK " + ok)
 	}

@@ -3,6 +3,7 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"strings"
@@ -247,6 +248,12 @@ func writeSection(mw *msgWriter, f io.ReaderAt, size int64, bs *goimap.FetchItem
 	if !whole {
 		data, tree := m.tree()
 		buf := bodySection(data, tree, bs)
+		if bytes.IndexByte(buf, 0) >= 0 {
+			// A literal may not hold NUL (RFC 9051 §4.3): binary content
+			// stored from a literal8 APPEND is sent in base64, as Dovecot
+			// does; BINARY[] gives it as it is.
+			buf = base64Lines(buf)
+		}
 		return writeAll(mw.WriteBodySection(bs, int64(len(buf))), buf)
 	}
 	off, n := int64(0), size
@@ -278,4 +285,15 @@ func writeAll(wc io.WriteCloser, bufs ...[]byte) error {
 		}
 	}
 	return errors.Join(err, wc.Close())
+}
+
+// base64Lines encodes b in base64 lines of 76 characters.
+func base64Lines(b []byte) []byte {
+	enc := base64.StdEncoding.EncodeToString(b)
+	var out []byte
+	for len(enc) > 76 {
+		out = append(append(out, enc[:76]...), "\r\n"...)
+		enc = enc[76:]
+	}
+	return append(append(out, enc...), "\r\n"...)
 }
