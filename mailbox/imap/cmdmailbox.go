@@ -45,6 +45,7 @@ func (c *conn) decodeName(raw string) (string, error) {
 // could not be decoded, BAD for a syntax error.
 func (c *conn) argError(cmd *command, err error) error {
 	if _, ok := err.(*goimap.Error); ok {
+		c.refused = true
 		return c.finish(cmd, err, "")
 	}
 	return c.bad(cmd, err)

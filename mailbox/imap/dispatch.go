@@ -129,15 +129,15 @@ func (c *conn) dispatch(cmd *command) error {
 	c.cur, c.refused = cmd, false
 	err := h.run(c, cmd)
 	c.cur = nil
-	if err == nil && c.refused && cmd.nonSync {
+	if err == nil && c.refused && cmd.literal {
 		return c.closeWith(literalRefused)
 	}
 	return err
 }
 
 // literalRefused ends a connection whose malformed command carried a
-// non-synchronising literal: the client and we may not agree on where
-// that command ended, and what we took for its arguments must not run.
+// literal: the client and we may not agree on where that command
+// ended, and nothing it sent after must run as a command.
 const literalRefused = "A command carrying a literal was rejected; closing the connection to stay in step"
 
 // wrongState answers a command sent in a state it is not valid in,

@@ -24,9 +24,9 @@ type command struct {
 	// ends where it starts.
 	stream *literal
 	size   int // bytes of text and literals read, against maxLine
-	// nonSync: an argument came as a non-synchronising literal; if the
-	// command is refused as malformed, the connection ends (dispatch).
-	nonSync bool
+	// literal: an argument came as a literal; if the command is refused
+	// as malformed, the connection ends (dispatch).
+	literal bool
 	// noLiteral: a synchronising literal was refused (not asked for).
 	noLiteral bool
 }
@@ -73,7 +73,7 @@ func (c *conn) readLines(cmd *command) error {
 				return &protoError{"Literal of " + strconv.FormatInt(lit.size, 10) + " bytes is over the limit of " +
 					strconv.FormatInt(c.srv.opts.MaxLiteral, 10) + " bytes for APPEND; closing the connection"}
 			}
-			cmd.stream = &lit
+			cmd.stream, cmd.literal = &lit, true
 			return nil
 		}
 		if !lit.nonSync && !c.takesArgs(cmd.name) {
@@ -118,7 +118,7 @@ func (c *conn) readLiteral(cmd *command, lit literal) error {
 		return err
 	}
 	cmd.lits = append(cmd.lits, string(buf))
-	cmd.nonSync = cmd.nonSync || lit.nonSync
+	cmd.literal = true
 	cmd.size += len(buf)
 	return nil
 }
