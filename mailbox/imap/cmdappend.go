@@ -58,7 +58,7 @@ func (c *conn) cmdAppend(cmd *command) error {
 			break
 		}
 	}
-	code := "[APPENDUID " + utoa(validity) + " " + uidList(uids) + "] "
+	code := "[APPENDUID " + utoa(validity) + " " + orderedSet(uids) + "] "
 	return c.finish(cmd, nil, code+"APPEND completed")
 }
 
@@ -159,26 +159,6 @@ func (c *conn) undoAppend(name string, uids []uint32) {
 
 var errTryCreate = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate,
 	Text: "No such mailbox; create it first"}
-
-// uidList writes ascending UIDs as a uid-set ("4:6,9").
-func uidList(uids []uint32) string {
-	var b strings.Builder
-	for i := 0; i < len(uids); {
-		j := i
-		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(utoa(uids[i]))
-		if j > i {
-			b.WriteString(":" + utoa(uids[j]))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
 
 // cmdIdle waits for changes and reports them at once, until the client
 // sends DONE (RFC 2177).

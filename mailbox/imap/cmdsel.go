@@ -217,30 +217,16 @@ func (c *conn) cmdSearch(cmd *command) error {
 // parseSearchReturn reads ESEARCH's RETURN (MIN MAX COUNT ALL SAVE);
 // an empty list means ALL. It returns nil without RETURN.
 func parseSearchReturn(p *keyParser) ([]string, error) {
-	if p.pos >= len(p.toks) || p.toks[p.pos].str || !strings.EqualFold(p.toks[p.pos].text, "RETURN") {
-		return nil, nil
+	return parseReturn(p, "MIN", "MAX", "COUNT", "ALL", "SAVE")
+}
+
+// searchCharset reads SEARCH's optional CHARSET.
+func searchCharset(p *keyParser) error {
+	if p.pos < len(p.toks) && !p.toks[p.pos].str && strings.EqualFold(p.toks[p.pos].text, "CHARSET") {
+		p.pos++
+		return checkCharset(p)
 	}
-	p.pos++
-	if t, err := p.next(); err != nil || t.paren != '(' {
-		return nil, fmt.Errorf("RETURN needs a list of options, such as RETURN (MIN COUNT)")
-	}
-	ret := []string{}
-	for {
-		t, err := p.next()
-		switch opt := strings.ToUpper(t.text); {
-		case err != nil:
-			return nil, fmt.Errorf("missing ')' after the RETURN options")
-		case t.paren == ')':
-			if len(ret) == 0 {
-				ret = append(ret, "ALL")
-			}
-			return ret, nil
-		case t.paren == 0 && !t.str && slices.Contains([]string{"MIN", "MAX", "COUNT", "ALL", "SAVE"}, opt):
-			ret = append(ret, opt)
-		default:
-			return nil, fmt.Errorf("unknown RETURN option %q; use MIN, MAX, COUNT, ALL or SAVE", t.text)
-		}
-	}
+	return nil
 }
 
 // searchMistake is the reply to SEARCH keys that could not be read.
@@ -253,13 +239,4 @@ func searchMistake(err error) string {
 		}
 	}
 	return "BAD [CLIENTBUG] SEARCH syntax error: " + msg
-}
-
-// searchCharset reads SEARCH's optional CHARSET.
-func searchCharset(p *keyParser) error {
-	if p.pos < len(p.toks) && !p.toks[p.pos].str && strings.EqualFold(p.toks[p.pos].text, "CHARSET") {
-		p.pos++
-		return checkCharset(p)
-	}
-	return nil
 }

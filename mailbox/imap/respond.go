@@ -110,18 +110,6 @@ func (r *resp) flags(fs []goimap.Flag) *resp {
 	return r
 }
 
-func (r *resp) strFlags(fs []string) *resp {
-	r.b = append(r.b, '(')
-	for i, f := range fs {
-		if i > 0 {
-			r.b = append(r.b, ' ')
-		}
-		r.b = append(r.b, f...)
-	}
-	r.b = append(r.b, ')')
-	return r
-}
-
 // date writes an INTERNALDATE.
 func (r *resp) date(t time.Time) *resp {
 	return r.raw(`"` + t.Format("02-Jan-2006 15:04:05 -0700") + `"`)

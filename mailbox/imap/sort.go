@@ -191,6 +191,11 @@ func (f *conn) sortCommand(c *command, uid bool) []string {
 // parseSortReturn reads ESORT's optional RETURN (MIN MAX COUNT ALL);
 // an empty list means ALL. It returns nil without RETURN.
 func parseSortReturn(p *keyParser) ([]string, error) {
+	return parseReturn(p, "MIN", "MAX", "COUNT", "ALL")
+}
+
+// parseReturn reads RETURN and a list of the options allowed.
+func parseReturn(p *keyParser, allowed ...string) ([]string, error) {
 	if p.pos >= len(p.toks) || p.toks[p.pos].str || !strings.EqualFold(p.toks[p.pos].text, "RETURN") {
 		return nil, nil
 	}
@@ -209,10 +214,10 @@ func parseSortReturn(p *keyParser) ([]string, error) {
 				ret = append(ret, "ALL")
 			}
 			return ret, nil
-		case t.paren == 0 && !t.str && slices.Contains([]string{"MIN", "MAX", "COUNT", "ALL"}, opt):
+		case t.paren == 0 && !t.str && slices.Contains(allowed, opt):
 			ret = append(ret, opt)
 		default:
-			return nil, fmt.Errorf("unknown RETURN option %q; use MIN, MAX, COUNT or ALL", t.text)
+			return nil, fmt.Errorf("unknown RETURN option %q; use %s", t.text, strings.Join(allowed, ", "))
 		}
 	}
 }
