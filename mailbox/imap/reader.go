@@ -60,7 +60,13 @@ func (c *conn) readLines(cmd *command) error {
 			return err
 		}
 		lit, start, ok := literalAt(text)
-		if !ok || openQuote(text[:start]) {
+		if ok && openQuote(text[:start]) {
+			// Whether the marker is literal data or the quote's text, the
+			// client and we would disagree on what follows: nothing after
+			// it may run.
+			return &protoError{"Quoted string not closed at the end of the line; closing the connection"}
+		}
+		if !ok {
 			cmd.text = append(cmd.text, string(text))
 			return nil
 		}
