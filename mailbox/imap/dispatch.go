@@ -86,7 +86,11 @@ func commandTable() map[string]handler {
 // dispatch runs one command.
 func (c *conn) dispatch(cmd *command) error {
 	if cmd.tag == "" || cmd.name == "" || !validTag(cmd.tag) {
-		return c.write("* BAD Syntax error: a command is a tag, a space and a command name")
+		c.write("* BAD Syntax error: a command is a tag, a space and a command name")
+		if cmd.literal {
+			return c.closeWith(literalRefused) // its literal must not run as commands
+		}
+		return nil
 	}
 	if len(cmd.text) > 1 && openQuote([]byte(cmd.text[len(cmd.text)-1])) {
 		return c.closeWith("Quoted string not closed at the end of the line; closing the connection")
