@@ -128,7 +128,8 @@ func writeTmp(dir, name string, r io.Reader, limit int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw := &crlfWriter{w: bufio.NewWriterSize(f, 16<<10), limit: limit}
+	_, raw := r.(Binary)
+	cw := &crlfWriter{w: bufio.NewWriterSize(f, 16<<10), limit: limit, raw: raw}
 	_, err = io.Copy(cw, r)
 	if err == nil {
 		err = cw.finish()
@@ -146,17 +147,29 @@ func writeTmp(dir, name string, r io.Reader, limit int64) (int64, error) {
 	return cw.n, nil
 }
 
-// crlfWriter turns bare LF and bare CR into CRLF.
+// Binary marks message data that is stored exactly as sent, line
+// endings included: an IMAP APPEND with a literal8 (RFC 3516), whose
+// binary parts would change size (BINARY.SIZE) if bare LF became CRLF.
+type Binary struct{ io.Reader }
+
+// crlfWriter turns bare LF and bare CR into CRLF (unless raw).
 type crlfWriter struct {
 	w     *bufio.Writer
 	prev  byte
 	n     int64
 	limit int64
+	raw   bool
 }
 
 var errTooBig = fmt.Errorf("message too big")
 
 func (c *crlfWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if c.raw {
+		c.w.Write(p)
+		c.n += int64(len(p))
+		p = p[:0]
+	}
 	for _, b := range p {
 		if c.prev == '\r' && b != '\n' {
 			c.put('\n')
@@ -170,7 +183,7 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 	if c.limit >= 0 && c.n > c.limit {
 		return 0, errTooBig
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (c *crlfWriter) put(b byte) {
@@ -179,7 +192,7 @@ func (c *crlfWriter) put(b byte) {
 }
 
 func (c *crlfWriter) finish() error {
-	if c.prev == '\r' {
+	if c.prev == '\r' && !c.raw {
 		c.put('\n')
 	}
 	if c.limit >= 0 && c.n > c.limit {

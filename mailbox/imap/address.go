@@ -3,9 +3,11 @@ package imap
 import (
 	"mime"
 	"strings"
+	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -13,7 +15,7 @@ import (
 // 5322 §3.4, RFC 3501 §7.4.2): groups kept as IMAP's start and end
 // markers (go-message flattens them, and net/mail drops empty groups),
 // comments ignored except as the name of a bare address ("u@d (Real
-// Name)", as Dovecot reads it), a source route (<@a,@b:user@host>) skipped.
+// Name)", as Dovecot reads it), a source route (<@a,@b:user@host>) kept for ENVELOPE.
 // Lenient as mail readers are: a malformed element is skipped, never the
 // whole field.
 
@@ -91,8 +93,8 @@ func skipComment(v string, i int) int {
 
 // parseAddressList parses the values of one address field (all of its
 // occurrences) into IMAP addresses with group markers.
-func parseAddressList(values []string) []goimap.Address {
-	var out []goimap.Address
+func parseAddressList(values []string) []address {
+	var out []address
 	for _, v := range values {
 		toks := tokenizeAddresses(v)
 		inGroup, angle := false, 0
@@ -112,7 +114,7 @@ func parseAddressList(values []string) []goimap.Address {
 			case angle > 0 && i < len(toks):
 				continue
 			case sp == ':' && !inGroup:
-				out = append(out, goimap.Address{Mailbox: decodeWords(phrase(toks[start:i]))})
+				out = append(out, address{Mailbox: decodeWords(phrase(toks[start:i]))})
 				inGroup, start = true, i+1
 				continue
 			case sp != ',' && sp != ';' && i < len(toks):
@@ -123,7 +125,7 @@ func parseAddressList(values []string) []goimap.Address {
 			}
 			start = i + 1
 			if sp == ';' && inGroup || i == len(toks) && inGroup {
-				out = append(out, goimap.Address{})
+				out = append(out, address{})
 				inGroup = false
 			}
 		}
@@ -133,7 +135,7 @@ func parseAddressList(values []string) []goimap.Address {
 
 // parseMailbox parses one mailbox: [phrase] <[route:]addr-spec> or a
 // bare addr-spec.
-func parseMailbox(toks []addrToken) (goimap.Address, bool) {
+func parseMailbox(toks []addrToken) (address, bool) {
 	open := -1
 	for i, t := range toks {
 		if t.special == '<' {
@@ -141,7 +143,7 @@ func parseMailbox(toks []addrToken) (goimap.Address, bool) {
 			break
 		}
 	}
-	var a goimap.Address
+	var a address
 	spec := toks
 	if open >= 0 {
 		a.Name = decodeWords(phrase(toks[:open]))
@@ -155,6 +157,7 @@ func parseMailbox(toks []addrToken) (goimap.Address, bool) {
 		if len(spec) > 0 && spec[0].special == '@' {
 			for i, t := range spec {
 				if t.special == ':' {
+					a.Route = routeText(spec[:i])
 					spec = spec[i+1:]
 					break
 				}
@@ -218,12 +221,57 @@ func decodeWords(s string) string {
 	return s
 }
 
-// envelope is ENVELOPE (RFC 3501 §7.4.2) from a message's header:
-// imapserver's, with address lists that keep groups, and Sender and
-// Reply-To defaulting to From as the RFC requires.
-func envelope(h textproto.Header) *goimap.Envelope {
-	env := imapserver.ExtractEnvelope(h)
-	list := func(key string) []goimap.Address { return parseAddressList(h.Values(key)) }
+// address is one ENVELOPE address: a mailbox with its source route
+// (RFC 5322 obs-route, "@relay.example"), or a group marker (group
+// name in Mailbox, no Host; the end of a group is all empty).
+type address struct {
+	Name, Route, Mailbox, Host string
+}
+
+// Addr is "mailbox@host".
+func (a address) Addr() string {
+	if a.Host == "" {
+		return a.Mailbox
+	}
+	return a.Mailbox + "@" + a.Host
+}
+
+// routeText writes an obs-route ("@a,@b") as ENVELOPE shows it.
+func routeText(toks []addrToken) string {
+	var b strings.Builder
+	for _, t := range toks {
+		switch {
+		case t.special == '@':
+			b.WriteByte('@')
+		case t.special == ',':
+			b.WriteByte(',')
+		case t.special == 0:
+			b.WriteString(t.text)
+		}
+	}
+	return b.String()
+}
+
+// envelopeData is ENVELOPE (RFC 3501 §7.4.2).
+type envelopeData struct {
+	Date                               time.Time
+	Subject                            string
+	From, Sender, ReplyTo, To, Cc, Bcc []address
+	InReplyTo                          []string
+	MessageID                          string
+}
+
+// envelope is ENVELOPE from a message's header, with address lists
+// that keep groups and source routes, and Sender and Reply-To
+// defaulting to From as the RFC requires.
+func envelope(h textproto.Header) *envelopeData {
+	mh := mail.Header{Header: gomessage.Header{Header: h}}
+	env := &envelopeData{}
+	env.Date, _ = mh.Date()
+	env.Subject, _ = mh.Subject()
+	env.InReplyTo, _ = mh.MsgIDList("In-Reply-To")
+	env.MessageID, _ = mh.MessageID()
+	list := func(key string) []address { return parseAddressList(h.Values(key)) }
 	env.From, env.Sender, env.ReplyTo = list("From"), list("Sender"), list("Reply-To")
 	env.To, env.Cc, env.Bcc = list("To"), list("Cc"), list("Bcc")
 	if len(env.Sender) == 0 {
@@ -233,6 +281,23 @@ func envelope(h textproto.Header) *goimap.Envelope {
 		env.ReplyTo = env.From
 	}
 	return env
+}
+
+// envelopeOf converts go-imap's envelope (mime.go's message/rfc822
+// parts), which has no source routes.
+func envelopeOf(e *goimap.Envelope) *envelopeData {
+	if e == nil {
+		return &envelopeData{}
+	}
+	conv := func(l []goimap.Address) []address {
+		out := make([]address, len(l))
+		for i, a := range l {
+			out[i] = address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+		}
+		return out
+	}
+	return &envelopeData{Date: e.Date, Subject: e.Subject, From: conv(e.From), Sender: conv(e.Sender),
+		ReplyTo: conv(e.ReplyTo), To: conv(e.To), Cc: conv(e.Cc), Bcc: conv(e.Bcc), InReplyTo: e.InReplyTo, MessageID: e.MessageID}
 }
 
 // isAddressField reports whether SEARCH FROM, TO, CC, BCC (and HEADER)
@@ -271,4 +336,18 @@ func (c *candidate) matchAddresses(key, pattern string) bool {
 		}
 	}
 	return false
+}
+
+// goEnvelope is e as go-imap's type, for mime.go's message/rfc822 parts
+// (source routes are not kept there).
+func goEnvelope(e *envelopeData) *goimap.Envelope {
+	conv := func(l []address) []goimap.Address {
+		out := make([]goimap.Address, len(l))
+		for i, a := range l {
+			out[i] = goimap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+		}
+		return out
+	}
+	return &goimap.Envelope{Date: e.Date, Subject: e.Subject, From: conv(e.From), Sender: conv(e.Sender),
+		ReplyTo: conv(e.ReplyTo), To: conv(e.To), Cc: conv(e.Cc), Bcc: conv(e.Bcc), InReplyTo: e.InReplyTo, MessageID: e.MessageID}
 }

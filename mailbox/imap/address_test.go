@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	goimap "github.com/emersion/go-imap/v2"
 )
 
-func addrString(l []goimap.Address) string {
+func addrString(l []address) string {
 	var parts []string
 	for _, a := range l {
 		parts = append(parts, fmt.Sprintf("(%q %q %q)", a.Name, a.Mailbox, a.Host))

@@ -38,7 +38,7 @@ func TestClientMistakeReplies(t *testing.T) {
 		{cmd: "COPY 0 INBOX", want: seqSet("0")},
 		{cmd: "SEARCH FOOBAR", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "FOOBAR"); message numbers and UIDs start at 1`},
 		{cmd: "SEARCH UID 0", want: `BAD [CLIENTBUG] Unknown SEARCH key or invalid sequence set (bad number set value "0"); message numbers and UIDs start at 1`},
-		{cmd: "SEARCH SINCE yesterday", want: `BAD [CLIENTBUG] SEARCH syntax error: in date: parsing time "yesterday" as "2-Jan-2006": cannot parse "yesterday" as "2"`},
+		{cmd: "SEARCH SINCE yesterday", want: `BAD [CLIENTBUG] SEARCH syntax error: SINCE needs a date such as 1-Feb-2024, not "yesterday"`},
 		// Not mistakes: a set that matches no message copies nothing (the
 		// empty COPYUID that imapserver cannot write answered SERVERBUG).
 		{cmd: "COPY 5 INBOX", want: "OK COPY completed"},

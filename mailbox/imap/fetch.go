@@ -3,19 +3,19 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
 	"mailgate/internal/mimetree"
 	"mailgate/mailbox"
 )
 
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+func (s *session) Fetch(w *fetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
 	s.srv.metrics.commands.WithLabelValues("FETCH").Inc()
 	v := s.sel
 	ts := v.resolve(numSet)
@@ -34,6 +34,13 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 	if err != nil {
 		return s.imapError(err)
 	}
+	if options.Flags {
+		// Keywords another session added are announced before the
+		// FETCH responses that show them.
+		if err := v.writeFlagsUpdate(&updateWriter{c: w.c}, list, nil); err != nil {
+			return err
+		}
+	}
 	infos := make(map[uint32]*mailbox.MessageInfo, len(list))
 	for i := range list {
 		infos[list[i].UID] = &list[i]
@@ -49,23 +56,14 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options
 			gone = true
 			continue
 		}
-		o := options
-		switch {
-		case options.Flags && !v.knows(info.Flags):
-			// Another session added a keyword this client has not been
-			// told of: FLAGS must come first, and only the poll after this
-			// command can write it. The poll then reports the flags.
-			withoutFlags := *options
-			withoutFlags.Flags = false
-			o = &withoutFlags
-		case options.Flags:
+		if options.Flags {
 			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
 		}
-		fetched, err := s.fetchOne(w, t, info, o)
+		fetched, err := s.fetchOne(w, t, info, options)
 		if errors.Is(err, errShortFile) {
 			s.log.Error("imap FETCH: message file shorter than its size; closing the connection",
 				"account", s.account, "folder", v.name, "uid", t.uid, "size", info.Size)
-			s.conn.NetConn().Close()
+			s.c.Close()
 		}
 		if err != nil {
 			return err
@@ -150,7 +148,7 @@ func (s *session) content(uid uint32, o *goimap.FetchOptions) (r io.ReaderAt, si
 // the message was expunged before its content could be opened (then
 // nothing is written: a response without its content would look like an
 // empty message).
-func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) (fetched bool, err error) {
+func (s *session) fetchOne(w *fetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions) (fetched bool, err error) {
 	r, size, done, err := s.content(t.uid, o)
 	if errors.Is(err, mailbox.ErrNoMessage) {
 		return false, nil
@@ -164,7 +162,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, info *mailbox.Me
 
 // writeMessage writes the FETCH response of one message whose content,
 // if the items need it, is r.
-func (s *session) writeMessage(w *imapserver.FetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions, r io.ReaderAt, size int64) error {
+func (s *session) writeMessage(w *fetchWriter, t target, info *mailbox.MessageInfo, o *goimap.FetchOptions, r io.ReaderAt, size int64) error {
 	mw := w.CreateMessage(t.seq)
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
@@ -189,7 +187,7 @@ func (s *session) writeMessage(w *imapserver.FetchWriter, t target, info *mailbo
 // writeContent writes the items that need the message's bytes. Each
 // extraction reads its own section reader, so the file is never seeked;
 // the items that look at MIME parts share one parsed tree (mime.go).
-func writeContent(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, o *goimap.FetchOptions) error {
+func writeContent(mw *msgWriter, f io.ReaderAt, size int64, o *goimap.FetchOptions) error {
 	open := func() io.Reader { return io.NewSectionReader(f, 0, size) }
 	m := &parsedMessage{r: f, size: size}
 	if o.Envelope {
@@ -244,12 +242,18 @@ func (m *parsedMessage) tree() ([]byte, *mimetree.Part) {
 
 // writeSection streams BODY[] (whole message, optionally partial) from
 // the file byte for byte; other sections come from the parsed message.
-func writeSection(mw *imapserver.FetchResponseWriter, f io.ReaderAt, size int64, bs *goimap.FetchItemBodySection, m *parsedMessage) error {
+func writeSection(mw *msgWriter, f io.ReaderAt, size int64, bs *goimap.FetchItemBodySection, m *parsedMessage) error {
 	whole := len(bs.Part) == 0 && bs.Specifier == goimap.PartSpecifierNone &&
 		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
 	if !whole {
 		data, tree := m.tree()
 		buf := bodySection(data, tree, bs)
+		if bytes.IndexByte(buf, 0) >= 0 {
+			// A literal may not hold NUL (RFC 9051 §4.3): binary content
+			// stored from a literal8 APPEND is sent in base64, as Dovecot
+			// does; BINARY[] gives it as it is.
+			buf = base64Lines(buf)
+		}
 		return writeAll(mw.WriteBodySection(bs, int64(len(buf))), buf)
 	}
 	off, n := int64(0), size
@@ -281,4 +285,15 @@ func writeAll(wc io.WriteCloser, bufs ...[]byte) error {
 		}
 	}
 	return errors.Join(err, wc.Close())
+}
+
+// base64Lines encodes b in base64 lines of 76 characters.
+func base64Lines(b []byte) []byte {
+	enc := base64.StdEncoding.EncodeToString(b)
+	var out []byte
+	for len(enc) > 76 {
+		out = append(append(out, enc[:76]...), "\r\n"...)
+		enc = enc[76:]
+	}
+	return append(append(out, enc...), "\r\n"...)
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailgate/mailbox"
 )
@@ -137,9 +136,9 @@ func (v *view) withRecent(uid uint32, flags []string) []string {
 }
 
 // writeFlagsUpdate announces the grown vocabulary (Poll's output).
-func (v *view) writeFlagsUpdate(w *imapserver.UpdateWriter, msgs []mailbox.MessageInfo, vocab []string) error {
+func (v *view) writeFlagsUpdate(w *updateWriter, msgs []mailbox.MessageInfo, vocab []string) error {
 	if !v.learnKeywords(msgs, vocab...) {
 		return nil
 	}
-	return w.WriteMailboxFlags(v.mailboxFlags())
+	return w.WriteMailboxFlags(v.mailboxFlags(), v.permanentFlags())
 }

@@ -60,7 +60,8 @@ func TestRecent(t *testing.T) {
 // TestKeywordsAnnounced: a keyword reaches a client in FLAGS before any
 // FETCH shows it (RFC 9051 §7.3.5): SELECT lists the keywords present,
 // a STORE that adds a new one is answered FLAGS first, and another
-// session learns it the same way.
+// session learns it the same way; in a read-write mailbox the new
+// PERMANENTFLAGS follow each FLAGS (imaptest's keyword checks).
 func TestKeywordsAnnounced(t *testing.T) {
 	t.Parallel()
 	env := startServer(t, nil)
@@ -69,17 +70,19 @@ func TestKeywordsAnnounced(t *testing.T) {
 	a.has("b SELECT INBOX\r\n", "b OK [READ-WRITE] SELECT completed")
 	b.has("c SELECT INBOX\r\n", "c OK [READ-WRITE] SELECT completed")
 	a.expect("d STORE 1 +FLAGS ($Work)\r\n", `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work)`,
-		`* 1 FETCH (UID 1 FLAGS ($Work \Recent))`, "d OK STORE completed")
+		`* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work \*)] Permanent flags`, `* 1 FETCH (UID 1 FLAGS ($Work \Recent))`, "d OK STORE completed")
 	a.expect("e STORE 1 +FLAGS (\\Seen $work)\r\n", `* 1 FETCH (UID 1 FLAGS (\Seen $Work \Recent))`, "e OK STORE completed")
 	b.expect("f NOOP\r\n", `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work)`,
+		`* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work \*)] Permanent flags`,
 		`* 1 FETCH (UID 1 FLAGS (\Seen $Work))`, "f OK NOOP completed")
 	b.has("g EXAMINE INBOX\r\n", `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work)`, "g OK [READ-ONLY] EXAMINE completed")
 	b.has("h SELECT INBOX\r\n", `* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Work \*)] Permanent flags`)
 }
 
 // TestFetchUnknownKeyword: a FETCH FLAGS of a message that another
-// session gave a new keyword gets the flags after a FLAGS announcing it,
-// in the same command.
+// session gave a new keyword gets a FLAGS announcing it first, then the
+// message's response, in the same command (imapserver could only send
+// the flags in a second response after the poll).
 func TestFetchUnknownKeyword(t *testing.T) {
 	t.Parallel()
 	env := startServer(t, nil)
@@ -88,7 +91,8 @@ func TestFetchUnknownKeyword(t *testing.T) {
 	a.has("b SELECT INBOX\r\n", "b OK [READ-WRITE] SELECT completed")
 	b.has("c SELECT INBOX\r\n", "c OK [READ-WRITE] SELECT completed")
 	b.has("d STORE 1 +FLAGS.SILENT ($Later)\r\n", "d OK STORE completed")
-	a.expect("e FETCH 1 (FLAGS RFC822.SIZE)\r\n", "* 1 FETCH (UID 1 RFC822.SIZE 22)",
-		`* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Later)`, `* 1 FETCH (UID 1 FLAGS ($Later \Recent))`, "e OK FETCH completed")
+	a.expect("e FETCH 1 (FLAGS RFC822.SIZE)\r\n", `* FLAGS (\Seen \Answered \Flagged \Deleted \Draft $Later)`,
+		`* OK [PERMANENTFLAGS (\Seen \Answered \Flagged \Deleted \Draft $Later \*)] Permanent flags`,
+		`* 1 FETCH (UID 1 FLAGS ($Later \Recent) RFC822.SIZE 22)`, "e OK FETCH completed")
 	a.expect("f FETCH 1 (FLAGS)\r\n", `* 1 FETCH (UID 1 FLAGS ($Later \Recent))`, "f OK FETCH completed")
 }

@@ -20,7 +20,7 @@ const (
 // id answers ID with its reply lines. The client's fields are checked
 // against RFC 2971's syntax and logged at debug level (which client a
 // user has helps an operator answer a support question).
-func (f *front) id(c *command) []string {
+func (f *conn) id(c *command) []string {
 	fields, err := c.args().idParams()
 	if err != nil {
 		return []string{c.tag + " BAD ID: " + err.Error()}

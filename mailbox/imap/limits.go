@@ -109,33 +109,11 @@ func (r refusal) text() string {
 
 // watchLogin closes fr with * BYE if it has not logged in within
 // LoginTimeout; stop ends the watch.
-func (s *Server) watchLogin(fr *front) (stop func() bool) {
+func (s *Server) watchLogin(fr *conn) (stop func() bool) {
 	t := time.AfterFunc(s.opts.LoginTimeout, func() {
 		if fr.loginTimedOut(s.opts.LoginTimeout) {
 			s.metrics.closed.WithLabelValues("login_timeout").Inc()
 		}
 	})
 	return t.Stop
-}
-
-// loginTimedOut ends a connection that has not logged in: with * BYE if
-// imapserver is waiting for the client (so the line cannot fall inside
-// a response), else by closing it. It reports whether it did.
-func (f *front) loginTimedOut(after time.Duration) bool {
-	f.mu.Lock()
-	if f.authed {
-		f.mu.Unlock()
-		return false
-	}
-	if f.reading {
-		f.flushLocked()
-		f.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		f.conn.Write([]byte("* BYE No login within " + after.String() + "; closing the connection\r\n"))
-	}
-	f.mu.Unlock()
-	// Debug only: a client opening connections in a loop must not
-	// write a line each.
-	f.log.Debug("imap connection closed: no login in time", "after", after.String())
-	f.Close()
-	return true
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailgate/mailbox"
 )
@@ -16,12 +15,8 @@ import (
 // whose subscribed descendants the pattern does not reach is shown too:
 // for LSUB with "%" as \Noselect (RFC 3501 §6.3.9), with RECURSIVEMATCH
 // with CHILDINFO ("SUBSCRIBED") (RFC 5258 §3.5).
-//
-// imapserver gives List the same options for LSUB and for LIST
-// (SUBSCRIBED), whose answers differ, so the front marks an LSUB on the
-// session (front.go, judge) while imapserver runs it alone.
 
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *goimap.ListOptions) error {
+func (s *session) List(w *listWriter, ref string, patterns []string, options *goimap.ListOptions) error {
 	s.srv.metrics.commands.WithLabelValues("LIST").Inc()
 	lsub := s.lsub
 	s.lsub = false
@@ -149,7 +144,7 @@ func parentOf(name string) string {
 
 func matchAny(name, ref string, patterns []string) bool {
 	for _, p := range patterns {
-		if imapserver.MatchList(name, '/', ref, p) {
+		if matchList(name, ref, p) {
 			return true
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 
 	"mailgate/internal/mimetree"
 )
@@ -44,7 +44,7 @@ func bodyStructure(data []byte, p *mimetree.Part) goimap.BodyStructure {
 		bs.Type, bs.Subtype = "application", "octet-stream"
 	case p.Message != nil:
 		bs.MessageRFC822 = &goimap.BodyStructureMessageRFC822{
-			Envelope:      imapserver.ExtractEnvelope(p.Message.Header),
+			Envelope:      goEnvelope(envelope(p.Message.Header)),
 			BodyStructure: bodyStructure(data, p.Message),
 			NumLines:      int64(p.Lines()),
 		}
@@ -121,11 +121,41 @@ func bodySection(data []byte, root *mimetree.Part, bs *goimap.FetchItemBodySecti
 			p = p.Message // HEADER and TEXT of a message/rfc822 part are its message's
 		}
 	}
-	// HEADER, HEADER.FIELDS[.NOT] and TEXT of one entity: imapserver reads
-	// only its header, and copies the rest for TEXT.
-	one := *bs
-	one.Part = nil
-	return imapserver.ExtractBodySection(bytes.NewReader(data[p.Start:p.End]), &one)
+	return partial(entitySection(data[p.Start:p.End], bs), bs.Partial)
+}
+
+// entitySection is HEADER, HEADER.FIELDS[.NOT] or TEXT of one entity
+// (a message or a message/rfc822 part's message), or the whole entity.
+func entitySection(entity []byte, bs *goimap.FetchItemBodySection) []byte {
+	br := bufio.NewReader(bytes.NewReader(entity))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if bs.Specifier != goimap.PartSpecifierText {
+		if len(bs.HeaderFields) > 0 {
+			keep := map[string]bool{}
+			for _, k := range bs.HeaderFields {
+				keep[strings.ToLower(k)] = true
+			}
+			for f := h.Fields(); f.Next(); {
+				if !keep[strings.ToLower(f.Key())] {
+					f.Del()
+				}
+			}
+		}
+		for _, k := range bs.HeaderFieldsNot {
+			h.Del(k)
+		}
+		if textproto.WriteHeader(&buf, h) != nil {
+			return nil
+		}
+	}
+	if bs.Specifier == goimap.PartSpecifierNone || bs.Specifier == goimap.PartSpecifierText {
+		io.Copy(&buf, br)
+	}
+	return buf.Bytes()
 }
 
 // binarySection is BINARY[section]: the part's content with its
@@ -133,7 +163,7 @@ func bodySection(data []byte, root *mimetree.Part, bs *goimap.FetchItemBodySecti
 // conversion).
 func binarySection(data []byte, root *mimetree.Part, item *goimap.FetchItemBinarySection) []byte {
 	if len(item.Part) == 0 {
-		return imapserver.ExtractBinarySection(bytes.NewReader(data), item) // header and body, no parts walked
+		return partial(wholeBinary(data), item.Partial) // header and body, no parts walked
 	}
 	p := findPart(root, item.Part)
 	if p == nil {
@@ -150,6 +180,33 @@ func binarySection(data []byte, root *mimetree.Part, item *goimap.FetchItemBinar
 		return nil
 	}
 	return partial(b, item.Partial)
+}
+
+// wholeBinary is BINARY[]: the header, then the body with the
+// message's own transfer encoding undone (and no charset conversion).
+func wholeBinary(data []byte) []byte {
+	br := bufio.NewReader(bytes.NewReader(data))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil
+	}
+	var buf bytes.Buffer
+	if textproto.WriteHeader(&buf, h) != nil {
+		return nil
+	}
+	body := io.Reader(br)
+	mh := gomessage.Header{Header: h}
+	if mt, _, _ := mh.ContentType(); !strings.HasPrefix(mt, "multipart/") {
+		var cte gomessage.Header
+		cte.Set("Content-Transfer-Encoding", h.Get("Content-Transfer-Encoding"))
+		if e, err := gomessage.New(cte, br); err == nil {
+			body = e.Body
+		}
+	}
+	if _, err := io.Copy(&buf, body); err != nil {
+		return nil
+	}
+	return buf.Bytes()
 }
 
 func partial(b []byte, p *goimap.SectionPartial) []byte {

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	goimap "github.com/emersion/go-imap/v2"
-
 	"mailgate/mailbox"
 )
 
@@ -20,7 +18,7 @@ import (
 const setQuotaRefused = "Quotas are set by the administrator (mailgate user update ADDRESS --quota SIZE)"
 
 // quota answers GETQUOTAROOT, GETQUOTA or SETQUOTA with its reply lines.
-func (f *front) quota(c *command) []string {
+func (f *conn) quota(c *command) []string {
 	args := c.args()
 	arg, err := args.next()
 	if err != nil {
@@ -57,7 +55,7 @@ func (f *front) quota(c *command) []string {
 
 // quotaMailbox checks GETQUOTAROOT's mailbox and returns it as the reply
 // writes it, or the refusal (status, code and text).
-func (f *front) quotaMailbox(arg string) (wire, refusal string) {
+func (f *conn) quotaMailbox(arg string) (wire, refusal string) {
 	name := mailbox.Inbox
 	if !strings.EqualFold(arg, mailbox.Inbox) {
 		decoded, err := decodeMUTF7(arg)
@@ -86,12 +84,8 @@ func (f *front) quotaMailbox(arg string) (wire, refusal string) {
 }
 
 // utf8Names reports whether the client enabled UTF-8 mailbox names.
-func (f *front) utf8Names() bool {
-	if f.sess.conn == nil {
-		return false
-	}
-	en := f.sess.conn.EnabledCaps()
-	return en.Has(goimap.CapIMAP4rev2) || en.Has(goimap.CapUTF8Accept)
+func (f *conn) utf8Names() bool {
+	return f.utf8()
 }
 
 func quoteString(s string) string {

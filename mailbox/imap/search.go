@@ -8,7 +8,6 @@ import (
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
@@ -139,38 +138,6 @@ func isField(line []byte, key string) bool {
 	}
 	rest := bytes.TrimLeft(line[len(key):], " \t")
 	return len(rest) > 0 && rest[0] == ':'
-}
-
-func (s *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriteria, options *goimap.SearchOptions) (*goimap.SearchData, error) {
-	s.srv.metrics.commands.WithLabelValues("SEARCH").Inc()
-	found, err := s.find(criteria)
-	if err != nil {
-		return nil, err
-	}
-	var data goimap.SearchData
-	var seqs goimap.SeqSet
-	var uids goimap.UIDSet
-	for _, m := range found {
-		uids.AddNum(goimap.UID(m.uid))
-		num := m.uid
-		if kind == imapserver.NumKindSeq {
-			num = m.seq
-			seqs.AddNum(num)
-		}
-		if data.Min == 0 || num < data.Min {
-			data.Min = num
-		}
-		data.Max = max(data.Max, num)
-		data.Count++
-	}
-	data.All = seqs
-	if kind == imapserver.NumKindUID {
-		data.All = uids
-	}
-	if options.ReturnSave {
-		s.sel.searchRes = uids
-	}
-	return &data, nil
 }
 
 // find returns the selected folder's messages that match criteria, in

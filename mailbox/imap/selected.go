@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailgate/mailbox"
 )
@@ -95,7 +94,7 @@ func (s *session) Unselect() error {
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
 // since the last command: new flags, expunges (when allowed) and EXISTS.
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
@@ -180,7 +179,7 @@ func toFlags(fs []string) []goimap.Flag {
 
 // Idle waits for changes in the account (a delivery, another session)
 // and reports them at once.
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+func (s *session) Idle(w *updateWriter, stop <-chan struct{}) error {
 	s.srv.metrics.commands.WithLabelValues("IDLE").Inc()
 	if err := s.Poll(w, true); err != nil {
 		return err
@@ -280,7 +279,7 @@ func uidsOf(ts []target) []uint32 {
 var errReadOnly = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeCannot,
 	Text: "Mailbox is read-only (EXAMINE); SELECT it to make changes"}
 
-func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
+func (s *session) Store(w *fetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
 	s.srv.metrics.commands.WithLabelValues("STORE").Inc()
 	v := s.sel
 	if v.readOnly {
@@ -297,11 +296,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	if err != nil {
 		return s.imapError(err)
 	}
-	if !flags.Silent && !v.knowsAll(infos) {
-		// A FETCH may not show a keyword before FLAGS has announced it, and
-		// only the poll after this command can write FLAGS: it reports
-		// these changes, FLAGS first.
-		return nil
+	// A FETCH may not show a keyword before FLAGS has announced it: a
+	// new keyword is announced first, with PERMANENTFLAGS.
+	if err := v.writeFlagsUpdate(&updateWriter{c: w.c}, infos, nil); err != nil {
+		return err
 	}
 	byUID := map[uint32][]string{}
 	for _, m := range infos {
@@ -326,7 +324,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *
 	return nil
 }
 
-func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) error {
+func (s *session) Expunge(w *expungeWriter, uids *goimap.UIDSet) error {
 	s.srv.metrics.commands.WithLabelValues("EXPUNGE").Inc()
 	v := s.sel
 	if v.readOnly {
@@ -385,7 +383,7 @@ func (s *session) Copy(numSet goimap.NumSet, dest string) (*goimap.CopyData, err
 
 func (s *session) copyError(err error) error {
 	if errors.Is(err, mailbox.ErrNoFolder) {
-		return &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate, Text: "No such mailbox; create it first"}
+		return errTryCreate
 	}
 	return s.imapError(err)
 }
@@ -406,7 +404,7 @@ func copyData(res mailbox.CopyResult) *goimap.CopyData {
 	return d
 }
 
-func (s *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, dest string) error {
+func (s *session) Move(w *moveWriter, numSet goimap.NumSet, dest string) error {
 	s.srv.metrics.commands.WithLabelValues("MOVE").Inc()
 	v := s.sel
 	if v.readOnly {

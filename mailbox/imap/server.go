@@ -1,9 +1,8 @@
-// Package imap serves the mailbox store over IMAP4rev1 and IMAP4rev2
-// (go-imap v2's imapserver), with STARTTLS on the plain listener and
-// implicit TLS on the other. A clear-text front layer (front.go) runs
-// TLS and answers what imapserver cannot (CAPABILITY, QUOTA, ID, SORT,
-// THREAD). Every change goes through mailbox.Store,
-// which wakes the other sessions of the same account.
+// Package imap serves the mailbox store over IMAP4rev1 and IMAP4rev2,
+// with STARTTLS on the plain listener and implicit TLS on the other.
+// The protocol layer is our own (conn.go: reader, dispatch, writers);
+// every change goes through mailbox.Store, which wakes the other
+// sessions of the same account.
 package imap
 
 import (
@@ -17,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailgate/mailbox"
@@ -92,6 +89,7 @@ type Server struct {
 	closed    bool
 	wg        sync.WaitGroup
 	ids       atomic.Uint64
+	commands  map[string]handler // read-only once built
 }
 
 // New returns a Server; call Serve for each listener.
@@ -99,8 +97,7 @@ func New(opts Options) *Server {
 	if opts.MaxLiteral <= 0 {
 		opts.MaxLiteral = 50 << 20
 	}
-	// imapserver's APPENDLIMIT is a uint32; a larger guard limit would let
-	// it refuse (and then run) a literal the guard let through.
+	// APPENDLIMIT is a number of 32 bits.
 	opts.MaxLiteral = min(opts.MaxLiteral, 1<<32-1)
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Minute
@@ -122,21 +119,11 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
 		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]string{},
-		limits: connLimits{perIP: map[string]int{}, perUserIP: map[userIP]int{}}}
+		limits: connLimits{perIP: map[string]int{}, perUserIP: map[userIP]int{}}, commands: commandTable()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	return s
-}
-
-// caps are the extensions imapserver serves. The front (front.go) adds
-// QUOTA, which imapserver beta.8 can neither dispatch nor advertise.
-var caps = goimap.CapSet{
-	goimap.CapIMAP4rev1: {}, goimap.CapIMAP4rev2: {},
-	goimap.CapNamespace: {}, goimap.CapUIDPlus: {}, goimap.CapESearch: {},
-	goimap.CapListExtended: {}, goimap.CapListStatus: {}, goimap.CapMove: {},
-	goimap.CapStatusSize: {}, goimap.CapBinary: {}, goimap.CapChildren: {},
-	goimap.CapSpecialUse: {}, goimap.CapLiteralPlus: {}, goimap.CapSearchRes: {},
 }
 
 // Listener is how one listener's connections are served.
@@ -207,8 +194,7 @@ func (s *Server) refuse(raw net.Conn, implicitTLS bool, r refusal) {
 	fmt.Fprintf(c, "* BYE %s\r\n", r.text())
 }
 
-// handle runs one connection with its own imapserver.Server, so that the
-// literal guard and the session are per connection.
+// handle runs one connection through the protocol layer (conn.go).
 func (s *Server) handle(gc *guardConn, l Listener) {
 	implicitTLS := l.ImplicitTLS
 	defer s.wg.Done()
@@ -238,19 +224,11 @@ func (s *Server) handle(gc *guardConn, l Listener) {
 	}
 	sess.log = log
 	sess.raw = gc.Conn
-	// imapserver never sees TLS: the front runs STARTTLS and refuses
-	// clear-text logins, so imapserver's own checks are turned off.
-	fr := newFront(s, sess, gc, conn, implicitTLS, log)
-	fr.insecureOK = l.InsecureAuth && isLoopback(gc.RemoteAddr())
-	defer s.watchLogin(fr)()
-	guard := &literalGuard{maxLiteral: s.opts.MaxLiteral, bye: sess.bye}
-	opts := &imapserver.Options{Caps: caps, InsecureAuth: true, Logger: logAdapter{l: log, front: fr}, DebugWriter: guard,
-		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			sess.conn = c
-			return sess, nil, nil
-		}}
-	srv := imapserver.New(opts)
-	srv.Serve(&oneConnListener{conn: fr, done: gc.done})
+	c := newConn(s, sess, gc, conn, implicitTLS, log)
+	c.insecureOK = l.InsecureAuth && isLoopback(gc.RemoteAddr())
+	sess.c = c
+	defer s.watchLogin(c)()
+	c.serve()
 }
 
 // Close stops every listener and connection.
@@ -270,7 +248,7 @@ func (s *Server) Close() error {
 }
 
 // guardConn is the raw connection: it caps read deadlines at the idle
-// timeout (imapserver sets 35 minutes itself) and reports its closing.
+// timeout and reports its closing.
 type guardConn struct {
 	net.Conn
 	ip   string // the client's address, for the per-address limits
@@ -298,26 +276,6 @@ func (c *guardConn) Close() error {
 	c.once.Do(func() { close(c.done) })
 	return err
 }
-
-// oneConnListener hands one connection to an imapserver.Server, then
-// blocks until that connection is closed, so Serve returns with it.
-type oneConnListener struct {
-	conn net.Conn
-	done <-chan struct{}
-	used bool
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	if !l.used {
-		l.used = true
-		return l.conn, nil
-	}
-	<-l.done
-	return nil, net.ErrClosed
-}
-
-func (l *oneConnListener) Close() error   { return nil }
-func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
 
 // isLoopback reports whether addr is a client on this machine: a TCP
 // loopback address (127.0.0.0/8, ::1) or the other end of a Unix socket.

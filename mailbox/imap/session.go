@@ -11,7 +11,6 @@ import (
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"mailgate/mailbox"
 )
@@ -19,7 +18,7 @@ import (
 // session is one connection's IMAP state.
 type session struct {
 	srv      *Server
-	conn     *imapserver.Conn
+	c        *conn        // the protocol layer, for what ends the connection
 	log      *slog.Logger // bound with the session ID and remote address
 	account  string
 	gc       *guardConn // the accepted connection, for the connection limits
@@ -29,33 +28,11 @@ type session struct {
 	// (see abandoned); since is when the last look was taken.
 	raw   net.Conn
 	since time.Time
-	// lsub is set by the front while imapserver runs an LSUB, which it
-	// hands List as a LIST (SUBSCRIBED) (list.go).
+	// lsub: the List running answers LSUB, not LIST (SUBSCRIBED).
 	lsub bool
 }
 
-var (
-	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
-	_ imapserver.SessionAppendLimit = (*session)(nil)
-	_ imapserver.SessionNamespace   = (*session)(nil)
-	_ imapserver.SessionMove        = (*session)(nil)
-)
-
 func (s *session) store() *mailbox.Store { return s.srv.opts.Store }
-
-// bye sends * BYE straight to the connection and closes it. It does not
-// take imapserver's writer lock, which may be held while we are called.
-func (s *session) bye(text string) {
-	s.srv.metrics.closed.WithLabelValues("literal").Inc()
-	s.log.Info("imap connection closed: oversized literal", "account", s.account)
-	if s.conn == nil {
-		return
-	}
-	nc := s.conn.NetConn()
-	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(nc, "* BYE "+text+"\r\n")
-	nc.Close()
-}
 
 // startLong notes the start of a command that may take long (FETCH,
 // SEARCH); abandoned then looks at the connection every 100 ms of it.
@@ -89,8 +66,8 @@ func (s *session) Close() error {
 	return nil
 }
 
-// Login checks the password through the Authenticator. imapserver only
-// calls it over TLS (or with AllowInsecureAuth).
+// Login checks the password through the Authenticator. The protocol
+// layer only calls it over TLS (or with AllowInsecureAuth).
 func (s *session) Login(username, password string) error {
 	s.srv.metrics.commands.WithLabelValues("LOGIN").Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -124,12 +101,11 @@ func (s *session) Login(username, password string) error {
 	if d := s.srv.opts.FailureDelay; d > 0 {
 		time.Sleep(d) // slows guessing; this connection's commands wait anyway
 	}
-	if s.failures >= s.srv.opts.MaxLoginFailures {
-		s.srv.metrics.closed.WithLabelValues("login_failures").Inc()
-		s.conn.Bye("Too many failed logins")
-	}
-	return imapserver.ErrAuthFailed
+	return errAuthFailed
 }
+
+var errAuthFailed = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeAuthenticationFailed,
+	Text: "Authentication failed"}
 
 // errLoginsLocked answers a login from an address, or to an account,
 // locked out by the limiter, without checking the password.
@@ -148,10 +124,10 @@ var errUserIPLimit = &goimap.Error{
 
 // clientIP is the remote address without its port.
 func (s *session) clientIP() string {
-	if s.conn == nil {
+	if s.gc == nil {
 		return ""
 	}
-	addr := s.conn.NetConn().RemoteAddr().String()
+	addr := s.gc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
@@ -170,8 +146,8 @@ func cleanLog(s string) string {
 	}, s)
 }
 
-// AppendLimit makes imapserver advertise APPENDLIMIT; bigger literals
-// never get that far (the guard closes the connection).
+// AppendLimit is the APPENDLIMIT advertised; bigger literals close the
+// connection (reader.go).
 func (s *session) AppendLimit() uint32 { return uint32(min(s.srv.opts.MaxLiteral, 1<<32-1)) }
 
 // imapError turns a store error into a reply that says what to fix;
@@ -239,7 +215,7 @@ func (s *session) Namespace() (*goimap.NamespaceData, error) {
 	return &goimap.NamespaceData{Personal: []goimap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
 }
 
-func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.AppendOptions) (*goimap.AppendData, error) {
+func (s *session) Append(name string, r io.Reader, options *goimap.AppendOptions) (*goimap.AppendData, error) {
 	s.srv.metrics.commands.WithLabelValues("APPEND").Inc()
 	flags := make([]string, len(options.Flags))
 	for i, f := range options.Flags {
@@ -247,7 +223,7 @@ func (s *session) Append(name string, r goimap.LiteralReader, options *goimap.Ap
 	}
 	res, err := s.store().Append(s.account, name, r, flags, options.Time)
 	if errors.Is(err, mailbox.ErrNoFolder) {
-		return nil, &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate, Text: "No such mailbox; create it first"}
+		return nil, errTryCreate
 	}
 	if err != nil {
 		return nil, s.imapError(err)

@@ -154,7 +154,7 @@ func firstAddress(c *candidate, field string, display bool) string {
 
 // sortCommand answers SORT and UID SORT, with ESORT's RETURN options
 // (RFC 5267) in an ESEARCH reply.
-func (f *front) sortCommand(c *command, uid bool) []string {
+func (f *conn) sortCommand(c *command, uid bool) []string {
 	var keys []sortKey
 	var ret []string // nil: a plain SORT reply
 	found, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
@@ -191,6 +191,11 @@ func (f *front) sortCommand(c *command, uid bool) []string {
 // parseSortReturn reads ESORT's optional RETURN (MIN MAX COUNT ALL);
 // an empty list means ALL. It returns nil without RETURN.
 func parseSortReturn(p *keyParser) ([]string, error) {
+	return parseReturn(p, "MIN", "MAX", "COUNT", "ALL")
+}
+
+// parseReturn reads RETURN and a list of the options allowed.
+func parseReturn(p *keyParser, allowed ...string) ([]string, error) {
 	if p.pos >= len(p.toks) || p.toks[p.pos].str || !strings.EqualFold(p.toks[p.pos].text, "RETURN") {
 		return nil, nil
 	}
@@ -209,10 +214,10 @@ func parseSortReturn(p *keyParser) ([]string, error) {
 				ret = append(ret, "ALL")
 			}
 			return ret, nil
-		case t.paren == 0 && !t.str && slices.Contains([]string{"MIN", "MAX", "COUNT", "ALL"}, opt):
+		case t.paren == 0 && !t.str && slices.Contains(allowed, opt):
 			ret = append(ret, opt)
 		default:
-			return nil, fmt.Errorf("unknown RETURN option %q; use MIN, MAX, COUNT or ALL", t.text)
+			return nil, fmt.Errorf("unknown RETURN option %q; use %s", t.text, strings.Join(allowed, ", "))
 		}
 	}
 }
@@ -266,7 +271,7 @@ func orderedSet(nums []uint32) string {
 // comes before the charset (sort criteria, algorithm), then the charset
 // and search keys; it returns the matching messages or the whole
 // tagged refusal.
-func (f *front) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
+func (f *conn) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
 	if f.sess.sel == nil {
 		return nil, c.tag + " BAD No mailbox selected; SELECT one first"
 	}

@@ -151,7 +151,7 @@ func writeThread(b *strings.Builder, c *container) {
 }
 
 // threadCommand answers THREAD and UID THREAD.
-func (f *front) threadCommand(c *command, uid bool) []string {
+func (f *conn) threadCommand(c *command, uid bool) []string {
 	var algorithm string
 	found, refusal := f.selectMessages(c, uid, func(p *keyParser) error {
 		alg, err := p.next()
