@@ -1,8 +1,11 @@
-// Package smtpdata reads and writes the content of an SMTP DATA command
-// (RFC 5321 section 4.5.2: dot-stuffing and the "<CRLF>.<CRLF>" end) in
-// bulk. go-smtp and net/textproto do it one byte per call, which was a
-// fifth of mailgate's CPU at 100 KB per message; the byte searches used
-// here run over whole buffers.
+// Package smtpdata is mailgate's one SMTP text codec: it reads and
+// writes the content of an SMTP DATA command (RFC 5321 section 4.5.2:
+// dot-stuffing and the "<CRLF>.<CRLF>" end) in bulk, streams a POP3
+// multi-line response, and scans and normalises line ends and NUL. The
+// relay, delivery, POP3 and the load tool all use it. go-smtp and
+// net/textproto do it one byte per call, which was a fifth of mailgate's
+// CPU at 100 KB per message; the byte searches used here run over whole
+// buffers.
 package smtpdata
 
 import (
