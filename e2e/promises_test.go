@@ -94,6 +94,11 @@ var clientRows = []promise{
 			"From: x@remote.example\r\nTo: " + pBob + "\r\n",
 		want: "554 5.4.6 Routing loop detected: the message already carries 50 Received fields and 50 is the limit; " +
 			"check the forwarding between the servers it passed"},
+	{name: "mailbox full at RCPT", from: "x@remote.example", to: []string{pFull},
+		steps: [][]string{{"mail", "x@remote.example"}, {"rcpt", pFull}},
+		want:  "452 4.2.2 Mailbox of <full@mg.test> is full; try again later"},
+	{name: "message larger than the whole quota", from: "x@remote.example", to: []string{pSmall},
+		want: "552 5.2.2 Message too large for the mailbox of <small@mg.test>: 599 bytes, and the whole mailbox holds 300; send a smaller message"},
 }
 
 // provedElsewhere are README replies that need a broken machine, each
@@ -101,10 +106,6 @@ var clientRows = []promise{
 var provedElsewhere = map[string]string{
 	"452 4.3.1 Insufficient system storage;": "faults/diskfull_test.go",
 	"451 4.3.0 Internal error; try":          "relay/reject_test.go (spool gone)",
-	// Through the binary with swaks on the MX port (a full mailbox, a
-	// message over the whole quota, 50 Received fields).
-	"452 4.2.2 Mailbox of <bob@example.com> is full;": "faults/TestQuotaAtSMTPTime",
-	"552 5.2.2 Message too large for the mailbox of":  "faults/TestQuotaAtSMTPTime",
 }
 
 func repeat(step []string, n int) [][]string {
