@@ -29,6 +29,10 @@ type smtpConn struct {
 	be       *backend
 	listener config.Listener
 	raw      net.Conn // the TCP connection (under TLS when there is TLS)
+	// lim are the limits when the connection opened: a reload (SIGHUP)
+	// applies to new connections, never to one in the middle of a
+	// transaction.
+	lim config.Limits
 
 	// Used by the connection's goroutine only.
 	conn     net.Conn // raw, or the TLS connection over it
@@ -57,7 +61,7 @@ const (
 )
 
 func newSMTPConn(s *Server, be *backend, c net.Conn) *smtpConn {
-	sc := &smtpConn{srv: s, be: be, listener: be.listener, raw: c, conn: c}
+	sc := &smtpConn{srv: s, be: be, listener: be.listener, raw: c, conn: c, lim: s.conf().Limits}
 	sc.r = bufio.NewReaderSize(c, 4<<10)
 	sc.w = bufio.NewWriterSize(c, writeBuffer)
 	if tc, ok := c.(*tls.Conn); ok {
@@ -87,7 +91,7 @@ func (c *smtpConn) serve() {
 	defer c.close()
 	defer c.recoverPanic()
 	if tc, ok := c.conn.(*tls.Conn); ok {
-		tc.SetDeadline(time.Now().Add(c.srv.conf().Limits.CommandTimeout.D()))
+		tc.SetDeadline(time.Now().Add(c.lim.CommandTimeout.D()))
 		if err := tc.Handshake(); err != nil {
 			return
 		}
@@ -162,8 +166,8 @@ func (c *smtpConn) readLine() (string, error) {
 			return "", err
 		}
 	}
-	c.conn.SetReadDeadline(time.Now().Add(c.srv.conf().Limits.CommandTimeout.D()))
-	limit := c.srv.conf().Limits.MaxLineLength
+	c.conn.SetReadDeadline(time.Now().Add(c.lim.CommandTimeout.D()))
+	limit := c.lim.MaxLineLength
 	var line []byte
 	for {
 		chunk, err := c.r.ReadSlice('\n')
@@ -197,7 +201,7 @@ func code(a, b, c int) smtp.EnhancedCode { return smtp.EnhancedCode{a, b, c} }
 func (c *smtpConn) reply(status int, enh smtp.EnhancedCode, lines ...string) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(c.srv.conf().Limits.CommandTimeout.D()))
+	c.conn.SetWriteDeadline(time.Now().Add(c.lim.CommandTimeout.D()))
 	for i, l := range lines {
 		sep := "-"
 		if i == len(lines)-1 {

@@ -125,7 +125,7 @@ func (c *smtpConn) startTLS() bool {
 	c.w.Reset(tc)
 	c.wmu.Unlock()
 	c.r.Reset(tc) // drops the bytes that came after STARTTLS in clear
-	tc.SetDeadline(time.Now().Add(c.srv.conf().Limits.CommandTimeout.D()))
+	tc.SetDeadline(time.Now().Add(c.lim.CommandTimeout.D()))
 	if err := tc.Handshake(); err != nil {
 		return false
 	}

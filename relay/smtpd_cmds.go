@@ -99,7 +99,7 @@ func (c *smtpConn) extensions() []string {
 	if c.tls != nil {
 		ext = append(ext, "REQUIRETLS")
 	}
-	lim := c.srv.conf().Limits
+	lim := c.lim
 	ext = append(ext, "DSN", fmt.Sprintf("SIZE %d", lim.MaxMessageSize))
 	if lim.MaxRecipients > 0 {
 		ext = append(ext, fmt.Sprintf("LIMITS RCPTMAX=%d", lim.MaxRecipients))
@@ -122,7 +122,7 @@ func (c *smtpConn) mail(arg string) {
 		c.reply(502, code(5, 5, 1), "MAIL not allowed during message transfer")
 		return
 	}
-	from, opts, r := parseMail(arg, int64(c.srv.conf().Limits.MaxMessageSize))
+	from, opts, r := parseMail(arg, int64(c.lim.MaxMessageSize))
 	if r != nil {
 		c.replyErr(r)
 		return
@@ -150,7 +150,7 @@ func (c *smtpConn) rcpt(arg string) {
 		c.replyErr(r)
 		return
 	}
-	if max := c.srv.conf().Limits.MaxRecipients; max > 0 && c.rcpts >= max {
+	if max := c.lim.MaxRecipients; max > 0 && c.rcpts >= max {
 		c.reply(452, code(4, 5, 3), fmt.Sprintf("Maximum limit of %d recipients reached", max))
 		return
 	}

@@ -36,7 +36,7 @@ func (c *smtpConn) data(arg string) bool {
 		return true
 	}
 	c.reply(354, noCode, "Go ahead. End your data with <CR><LF>.<CR><LF>")
-	lim := c.srv.conf().Limits
+	lim := c.lim
 	in := &dataIn{d: &smtpdata.Reader{R: c.r, Limit: int64(lim.MaxMessageSize), LineLimit: lim.MaxLineLength}, conn: c}
 	err := c.sess.Data(in)
 	// The session may stop reading early (a refusal): the rest of the
@@ -83,7 +83,7 @@ func (c *smtpConn) bdatCmd(arg string) bool {
 	if c.bdat != nil {
 		sofar = c.bdat.size
 	}
-	if max := int64(c.srv.conf().Limits.MaxMessageSize); max > 0 && sofar+size > max {
+	if max := int64(c.lim.MaxMessageSize); max > 0 && sofar+size > max {
 		c.reply(552, code(5, 3, 4), "Max message size exceeded")
 		ok := c.discard(size)
 		c.reset()
