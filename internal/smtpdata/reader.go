@@ -24,7 +24,8 @@ var (
 
 // States of the reader, those of go-smtp's dataReader (and of
 // net/textproto's dotReader), so that both readers end a message at the
-// same byte whatever the client sends: a session may be read by either.
+// same byte whatever the client sends (FuzzReader checks it): mailgate
+// ends a message where go-smtp-based servers and clients would.
 const (
 	stateBeginLine = iota // at the start of a line (after CRLF)
 	stateDot              // read "." at the start of a line
