@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailgate/internal/smtpdata"
 )
 
 // bufConn collects what is written to it.
@@ -54,25 +56,12 @@ func TestWriteStuffedMatchesTextproto(t *testing.T) {
 		"no dots at all\r\n",
 		big,
 	} {
-		b := normalize([]byte(body))
+		b := smtpdata.Normalize([]byte(body))
 		if got, want := stuffed(b), reference(b); got != want {
 			t.Errorf("body %.40q: sent %.80q, textproto sends %.80q", body, got, want)
 		}
 	}
 	if got := stuffed([]byte("Subject: x\r\n\r\n.\r\nend\r\n")); got != "Subject: x\r\n\r\n..\r\nend\r\n.\r\n" {
 		t.Errorf("a lone dot line went out as %q", got)
-	}
-}
-
-func TestClean8(t *testing.T) {
-	t.Parallel()
-	cases := map[string]bool{
-		"a\r\nb\r\n": true, "a\nb\r\n": false, "a\rb\r\n": false, "\r\n": true,
-		"a\r\n": true, "a": false, "a\r\n\x00\r\n": false, "\n\r\n": false, "a\r\r\n": false,
-	}
-	for body, want := range cases {
-		if got := clean8([]byte(body)); got != want {
-			t.Errorf("clean8(%q) = %v, want %v", body, got, want)
-		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mailgate/internal/smtpdata"
 )
 
 // Mailboxes stores a message for a local account; *mailbox.Store
@@ -88,9 +89,9 @@ func (l *Local) one(ctx context.Context, req *Request, addr string) error {
 	var err error
 	if l.Sieve != nil && !req.Quarantine {
 		err = l.Sieve.Deliver(ctx, &LocalMessage{QueueID: req.ID, From: req.From, Rcpt: addr,
-			Account: account, Folder: folder, Body: normalize(req.Body)})
+			Account: account, Folder: folder, Body: smtpdata.Normalize(req.Body)})
 	} else {
-		err = l.Mailboxes.Deliver(ctx, account, folder, normalize(req.Body), req.Quarantine)
+		err = l.Mailboxes.Deliver(ctx, account, folder, smtpdata.Normalize(req.Body), req.Quarantine)
 	}
 	if err == nil {
 		return nil

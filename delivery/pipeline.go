@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"mailgate/internal/smtpdata"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func (d *dialer) pipeline(s *session, req *Request, idx []int) (error, []error, 
 // pipedData sends the content after a pipelined DATA got 354, and ends
 // it, in the same writes; then reads the reply to the end of data.
 func (d *dialer) pipedData(s *session, req *Request, p *piped) error {
-	if err := writeStuffedThen(s.stream, normalize(req.Body), []byte(".\r\n"), d.timeouts.DataBlock); err != nil {
+	if err := writeStuffedThen(s.stream, smtpdata.Normalize(req.Body), []byte(".\r\n"), d.timeouts.DataBlock); err != nil {
 		return err
 	}
 	s.stream.SetReadDeadline(time.Now().Add(d.timeouts.DataEnd))

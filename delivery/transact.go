@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"mailgate/internal/smtpdata"
 	"strings"
 
 	"github.com/emersion/go-smtp"
@@ -142,7 +143,7 @@ func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) co
 	if err != nil {
 		return d.dataRefused(s, res, accepted, err)
 	}
-	err = writeStuffed(s.stream, normalize(req.Body), d.timeouts.DataBlock)
+	err = writeStuffed(s.stream, smtpdata.Normalize(req.Body), d.timeouts.DataBlock)
 	if err == nil {
 		_, err = w.Write([]byte("\r\n")) // the body's last line end, see writeStuffed
 	}

@@ -89,6 +89,9 @@ func startPromiseEnv(t *testing.T, ratelimit string) *promiseEnv {
 	}
 	e.user("update", pApp, "--alias", "billing@mg.test", "--send-as", "@news.example", "--send-as", "noreply@brand.example")
 	e.user("update", "own@mg.test", "--rate-limit", "2/1h")
+	e.user("update", pFull, "--quota", "100")
+	e.user("update", pSmall, "--quota", "300")
+	e.fillMailbox(t, pFull)
 	e.writeConfig(t, dns.Addr, filepath.Join(keyDir, pDomain+".s1.pem"), ratelimit)
 	e.srv.Restart()
 	e.script = filepath.Join(t.TempDir(), "smtp_driver.py")
@@ -106,7 +109,31 @@ func (e *promiseEnv) user(args ...string) {
 // pUsers are the accounts and their passwords. capped@mg.test gets a
 // small limit in the config of the rate-limit tests, own@mg.test one of
 // its own in accounts.yaml.
-var pUsers = map[string]string{pApp: pPassword, pBob: "bob password", "capped@mg.test": "capped password", "own@mg.test": "own password"}
+var pUsers = map[string]string{pApp: pPassword, pBob: "bob password", "capped@mg.test": "capped password", "own@mg.test": "own password",
+	pFull: "full password", pSmall: "small password"}
+
+// pFull's mailbox holds more than its quota of 100 bytes before the suite
+// starts; pSmall's quota (300 bytes) is smaller than any message.
+const (
+	pFull  = "full@mg.test"
+	pSmall = "small@mg.test"
+)
+
+// fillMailbox puts a message of 500 bytes in addr's Maildir while the
+// server is stopped, as another program sharing the Maildir would.
+func (e *promiseEnv) fillMailbox(t *testing.T, addr string) {
+	t.Helper()
+	dir := filepath.Join(e.srv.MailDir(), addr)
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := "From: seed@mg.test\r\nSubject: seed\r\n\r\n" + strings.Repeat("x", 456) + "\r\n"
+	if err := os.WriteFile(filepath.Join(dir, "new", "1764950400.seed.mg"), []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func (e *promiseEnv) writeConfig(t *testing.T, dnsAddr, key, ratelimit string) {
 	t.Helper()

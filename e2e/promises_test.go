@@ -77,6 +77,9 @@ var clientRows = []promise{
 	{name: "wrong password", clients: []string{"smtplib/starttls", "smtplib/implicit"}, src: "127.0.0.22",
 		steps: [][]string{{"cmd", "AUTH PLAIN " + b64("\x00"+pApp+"\x00wrong")}},
 		want:  "535 5.7.8 Authentication credentials invalid"},
+	{name: "AUTH response not base64", clients: []string{"smtplib/starttls", "smtplib/implicit"}, src: "127.0.0.24",
+		steps: [][]string{{"cmd", "AUTH PLAIN !!!not-base64"}},
+		want:  "501 5.5.2 Invalid base64 data; send the SASL response base64-encoded (RFC 4954 section 4)"},
 	{name: "too many failed logins", clients: []string{"smtplib/starttls"}, src: "127.0.0.23",
 		steps: repeat([]string{"cmd", "AUTH PLAIN " + b64("\x00"+pApp+"\x00wrong")}, 6),
 		want:  "454 4.7.0 Too many failed logins from your address or for this account; try again later"},
@@ -94,6 +97,11 @@ var clientRows = []promise{
 			"From: x@remote.example\r\nTo: " + pBob + "\r\n",
 		want: "554 5.4.6 Routing loop detected: the message already carries 50 Received fields and 50 is the limit; " +
 			"check the forwarding between the servers it passed"},
+	{name: "mailbox full at RCPT", from: "x@remote.example", to: []string{pFull},
+		steps: [][]string{{"mail", "x@remote.example"}, {"rcpt", pFull}},
+		want:  "452 4.2.2 Mailbox of <full@mg.test> is full; try again later"},
+	{name: "message larger than the whole quota", from: "x@remote.example", to: []string{pSmall},
+		want: "552 5.2.2 Message too large for the mailbox of <small@mg.test>: 599 bytes, and the whole mailbox holds 300; send a smaller message"},
 }
 
 // provedElsewhere are README replies that need a broken machine, each
@@ -101,10 +109,6 @@ var clientRows = []promise{
 var provedElsewhere = map[string]string{
 	"452 4.3.1 Insufficient system storage;": "faults/diskfull_test.go",
 	"451 4.3.0 Internal error; try":          "relay/reject_test.go (spool gone)",
-	// Through the binary with swaks on the MX port (a full mailbox, a
-	// message over the whole quota, 50 Received fields).
-	"452 4.2.2 Mailbox of <bob@example.com> is full;": "faults/TestQuotaAtSMTPTime",
-	"552 5.2.2 Message too large for the mailbox of":  "faults/TestQuotaAtSMTPTime",
 }
 
 func repeat(step []string, n int) [][]string {

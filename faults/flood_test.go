@@ -49,7 +49,7 @@ func dialFrom(t *testing.T, src, addr string) (net.Conn, *bufio.Reader, string) 
 func TestThousandIdleAndSlowloris(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("waits 4-5 x command_timeout for the slowloris; runs without -short (CI)")
+		t.Skip("waits command_timeout for the slowloris; runs without -short (CI)")
 	}
 	srv := mgtest.Start(t, mgtest.Options{
 		Protocols: []string{"smtp", "submissions"},
@@ -121,15 +121,14 @@ func TestThousandIdleAndSlowloris(t *testing.T) {
 		}
 	})
 
-	// go-smtp hands the partial line it holds at the read deadline on
-	// as a command (bufio.Reader.ReadLine drops the timeout error), so
-	// a slowloris is answered 501 and goes on until go-smtp's error
-	// count closes it: 4 to 5 x command_timeout. Bounded, but not 1 x
-	// (reported to the relay's owner).
+	// The relay's protocol layer gives a whole command line one
+	// command_timeout (go-smtp, before it, ran the partial line as a
+	// command at each deadline: 4 to 5 x). 2 x leaves room for a loaded
+	// machine.
 	var slowFor time.Duration
 	select {
 	case slowFor = <-slowDone:
-		if slowFor > 6*floodTimeout {
+		if slowFor > 2*floodTimeout {
 			t.Errorf("slowloris connection lasted %v with command_timeout %v", slowFor, floodTimeout)
 		}
 	case <-time.After(8 * floodTimeout):

@@ -2,27 +2,16 @@ package relay
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
 )
 
-// Why one go-smtp Server per connection: go-smtp's DATA reader silently
-// drops a "." and a CR at the start of a line when no LF follows
-// ("\r\n.\rMAIL FROM:..." reaches the session as "\r\nMAIL FROM:..."), so
-// two SMTP smuggling sequences cannot be seen in the message. The only
-// place go-smtp shows the bytes it reads, in the clear even after
-// STARTTLS, is its Server.Debug writer; giving every connection its own
-// Server makes that writer belong to one connection: the smuggleTap.
-
-// acceptLoop serves each connection of ln with its own go-smtp Server.
+// acceptLoop serves each connection of ln on its own goroutine.
 func (s *Server) acceptLoop(l config.Listener, ln net.Listener) error {
 	var backoff time.Duration
 	for {
@@ -57,31 +46,37 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// serveConn runs one connection to its end.
+// serveConn runs one connection to its end: admission, then the SMTP
+// protocol layer (smtpd.go). Implicit TLS wraps the connection first, so
+// that a refusal at admission is said inside TLS.
 func (s *Server) serveConn(l config.Listener, c net.Conn) {
-	be := &backend{srv: s, listener: l, front: frontOf(c)}
-	srv := s.smtpServer(l, be)
-	srv.Debug = &smuggleTap{}
+	if l.Protocol == config.ProtoSubmissions {
+		c = tls.Server(c, s.opts.TLS)
+	}
+	be := &backend{srv: s, listener: l}
+	sc := newSMTPConn(s, be, c)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		c.Close()
 		return
 	}
-	s.conns[srv] = connEntry{conn: c, be: be}
+	s.conns[sc] = struct{}{}
+	s.serving.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.conns, srv)
+		delete(s.conns, sc)
 		s.mu.Unlock()
+		s.serving.Done()
 	}()
+	s.metrics.connections.WithLabelValues(l.Name).Inc()
 	ended, ok := s.admit(l, c)
 	if !ok {
 		return
 	}
 	be.ended = ended
-	defer be.end()
-	srv.Serve(newOneConnListener(c)) // returns once c is closed
+	sc.serve()
 }
 
 // admit runs the chain's connection checks (the connection rate) before
@@ -106,54 +101,18 @@ func (s *Server) admit(l config.Listener, c net.Conn) (ended func(loggedIn bool)
 	return nil, false
 }
 
-// oneConnListener hands go-smtp a single connection, then blocks until
-// that connection or the listener is closed, so that Serve returns.
-type oneConnListener struct {
-	conn     net.Conn
-	connDone <-chan struct{}
-	once     sync.Once
-	closed   chan struct{}
-	given    atomic.Bool
-}
-
-func newOneConnListener(c net.Conn) *oneConnListener {
-	l := &oneConnListener{conn: c, closed: make(chan struct{})}
-	if lc, ok := underTLS(c).(*limitedConn); ok {
-		l.connDone = lc.closed
-	}
-	return l
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	if !l.given.Swap(true) {
-		return l.conn, nil
-	}
-	select {
-	case <-l.connDone: // nil (never ready) if the conn is not ours
-	case <-l.closed:
-	}
-	return nil, net.ErrClosed
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
-
-// smuggleTap watches the bytes go-smtp reads from one connection (and the
-// replies it writes, which never contain the pattern) for "\n.\r" not
-// followed by "\n". Once seen, every later message on the connection is
-// refused: go-smtp's bufio may read ahead, so the tap cannot say which
-// message the bytes belong to, only that this client sends them.
+// smuggleTap watches the raw bytes of one message's content for "\n.\r"
+// not followed by "\n": smtpdata.Reader drops a "." and a CR at the start
+// of a line when no LF follows, as go-smtp did ("\r\n.\rMAIL FROM:..."
+// reaches the session as "\r\nMAIL FROM:..."), so two SMTP smuggling
+// sequences cannot be seen in the content itself. It starts after the LF
+// that ended the DATA command.
 type smuggleTap struct {
 	state int // 1: after "\n", 2: after "\n.", 3: after "\n.\r"
-	seen  atomic.Bool
+	seen  bool
 }
 
-// Write is called by go-smtp from the connection's goroutine only.
-func (t *smuggleTap) Write(p []byte) (int, error) {
+func (t *smuggleTap) Write(p []byte) {
 	for i := 0; i < len(p); i++ {
 		if t.state == 0 {
 			j := bytes.IndexByte(p[i:], '\n')
@@ -164,12 +123,11 @@ func (t *smuggleTap) Write(p []byte) (int, error) {
 		}
 		t.step(p[i])
 	}
-	return len(p), nil
 }
 
 func (t *smuggleTap) step(b byte) {
 	if t.state == 3 && b != '\n' {
-		t.seen.Store(true)
+		t.seen = true
 	}
 	switch {
 	case b == '\n':
@@ -181,11 +139,4 @@ func (t *smuggleTap) step(b byte) {
 	default:
 		t.state = 0
 	}
-}
-
-// smuggled reports whether the connection of c ever sent "\n.\r" without
-// "\n" after it.
-func smuggled(c *smtp.Conn) bool {
-	t, ok := c.Server().Debug.(*smuggleTap)
-	return ok && t.seen.Load()
 }

@@ -17,9 +17,9 @@ import (
 )
 
 // Data receives the message, checks it, runs the filters and has it on
-// stable storage before answering 250. go-smtp reads the rest of the data
-// to the real end (CRLF.CRLF) after any rejection here, so a rejected
-// message cannot leave commands behind.
+// stable storage before answering 250. The protocol layer reads the rest
+// of the data to the real end (CRLF.CRLF) after any rejection here, so a
+// rejected message cannot leave commands behind.
 func (ss *session) Data(r io.Reader) error {
 	if ss.env == nil || len(ss.env.Recipients) == 0 {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
@@ -29,8 +29,8 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return ss.fail("data", ss.readError(r, err))
 	}
-	// smuggled: a "\r\n.\r" that go-smtp's reader removed (see conn.go).
-	if c.ends.bare || smuggled(ss.conn) {
+	// smuggled: a "\r\n.\r" that the DATA reader removed (see conn.go).
+	if c.ends.bare || ss.smuggled {
 		return ss.fail("data", errBareLineEnding)
 	}
 	// NUL is no text (RFC 5321 section 4.5.2 via RFC 6152); "\r\n\x00.\r\n"
@@ -136,7 +136,7 @@ func (ss *session) readError(r io.Reader, err error) error {
 		return reply(500, 5, 5, 2, fmt.Sprintf("Line too long; keep lines within %d octets (RFC 5321 section 4.5.3.1.6)", ss.srv.conf().Limits.MaxLineLength))
 	}
 	if _, bdat := r.(*io.PipeReader); bdat {
-		return err // go-smtp ended the chunk transfer (RSET, a new BDAT error)
+		return err // the protocol layer ended the chunk transfer (RSET, a new BDAT error)
 	}
 	return ss.abortData(err)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"mailgate/internal/smtpdata"
 )
 
 func TestHasBareLineEnding(t *testing.T) {
@@ -23,8 +25,8 @@ func TestHasBareLineEnding(t *testing.T) {
 		"a\r\nb\nc\r\n":     true,
 		"x\r\n.\r\ny\r\n\r": true,
 	} {
-		if got := hasBareLineEnding([]byte(in)); got != want {
-			t.Errorf("hasBareLineEnding(%q) = %v, want %v", in, got, want)
+		if got := smtpdata.HasBareLineEnding([]byte(in)); got != want {
+			t.Errorf("HasBareLineEnding(%q) = %v, want %v", in, got, want)
 		}
 		// The same verdict when the bytes arrive one read at a time.
 		c, err := readContent(iotest.OneByteReader(strings.NewReader(in)), "")

@@ -106,7 +106,7 @@ func (b *logBuffer) String() string {
 // testServer is a real relay.Server on 127.0.0.1 with a real account
 // database, a real spool and a self-signed certificate, all in t.TempDir.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	srv   *relay.Server
 	queue *queue.Queue
@@ -117,7 +117,14 @@ type testServer struct {
 }
 
 // startServer runs the relay with baseConfig, changed by edit (may be nil).
-func startServer(t *testing.T, edit func(*config.Config)) *testServer {
+func startServer(t testing.TB, edit func(*config.Config)) *testServer {
+	t.Helper()
+	return startServerTLS(t, edit, nil, "")
+}
+
+// startServerTLS is startServer with the server's TLS config and the
+// certificate file clients trust given (nil, "": a generated one).
+func startServerTLS(t testing.TB, edit func(*config.Config), serverTLS *tls.Config, certFile string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse("test.yaml", []byte(baseConfig+"data_dir: "+dir+"\n"))
@@ -144,18 +151,21 @@ func startServer(t *testing.T, edit func(*config.Config)) *testServer {
 			t.Fatal(err)
 		}
 	}
-	cm, _, err := certs.SelfSigned(filepath.Join(dir, "tls"), hostname)
-	if err != nil {
-		t.Fatal(err)
+	if serverTLS == nil {
+		cm, _, err := certs.SelfSigned(filepath.Join(dir, "tls"), hostname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serverTLS, certFile = cm.TLSConfig(), filepath.Join(dir, "tls", "selfsigned.crt")
 	}
-	ts.tls = clientTLS(t, filepath.Join(dir, "tls", "selfsigned.crt"))
+	ts.tls = clientTLS(t, certFile)
 	q, err := queue.Open(queue.Options{Dir: filepath.Join(dir, "queue"), Logger: log, Now: ts.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.queue = q
 	ts.srv = relay.New(relay.Options{
-		Config: cfg, TLS: cm.TLSConfig(), Users: accts, Queue: q, Logger: log, Now: ts.clock.Now,
+		Config: cfg, TLS: serverTLS, Users: accts, Queue: q, Logger: log, Now: ts.clock.Now,
 		Chains: chains(t, cfg, filters.Deps{Logger: log, SendAs: accts.SendAs, Now: ts.clock.Now}),
 	})
 
@@ -185,7 +195,7 @@ func startServer(t *testing.T, edit func(*config.Config)) *testServer {
 }
 
 // chains builds the filter chain of every listener that lists filters.
-func chains(t *testing.T, cfg *config.Config, deps filters.Deps) map[string]*filters.Chain {
+func chains(t testing.TB, cfg *config.Config, deps filters.Deps) map[string]*filters.Chain {
 	t.Helper()
 	out := map[string]*filters.Chain{}
 	deps.RateLimits = filters.NewRateLimits(cfg.Filters.RateLimit, deps.Now)
@@ -203,7 +213,7 @@ func chains(t *testing.T, cfg *config.Config, deps filters.Deps) map[string]*fil
 }
 
 // clientTLS trusts exactly the server's self-signed certificate.
-func clientTLS(t *testing.T, certFile string) *tls.Config {
+func clientTLS(t testing.TB, certFile string) *tls.Config {
 	t.Helper()
 	pem, err := os.ReadFile(certFile)
 	if err != nil {
@@ -244,7 +254,7 @@ func (ts *testServer) spoolFiles() []string {
 // reads replies verbatim, for what go-smtp's client refuses to send (bare
 // LF, pipelined STARTTLS, overlong lines) and for exact reply lines.
 type wire struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }
@@ -254,7 +264,7 @@ type wire struct {
 const replyTimeout = 10 * time.Second
 
 // dial connects and returns the connection with the greeting read.
-func dial(t *testing.T, addr string) (*wire, string) {
+func dial(t testing.TB, addr string) (*wire, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -266,7 +276,7 @@ func dial(t *testing.T, addr string) (*wire, string) {
 }
 
 // dialTLS connects with implicit TLS (the submissions listener).
-func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*wire, string) {
+func dialTLS(t testing.TB, addr string, cfg *tls.Config) (*wire, string) {
 	t.Helper()
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
@@ -407,7 +417,7 @@ func (ts *testServer) session(listener string, secure, auth bool) *wire {
 }
 
 // queuedID pulls the queue ID out of "250 2.0.0 OK: queued as ID".
-func queuedID(t *testing.T, reply string) string {
+func queuedID(t testing.TB, reply string) string {
 	t.Helper()
 	id, ok := strings.CutPrefix(reply, "250 2.0.0 OK: queued as ")
 	if !ok || len(id) != 19 {

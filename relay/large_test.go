@@ -22,8 +22,8 @@ func largeServer(t *testing.T) *testServer {
 
 // TestLargeMessageSpooledExactly: a message past 1 MB is read to a file,
 // not memory, and the spool holds exactly the Received header and the
-// bytes sent, whether the relay read it in bulk (DATA in clear), through
-// go-smtp (DATA after STARTTLS) or from BDAT chunks; no file is left
+// bytes sent, whether it came by DATA in clear, DATA after STARTTLS (both
+// read in bulk by the relay) or BDAT chunks; no file is left
 // behind but the spooled message.
 func TestLargeMessageSpooledExactly(t *testing.T) {
 	t.Parallel()

@@ -17,6 +17,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec
 	auth         *prometheus.CounterVec
 	msgBytes     prometheus.Histogram
+	panics       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,9 +47,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mailgate_smtp_message_size_bytes", Help: "Size of accepted messages.",
 			Buckets: prometheus.ExponentialBuckets(1024, 4, 10),
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgate_smtp_panics_total", Help: "Panics recovered in an SMTP connection (each a bug; the connection got 421).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.sessions, m.active, m.connRejected, m.accepted, m.rejected, m.auth, m.msgBytes)
+		reg.MustRegister(m.connections, m.sessions, m.active, m.connRejected, m.accepted, m.rejected, m.auth, m.msgBytes, m.panics)
 	}
 	return m
 }

@@ -1,5 +1,6 @@
-// Package relay is mailgate's SMTP front end: listeners, TLS, AUTH, relay
-// policy and limits on top of go-smtp. Each transaction runs through the
+// Package relay is mailgate's SMTP front end: listeners, its own SMTP
+// protocol layer above TLS (smtpd*.go; go-smtp's types), AUTH, relay
+// policy and limits. Each transaction runs through the
 // listener's filters.Chain; accepted messages go to the queue, which has
 // them on stable storage before the client hears 250.
 package relay
@@ -8,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailgate/authlimit"
@@ -76,7 +75,8 @@ type Server struct {
 	auth    *authlimit.Limiter
 
 	mu        sync.Mutex
-	conns     map[*smtp.Server]connEntry // one go-smtp server per connection; see conn.go
+	conns     map[*smtpConn]struct{}
+	serving   sync.WaitGroup // one per connection in conns
 	listeners []net.Listener
 	closing   bool
 }
@@ -100,7 +100,7 @@ func New(o Options) *Server {
 		opts: o, log: o.Logger, now: o.Now,
 		metrics: newMetrics(o.Registerer),
 		auth:    o.Logins,
-		conns:   map[*smtp.Server]connEntry{},
+		conns:   map[*smtpConn]struct{}{},
 	}
 	s.Reload(c, o.Chains)
 	return s
@@ -108,8 +108,7 @@ func New(o Options) *Server {
 
 // reloadable is the part of the config that Reload replaces: limits,
 // hostname, local domains and filter chains. New connections and
-// sessions read it through conf, isLocal and chain; sessions in progress
-// keep their go-smtp limits. Connection caps and AUTH throttling are
+// sessions read it through conf, isLocal and chain. Connection caps and AUTH throttling are
 // fixed at New (a restart changes them).
 type reloadable struct {
 	cfg    *config.Config
@@ -153,37 +152,7 @@ func (s *Server) Serve(l config.Listener, ln net.Listener) error {
 		s.metrics.connRejected.WithLabelValues(l.Name, reason).Inc()
 	})
 	cl.implicitTLS = l.Protocol == config.ProtoSubmissions
-	var conns net.Listener = frontListener{cl}
-	if l.Protocol == config.ProtoSubmissions {
-		conns = tls.NewListener(conns, s.opts.TLS)
-	}
-	return s.acceptLoop(l, conns)
-}
-
-// smtpServer configures go-smtp for listener l. It is called once per
-// accepted connection (see conn.go), so it counts the connection too.
-func (s *Server) smtpServer(l config.Listener, be *backend) *smtp.Server {
-	s.metrics.connections.WithLabelValues(l.Name).Inc()
-	cfg := s.conf()
-	lim := cfg.Limits
-	srv := smtp.NewServer(be)
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = int64(lim.MaxMessageSize)
-	srv.MaxRecipients = lim.MaxRecipients
-	srv.MaxLineLength = lim.MaxLineLength
-	srv.ReadTimeout = lim.CommandTimeout.D()
-	srv.WriteTimeout = lim.CommandTimeout.D()
-	srv.EnableSMTPUTF8 = true
-	srv.EnableDSN = true
-	srv.EnableREQUIRETLS = true
-	// Auth policy is enforced by the session (538 before TLS), so go-smtp
-	// must let the AUTH command reach it.
-	srv.AllowInsecureAuth = true
-	srv.ErrorLog = slogAdapter{s.log}
-	if s.opts.TLS != nil && l.Protocol != config.ProtoSubmissions {
-		srv.TLSConfig = s.opts.TLS
-	}
-	return srv
+	return s.acceptLoop(l, cl)
 }
 
 // Shutdown stops accepting connections and waits, until ctx ends, for
@@ -192,15 +161,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	listeners := append([]net.Listener(nil), s.listeners...)
-	conns := make(map[*smtp.Server]net.Conn, len(s.conns))
-	var idle []net.Conn
-	for srv, e := range s.conns {
-		conns[srv] = e.conn
-		if !e.be.busy.Load() {
-			c := e.conn
-			if sc := e.be.conn.Load(); sc != nil {
-				c = sc.Conn()
-			}
+	var all, idle []*smtpConn
+	for c := range s.conns {
+		all = append(all, c)
+		if !c.be.busy.Load() {
 			idle = append(idle, c)
 		}
 	}
@@ -212,26 +176,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// command timeout: tell it to come back later and hang up now. One
 	// that starts MAIL meanwhile gets the same 421 from Mail.
 	for _, c := range idle {
-		c.SetWriteDeadline(time.Now().Add(time.Second))
-		fmt.Fprintf(c, "%d %d.%d.%d %s\r\n", errShuttingDown.Code, errShuttingDown.EnhancedCode[0],
-			errShuttingDown.EnhancedCode[1], errShuttingDown.EnhancedCode[2], errShuttingDown.Message)
-		if f := frontOf(c); f != nil {
-			f.flush()
-		}
-		closeRead(c)
+		c.writeNow(errShuttingDown)
+		closeRead(c.raw)
 	}
-	var first error
-	for srv, c := range conns {
-		if err := srv.Shutdown(ctx); err != nil {
-			// go-smtp's Close does nothing after Shutdown: close the
-			// connection itself.
-			c.Close()
-			if first == nil {
-				first = err
-			}
+	done := make(chan struct{})
+	go func() {
+		s.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range all {
+			c.raw.Close()
 		}
+		return ctx.Err()
 	}
-	return first
 }
 
 type backend struct {
@@ -240,11 +201,6 @@ type backend struct {
 	// busy is set while a transaction is open (MAIL until its end), so
 	// Shutdown knows which connections it may close at once.
 	busy atomic.Bool
-	// conn is the go-smtp connection once a session started; its Conn()
-	// is the TLS connection after STARTTLS.
-	conn atomic.Pointer[smtp.Conn]
-	// front is the connection under go-smtp and its TLS (front.go).
-	front *frontConn
 	// loggedIn is set by a successful AUTH in any session of the
 	// connection; the connection rate limit spares such connections.
 	loggedIn atomic.Bool
@@ -255,7 +211,7 @@ type backend struct {
 }
 
 // end reports the end of the connection to the chain, once: from the last
-// session's Logout, before go-smtp's last reply (221 to QUIT) leaves, so
+// session's Logout, before the last reply (221 to QUIT) leaves, so
 // that a client's next connection finds its budget up to date; or when
 // the connection closes without a session.
 func (b *backend) end() {
@@ -265,25 +221,3 @@ func (b *backend) end() {
 		}
 	})
 }
-
-// connEntry is one live connection.
-type connEntry struct {
-	conn net.Conn
-	be   *backend
-}
-
-// NewSession is called by go-smtp at the first HELO/EHLO (and again after
-// STARTTLS, with all state reset).
-func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return b.srv.newSession(b, c)
-}
-
-// slogAdapter sends go-smtp's own error log to slog. Its text goes under
-// "detail": slog already writes the message as msg, and a line with two
-// msg keys is read as one by most log tools (the second wins).
-type slogAdapter struct{ log *slog.Logger }
-
-func (a slogAdapter) Printf(format string, v ...any) {
-	a.log.Debug("go-smtp", "detail", clean(strings.TrimSpace(fmt.Sprintf(format, v...))))
-}
-func (a slogAdapter) Println(v ...any) { a.log.Debug("go-smtp", "detail", clean(fmt.Sprint(v...))) }

@@ -17,13 +17,14 @@ import (
 	"mailgate/queue"
 )
 
-// session is one SMTP connection's state (go-smtp makes a new one after
-// STARTTLS, so nothing said before TLS survives it).
+// session is one SMTP connection's state from EHLO on (the protocol
+// layer makes a new one after STARTTLS, so nothing said before TLS
+// survives it).
 type session struct {
 	be       *backend
 	srv      *Server
 	listener config.Listener
-	conn     *smtp.Conn
+	conn     *smtpConn
 	id       string
 	// client is who the client is, as it is now: IP, HELO name, TLS and
 	// account. It is the very object the filter chain reads, so the
@@ -38,9 +39,10 @@ type session struct {
 	env *queue.Envelope // current transaction, nil before MAIL
 
 	rejections int // so far in this session, against limits.max_errors
+	// smuggled is set when the last DATA content held "\r\n.\r" without
+	// "\n" after it (smuggleTap).
+	smuggled bool
 }
-
-var _ smtp.AuthSession = (*session)(nil)
 
 func newSessionID() string {
 	var b [6]byte
@@ -48,9 +50,8 @@ func newSessionID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Server) newSession(be *backend, c *smtp.Conn) (smtp.Session, error) {
+func (s *Server) newSession(be *backend, c *smtpConn) (*session, error) {
 	l := be.listener
-	be.conn.Store(c)
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
@@ -92,8 +93,8 @@ func (ss *session) fail(stage string, err error) error {
 	ss.srv.metrics.reject(ss.listener.Name, stage, r.Code)
 	ss.log.Info("rejected", "stage", stage, "code", r.Code, "reply", r.Message)
 	// A client that keeps failing (probing addresses, guessing) is cut
-	// off: the reply says so, and the read side is shut so that go-smtp
-	// ends the session right after sending it.
+	// off: the reply says so, and the read side is shut so that the
+	// protocol layer ends the session right after sending it.
 	if ss.rejections++; ss.rejections >= ss.srv.conf().Limits.MaxErrors {
 		ss.log.Info("too many errors; closing connection", "errors", ss.rejections)
 		closeRead(ss.conn.Conn())
@@ -158,6 +159,19 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 		return newLoginServer(func(u, p string) error { return check("", u, p) }), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// badSASL answers a response that is not base64 or not the mechanism's
+// message: the reply r, counted as a failed login from the client's
+// address (no account is known), so that garbage cannot be used to
+// probe without being throttled.
+func (ss *session) badSASL(mech string, r *smtp.SMTPError) error {
+	if mech != sasl.Plain && mech != sasl.Login {
+		mech = "other"
+	}
+	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
+	ss.srv.auth.Fail(ss.client.IP.String(), "")
+	return ss.fail("auth", r)
 }
 
 func (ss *session) login(mech, identity, username, password string) error {
@@ -290,9 +304,9 @@ func (ss *session) route(to string) ([]string, error) {
 	return []string{to}, nil
 }
 
-// Reset ends the current transaction. go-smtp also calls it for an EHLO
-// or HELO after the first, having taken the new name: from here on the
-// filters and the Received field see that name.
+// Reset ends the current transaction. The protocol layer also calls it
+// for an EHLO or HELO after the first, having taken the new name: from
+// here on the filters and the Received field see that name.
 func (ss *session) Reset() {
 	ss.client.Helo = ss.conn.Hostname()
 	ss.be.busy.Store(false)

@@ -56,7 +56,9 @@ func loadEODSequences(t *testing.T) []eodSequence {
 // MAIL/RCPT/DATA must never run; nothing is stored.
 func TestSmuggling(t *testing.T) {
 	t.Parallel()
-	for _, listener := range []string{"mx", "submission"} {
+	// In clear, after STARTTLS and on implicit TLS: the same reader and
+	// the same check serve all three.
+	for _, listener := range []string{"mx", "submission", "submissions"} {
 		for _, s := range loadEODSequences(t) {
 			t.Run(listener+"/"+s.name, func(t *testing.T) {
 				t.Parallel()
@@ -89,6 +91,26 @@ func TestSmuggling(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestSmugglingRefusesOnlyItsMessage: the check sees the bytes of each
+// message on its own, so a message with "\r\n.\r" is refused and the next
+// clean one on the same connection (over STARTTLS) is accepted.
+func TestSmugglingRefusesOnlyItsMessage(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	w := ts.session("submission", true, true)
+	w.must("MAIL FROM:<alice@example.com>", "250")
+	w.must(rcptBob, "250")
+	w.must("DATA", "354")
+	w.write(message("smuggle") + "first\r\n.\rMAIL FROM:<admin@example.com>\r\n.\r\n")
+	if got := w.reply(); got != bareLine {
+		t.Fatalf("smuggling message: %q, want %q", got, bareLine)
+	}
+	w.must("MAIL FROM:<alice@example.com>", "250")
+	w.must(rcptBob, "250")
+	w.must("DATA", "354")
+	queuedID(t, w.cmd(message("clean")+"."))
 }
 
 // TestSmugglingInBDAT: in BDAT nothing ends the data but the byte count,

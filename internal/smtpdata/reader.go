@@ -1,8 +1,11 @@
-// Package smtpdata reads and writes the content of an SMTP DATA command
-// (RFC 5321 section 4.5.2: dot-stuffing and the "<CRLF>.<CRLF>" end) in
-// bulk. go-smtp and net/textproto do it one byte per call, which was a
-// fifth of mailgate's CPU at 100 KB per message; the byte searches used
-// here run over whole buffers.
+// Package smtpdata is mailgate's one SMTP text codec: it reads and
+// writes the content of an SMTP DATA command (RFC 5321 section 4.5.2:
+// dot-stuffing and the "<CRLF>.<CRLF>" end) in bulk, streams a POP3
+// multi-line response, and scans and normalises line ends and NUL. The
+// relay, delivery, POP3 and the load tool all use it. go-smtp and
+// net/textproto do it one byte per call, which was a fifth of mailgate's
+// CPU at 100 KB per message; the byte searches used here run over whole
+// buffers.
 package smtpdata
 
 import (
@@ -21,7 +24,8 @@ var (
 
 // States of the reader, those of go-smtp's dataReader (and of
 // net/textproto's dotReader), so that both readers end a message at the
-// same byte whatever the client sends: a session may be read by either.
+// same byte whatever the client sends (FuzzReader checks it): mailgate
+// ends a message where go-smtp-based servers and clients would.
 const (
 	stateBeginLine = iota // at the start of a line (after CRLF)
 	stateDot              // read "." at the start of a line

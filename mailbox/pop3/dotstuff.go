@@ -2,81 +2,93 @@ package pop3
 
 import (
 	"bufio"
+	"bytes"
 	"io"
+
+	"mailgate/internal/smtpdata"
 )
 
 // copyDotStuffed writes a message as a POP3 multi-line response body
-// (RFC 1939 section 3): every line ends in CRLF (a bare LF becomes CRLF), a
-// line starting with "." gets one more ".", and the response ends with
-// ".\r\n". With bodyLines >= 0 only the header, the blank line after it and
-// that many body lines are written (TOP). It returns the octets read.
+// (RFC 1939 section 3) with the one SMTP text codec (smtpdata.Writer):
+// every line ends in CRLF (a bare LF becomes CRLF), a line starting with
+// "." gets one more ".", and the response ends with ".\r\n". With
+// bodyLines >= 0 only the header, the blank line after it and that many
+// body lines are written (TOP). It returns the octets read.
 func copyDotStuffed(w *bufio.Writer, src io.Reader, bodyLines int) (int64, error) {
-	br := bufio.NewReaderSize(src, 32<<10)
-	var read int64
-	atStart, inBody, pendingCR := true, false, false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		read += int64(len(chunk))
-		if len(chunk) > 0 {
-			complete := chunk[len(chunk)-1] == '\n'
-			line := chunk
-			if complete {
-				line = trimEOL(line)
-			}
-			if pendingCR && !(complete && len(line) == 0 && chunk[0] == '\n') {
-				w.WriteByte('\r') // a CR that was not part of a CRLF after all
-			}
-			pendingCR = false
-			if atStart {
-				if inBody {
-					if bodyLines == 0 {
-						break
-					}
-					if bodyLines > 0 {
-						bodyLines--
-					}
-				} else if complete && len(line) == 0 {
-					inBody = true
-				}
-				if len(line) > 0 && line[0] == '.' {
-					w.WriteByte('.')
-				}
-			}
-			if !complete && line[len(line)-1] == '\r' {
-				// A CR at the end of a full buffer may start a CRLF.
-				line, pendingCR = line[:len(line)-1], true
-			}
-			w.Write(line)
-			if complete {
-				w.WriteString("\r\n")
-			}
-			atStart = complete
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return read, err
-		}
+	cr := &countReader{r: src}
+	var r io.Reader = cr
+	if bodyLines >= 0 {
+		r = &topReader{r: cr, left: bodyLines}
 	}
-	if pendingCR {
-		w.WriteByte('\r')
+	enc := &smtpdata.Writer{W: w}
+	buf := make([]byte, 32<<10)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{enc}, struct{ io.Reader }{r}, buf); err != nil {
+		return cr.n, err
 	}
-	if !atStart {
-		w.WriteString("\r\n")
-	}
-	_, err := w.WriteString(".\r\n")
-	return read, err
+	return cr.n, enc.Close()
 }
 
-// trimEOL removes a line's LF or CRLF.
-func trimEOL(line []byte) []byte {
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+// countReader counts the octets read from r.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// topReader ends its input after the header, the blank line that ends
+// it and left more lines (LF or CRLF ended): what TOP sends.
+type topReader struct {
+	r      io.Reader
+	left   int
+	inBody bool
+	line   int  // bytes of the current line so far
+	cr     bool // the last of them is a CR
+	done   bool
+}
+
+func (t *topReader) Read(p []byte) (int, error) {
+	if t.done {
+		return 0, io.EOF
 	}
-	return line
+	n, err := t.r.Read(p)
+	if cut := t.scan(p[:n]); cut >= 0 {
+		t.done = true
+		return cut, nil
+	}
+	return n, err
+}
+
+// scan follows the lines of b and returns where the output ends (after
+// the LF of the last line to send), or -1 if not in b.
+func (t *topReader) scan(b []byte) int {
+	for i := 0; ; {
+		k := bytes.IndexByte(b[i:], '\n')
+		if k < 0 {
+			if rest := b[i:]; len(rest) > 0 {
+				t.line += len(rest)
+				t.cr = rest[len(rest)-1] == '\r'
+			}
+			return -1
+		}
+		line := t.line + k
+		blank := line == 0 || (line == 1 && (t.cr && k == 0 || k == 1 && b[i] == '\r'))
+		i += k + 1
+		t.line, t.cr = 0, false
+		switch {
+		case !t.inBody:
+			t.inBody = blank
+			if blank && t.left == 0 {
+				return i
+			}
+		default:
+			if t.left--; t.left <= 0 {
+				return i
+			}
+		}
+	}
 }

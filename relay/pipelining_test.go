@@ -7,8 +7,8 @@ import (
 
 // TestDataWithoutWaiting: a client that sends its message right after
 // DATA, before the 354 (no PIPELINING allows it, but clients do), and its
-// next commands after the end: the front must hand every byte on in
-// order, the content to the session and the commands to go-smtp.
+// next commands after the end: the protocol layer must take every byte
+// in order, the content for the session and then the commands.
 func TestDataWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, nil)
@@ -32,8 +32,8 @@ func TestDataWithoutWaiting(t *testing.T) {
 	}
 }
 
-// TestDataAfterRefusedData: a DATA that go-smtp refuses (no recipients)
-// leaves the front paused; the next command must still reach go-smtp,
+// TestDataAfterRefusedData: after a DATA refused by the protocol layer
+// (no recipients) the next command must still be read as a command,
 // and a later DATA is read by the session.
 func TestDataAfterRefusedData(t *testing.T) {
 	t.Parallel()
