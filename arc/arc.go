@@ -118,3 +118,20 @@ func hasARC(fields []field) bool {
 	}
 	return false
 }
+
+// OwnResults returns the results of the topmost Authentication-Results
+// field of msg written by authservID (after its "authserv-id;"), for the
+// ARC-Authentication-Results of a new set; "" when there is none.
+func OwnResults(msg []byte, authservID string) string {
+	fields, _ := split(msg)
+	for _, f := range fields {
+		if !strings.EqualFold(f.name, "Authentication-Results") {
+			continue
+		}
+		id, rest, ok := strings.Cut(f.value(), ";")
+		if ok && strings.EqualFold(strings.TrimSpace(id), authservID) {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}

@@ -30,6 +30,7 @@ type Delivery struct {
 	MaxIdlePerHost int               `yaml:"max_idle_per_host"`
 	Timeouts       DeliveryTimeouts  `yaml:"timeouts"`
 	Smarthost      DeliverySmarthost `yaml:"smarthost"`
+	Forwarding     Forwarding        `yaml:"forwarding"`
 }
 
 // DeliveryTimeouts are the SMTP client timeouts of RFC 5321 §4.5.3.2.
@@ -78,7 +79,8 @@ func defaultDelivery() Delivery {
 			DataBlock: Duration(3 * 60e9),
 			DataEnd:   Duration(10 * 60e9),
 		},
-		Smarthost: DeliverySmarthost{TLS: SmarthostSTARTTLS},
+		Smarthost:  DeliverySmarthost{TLS: SmarthostSTARTTLS},
+		Forwarding: defaultForwarding(),
 	}
 }
 
@@ -115,6 +117,7 @@ func (d *Delivery) validate(v *Validator) {
 	}
 	d.Timeouts.validate(v)
 	d.Smarthost.validate(v)
+	d.Forwarding.validate(v)
 }
 
 func (t *DeliveryTimeouts) validate(v *Validator) {

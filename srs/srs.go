@@ -226,3 +226,18 @@ func split(addr string) (local, domain string, ok bool) {
 	}
 	return addr[:i], addr[i+1:], true
 }
+
+// Expand resolves a recipient in one of our domains for the relay: an
+// SRS address becomes the address it stands for (a bounce finds its way
+// back), a forged or expired one nothing (so it is refused as unknown);
+// any other address is next's to resolve.
+func (r *Rewriter) Expand(addr string, next func(string) ([]string, bool)) ([]string, bool) {
+	if !IsSRS(addr) {
+		return next(addr)
+	}
+	orig, err := r.Reverse(addr)
+	if err != nil {
+		return nil, false
+	}
+	return []string{orig}, true
+}
