@@ -25,6 +25,7 @@ commands:
                                 make a DKIM key and print the DNS record to publish
   dns-records DOMAIN [-config FILE]
                                 print the DNS records to publish (MX, SPF, DKIM, DMARC, SRV, autoconfig)
+  srs rotate [-config FILE]     new SRS key for forwarded mail; the old ones still verify
   sieve check FILE | sieve test FILE MESSAGE [--from ADDR] [--to ADDR]
                                 check a Sieve script; show the actions it takes on a message
   bench send|sink|imap [flags]  load tools for benchmarks on loopback (see BENCHMARKS.md)
@@ -60,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return benchCommand(args[1:], stdin, stdout, stderr)
 	case "sieve":
 		return sieveCommand(args[1:], stdout, stderr)
+	case "srs":
+		return srsCommand(args[1:], stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0
