@@ -93,13 +93,3 @@ func parseRSA(der []byte) (*rsa.PublicKey, error) {
 	}
 	return r, nil
 }
-
-// bodyHash is bh=: the base64 SHA-256 of the canonical body.
-func bodyHash(body []byte, simple bool) string {
-	c := relaxedBody(body)
-	if simple {
-		c = simpleBody(body)
-	}
-	sum := sha256.Sum256(c)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}

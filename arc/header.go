@@ -74,44 +74,6 @@ func compress(s string) string {
 	return b.String()
 }
 
-// relaxedBody is RFC 6376 section 3.4.4: trailing white space removed
-// from each line, inner runs made one space, empty lines at the end
-// removed; a non-empty body ends in CRLF.
-func relaxedBody(body []byte) []byte {
-	lines := strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
-	var b bytes.Buffer
-	blank := 0
-	for _, l := range lines {
-		l = strings.TrimRight(strings.Map(tabToSpace, l), " ")
-		l = collapse(l)
-		if l == "" {
-			blank++
-			continue
-		}
-		for ; blank > 0; blank-- {
-			b.WriteString("\r\n")
-		}
-		b.WriteString(l + "\r\n")
-	}
-	return b.Bytes()
-}
-
-// simpleBody is RFC 6376 section 3.4.3: empty lines at the end removed,
-// and a body that is empty or lacks one ends in CRLF.
-func simpleBody(body []byte) []byte {
-	b := bytes.TrimRight(body, "\r\n")
-	// TrimRight also ate a lone CR or LF of the last line: keep the line's
-	// text and end it with CRLF, as a CRLF-normalised message would.
-	return append(b[:len(b):len(b)], "\r\n"...)
-}
-
-func tabToSpace(r rune) rune {
-	if r == '\t' {
-		return ' '
-	}
-	return r
-}
-
 // collapse turns runs of spaces into one space in a single pass.
 func collapse(s string) string {
 	if !strings.Contains(s, "  ") {

@@ -1,8 +1,10 @@
 package arc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -27,6 +29,17 @@ type Result struct {
 // ARC-Message-Signature and every ARC-Seal valid.
 func Verify(ctx context.Context, msg []byte, lookup LookupTXT) Result {
 	fields, body := split(msg)
+	return verifyFields(ctx, fields, bytes.NewReader(body), lookup)
+}
+
+// VerifyHeader is Verify for a message given as its header section and
+// a reader of its body (read only when the chain is worth checking).
+func VerifyHeader(ctx context.Context, header []byte, body io.Reader, lookup LookupTXT) Result {
+	fields, _ := split(header)
+	return verifyFields(ctx, fields, body, lookup)
+}
+
+func verifyFields(ctx context.Context, fields []field, body io.Reader, lookup LookupTXT) Result {
 	if !hasARC(fields) {
 		return Result{Status: None}
 	}
@@ -81,7 +94,7 @@ func checkCV(ss []set) (Result, bool) {
 
 // verifyAMS checks the body hash and signature of one
 // ARC-Message-Signature.
-func verifyAMS(ctx context.Context, lookup LookupTXT, fields []field, body []byte, s set) error {
+func verifyAMS(ctx context.Context, lookup LookupTXT, fields []field, body io.Reader, s set) error {
 	v := s.ams.value()
 	t, ok := tags(v)
 	if !ok || !has(t, "i", "a", "b", "bh", "d", "s") {
@@ -100,7 +113,11 @@ func verifyAMS(ctx context.Context, lookup LookupTXT, fields []field, body []byt
 			return fmt.Errorf("h= signs ARC-Seal")
 		}
 	}
-	if t["bh"] != bodyHash(body, simpleBody) {
+	bh, err := bodyHashReader(body, simpleBody)
+	if err != nil {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	if t["bh"] != bh {
 		return fmt.Errorf("the body hash does not match (the body changed)")
 	}
 	return verify(ctx, lookup, t["d"], t["s"], t["a"], t["b"], amsData(fields, h, *s.ams, simpleHead))
