@@ -29,8 +29,9 @@ var forwardZone = []string{
 	"mx.outside.test. 300 IN A 127.0.0.1",
 }
 
-// forwardPair starts the receiver (outside.test and origin.test, its SPF
-// filter refusing a fail) and the forwarder (fwd.test: list@ and keep@
+// forwardPair starts the receiver (outside.test and origin.test; its SPF
+// filter refuses a fail, its DMARC filter trusts fwd.test's ARC seals)
+// and the forwarder (fwd.test: list@ and keep@
 // forward to bob@outside.test; keep@ keeps the original sender), whose
 // remote deliveries go to the receiver. It returns them and the DNS
 // server's address.
@@ -43,7 +44,8 @@ func forwardPair(t *testing.T) (fwd, recv *mgtest.Server, dnsAddr string) {
 	key := regexp.MustCompile(`(?m)^arc\._domainkey\.fwd\.test\. .*$`).FindString(out)
 	dns := dnstest.Start(t, append(forwardZone, key)...)
 	recv = mgtest.Start(t, mgtest.Options{Hostname: "mx.outside.test", LocalDomain: "outside.test, origin.test",
-		Protocols: []string{"smtp"}, DNS: dns.Addr, Filters: map[string][]string{"smtp": {"spf"}},
+		Protocols: []string{"smtp"}, DNS: dns.Addr, Filters: map[string][]string{"smtp": {"spf", "dkim_verify", "arc_verify", "dmarc"}},
+		Config: "filters:\n  dmarc:\n    trusted_arc_sealers: [fwd.test]\n",
 		Users: map[string]string{"bob@outside.test": "pw-bob-1234", "alice@origin.test": "pw-alice-1234"}})
 	_, port, _ := strings.Cut(recv.Addr["smtp"], ":")
 	fwd = mgtest.Start(t, mgtest.Options{Hostname: "mx.fwd.test", LocalDomain: "fwd.test", Protocols: []string{"smtp"},
@@ -63,7 +65,8 @@ func forwardPair(t *testing.T) (fwd, recv *mgtest.Server, dnsAddr string) {
 // TestForwardSRSAndARC: a message from origin.test (SPF -all, DMARC
 // p=reject) sent to a forward of fwd.test reaches the receiver with an
 // SRS0 envelope sender in fwd.test, so the receiver's SPF filter passes
-// it, and with an ARC set that dkimpy's arc_verify accepts. A forward
+// it, and with an ARC set that dkimpy's arc_verify and the receiver's
+// arc_verify accept (its DMARC filter trusts fwd.test's seals). A forward
 // listed in keep_sender keeps the original sender and is refused there
 // for SPF. A bounce to the SRS address, after `mailgate srs rotate`,
 // reaches the original sender with the null sender kept; a forged SRS
@@ -100,6 +103,11 @@ func TestForwardSRSAndARC(t *testing.T) {
 	}
 	if !strings.Contains(unfoldLF(stored), "ARC-Authentication-Results: i=1; mx.fwd.test; spf=pass smtp.mailfrom=alice@origin.test") {
 		t.Errorf("the ARC set does not record the SPF pass seen on arrival:\n%s", stored)
+	}
+	// The receiver's own checks: the chain passes, and DMARC (p=reject,
+	// not aligned with the SRS sender) is overridden by the trusted seal.
+	if want := "arc=pass smtp.remote-ip=127.0.0.1; dmarc=fail reason=\"p=reject overridden: ARC chain sealed by trusted fwd.test\""; !strings.Contains(unfoldLF(stored), want) {
+		t.Errorf("the receiver's Authentication-Results lack %q:\n%s", want, stored)
 	}
 
 	// keep_sender: the original sender goes on, and SPF fails at the receiver.
