@@ -46,7 +46,7 @@ func forwardPair(t *testing.T) (fwd, recv *mgtest.Server, dnsAddr string) {
 	recv = mgtest.Start(t, mgtest.Options{Hostname: "mx.outside.test", LocalDomain: "outside.test, origin.test",
 		Protocols: []string{"smtp"}, DNS: dns.Addr, Filters: map[string][]string{"smtp": {"spf", "dkim_verify", "arc_verify", "dmarc"}},
 		Config: "filters:\n  dmarc:\n    trusted_arc_sealers: [fwd.test]\n",
-		Users: map[string]string{"bob@outside.test": "pw-bob-1234", "alice@origin.test": "pw-alice-1234"}})
+		Users:  map[string]string{"bob@outside.test": "pw-bob-1234", "alice@origin.test": "pw-alice-1234"}})
 	_, port, _ := strings.Cut(recv.Addr["smtp"], ":")
 	fwd = mgtest.Start(t, mgtest.Options{Hostname: "mx.fwd.test", LocalDomain: "fwd.test", Protocols: []string{"smtp"},
 		DNS: dns.Addr, Filters: map[string][]string{"smtp": {"spf", "dkim_verify", "dmarc"}},
