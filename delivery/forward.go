@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"mailgate/arc"
 	"mailgate/srs"
@@ -26,6 +27,10 @@ type Forwarding struct {
 	KeepSender func(addr string) bool
 	Logger     *slog.Logger
 }
+
+// arcVerifyTimeout bounds the key lookups for the chain already on a
+// message before it is sealed again (as filters.arc_verify.timeout).
+const arcVerifyTimeout = 20 * time.Second
 
 // remote delivers the remote recipients at idx: those a forward of ours
 // produced go out as that forward sends them, one transaction per
@@ -78,7 +83,9 @@ func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLo
 	if s == nil {
 		return &out
 	}
-	cv := arc.Verify(ctx, req.Body, f.LookupTXT)
+	vctx, cancel := context.WithTimeout(ctx, arcVerifyTimeout)
+	cv := arc.Verify(vctx, req.Body, f.LookupTXT)
+	cancel()
 	set, err := s.Seal(req.Body, arc.OwnResults(req.Body, f.AuthServID), cv.Status)
 	if err != nil {
 		log.Warn("arc seal failed; the message goes without a new set", "err", err)

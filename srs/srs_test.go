@@ -149,3 +149,19 @@ func TestBrokenKeyFile(t *testing.T) {
 		t.Fatalf("OpenKeys = %v", err)
 	}
 }
+
+// TestExpand: the relay's view of an SRS address in our domain.
+func TestExpand(t *testing.T) {
+	rw := rewriter(day0, "secret-one-16byt")
+	addr, _ := rw.Forward("a@origin.test", "fwd.test")
+	next := func(a string) ([]string, bool) { return []string{"next:" + a}, true }
+	if got, ok := rw.Expand(addr, next); !ok || len(got) != 1 || got[0] != "a@origin.test" {
+		t.Errorf("Expand(%q) = %v, %v", addr, got, ok)
+	}
+	if got, ok := rw.Expand("SRS0=AAAA=AA=origin.test=a@fwd.test", next); ok {
+		t.Errorf("a forged address expanded to %v", got)
+	}
+	if got, _ := rw.Expand("bob@fwd.test", next); got[0] != "next:bob@fwd.test" {
+		t.Errorf("an ordinary address: %v", got)
+	}
+}
