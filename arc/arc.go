@@ -40,11 +40,11 @@ func sets(fields []field) (out []set, ok bool) {
 	byI := map[int]*set{}
 	for i := range fields {
 		f := &fields[i]
-		slot := slotOf(f.name)
+		slot := slotOf(f.Name)
 		if slot == "" {
 			continue
 		}
-		inst, good := instanceOf(slot, f.value())
+		inst, good := instanceOf(slot, f.RawValue())
 		if !good {
 			return nil, false
 		}
@@ -112,7 +112,7 @@ func instanceOf(slot, value string) (int, bool) {
 // hasARC reports whether the header has any ARC field.
 func hasARC(fields []field) bool {
 	for _, f := range fields {
-		if slotOf(f.name) != "" {
+		if slotOf(f.Name) != "" {
 			return true
 		}
 	}
@@ -125,10 +125,10 @@ func hasARC(fields []field) bool {
 func OwnResults(msg []byte, authservID string) string {
 	fields, _ := split(msg)
 	for _, f := range fields {
-		if !strings.EqualFold(f.name, "Authentication-Results") {
+		if !strings.EqualFold(f.Name, "Authentication-Results") {
 			continue
 		}
-		id, rest, ok := strings.Cut(f.value(), ";")
+		id, rest, ok := strings.Cut(f.RawValue(), ";")
 		if ok && strings.EqualFold(strings.TrimSpace(id), authservID) {
 			return strings.TrimSpace(rest)
 		}

@@ -1,49 +1,19 @@
 package arc
 
 import (
-	"bytes"
 	"strings"
+
+	"mailgate/internal/msgheader"
 )
 
-// field is one header field: its name and the raw bytes from the name to
-// the CRLF that ends its last line (included).
-type field struct {
-	name string
-	raw  []byte
-}
-
-// value is everything after the colon, still folded.
-func (f field) value() string {
-	i := bytes.IndexByte(f.raw, ':')
-	return string(f.raw[i+1:])
-}
+// field is one header field as written (msgheader.Field).
+type field = msgheader.Field
 
 // split returns the header fields of msg, top first, and the body (what
 // follows the empty line).
 func split(msg []byte) ([]field, []byte) {
-	var fields []field
-	pos := 0
-	for pos < len(msg) {
-		end := bytes.IndexByte(msg[pos:], '\n')
-		if end < 0 {
-			end = len(msg)
-		} else {
-			end += pos + 1
-		}
-		line := msg[pos:end]
-		switch {
-		case len(bytes.TrimRight(line, "\r\n")) == 0:
-			return fields, msg[end:]
-		case (line[0] == ' ' || line[0] == '\t') && len(fields) > 0:
-			last := &fields[len(fields)-1]
-			last.raw = msg[pos-len(last.raw) : end]
-		default:
-			name, _, _ := bytes.Cut(line, []byte(":"))
-			fields = append(fields, field{name: string(bytes.TrimSpace(name)), raw: line})
-		}
-		pos = end
-	}
-	return fields, nil
+	fields, body := msgheader.Split(msg)
+	return fields, msg[body:]
 }
 
 // relaxedHeader is RFC 6376 section 3.4.2: lower-case name, unfolded

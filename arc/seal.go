@@ -54,8 +54,8 @@ func (s *Sealer) Seal(msg []byte, results, cv string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	mine := set{aar: &field{name: hAAR, raw: []byte(hAAR + ": " + aar + "\r\n")},
-		ams: &field{name: hAMS, raw: []byte(hAMS + ": " + ams + "\r\n")}}
+	mine := set{aar: &field{Name: hAAR, Raw: []byte(hAAR + ": " + aar + "\r\n")},
+		ams: &field{Name: hAMS, Raw: []byte(hAMS + ": " + ams + "\r\n")}}
 	var prior []set
 	if cv == Pass {
 		prior, _ = sets(fields)
@@ -65,7 +65,7 @@ func (s *Sealer) Seal(msg []byte, results, cv string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(hSeal + ": " + seal + fold(b) + "\r\n" + string(mine.ams.raw) + string(mine.aar.raw)), nil
+	return []byte(hSeal + ": " + seal + fold(b) + "\r\n" + string(mine.ams.Raw) + string(mine.aar.Raw)), nil
 }
 
 func (s *Sealer) now() time.Time {
@@ -80,14 +80,14 @@ func (s *Sealer) signAMS(fields []field, body []byte, i, t string) (string, erro
 	var h []string
 	for _, name := range amsHeaders {
 		for _, f := range fields {
-			if strings.EqualFold(f.name, name) {
+			if strings.EqualFold(f.Name, name) {
 				h = append(h, name)
 			}
 		}
 	}
 	v := "i=" + i + "; a=rsa-sha256; c=relaxed/relaxed; d=" + s.Domain + "; s=" + s.Selector +
 		"; t=" + t + ";\r\n\th=" + strings.Join(h, ":") + ";\r\n\tbh=" + bodyHash(body, false) + ";\r\n\tb="
-	self := field{name: hAMS, raw: []byte(hAMS + ": " + v + "\r\n")}
+	self := field{Name: hAMS, Raw: []byte(hAMS + ": " + v + "\r\n")}
 	b, err := sign(s.Key, amsData(fields, h, self, false))
 	if err != nil {
 		return "", err
@@ -99,8 +99,8 @@ func (s *Sealer) signAMS(fields []field, body []byte, i, t string) (string, erro
 func nextInstance(fields []field) int {
 	top := 0
 	for _, f := range fields {
-		if slot := slotOf(f.name); slot != "" {
-			if n, ok := instanceOf(slot, f.value()); ok && n > top {
+		if slot := slotOf(f.Name); slot != "" {
+			if n, ok := instanceOf(slot, f.RawValue()); ok && n > top {
 				top = n
 			}
 		}
@@ -124,22 +124,22 @@ func fold(b string) string {
 // each taken from the bottom up, then the signature field itself (self)
 // with an empty b= and no final CRLF; simple is c=simple for the header.
 func amsData(fields []field, h []string, self field, simple bool) string {
-	canon := func(f field) string { return relaxedHeader(f.name, f.value()) }
+	canon := func(f field) string { return relaxedHeader(f.Name, f.RawValue()) }
 	if simple {
-		canon = func(f field) string { return string(f.raw) }
+		canon = func(f field) string { return string(f.Raw) }
 	}
 	var b strings.Builder
 	used := make([]bool, len(fields))
 	for _, name := range h {
 		for k := len(fields) - 1; k >= 0; k-- {
-			if !used[k] && strings.EqualFold(fields[k].name, strings.TrimSpace(name)) {
+			if !used[k] && strings.EqualFold(fields[k].Name, strings.TrimSpace(name)) {
 				used[k] = true
 				b.WriteString(canon(fields[k]))
 				break
 			}
 		}
 	}
-	self.raw = []byte(withoutB(string(self.raw)))
+	self.Raw = []byte(withoutB(string(self.Raw)))
 	return b.String() + strings.TrimRight(canon(self), "\r\n")
 }
 
@@ -149,10 +149,10 @@ func amsData(fields []field, h []string, self field, simple bool) string {
 func sealData(ss []set, sealValue string) string {
 	var b strings.Builder
 	for n, s := range ss {
-		b.WriteString(relaxedHeader(hAAR, s.aar.value()))
-		b.WriteString(relaxedHeader(hAMS, s.ams.value()))
+		b.WriteString(relaxedHeader(hAAR, s.aar.RawValue()))
+		b.WriteString(relaxedHeader(hAMS, s.ams.RawValue()))
 		if n < len(ss)-1 {
-			b.WriteString(relaxedHeader(hSeal, s.seal.value()))
+			b.WriteString(relaxedHeader(hSeal, s.seal.RawValue()))
 		}
 	}
 	return b.String() + strings.TrimSuffix(relaxedHeader(hSeal, withoutB(sealValue)), "\r\n")

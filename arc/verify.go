@@ -65,7 +65,7 @@ func verifyFields(ctx context.Context, fields []field, body io.Reader, lookup Lo
 		res.Sealers = append([]string{d}, res.Sealers...)
 	}
 	for _, s := range ss {
-		_, after, _ := strings.Cut(compress(s.aar.value()), ";")
+		_, after, _ := strings.Cut(compress(s.aar.RawValue()), ";")
 		res.Results = append(res.Results, strings.TrimSpace(after))
 	}
 	return res
@@ -77,7 +77,7 @@ func failed(reason string) Result { return Result{Status: Fail, Reason: reason} 
 // chain whose newest seal says fail has failed.
 func checkCV(ss []set) (Result, bool) {
 	for n, s := range ss {
-		t, ok := tags(s.seal.value())
+		t, ok := tags(s.seal.RawValue())
 		if !ok {
 			return failed(fmt.Sprintf("ARC-Seal i=%d is malformed", n+1)), true
 		}
@@ -95,7 +95,7 @@ func checkCV(ss []set) (Result, bool) {
 // verifyAMS checks the body hash and signature of one
 // ARC-Message-Signature.
 func verifyAMS(ctx context.Context, lookup LookupTXT, fields []field, body io.Reader, s set) error {
-	v := s.ams.value()
+	v := s.ams.RawValue()
 	t, ok := tags(v)
 	if !ok || !has(t, "i", "a", "b", "bh", "d", "s") {
 		return fmt.Errorf("malformed or missing tags")
@@ -145,7 +145,7 @@ func canonOf(t map[string]string) (simpleHead, simpleBody, ok bool) {
 // verifySeal checks the seal of the last set of ss over ss, returning its
 // d=.
 func verifySeal(ctx context.Context, lookup LookupTXT, ss []set) (string, error) {
-	v := ss[len(ss)-1].seal.value()
+	v := ss[len(ss)-1].seal.RawValue()
 	t, _ := tags(v)
 	if !has(t, "i", "a", "b", "cv", "d", "s") {
 		return "", fmt.Errorf("malformed or missing tags")

@@ -170,13 +170,13 @@ func arcVerify(t *testing.T, dnsAddr, msg string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mgtest.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/usr/bin/python3", "testdata/arc_verify.py", dnsAddr)
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", "../filters/testdata/dkimpy_verify.py", dnsAddr, "arc")
 	cmd.Stdin = strings.NewReader(msg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("arc_verify.py: %v\n%s", err, stderr.String())
+		t.Fatalf("dkimpy_verify.py arc: %v\n%s", err, stderr.String())
 	}
 	t.Logf("arc_verify: %s", strings.TrimSpace(stderr.String()))
 	return strings.TrimSpace(string(out))
