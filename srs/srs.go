@@ -59,8 +59,9 @@ func (r *Rewriter) Forward(sender, domain string) (string, error) {
 		return "", nil
 	}
 	local, host, ok := split(sender)
-	if !ok {
-		return "", errors.New("srs: the sender has no domain")
+	if !ok || strings.ContainsAny(host, "=@") {
+		// "=" in a domain would make the address unreadable on return.
+		return "", errors.New("srs: the sender has no domain name")
 	}
 	secrets := r.Keys.Secrets()
 	if len(secrets) == 0 {
