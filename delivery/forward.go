@@ -92,5 +92,6 @@ func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLo
 		return &out
 	}
 	out.Body = append(set, req.Body...)
+	log.Debug("forward sealed", "from", out.From, "arc_cv", cv.Status)
 	return &out
 }
