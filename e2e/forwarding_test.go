@@ -14,6 +14,7 @@ import (
 	"mailgate/internal/dnstest"
 	"mailgate/internal/mgtest"
 	"mailgate/internal/testenv"
+	"mailgate/sieve/scripts"
 )
 
 // forwardZone is the DNS of the forwarding test: origin.test sends only
@@ -49,13 +50,30 @@ func forwardPair(t *testing.T) (fwd, recv *mgtest.Server, dnsAddr string) {
 		Users:  map[string]string{"bob@outside.test": "pw-bob-1234", "alice@origin.test": "pw-alice-1234"}})
 	_, port, _ := strings.Cut(recv.Addr["smtp"], ":")
 	fwd = mgtest.Start(t, mgtest.Options{Hostname: "mx.fwd.test", LocalDomain: "fwd.test", Protocols: []string{"smtp"},
-		DNS: dns.Addr, Filters: map[string][]string{"smtp": {"spf", "dkim_verify", "dmarc"}},
+		Users: map[string]string{"carol@fwd.test": "pw-carol-1234"},
+		DNS:   dns.Addr, Filters: map[string][]string{"smtp": {"spf", "dkim_verify", "dmarc"}},
 		Delivery: "  port: " + port + "\n  forwarding:\n    keep_sender: [keep@fwd.test]\n",
 		Config: "queue:\n  first_retry: 1s\n  max_retry_interval: 1s\nfilters:\n  dkim_sign:\n    keys:\n" +
 			"      - {domain: fwd.test, selector: arc, file: " + filepath.Join(dir, "fwd.test.arc.pem") + "}\n"})
 	fwd.Kill()
-	acc := "accounts: []\nforwards:\n  list@fwd.test: [bob@outside.test]\n  keep@fwd.test: [bob@outside.test]\n"
-	if err := os.WriteFile(filepath.Join(fwd.DataDir, "accounts.yaml"), []byte(acc), 0o600); err != nil {
+	accFile := filepath.Join(fwd.DataDir, "accounts.yaml")
+	acc, err := os.ReadFile(accFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc = append(acc, "forwards:\n  list@fwd.test: [bob@outside.test]\n  keep@fwd.test: [bob@outside.test]\n"...)
+	if err := os.WriteFile(accFile, acc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// carol@fwd.test redirects with Sieve.
+	st, err := scripts.New(filepath.Join(fwd.DataDir, "sieve"), scripts.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put("carol@fwd.test", "fwd", []byte("redirect \"bob@outside.test\";\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetActive("carol@fwd.test", "fwd"); err != nil {
 		t.Fatal(err)
 	}
 	fwd.Restart()
@@ -68,7 +86,8 @@ func forwardPair(t *testing.T) (fwd, recv *mgtest.Server, dnsAddr string) {
 // it, and with an ARC set that dkimpy's arc_verify and the receiver's
 // arc_verify accept (its DMARC filter trusts fwd.test's seals). A forward
 // listed in keep_sender keeps the original sender and is refused there
-// for SPF. A bounce to the SRS address, after `mailgate srs rotate`,
+// for SPF. A Sieve redirect (sent from the account's address) is sealed
+// as well. A bounce to the SRS address, after `mailgate srs rotate`,
 // reaches the original sender with the null sender kept; a forged SRS
 // address gets 550 5.1.1.
 func TestForwardSRSAndARC(t *testing.T) {
@@ -108,6 +127,17 @@ func TestForwardSRSAndARC(t *testing.T) {
 	// not aligned with the SRS sender) is overridden by the trusted seal.
 	if want := "arc=pass smtp.remote-ip=127.0.0.1; dmarc=fail reason=\"p=reject overridden: ARC chain sealed by trusted fwd.test\""; !strings.Contains(unfoldLF(stored), want) {
 		t.Errorf("the receiver's Authentication-Results lack %q:\n%s", want, stored)
+	}
+
+	// A Sieve redirect goes from carol's own address (no SRS needed) and is
+	// sealed too, which is what gets it past origin.test's p=reject there.
+	send("alice@origin.test", "carol@fwd.test", "sieve-redirect", "--local-interface", "127.0.0.5")
+	redirected := waitStored(t, recv, "bob@outside.test", "sieve-redirect")
+	if want := "spf=pass smtp.mailfrom=carol@fwd.test; dkim=none; arc=pass"; !strings.Contains(unfoldLF(redirected), want) {
+		t.Errorf("the Sieve redirect lacks %q at the receiver:\n%s", want, redirected)
+	}
+	if got := arcVerify(t, dnsAddr, redirected); got != "pass" {
+		t.Errorf("dkimpy's arc_verify says %q of the Sieve redirect", got)
 	}
 
 	// keep_sender: the original sender goes on, and SPF fails at the receiver.
