@@ -48,7 +48,7 @@ func (r *Router) remote(ctx context.Context, req *Request, idx []int, res []Resu
 	for _, via := range order {
 		sub := req
 		if via != "" {
-			sub = r.Forwarding.prepare(ctx, req, via, r.IsLocal)
+			sub = r.Forwarding.prepare(ctx, req, via, r.IsLocal, r.Metrics)
 		}
 		r.part(ctx, sub, groups[via], r.Remote, res)
 	}
@@ -65,33 +65,49 @@ func (r *Router) forwardedBy(rc Rcpt) string {
 // prepare returns a copy of req as the forward via sends it on. A failure
 // to rewrite or seal is logged and the message goes as it is: that is
 // what it would have been without forwarding support.
-func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLocal func(string) bool) *Request {
+func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLocal func(string) bool, m *Metrics) *Request {
 	out := *req
-	domain := domainOf(via)
 	log := orDiscard(f.Logger).With("msgid", req.ID, "forward", via)
-	if f.SRS != nil && req.From != "" && !isLocal(req.From) && (f.KeepSender == nil || !f.KeepSender(via)) {
-		if from, err := f.SRS.Forward(req.From, domain); err != nil {
-			log.Warn("srs rewrite failed; the original sender is kept", "err", err)
-		} else {
-			out.From = from
-		}
+	srsDone := f.rewrite(&out, via, isLocal, log)
+	arcDone := f.seal(ctx, &out, via, log)
+	m.forward(srsDone, arcDone)
+	return &out
+}
+
+// rewrite puts the SRS sender into out and says what it did: rewritten,
+// kept (<>, a local sender, keep_sender, SRS off) or failed.
+func (f *Forwarding) rewrite(out *Request, via string, isLocal func(string) bool, log *slog.Logger) string {
+	if f.SRS == nil || out.From == "" || isLocal(out.From) || f.KeepSender != nil && f.KeepSender(via) {
+		return "kept"
 	}
-	if f.Sealer == nil {
-		return &out
+	from, err := f.SRS.Forward(out.From, domainOf(via))
+	if err != nil {
+		log.Warn("srs rewrite failed; the original sender is kept", "err", err)
+		return "failed"
 	}
-	s := f.Sealer(domain)
+	out.From = from
+	return "rewritten"
+}
+
+// seal puts an ARC set on top of out's body and says what it did:
+// sealed, none (no key for the domain, ARC off) or failed.
+func (f *Forwarding) seal(ctx context.Context, out *Request, via string, log *slog.Logger) string {
+	var s *arc.Sealer
+	if f.Sealer != nil {
+		s = f.Sealer(domainOf(via))
+	}
 	if s == nil {
-		return &out
+		return "none"
 	}
 	vctx, cancel := context.WithTimeout(ctx, arcVerifyTimeout)
-	cv := arc.Verify(vctx, req.Body, f.LookupTXT)
+	cv := arc.Verify(vctx, out.Body, f.LookupTXT)
 	cancel()
-	set, err := s.Seal(req.Body, arc.OwnResults(req.Body, f.AuthServID), cv.Status)
+	set, err := s.Seal(out.Body, arc.OwnResults(out.Body, f.AuthServID), cv.Status)
 	if err != nil {
 		log.Warn("arc seal failed; the message goes without a new set", "err", err)
-		return &out
+		return "failed"
 	}
-	out.Body = append(set, req.Body...)
+	out.Body = append(set, out.Body...)
 	log.Debug("forward sealed", "from", out.From, "arc_cv", cv.Status)
-	return &out
+	return "sealed"
 }

@@ -63,6 +63,7 @@ const fwdBody = "Authentication-Results: mx.fwd.test; spf=pass smtp.mailfrom=a@o
 func TestRouterForwardedCopies(t *testing.T) {
 	t.Parallel()
 	r, remote := forwardRouter(t, "keep@fwd.test")
+	r.Metrics = NewMetrics(nil)
 	req := &Request{ID: "q1", From: "a@origin.test", Body: []byte(fwdBody), Recipients: []Rcpt{
 		{Addr: "x@far.test", Orig: "list@fwd.test"}, {Addr: "y@far.test", Orig: "list@fwd.test"},
 		{Addr: "z@far.test"}, {Addr: "w@far.test", Orig: "keep@fwd.test"}}}
@@ -91,6 +92,11 @@ func TestRouterForwardedCopies(t *testing.T) {
 	}
 	if string(req.Body) != fwdBody || req.From != "a@origin.test" {
 		t.Error("the queue's request was changed in place")
+	}
+	for _, c := range []struct{ srs, arc string }{{"rewritten", "sealed"}, {"kept", "sealed"}} {
+		if n := counter(t, r.Metrics.forwarded.WithLabelValues(c.srs, c.arc)); n != 1 {
+			t.Errorf("mailgate_delivery_forwarded_total{srs=%q,arc=%q} = %v, want 1", c.srs, c.arc, n)
+		}
 	}
 
 	for _, from := range []string{"", "user@fwd.test"} {

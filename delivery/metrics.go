@@ -15,6 +15,7 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	connections *prometheus.CounterVec
 	reuses      *prometheus.CounterVec
+	forwarded   *prometheus.CounterVec
 }
 
 // NewMetrics creates the counters and registers them on reg (nil: not
@@ -33,9 +34,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mailgate_delivery_connection_reuses_total",
 			Help: "Messages sent over an already open connection, by route.",
 		}, []string{"route"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_delivery_forwarded_total",
+			Help: "Copies that forwards sent on, by SRS (rewritten, kept, failed) and ARC (sealed, none, failed).",
+		}, []string{"srs", "arc"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.connections, m.reuses)
+		reg.MustRegister(m.attempts, m.connections, m.reuses, m.forwarded)
 	}
 	return m
 }
@@ -59,6 +64,13 @@ func (m *Metrics) reuse(route string) {
 		return
 	}
 	m.reuses.WithLabelValues(route).Inc()
+}
+
+func (m *Metrics) forward(srs, arc string) {
+	if m == nil {
+		return
+	}
+	m.forwarded.WithLabelValues(srs, arc).Inc()
 }
 
 // resultOf names an outcome for metrics and logs.

@@ -20,6 +20,8 @@ type Router struct {
 	MaxReceived int
 	// Forwarding, when set, rewrites and seals what forwards send on.
 	Forwarding *Forwarding
+	// Metrics counts the forwarded copies (nil: not counted).
+	Metrics *Metrics
 }
 
 var _ Transport = (*Router)(nil)
