@@ -161,6 +161,10 @@ func TestExpand(t *testing.T) {
 	if got, ok := rw.Expand("SRS0=AAAA=AA=origin.test=a@fwd.test", next); ok {
 		t.Errorf("a forged address expanded to %v", got)
 	}
+	later := rewriter(day0.Add(22*24*time.Hour), "secret-one-16byt")
+	if got, ok := later.Expand(addr, next); ok {
+		t.Errorf("an expired address expanded to %v", got)
+	}
 	if got, _ := rw.Expand("bob@fwd.test", next); got[0] != "next:bob@fwd.test" {
 		t.Errorf("an ordinary address: %v", got)
 	}
