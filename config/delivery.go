@@ -32,6 +32,7 @@ type Delivery struct {
 	Smarthost      DeliverySmarthost `yaml:"smarthost"`
 	MTASTS         DeliveryMTASTS    `yaml:"mta_sts"`
 	DANE           DeliveryDANE      `yaml:"dane"`
+	Forwarding     Forwarding        `yaml:"forwarding"`
 }
 
 // DeliveryTimeouts are the SMTP client timeouts of RFC 5321 §4.5.3.2.
@@ -80,8 +81,9 @@ func defaultDelivery() Delivery {
 			DataBlock: Duration(3 * 60e9),
 			DataEnd:   Duration(10 * 60e9),
 		},
-		Smarthost: DeliverySmarthost{TLS: SmarthostSTARTTLS},
-		MTASTS:    DeliveryMTASTS{Enabled: true, Port: 443},
+		Smarthost:  DeliverySmarthost{TLS: SmarthostSTARTTLS},
+		MTASTS:     DeliveryMTASTS{Enabled: true, Port: 443},
+		Forwarding: defaultForwarding(),
 	}
 }
 
@@ -120,6 +122,7 @@ func (d *Delivery) validate(v *Validator) {
 	d.Smarthost.validate(v)
 	d.MTASTS.validate(v)
 	d.DANE.validate(v)
+	d.Forwarding.validate(v)
 }
 
 func (t *DeliveryTimeouts) validate(v *Validator) {

@@ -19,6 +19,7 @@ type Filters struct {
 	SPF          SPFFilter          `yaml:"spf"`
 	DKIMVerify   DKIMVerifyFilter   `yaml:"dkim_verify"`
 	DMARC        DMARCFilter        `yaml:"dmarc"`
+	ARCVerify    ARCVerifyFilter    `yaml:"arc_verify"`
 	RateLimit    RateLimitFilter    `yaml:"ratelimit"`
 	SenderPolicy SenderPolicyFilter `yaml:"sender_policy"`
 	Milter       MilterFilter       `yaml:"milter"`
@@ -58,6 +59,11 @@ type DKIMVerifyFilter struct {
 type DMARCFilter struct {
 	Actions Actions  `yaml:"actions"`
 	Timeout Duration `yaml:"timeout"`
+	// TrustedARCSealers are domains (d= of an ARC-Seal) whose passing
+	// chain overrides a DMARC failure when the newest set, theirs,
+	// records dmarc=pass: the forwarders and lists you know (RFC 8617
+	// section 7.2). Needs arc_verify before dmarc.
+	TrustedARCSealers []string `yaml:"trusted_arc_sealers"`
 }
 
 // Limit is a token bucket: Messages and Recipients per Period (0: no limit).
@@ -132,6 +138,7 @@ var filterResults = map[string]map[string]string{
 	"dmarc": {"pass": ActionAccept, "none": ActionAccept, "fail_none": ActionTag,
 		"fail_quarantine": ActionQuarantine, "fail_reject": ActionReject,
 		"temperror": ActionAccept, "permerror": ActionAccept},
+	"arc_verify":    {"pass": ActionAccept, "fail": ActionAccept, "none": ActionAccept},
 	"ratelimit":     {"pass": ActionAccept, "over": ActionTempfail, "flood": ActionTempfail},
 	"sender_policy": {"pass": ActionAccept, "none": ActionAccept, "forbidden": ActionReject},
 	"milter": {"accept": ActionAccept, "reject": ActionReject, "tempfail": ActionTempfail,
@@ -159,6 +166,7 @@ func defaultFilters() Filters {
 		SPF:        SPFFilter{Timeout: Duration(20e9)},
 		DKIMVerify: DKIMVerifyFilter{MaxSignatures: 5, Timeout: Duration(20e9)},
 		DMARC:      DMARCFilter{Timeout: Duration(20e9)},
+		ARCVerify:  ARCVerifyFilter{Timeout: Duration(20e9)},
 		RateLimit: RateLimitFilter{
 			// Logged-in clients: an application may send 100 messages
 			// a second, to one domain as to many.
@@ -178,7 +186,7 @@ func defaultFilters() Filters {
 // filterNames are the names a listener's filters list may hold; every one
 // has an entry in filterResults.
 var filterNames = map[string]bool{
-	"spf": true, "dkim_verify": true, "dmarc": true, "ratelimit": true,
+	"spf": true, "dkim_verify": true, "dmarc": true, "arc_verify": true, "ratelimit": true,
 	"sender_policy": true, "milter": true, "dkim_sign": true,
 }
 
@@ -199,6 +207,13 @@ func (f *Filters) validate(v *Validator, c *Config) {
 	validateActions(v, "filters.spf.actions", "spf", f.SPF.Actions)
 	validateActions(v, "filters.dkim_verify.actions", "dkim_verify", f.DKIMVerify.Actions)
 	validateActions(v, "filters.dmarc.actions", "dmarc", f.DMARC.Actions)
+	validateActions(v, "filters.arc_verify.actions", "arc_verify", f.ARCVerify.Actions)
+	positiveDuration(v, "filters.arc_verify.timeout", f.ARCVerify.Timeout)
+	for i, d := range f.DMARC.TrustedARCSealers {
+		if !IsDomain(d) {
+			v.Errorf(fmt.Sprintf("filters.dmarc.trusted_arc_sealers[%d]", i), "%q is not a domain; write the d= domain of a forwarder's ARC-Seal, such as lists.example.org", d)
+		}
+	}
 	validateActions(v, "filters.ratelimit.actions", "ratelimit", f.RateLimit.Actions)
 	validateActions(v, "filters.sender_policy.actions", "sender_policy", f.SenderPolicy.Actions)
 	validateActions(v, "filters.milter.actions", "milter", f.Milter.Actions)
@@ -278,6 +293,9 @@ func (f *Filters) validateListenerOrder(v *Validator, c *Config) map[string]bool
 				if k, ok := pos[need]; !ok || k > j {
 					v.Errorf(p, "dmarc uses the results of %s; list %s before dmarc", need, need)
 				}
+			}
+			if k, ok := pos["arc_verify"]; len(f.DMARC.TrustedARCSealers) > 0 && (!ok || k > j) {
+				v.Errorf(p, "filters.dmarc.trusted_arc_sealers needs the ARC result; list arc_verify before dmarc")
 			}
 		}
 	}

@@ -12,6 +12,10 @@ import (
 // Rcpt is one envelope recipient with its RFC 3461 parameters.
 type Rcpt struct {
 	Addr string
+	// Orig is the address given in RCPT TO when Addr came from expanding
+	// a forward or alias (queue.Recipient.Orig); a remote Addr with a
+	// local Orig is forwarded mail (see Forwarding).
+	Orig string
 	// Notify holds NEVER, or any of SUCCESS, FAILURE, DELAY; passed on to
 	// remotes that offer DSN.
 	Notify []string

@@ -16,6 +16,7 @@ type Metrics struct {
 	connections *prometheus.CounterVec
 	reuses      *prometheus.CounterVec
 	tlsPolicy   *prometheus.CounterVec
+	forwarded   *prometheus.CounterVec
 }
 
 // NewMetrics creates the counters and registers them on reg (nil: not
@@ -38,9 +39,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mailgate_delivery_tls_policy_total",
 			Help: "Outcomes under a destination's TLS policy, by policy (sts, tlsa) and result (success or an RFC 8460 result type).",
 		}, []string{"policy", "result"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_delivery_forwarded_total",
+			Help: "Copies that forwards sent on, by SRS (rewritten, kept, failed) and ARC (sealed, none, failed).",
+		}, []string{"srs", "arc"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.attempts, m.connections, m.reuses, m.tlsPolicy)
+		reg.MustRegister(m.attempts, m.connections, m.reuses, m.tlsPolicy, m.forwarded)
 	}
 	return m
 }
@@ -74,6 +79,13 @@ func (m *Metrics) reuse(route string) {
 		return
 	}
 	m.reuses.WithLabelValues(route).Inc()
+}
+
+func (m *Metrics) forward(srs, arc string) {
+	if m == nil {
+		return
+	}
+	m.forwarded.WithLabelValues(srs, arc).Inc()
 }
 
 // resultOf names an outcome for metrics and logs.

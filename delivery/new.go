@@ -35,6 +35,7 @@ func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory,
 	r := &Router{
 		LocalDomains: cfg.LocalDomains,
 		MaxReceived:  cfg.Limits.MaxReceivedHeaders,
+		Metrics:      m,
 		Local:        &Local{Mailboxes: mb, Directory: dir, Classify: classify, Logger: logger, Metrics: m},
 	}
 	if sh := d.Smarthost; sh.Host != "" {

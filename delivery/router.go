@@ -18,6 +18,10 @@ type Router struct {
 	// MaxReceived is limits.max_received_headers: a message that carries
 	// more Received fields is not sent on (0: no limit).
 	MaxReceived int
+	// Forwarding, when set, rewrites and seals what forwards send on.
+	Forwarding *Forwarding
+	// Metrics counts the forwarded copies (nil: not counted).
+	Metrics *Metrics
 }
 
 var _ Transport = (*Router)(nil)
@@ -63,7 +67,7 @@ func (r *Router) Deliver(ctx context.Context, req *Request) []Result {
 		}
 		return res
 	}
-	r.part(ctx, req, remote, r.Remote, res)
+	r.remote(ctx, req, remote, res)
 	return res
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-smtp"
 
+	"mailgate/arc"
 	"mailgate/config"
 	"mailgate/resolver"
 )
@@ -83,6 +84,8 @@ type State struct {
 	// SPF and DKIM results, for DMARC and Authentication-Results.
 	SPF  *spfOutcome
 	DKIM []dkimOutcome
+	// ARC is the arc_verify result, for DMARC's trusted sealers.
+	ARC *arc.Result
 
 	auth       []authres.Result
 	fields     []string // trace fields such as Received-SPF, without CRLF
@@ -171,6 +174,8 @@ func newFilter(name string, cfg *config.Config, deps Deps) (Filter, error) {
 		return newDKIMVerify(cfg, deps), nil
 	case "dmarc":
 		return newDMARC(cfg, deps), nil
+	case "arc_verify":
+		return newARCVerify(cfg, deps), nil
 	case "ratelimit":
 		return &rateLimitFilter{rl: deps.RateLimits, accountLimit: deps.AccountLimit}, nil
 	case "sender_policy":

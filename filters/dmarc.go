@@ -24,11 +24,13 @@ type dmarcFilter struct {
 	percent  func() int
 	actions  config.Actions
 	reports  DMARCRecorder // nil: no aggregate reports
+	trusted  []string      // ARC sealers whose passing chain overrides a failure
 }
 
 func newDMARC(cfg *config.Config, deps Deps) *dmarcFilter {
-	return &dmarcFilter{resolver: deps.Resolver, timeout: cfg.Filters.DMARC.Timeout.D(), percent: deps.Percent,
-		actions: cfg.Filters.DMARC.Actions, reports: deps.DMARCReports}
+	c := cfg.Filters.DMARC
+	return &dmarcFilter{resolver: deps.Resolver, timeout: c.Timeout.D(), percent: deps.Percent, trusted: c.TrustedARCSealers,
+		actions: c.Actions, reports: deps.DMARCReports}
 }
 
 func (f *dmarcFilter) Name() string             { return "dmarc" }
@@ -62,6 +64,11 @@ func (f *dmarcFilter) CheckData(ctx context.Context, st *State, msg *Message) Ve
 	default:
 		policy := f.applied(rec, sub)
 		result, arValue, reason = "fail_"+string(policy), authres.ResultFail, "p="+string(policy)
+		if sealer, ok := arcOverride(st, f.trusted); ok {
+			// The failure is reported as it is; the policy is not applied
+			// (RFC 7489 section 7.2.1's local policy "trusted_forwarder").
+			result, reason = "pass", "p="+string(policy)+" overridden: ARC chain sealed by trusted "+sealer
+		}
 	}
 	st.auth = append(st.auth, &authres.DMARCResult{Value: arValue, From: from, Reason: reason})
 	f.record(st, rec, policyDomain(from, sub), from, result)

@@ -6,53 +6,16 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"mailgate/internal/msgheader"
 )
 
-// field is one header field as it appears in the message: Name, and Raw
-// with its continuation lines and final CRLF.
-type field struct {
-	Name string
-	Raw  []byte
-}
-
-// Value returns the unfolded value after the colon, trimmed.
-func (f field) Value() string {
-	i := bytes.IndexByte(f.Raw, ':')
-	v := string(f.Raw[i+1:])
-	v = strings.NewReplacer("\r\n", "", "\n", "").Replace(v)
-	return strings.TrimSpace(v)
-}
+// field is one header field as it appears in the message.
+type field = msgheader.Field
 
 // headerFields splits the header of raw into fields and returns the offset
 // where the body starts (after the empty line, or len(raw) without one).
-func headerFields(raw []byte) ([]field, int) {
-	var fields []field
-	pos := 0
-	for pos < len(raw) {
-		end := bytes.IndexByte(raw[pos:], '\n')
-		if end < 0 {
-			end = len(raw)
-		} else {
-			end += pos + 1
-		}
-		line := raw[pos:end]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return fields, end
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			last := &fields[len(fields)-1]
-			last.Raw = raw[pos-len(last.Raw) : end]
-		} else {
-			name := line
-			if i := bytes.IndexByte(line, ':'); i >= 0 {
-				name = line[:i]
-			}
-			fields = append(fields, field{Name: string(bytes.TrimSpace(name)), Raw: line})
-		}
-		pos = end
-	}
-	return fields, len(raw)
-}
+func headerFields(raw []byte) ([]field, int) { return msgheader.Split(raw) }
 
 // headerValues returns the values of every field called name, top first.
 func headerValues(raw []byte, name string) []string {

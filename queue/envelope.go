@@ -40,7 +40,8 @@ type Recipient struct {
 	// +tag) or a remote address.
 	Addr string `json:"addr"`
 	// Orig is the address given in RCPT TO when Addr came from expanding
-	// an alias; empty otherwise.
+	// an alias, or the account whose Sieve redirect made it; empty
+	// otherwise. A remote Addr with a local Orig is forwarded mail.
 	Orig string `json:"orig,omitempty"`
 	// Notify and ORCPT are the RFC 3461 RCPT parameters.
 	Notify []string `json:"notify,omitempty"`

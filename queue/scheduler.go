@@ -170,7 +170,7 @@ func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request 
 	}
 	for _, i := range idx {
 		rc := env.Recipients[i]
-		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Notify: rc.Notify, ORCPT: rc.ORCPT})
+		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Orig: rc.Orig, Notify: rc.Notify, ORCPT: rc.ORCPT})
 	}
 	return req
 }

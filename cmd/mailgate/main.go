@@ -28,6 +28,7 @@ commands:
                                 autoconfig, MTA-STS, TLS-RPT, TLSA)
   dmarc report --domain D [--date YYYY-MM-DD] [-config FILE]
                                 print the DMARC aggregate report for D's day
+  srs rotate [-config FILE]     new SRS key for forwarded mail; the old ones still verify
   sieve check FILE | sieve test FILE MESSAGE [--from ADDR] [--to ADDR]
                                 check a Sieve script; show the actions it takes on a message
   bench send|sink|imap [flags]  load tools for benchmarks on loopback (see BENCHMARKS.md)
@@ -65,6 +66,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return sieveCommand(args[1:], stdout, stderr)
 	case "dmarc":
 		return dmarcCommand(args[1:], stdout, stderr)
+	case "srs":
+		return srsCommand(args[1:], stdout, stderr)
 	case "default-config":
 		stdout.Write(config.DefaultYAML())
 		return 0

@@ -36,6 +36,7 @@ import (
 	"mailgate/relay"
 	"mailgate/resolver"
 	"mailgate/sieve/scripts"
+	"mailgate/srs"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -52,6 +53,7 @@ type app struct {
 	resolver *net.Resolver
 	store    *mailbox.Store
 	router   *delivery.Router
+	srs      *srs.Rewriter // SRS keys, shared by delivery (rewrite) and relay (bounces back)
 	queue    *queue.Queue
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
@@ -229,6 +231,9 @@ func (a *app) startQueue(bool) error {
 		return err
 	}
 	a.router = router
+	if err := a.startForwarding(); err != nil {
+		return err
+	}
 	if err := a.startSieve(); err != nil {
 		return err
 	}
@@ -374,7 +379,7 @@ func (a *app) startRelay(bool) error {
 		return err
 	}
 	a.relay = relay.New(relay.Options{
-		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
+		Config: a.cfg, TLS: a.tls, Users: a.relayUsers(), Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
 		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})

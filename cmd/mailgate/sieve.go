@@ -57,6 +57,17 @@ func (s sieveQueue) Submit(ctx context.Context, from string, to []string, msg []
 		}
 		msg = signed
 	}
+	return s.enqueue(ctx, from, "", to, msg)
+}
+
+// Forward queues a redirect of the account via: its recipients carry via
+// as the address they were sent to, so delivery seals them with ARC like
+// any forward (docs/forwarding.md).
+func (s sieveQueue) Forward(ctx context.Context, from, via string, to []string, msg []byte) error {
+	return s.enqueue(ctx, from, via, to, msg)
+}
+
+func (s sieveQueue) enqueue(ctx context.Context, from, via string, to []string, msg []byte) error {
 	now := time.Now()
 	src := s.listener
 	if src == "" {
@@ -64,7 +75,7 @@ func (s sieveQueue) Submit(ctx context.Context, from string, to []string, msg []
 	}
 	env := &queue.Envelope{ID: queue.NewID(now), From: from, Received: now, Listener: src, EightBit: true}
 	for _, r := range to {
-		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r})
+		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r, Orig: via})
 	}
 	return s.app.queue.Enqueue(ctx, env, msg)
 }

@@ -34,6 +34,13 @@ type Queue interface {
 	Submit(ctx context.Context, from string, to []string, msg []byte, sign bool) error
 }
 
+// Forwarder, when the Queue has it, takes redirects instead of Submit:
+// via is the account address that forwards, so that delivery sends the
+// copy as forwarded mail (an ARC set, docs/forwarding.md).
+type Forwarder interface {
+	Forward(ctx context.Context, from, via string, to []string, msg []byte) error
+}
+
 // Filter is the delivery.Sieve of the running server.
 type Filter struct {
 	Scripts   *scripts.Store
@@ -196,13 +203,21 @@ func (f *Filter) redirects(ctx context.Context, m *delivery.LocalMessage, msg *s
 			from = "" // never make a bounce bounceable
 		}
 		out := append([]byte(loopHeader+": "+clean(m.Rcpt)+"\r\n"), m.Body...)
-		if err := f.Queue.Submit(ctx, from, []string{a.Address}, out, false); err != nil {
+		if err := f.forward(ctx, from, m.Rcpt, a.Address, out); err != nil {
 			return kept, fmt.Errorf("sieve redirect: %w", err)
 		}
 		f.Metrics.action("redirect")
 		f.log().Info("sieve redirected", "msgid", m.QueueID, "account", m.Account, "to", clean(a.Address))
 	}
 	return kept, nil
+}
+
+// forward queues a redirect, as forwarded mail when the queue can.
+func (f *Filter) forward(ctx context.Context, from, via, to string, msg []byte) error {
+	if fq, ok := f.Queue.(Forwarder); ok {
+		return fq.Forward(ctx, from, via, []string{to}, msg)
+	}
+	return f.Queue.Submit(ctx, from, []string{to}, msg, false)
 }
 
 func (f *Filter) log() *slog.Logger {

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"mailgate/delivery"
+	"mailgate/relay"
+	"mailgate/srs"
+)
+
+// startForwarding opens the SRS keys in the data directory and gives the
+// router what forwards need (delivery.forwarding): the relay uses the
+// same keys to take bounces back.
+func (a *app) startForwarding() error {
+	keys, err := srs.OpenKeys(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.srs = &srs.Rewriter{Keys: keys, MaxAge: a.cfg.Delivery.Forwarding.SRSMaxAge.D()}
+	fw, err := delivery.NewForwarding(a.cfg, a.srs, a.resolver, a.log)
+	if err != nil {
+		return err
+	}
+	a.router.Forwarding = fw
+	return nil
+}
+
+// srsUsers is the account database as the relay sees it: RCPT TO an
+// SRS address of ours resolves to the address it stands for.
+type srsUsers struct {
+	relay.Users
+	srs *srs.Rewriter
+}
+
+// Expand resolves SRS addresses, then everything else as the accounts do.
+func (u srsUsers) Expand(addr string, isLocal func(domain string) bool) ([]string, bool) {
+	return u.srs.Expand(addr, func(a string) ([]string, bool) { return u.Users.Expand(a, isLocal) })
+}
+
+// relayUsers wraps the accounts with SRS when SRS is on.
+func (a *app) relayUsers() relay.Users {
+	if a.srs == nil || !a.cfg.Delivery.Forwarding.SRS {
+		return a.accounts
+	}
+	return srsUsers{Users: a.accounts, srs: a.srs}
+}
