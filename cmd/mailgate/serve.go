@@ -24,6 +24,7 @@ import (
 
 	"mailgate/authlimit"
 	"mailgate/certs"
+	"mailgate/cluster"
 	"mailgate/config"
 	"mailgate/delivery"
 	"mailgate/filters"
@@ -294,6 +295,11 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 	ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 	if err != nil {
 		return fmt.Errorf("listener %s: %v", l.Name, err)
+	}
+	if l.ProxyProtocol {
+		if ln, err = cluster.ProxyListener(ln, l.TrustedProxies, a.log.With("listener", l.Name)); err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
 	}
 	a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
 	a.listening.set(l.Name, true)
