@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"mailgate/internal/mgtest"
+)
+
+// daemon is a peer program (redis-server, haproxy, slapd) that a test
+// runs in the foreground on loopback and kills when it ends.
+type daemon struct {
+	t    *testing.T
+	name string
+	args []string
+	cmd  *exec.Cmd
+	log  *os.File
+}
+
+// startDaemon runs prog, skipping the test when it is not installed,
+// and waits until addr accepts connections.
+func startDaemon(t *testing.T, addr, prog string, args ...string) *daemon {
+	t.Helper()
+	path, err := exec.LookPath(prog)
+	if err != nil {
+		t.Skipf("%s not installed (.ci/run installs it)", prog)
+	}
+	d := &daemon{t: t, name: path, args: args}
+	t.Cleanup(func() {
+		d.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(d.log.Name())
+			t.Logf("%s output:\n%s", prog, b)
+		}
+	})
+	d.start(addr)
+	return d
+}
+
+func (d *daemon) start(addr string) {
+	d.t.Helper()
+	var err error
+	if d.log == nil {
+		d.log, err = os.CreateTemp(d.t.TempDir(), filepath.Base(d.name)+"-*.log")
+		if err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	d.cmd = exec.Command(d.name, d.args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatalf("start %s: %v", d.name, err)
+	}
+	waitPort(d.t, addr)
+}
+
+// kill stops the daemon with SIGKILL and waits for it.
+func (d *daemon) kill() {
+	if d.cmd != nil && d.cmd.Process != nil && d.cmd.ProcessState == nil {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	}
+}
+
+// waitPort waits until addr accepts a TCP connection.
+func waitPort(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(mgtest.Timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s", addr)
+}
+
+// startRedis runs redis-server on a free loopback port, without
+// persistence.
+func startRedis(t *testing.T) (*daemon, string) {
+	addr := mgtest.FreeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	d := startDaemon(t, addr, "redis-server", "--bind", host, "--port", port, "--save", "",
+		"--appendonly", "no", "--dir", t.TempDir())
+	return d, addr
+}
+
+// startHAProxy runs haproxy in TCP mode with one frontend per entry of
+// backends (frontend name -> server lines such as "127.0.0.1:2525
+// send-proxy"), balancing round robin; it returns each frontend's
+// address.
+func startHAProxy(t *testing.T, backends map[string][]string) map[string]string {
+	t.Helper()
+	front := map[string]string{}
+	var b strings.Builder
+	b.WriteString("global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 10s\n  timeout client 60s\n  timeout server 60s\n")
+	var last string
+	for name, servers := range backends {
+		front[name] = mgtest.FreeAddr(t)
+		last = front[name]
+		fmt.Fprintf(&b, "frontend f_%s\n  bind %s\n  default_backend b_%s\nbackend b_%s\n  balance roundrobin\n", name, front[name], name, name)
+		for i, s := range servers {
+			fmt.Fprintf(&b, "  server n%d %s\n", i, s)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, last, "haproxy", "-db", "-f", cfg)
+	for _, a := range front {
+		waitPort(t, a)
+	}
+	return front
+}
+
+// proxiedKeys are the listener keys that make a listener take PROXY
+// headers from HAProxy on 127.0.0.1.
+const proxiedKeys = "proxy_protocol: true\n    trusted_proxies: [127.0.0.1/32]"
