@@ -32,7 +32,7 @@ func (a *app) reload() {
 	}
 	rl := a.rateLimits
 	if !reflect.DeepEqual(cfg.Filters.RateLimit, a.live.Load().Filters.RateLimit) {
-		rl = filters.NewRateLimits(cfg.Filters.RateLimit, nil) // new budgets; counts start again
+		rl = a.newRateLimits(filters.NewRateLimits(cfg.Filters.RateLimit, nil)) // new budgets; counts start again
 	}
 	chains, err := a.buildChains(cfg, rl)
 	if err != nil {

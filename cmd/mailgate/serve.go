@@ -60,6 +60,7 @@ type app struct {
 
 	sieveScripts *scripts.Store
 
+	redis        *cluster.Redis // shared limits and lockouts; nil on one node
 	rateLimits   *filters.RateLimits
 	loginLimiter *authlimit.Limiter
 	process      *metrics.Process
@@ -131,7 +132,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -373,7 +374,7 @@ func (a *app) startPOP3(bool) error {
 }
 
 func (a *app) startRelay(bool) error {
-	a.rateLimits = filters.NewRateLimits(a.cfg.Filters.RateLimit, nil)
+	a.rateLimits = a.newRateLimits(filters.NewRateLimits(a.cfg.Filters.RateLimit, nil))
 	chains, err := a.buildChains(a.cfg, a.rateLimits)
 	if err != nil {
 		return err
@@ -432,10 +433,14 @@ func (a *app) insecureAuth(l config.Listener) bool {
 func (a *app) logins() *authlimit.Limiter {
 	if a.loginLimiter == nil {
 		c := a.cfg.Auth
-		a.loginLimiter = authlimit.New(authlimit.Options{
+		o := authlimit.Options{
 			MaxFailures: c.MaxFailures, MaxAccountFailures: c.MaxAccountFailures,
 			Window: c.Window.D(), Lockout: c.Lockout.D(), Logger: a.log,
-		})
+		}
+		if a.redis != nil {
+			o.Shared, o.Grace = a.sharedLockouts(o), a.cfg.Cluster.Redis.LockoutGrace.D()
+		}
+		a.loginLimiter = authlimit.New(o)
 	}
 	return a.loginLimiter
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+
+	"mailgate/authlimit"
+	"mailgate/cluster"
+	"mailgate/filters"
+)
+
+// startCluster connects to the shared store when cluster.redis is set;
+// without it every limit stays in this process.
+func (a *app) startCluster(bool) error {
+	rc := a.cfg.Cluster.Redis
+	if rc == nil {
+		return nil
+	}
+	r, err := cluster.OpenRedis(*rc, a.log.With("component", "redis"), a.reg)
+	if err != nil {
+		return err
+	}
+	a.redis = r
+	a.stops = append(a.stops, func(context.Context) { r.Close() })
+	a.log.Info("sharing rate limits and login lockouts", "redis", rc.Address, "key_prefix", rc.KeyPrefix)
+	return nil
+}
+
+// newRateLimits makes the rate-limit store, kept in Redis when the
+// cluster shares one.
+func (a *app) newRateLimits(rl *filters.RateLimits) *filters.RateLimits {
+	if a.redis != nil {
+		rl.Share(cluster.NewRateLimits(a.redis))
+	}
+	return rl
+}
+
+// sharedLockouts is the Redis lockout store with o's thresholds (the
+// defaults authlimit.New would fill in, filled in the same way).
+func (a *app) sharedLockouts(o authlimit.Options) *cluster.Lockouts {
+	o = authlimit.Defaults(o)
+	return cluster.NewLockouts(a.redis, cluster.LockoutLimits{MaxFailures: o.MaxFailures,
+		MaxAccountFailures: o.MaxAccountFailures, Window: o.Window, Lockout: o.Lockout, TrustedFor: o.TrustedFor})
+}
