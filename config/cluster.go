@@ -83,8 +83,9 @@ type LDAP struct {
 	BindDN           string `yaml:"bind_dn"`
 	BindPasswordFile string `yaml:"bind_password_file"`
 	BaseDN           string `yaml:"base_dn"`
-	// Filter finds a user's entry; %s is the address (escaped), such as
-	// (&(objectClass=inetOrgPerson)(mail=%s)).
+	// Filter finds the entry of an address (a login name or a recipient);
+	// every %s becomes the address (escaped). To find aliases too, match
+	// them as well: (|(mail=%s)(mailLocalAddress=%s)).
 	Filter string `yaml:"filter"`
 	// Attribute names: the account's address, its aliases (more local
 	// addresses it receives), its send-as addresses, its quota in bytes.
@@ -120,8 +121,8 @@ func (l *LDAP) validate(v *Validator) {
 	if l.BaseDN == "" {
 		v.Errorf("auth.ldap.base_dn", "missing; write where the users are, such as ou=people,dc=example,dc=com")
 	}
-	if strings.Count(l.Filter, "%s") != 1 {
-		v.Errorf("auth.ldap.filter", "%q must hold %%s once, where the address goes, such as (mail=%%s)", l.Filter)
+	if !strings.Contains(l.Filter, "%s") || !strings.HasPrefix(l.Filter, "(") {
+		v.Errorf("auth.ldap.filter", "%q must be an LDAP filter with %%s where the address goes, such as (|(mail=%%s)(mailLocalAddress=%%s))", l.Filter)
 	}
 	if (l.BindDN == "") != (l.BindPasswordFile == "") {
 		v.Errorf("auth.ldap", "bind_dn and bind_password_file go together; give both, or neither for an anonymous search")

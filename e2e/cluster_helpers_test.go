@@ -127,3 +127,68 @@ func startHAProxy(t *testing.T, backends map[string][]string) map[string]string 
 // proxiedKeys are the listener keys that make a listener take PROXY
 // headers from HAProxy on 127.0.0.1.
 const proxiedKeys = "proxy_protocol: true\n    trusted_proxies: [127.0.0.1/32]"
+
+// ldapSuffix is the tree of the test directory.
+const ldapSuffix = "dc=example,dc=com"
+
+// startSlapd loads ldif (with {PASSWORD:x} replaced by x's hash) into a
+// fresh database with slapadd and serves it with slapd on a free
+// loopback port; it returns the daemon and its ldap:// URL.
+func startSlapd(t *testing.T, ldif string) (*daemon, string) {
+	t.Helper()
+	if _, err := exec.LookPath("slapd"); err != nil {
+		t.Skip("slapd not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	if err := os.Mkdir(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/misc.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile %s/slapd.pid
+database mdb
+maxsize 10485760
+suffix "%s"
+rootdn "cn=admin,%s"
+rootpw admin-secret
+directory %s
+access to attrs=userPassword by anonymous auth by * none
+access to * by * read
+`, dir, ldapSuffix, ldapSuffix, db)
+	confPath := filepath.Join(dir, "slapd.conf")
+	ldifPath := filepath.Join(dir, "data.ldif")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ldifPath, []byte(hashLDIFPasswords(t, ldif)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("slapadd", "-f", confPath, "-l", ldifPath).CombinedOutput(); err != nil {
+		t.Fatalf("slapadd: %v\n%s", err, out)
+	}
+	addr := mgtest.FreeAddr(t)
+	url := "ldap://" + addr
+	return startDaemon(t, addr, "slapd", "-f", confPath, "-h", url+"/", "-d", "0"), url
+}
+
+// hashLDIFPasswords replaces each {PASSWORD:x} with slappasswd's hash of x.
+func hashLDIFPasswords(t *testing.T, ldif string) string {
+	t.Helper()
+	for {
+		i := strings.Index(ldif, "{PASSWORD:")
+		if i < 0 {
+			return ldif
+		}
+		j := strings.IndexByte(ldif[i:], '}') + i
+		out, err := exec.Command("slappasswd", "-s", ldif[i+len("{PASSWORD:"):j]).Output()
+		if err != nil {
+			t.Fatalf("slappasswd: %v", err)
+		}
+		ldif = ldif[:i] + strings.TrimSpace(string(out)) + ldif[j+1:]
+	}
+}

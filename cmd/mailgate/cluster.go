@@ -6,6 +6,8 @@ import (
 	"mailgate/authlimit"
 	"mailgate/cluster"
 	"mailgate/filters"
+	"mailgate/mailbox"
+	"mailgate/mailbox/ldapdir"
 )
 
 // startCluster connects to the shared store when cluster.redis is set;
@@ -40,4 +42,25 @@ func (a *app) sharedLockouts(o authlimit.Options) *cluster.Lockouts {
 	o = authlimit.Defaults(o)
 	return cluster.NewLockouts(a.redis, cluster.LockoutLimits{MaxFailures: o.MaxFailures,
 		MaxAccountFailures: o.MaxAccountFailures, Window: o.Window, Lockout: o.Lockout, TrustedFor: o.TrustedFor})
+}
+
+// startDirectory adds the LDAP accounts (auth.ldap) to accounts.yaml's;
+// a quota set in the directory applies to the mailbox when the account
+// is looked up.
+func (a *app) startDirectory(bool) error {
+	lc := a.cfg.Auth.LDAP
+	if lc == nil {
+		return nil
+	}
+	d, err := ldapdir.New(*lc, a.log.With("component", "ldap"))
+	if err != nil {
+		return err
+	}
+	a.accounts.SetDirectory(d, func(acc mailbox.Account) {
+		if acc.Quota > 0 {
+			a.store.SetQuota(acc.Address, acc.Quota)
+		}
+	})
+	a.log.Info("accounts from LDAP", "url", lc.URL, "base_dn", lc.BaseDN)
+	return nil
 }
