@@ -24,18 +24,14 @@ var (
 	errRelayDenied        = reply(550, 5, 7, 1, "Relaying denied: this server only accepts mail for its own domains; authenticate on the submission port to send elsewhere")
 	errAddressTrick       = reply(550, 5, 7, 1, "Relaying denied: source routes, % or ! in addresses, quoted @ and address literals are not accepted")
 	errNoSuchUser         = reply(550, 5, 1, 1, "No such user here; check the recipient address")
-	// The account directory (LDAP) is down: logins and unknown local
-	// recipients are answered as temporary (RFC 4954 section 6, RFC 3463 4.4.3).
-	errAuthUnavailable = reply(454, 4, 7, 0, "Temporary authentication failure: the account directory is unavailable; try again later")
-	errDirectoryDown   = reply(451, 4, 4, 3, "Cannot look the recipient up right now; try again later")
-	errBadAddress      = reply(553, 5, 1, 3, "Malformed address; write it as local-part@domain")
-	errBareLineEnding  = reply(550, 5, 5, 2, "Message contains a bare CR or LF; end every line with CRLF (RFC 5321 section 2.3.8)")
-	errNUL             = reply(550, 5, 6, 0, "Message contains a NUL byte, which SMTP cannot carry; encode binary content, for example with base64")
-	errDiskFull        = reply(452, 4, 3, 1, "Insufficient system storage; try again later")
-	errTooManyConns    = reply(421, 4, 7, 0, "Too many connections; try again later")
-	errTooManyConnsIP  = reply(421, 4, 7, 0, "Too many connections from your address; try again later")
-	errTooManyErrors   = reply(421, 4, 7, 0, "Too many errors; closing connection")
-	errShuttingDown    = reply(421, 4, 3, 2, "Server is shutting down; try again later")
+	errBadAddress         = reply(553, 5, 1, 3, "Malformed address; write it as local-part@domain")
+	errBareLineEnding     = reply(550, 5, 5, 2, "Message contains a bare CR or LF; end every line with CRLF (RFC 5321 section 2.3.8)")
+	errNUL                = reply(550, 5, 6, 0, "Message contains a NUL byte, which SMTP cannot carry; encode binary content, for example with base64")
+	errDiskFull           = reply(452, 4, 3, 1, "Insufficient system storage; try again later")
+	errTooManyConns       = reply(421, 4, 7, 0, "Too many connections; try again later")
+	errTooManyConnsIP     = reply(421, 4, 7, 0, "Too many connections from your address; try again later")
+	errTooManyErrors      = reply(421, 4, 7, 0, "Too many errors; closing connection")
+	errShuttingDown       = reply(421, 4, 3, 2, "Server is shutting down; try again later")
 )
 
 func reply(code, a, b, c int, msg string) *smtp.SMTPError {
@@ -69,3 +65,11 @@ func clean(s string) string {
 		return r
 	}, s)
 }
+
+// The account directory (LDAP) is down: logins and unknown local
+// recipients are answered as temporary (RFC 4954 section 6; RFC 3463
+// 4.4.3, directory server failure).
+var (
+	errAuthUnavailable = reply(454, 4, 7, 0, "Temporary authentication failure: the account directory is unavailable; try again later")
+	errDirectoryDown   = reply(451, 4, 4, 3, "Cannot look the recipient up right now; try again later")
+)
