@@ -70,10 +70,10 @@ func TestLDAPAccounts(t *testing.T) {
 	if r := smtpAuth(t, "127.0.0.1", sub, "carol@localhost", "carol-secret-1"); !strings.HasPrefix(r, "235") {
 		t.Errorf("SMTP AUTH as the LDAP account: %q", r)
 	}
-	if r := submitFrom(t, sub, "carol@localhost", "carol-secret-1", "billing@apps.example", "sales@localhost"); !strings.HasPrefix(r, "250 ") {
+	if r := submitFrom(t, "127.0.0.1", sub, "carol@localhost", "carol-secret-1", "billing@apps.example", "sales@localhost"); !strings.HasPrefix(r, "250 ") {
 		t.Errorf("sending as the send-as domain to the alias: %q", r)
 	}
-	if r := submitFrom(t, sub, "carol@localhost", "carol-secret-1", "someone@other.example", "sales@localhost"); !strings.HasPrefix(r, "5") {
+	if r := submitFrom(t, "127.0.0.1", sub, "carol@localhost", "carol-secret-1", "someone@other.example", "sales@localhost"); !strings.HasPrefix(r, "5") {
 		t.Errorf("sending as an address the entry does not list: %q; want a 5xx", r)
 	}
 	waitInbox(t, srv, "carol@localhost", "From: billing@apps.example")
@@ -93,11 +93,12 @@ func TestLDAPAccounts(t *testing.T) {
 	}
 }
 
-// submitFrom logs in and sends one message from `from` to `to`; it
-// returns the first reply that is not a success, or the final one.
-func submitFrom(t *testing.T, addr, user, pass, from, to string) string {
+// submitFrom logs in on addr from src and sends one message from `from`
+// to `to`; it returns the first reply that is not a success, or the
+// reply to the message.
+func submitFrom(t *testing.T, src, addr, user, pass, from, to string) string {
 	t.Helper()
-	c := dialFrom(t, "127.0.0.1", addr)
+	c := dialFrom(t, src, addr)
 	defer c.close()
 	steps := []struct{ cmd, ok string }{
 		{"", "220 "}, {"EHLO app.example", "250 "}, {"AUTH PLAIN " + plainIR(user, pass), "235 "},

@@ -34,7 +34,7 @@ func TestClusterTwoNodes(t *testing.T) {
 	accepted := 0
 	for i := range 6 {
 		node := []string{"a", "b"}[i%2]
-		r := submitAuth(t, "127.0.0.5", front[node], "alice@localhost", "alice-secret-1")
+		r := submitFrom(t, "127.0.0.5", front[node], "alice@localhost", "alice-secret-1", "alice@localhost", "someone@example.net")
 		switch {
 		case strings.HasPrefix(r, "250 "):
 			accepted++
@@ -59,7 +59,7 @@ func TestClusterTwoNodes(t *testing.T) {
 
 	// Redis dies: rate limits fail open to the node's own buckets.
 	rd.kill()
-	if r := submitAuth(t, "127.0.0.5", front["a"], "alice@localhost", "alice-secret-1"); !strings.HasPrefix(r, "250 ") {
+	if r := submitFrom(t, "127.0.0.5", front["a"], "alice@localhost", "alice-secret-1", "alice@localhost", "someone@example.net"); !strings.HasPrefix(r, "250 ") {
 		t.Errorf("message with Redis down: %q; want 250 (rate limits fail open)", r)
 	}
 	a.WaitLog(`msg="redis unavailable`)
@@ -91,29 +91,4 @@ func waitAuth(t *testing.T, addr, user, pass, want string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("login kept answering %q; want %s", r, want)
-}
-
-// submitAuth logs in on addr from src and sends one message from user to
-// a remote address; it returns the first reply that is not a success, or
-// the reply to the message.
-func submitAuth(t *testing.T, src, addr, user, pass string) string {
-	t.Helper()
-	c := dialFrom(t, src, addr)
-	defer c.close()
-	steps := []struct{ cmd, ok string }{
-		{"", "220 "}, {"EHLO app.example", "250 "}, {"AUTH PLAIN " + plainIR(user, pass), "235 "},
-		{"MAIL FROM:<" + user + ">", "250 "}, {"RCPT TO:<someone@example.net>", "250 "}, {"DATA", "354 "},
-		{"Subject: shared limit\r\n\r\nhello\r\n.", ""},
-	}
-	for _, s := range steps {
-		if s.cmd != "" {
-			c.send(s.cmd)
-		}
-		r := c.smtpReply()
-		if s.ok == "" || !strings.HasPrefix(r, s.ok) {
-			c.send("QUIT")
-			return r
-		}
-	}
-	return ""
 }
