@@ -36,7 +36,8 @@ userPassword: {PASSWORD:carol-secret-1}
 // TestLDAPAccounts logs in over IMAP and SMTP as an account that exists
 // only in a real slapd, next to one from accounts.yaml; delivers to its
 // alias; lets it send as its send-as domain; and, with slapd killed,
-// answers its logins and unknown recipients with temporary errors.
+// answers its logins (SMTP, IMAP, POP3) and unknown recipients with
+// temporary errors, not counted as failed logins.
 func TestLDAPAccounts(t *testing.T) {
 	sd, url := startSlapd(t, ldapPeople)
 	cfg := fmt.Sprintf(`auth:
@@ -51,10 +52,10 @@ func TestLDAPAccounts(t *testing.T) {
 `, url, ldapSuffix)
 	insecure := "allow_insecure_auth: true"
 	srv := startWithListenerKeys(t, mgtest.Options{
-		Protocols: []string{"smtp", "submission", "imap"}, Config: cfg,
+		Protocols: []string{"smtp", "submission", "imap", "pop3"}, Config: cfg,
 		Users:   map[string]string{"alice@localhost": "alice-secret-1"},
 		Filters: map[string][]string{"submission": {"sender_policy"}},
-	}, map[string]string{"submission": insecure, "imap": insecure})
+	}, map[string]string{"submission": insecure, "imap": insecure, "pop3": insecure})
 	imap, sub := srv.Addr["imap"], srv.Addr["submission"]
 
 	for _, c := range []struct{ user, pass, want string }{
@@ -90,6 +91,12 @@ func TestLDAPAccounts(t *testing.T) {
 	}
 	if r := smtpAuth(t, "127.0.0.1", sub, "alice@localhost", "alice-secret-1"); !strings.HasPrefix(r, "235") {
 		t.Errorf("SMTP AUTH of a local account with the directory down: %q; want 235", r)
+	}
+	if r := imapLogin(t, "127.0.0.1", imap, "carol@localhost", "carol-secret-1"); !strings.HasPrefix(r, "a NO [UNAVAILABLE]") {
+		t.Errorf("IMAP LOGIN with the directory down: %q; want NO [UNAVAILABLE]", r)
+	}
+	if r := pop3Login(t, "127.0.0.1", srv.Addr["pop3"], "carol@localhost", "carol-secret-1"); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
+		t.Errorf("POP3 PASS with the directory down: %q; want -ERR [SYS/TEMP]", r)
 	}
 }
 

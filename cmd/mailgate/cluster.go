@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"mailgate/authlimit"
 	"mailgate/cluster"
 	"mailgate/filters"
 	"mailgate/mailbox"
 	"mailgate/mailbox/ldapdir"
+	"mailgate/mailbox/pop3"
 )
 
 // startCluster connects to the shared store when cluster.redis is set;
@@ -63,4 +66,18 @@ func (a *app) startDirectory(bool) error {
 	})
 	a.log.Info("accounts from LDAP", "url", lc.URL, "base_dn", lc.BaseDN)
 	return nil
+}
+
+// pop3Auth marks the logins the account directory could not check (LDAP
+// down) as pop3.ErrAuthUnavailable, so POP3 answers them [SYS/TEMP]
+// instead of counting a failed login.
+type pop3Auth struct{ *mailbox.Accounts }
+
+func (p pop3Auth) Authenticate(ctx context.Context, username, password string) (string, error) {
+	account, err := p.Accounts.Authenticate(ctx, username, password)
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return "", fmt.Errorf("%w: %v", pop3.ErrAuthUnavailable, err)
+	}
+	return account, err
 }

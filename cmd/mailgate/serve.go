@@ -347,7 +347,7 @@ func (a *app) startIMAP(bool) error {
 // holds across them.
 func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
-		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
+		Store: pop3.NewStore(a.store), Auth: pop3Auth{a.accounts}, TLS: a.tls, Logger: a.log,
 		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
 	})
 	started := false
