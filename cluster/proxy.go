@@ -45,7 +45,9 @@ func ProxyListener(ln net.Listener, trusted []string, log *slog.Logger) (net.Lis
 		return proxyproto.SKIP, nil
 	}
 	pl := &proxyproto.Listener{Listener: ln, ConnPolicy: policy, ReadHeaderTimeout: ProxyHeaderTimeout}
-	return &untrustedGuard{Listener: pl, log: log}, nil
+	r := &readyListener{Listener: pl, log: log, conns: make(chan net.Conn), errs: make(chan error), done: make(chan struct{})}
+	go r.loop()
+	return r, nil
 }
 
 func fromTrusted(a net.Addr, nets []*net.IPNet) bool {
@@ -61,22 +63,77 @@ func fromTrusted(a net.Addr, nets []*net.IPNet) bool {
 	return false
 }
 
-// untrustedGuard watches the first bytes of connections that were not
-// from a trusted balancer.
-type untrustedGuard struct {
+// readyListener hands out a balancer's connection only once its header
+// is read, each in its own goroutine: the servers' accept loops ask for
+// RemoteAddr at once (per-IP limits), which would otherwise wait for the
+// header and hold up every other connection. Connections from anywhere
+// else are handed out at once, with their first bytes watched.
+type readyListener struct {
 	net.Listener
-	log *slog.Logger
+	log   *slog.Logger
+	conns chan net.Conn
+	errs  chan error
+	done  chan struct{}
+	once  sync.Once
 }
 
-func (g *untrustedGuard) Accept() (net.Conn, error) {
-	c, err := g.Listener.Accept()
-	if err != nil {
-		return nil, err
+func (r *readyListener) loop() {
+	for {
+		c, err := r.Listener.Accept()
+		if err != nil {
+			select {
+			case r.errs <- err:
+			case <-r.done:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if pc, proxied := c.(*proxyproto.Conn); proxied {
+			go r.whenReady(pc)
+			continue
+		}
+		r.handOut(&guardedConn{Conn: c, log: r.log})
 	}
-	if _, proxied := c.(*proxyproto.Conn); proxied {
+}
+
+// whenReady reads the header (within ProxyHeaderTimeout) and hands the
+// connection out, or closes it when the balancer sent none.
+func (r *readyListener) whenReady(pc *proxyproto.Conn) {
+	pc.RemoteAddr() // reads the header
+	if pc.ProxyHeader() == nil {
+		r.log.Warn("connection closed: no valid PROXY protocol header from a trusted proxy (health checks need check-send-proxy)",
+			"proxy", pc.Raw().RemoteAddr().String())
+		pc.Close()
+		return
+	}
+	r.handOut(pc)
+}
+
+func (r *readyListener) handOut(c net.Conn) {
+	select {
+	case r.conns <- c:
+	case <-r.done:
+		c.Close()
+	}
+}
+
+func (r *readyListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-r.conns:
 		return c, nil
+	case err := <-r.errs:
+		return nil, err
+	case <-r.done:
+		return nil, net.ErrClosed
 	}
-	return &guardedConn{Conn: c, log: g.log}, nil
+}
+
+func (r *readyListener) Close() error {
+	r.once.Do(func() { close(r.done) })
+	return r.Listener.Close()
 }
 
 // ErrUntrustedProxyHeader is the read error of a connection that sent a

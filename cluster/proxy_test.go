@@ -54,3 +54,45 @@ func TestGuardedConn(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyListener: a balancer connection whose header is slow does not
+// hold up the next one; the client address comes from the header; a
+// connection from an untrusted address is handed out at once, as it is.
+func TestProxyListener(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := ProxyListener(raw, []string{"127.0.0.1/32"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dial("127.0.0.1") // a balancer that has not sent its header yet
+	c := dial("127.0.0.1")
+	c.Write([]byte("PROXY TCP4 192.0.2.7 127.0.0.1 4242 25\r\n"))
+	got, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got.RemoteAddr().String(); a != "192.0.2.7:4242" {
+		t.Errorf("first connection handed out is from %s; want the one with a header, 192.0.2.7:4242", a)
+	}
+	dial("127.0.0.2")
+	got, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got.RemoteAddr().(*net.TCPAddr).IP.String(); a != "127.0.0.2" {
+		t.Errorf("untrusted connection handed out as %s; want 127.0.0.2", a)
+	}
+}
