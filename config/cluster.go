@@ -76,6 +76,9 @@ type LDAP struct {
 	URL string `yaml:"url"`
 	// StartTLS upgrades an ldap:// connection before any bind.
 	StartTLS bool `yaml:"starttls"`
+	// CAFile holds the PEM certificates that sign the directory's
+	// certificate (an organisation's own CA); empty: the system's roots.
+	CAFile string `yaml:"ca_file"`
 	// InsecureSkipVerify accepts any server certificate (tests only).
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// BindDN and BindPasswordFile are the service account that searches;
@@ -128,6 +131,7 @@ func (l *LDAP) validate(v *Validator) {
 		v.Errorf("auth.ldap", "bind_dn and bind_password_file go together; give both, or neither for an anonymous search")
 	}
 	checkFile(v, "auth.ldap.bind_password_file", l.BindPasswordFile, "password")
+	checkFile(v, "auth.ldap.ca_file", l.CAFile, "CA certificate")
 }
 
 // validateProxy checks a listener's PROXY protocol keys.

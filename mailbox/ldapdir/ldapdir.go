@@ -8,6 +8,8 @@ package ldapdir
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -77,6 +79,16 @@ func New(cfg config.LDAP, log *slog.Logger) (*Directory, error) {
 		return nil, err
 	}
 	d.tls = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		d.tls.RootCAs = x509.NewCertPool()
+		if !d.tls.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("auth.ldap.ca_file %s: no PEM certificate in it", cfg.CAFile)
+		}
+	}
 	return d, nil
 }
 
