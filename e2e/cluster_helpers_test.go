@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"mailgate/certs"
 	"mailgate/internal/mgtest"
 )
 
@@ -135,6 +136,18 @@ const ldapSuffix = "dc=example,dc=com"
 // fresh database with slapadd and serves it with slapd on a free
 // loopback port; it returns the daemon and its ldap:// URL.
 func startSlapd(t *testing.T, ldif string) (*daemon, string) {
+	d, url, _, _ := runSlapd(t, ldif, false)
+	return d, url
+}
+
+// startSlapdTLS is startSlapd with a self-signed certificate (for
+// 127.0.0.1) on its ldap:// URL (StartTLS) and on an ldaps:// one.
+func startSlapdTLS(t *testing.T, ldif string) (ldapURL, ldapsURL, caFile string) {
+	_, ldapURL, ldapsURL, caFile = runSlapd(t, ldif, true)
+	return ldapURL, ldapsURL, caFile
+}
+
+func runSlapd(t *testing.T, ldif string, withTLS bool) (d *daemon, ldapURL, ldapsURL, caFile string) {
 	t.Helper()
 	if _, err := exec.LookPath("slapd"); err != nil {
 		t.Skip("slapd not installed (.ci/run installs it)")
@@ -160,6 +173,13 @@ directory %s
 access to attrs=userPassword by anonymous auth by * none
 access to * by * read
 `, dir, ldapSuffix, ldapSuffix, db)
+	if withTLS {
+		if _, _, err := certs.SelfSigned(dir, "localhost"); err != nil {
+			t.Fatal(err)
+		}
+		caFile = filepath.Join(dir, "selfsigned.crt")
+		conf = fmt.Sprintf("TLSCertificateFile %s\nTLSCertificateKeyFile %s\n", caFile, filepath.Join(dir, "selfsigned.key")) + conf
+	}
 	confPath := filepath.Join(dir, "slapd.conf")
 	ldifPath := filepath.Join(dir, "data.ldif")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
@@ -172,8 +192,13 @@ access to * by * read
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
 	addr := mgtest.FreeAddr(t)
-	url := "ldap://" + addr
-	return startDaemon(t, addr, "slapd", "-f", confPath, "-h", url+"/", "-d", "0"), url
+	ldapURL = "ldap://" + addr
+	urls := ldapURL + "/"
+	if withTLS {
+		ldapsURL = "ldaps://" + mgtest.FreeAddr(t)
+		urls += " " + ldapsURL + "/"
+	}
+	return startDaemon(t, addr, "slapd", "-f", confPath, "-h", urls, "-d", "0"), ldapURL, ldapsURL, caFile
 }
 
 // hashLDIFPasswords replaces each {PASSWORD:x} with slappasswd's hash of x.

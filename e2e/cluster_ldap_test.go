@@ -136,3 +136,29 @@ func rcptReply(t *testing.T, addr, rcpt string) string {
 	c.send("RCPT TO:<" + rcpt + ">")
 	return c.smtpReply()
 }
+
+// TestLDAPOverTLS logs in over IMAP as the LDAP account with the
+// directory reached over ldaps:// and over ldap:// with StartTLS, its
+// certificate checked against ca_file: without it the certificate is not
+// trusted and the login is refused as temporary.
+func TestLDAPOverTLS(t *testing.T) {
+	ldapURL, ldapsURL, caFile := startSlapdTLS(t, ldapPeople)
+	for _, c := range []struct{ name, url, starttls, ca, want string }{
+		{"ldaps", ldapsURL, "false", caFile, "a OK"},
+		{"starttls", ldapURL, "true", caFile, "a OK"},
+		{"ldaps, CA not given", ldapsURL, "false", "", "a NO [UNAVAILABLE]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := fmt.Sprintf("auth:\n  delay: 1ms\n  ldap:\n    url: %s\n    starttls: %s\n    base_dn: ou=people,%s\n",
+				c.url, c.starttls, ldapSuffix)
+			if c.ca != "" {
+				cfg += "    ca_file: " + c.ca + "\n"
+			}
+			srv := startWithListenerKeys(t, mgtest.Options{Protocols: []string{"imap"}, Config: cfg},
+				map[string]string{"imap": "allow_insecure_auth: true"})
+			if r := imapLogin(t, "127.0.0.1", srv.Addr["imap"], "carol@localhost", "carol-secret-1"); !strings.HasPrefix(r, c.want) {
+				t.Errorf("IMAP LOGIN with the directory over %s: %q; want %s", c.name, r, c.want)
+			}
+		})
+	}
+}
