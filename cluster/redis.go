@@ -68,16 +68,8 @@ func OpenRedis(cfg config.Redis, log *slog.Logger, reg prometheus.Registerer) (*
 		host := cfg.Address[:strings.LastIndexByte(cfg.Address, ':')]
 		opts.TLSConfig = &tls.Config{ServerName: strings.Trim(host, "[]"), MinVersion: tls.VersionTLS12}
 	}
-	r := &Redis{c: redis.NewClient(opts), prefix: cfg.KeyPrefix, timeout: cfg.Timeout.D(), log: log, now: time.Now,
-		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_cluster_redis_errors_total",
-			Help: "Redis requests that failed or were not tried during the backoff, by feature; the feature's failure policy applied."}, []string{"feature"}),
-		up: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_cluster_redis_up",
-			Help: "1 while the last Redis request succeeded, 0 after a failure."}),
-	}
-	r.up.Set(1)
-	if reg != nil {
-		reg.MustRegister(r.errs, r.up)
-	}
+	r := &Redis{c: redis.NewClient(opts), prefix: cfg.KeyPrefix, timeout: cfg.Timeout.D(), log: log, now: time.Now}
+	r.errs, r.up = newMetrics(reg)
 	return r, nil
 }
 
