@@ -11,16 +11,17 @@ import (
 
 // TestClusterTwoNodes runs two nodes with their own data directories,
 // one redis-server and HAProxy in front (one frontend per node, PROXY
-// v1 to A and v2 to B): a per-account limit of 3 messages a minute
-// admits exactly 3 across both nodes; an address locked out on A is
+// v1 to A and v2 to B): a per-account limit of 3 messages (an hour, so
+// that no token comes back during a slow run) admits exactly 3 across
+// both nodes; an address locked out on A is
 // refused on B while another address logs in there; with Redis killed,
 // rate limits fail open (counted in a metric and logged), logins go on
 // for the grace and are then refused, and all recovers once Redis is
 // back.
 func TestClusterTwoNodes(t *testing.T) {
 	rd, raddr := startRedis(t)
-	cfg := fmt.Sprintf("auth:\n  max_failures: 3\n  delay: 1ms\ncluster:\n  redis:\n    address: %s\n    lockout_grace: 2s\n"+
-		"filters:\n  ratelimit:\n    per_account: {messages: 3, recipients: 100, period: 1m}\n", raddr)
+	cfg := fmt.Sprintf("auth:\n  max_failures: 3\n  delay: 1ms\ncluster:\n  redis:\n    address: %s\n    lockout_grace: 5s\n"+
+		"filters:\n  ratelimit:\n    per_account: {messages: 3, recipients: 100, period: 1h}\n", raddr)
 	users := map[string]string{"alice@localhost": "alice-secret-1", "bob@localhost": "bob-secret-1"}
 	keys := proxiedKeys + "\n    allow_insecure_auth: true"
 	opts := mgtest.Options{Protocols: []string{"submission", "http"}, Config: cfg, Users: users,
