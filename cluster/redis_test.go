@@ -12,14 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mailgate/config"
+	"mailgate/internal/testenv"
 )
 
 // startRedis runs redis-server on a free loopback port for one test.
 func startRedis(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (.ci/run installs it)")
-	}
+	testenv.Tool(t, "redis-server") // skipped on a laptop without it, fails in CI
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

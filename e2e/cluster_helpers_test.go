@@ -13,6 +13,7 @@ import (
 
 	"mailgate/certs"
 	"mailgate/internal/mgtest"
+	"mailgate/internal/testenv"
 )
 
 // daemon is a peer program (redis-server, haproxy, slapd) that a test
@@ -29,10 +30,7 @@ type daemon struct {
 // and waits until addr accepts connections.
 func startDaemon(t *testing.T, addr, prog string, args ...string) *daemon {
 	t.Helper()
-	path, err := exec.LookPath(prog)
-	if err != nil {
-		t.Skipf("%s not installed (.ci/run installs it)", prog)
-	}
+	path := testenv.Tool(t, prog) // skipped on a laptop without it, fails in CI
 	d := &daemon{t: t, name: path, args: args}
 	t.Cleanup(func() {
 		d.kill()
@@ -149,9 +147,7 @@ func startSlapdTLS(t *testing.T, ldif string) (ldapURL, ldapsURL, caFile string)
 
 func runSlapd(t *testing.T, ldif string, withTLS bool) (d *daemon, ldapURL, ldapsURL, caFile string) {
 	t.Helper()
-	if _, err := exec.LookPath("slapd"); err != nil {
-		t.Skip("slapd not installed (.ci/run installs it)")
-	}
+	testenv.Tool(t, "slapd")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
 	if err := os.Mkdir(db, 0o700); err != nil {
@@ -188,7 +184,7 @@ access to * by * read
 	if err := os.WriteFile(ldifPath, []byte(hashLDIFPasswords(t, ldif)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("slapadd", "-f", confPath, "-l", ldifPath).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testenv.Tool(t, "slapadd"), "-f", confPath, "-l", ldifPath).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
 	addr := mgtest.FreeAddr(t)
@@ -210,7 +206,7 @@ func hashLDIFPasswords(t *testing.T, ldif string) string {
 			return ldif
 		}
 		j := strings.IndexByte(ldif[i:], '}') + i
-		out, err := exec.Command("slappasswd", "-s", ldif[i+len("{PASSWORD:"):j]).Output()
+		out, err := exec.Command(testenv.Tool(t, "slappasswd"), "-s", ldif[i+len("{PASSWORD:"):j]).Output()
 		if err != nil {
 			t.Fatalf("slappasswd: %v", err)
 		}
