@@ -4,7 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,8 +17,9 @@ import (
 	"mailgate/internal/testenv"
 )
 
-// startRedis runs redis-server on a free loopback port for one test.
-func startRedis(t *testing.T) string {
+// startRedis runs redis-server on a free loopback port for one test,
+// with extra arguments (such as --requirepass).
+func startRedis(t *testing.T, extra ...string) string {
 	t.Helper()
 	testenv.Tool(t, "redis-server") // skipped on a laptop without it, fails in CI
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -25,7 +28,8 @@ func startRedis(t *testing.T) string {
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +141,27 @@ func TestRedisDownBacksOff(t *testing.T) {
 	}
 	if _, err := lo.Refused("192.0.2.1", ""); !errors.Is(err, ErrDown) {
 		t.Fatalf("second request: %v; want ErrDown during the backoff", err)
+	}
+}
+
+// TestRedisPassword logs in with password_file; a wrong password is an
+// error like any other (the failure policy applies).
+func TestRedisPassword(t *testing.T) {
+	addr := startRedis(t, "--requirepass", "s3cret-pw")
+	for pw, wantErr := range map[string]bool{"s3cret-pw\n": false, "wrong": true} {
+		file := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(file, []byte(pw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := OpenRedis(config.Redis{Address: addr, PasswordFile: file, KeyPrefix: "t:", Timeout: config.Duration(2 * time.Second)},
+			slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = NewRateLimits(r).Take([]Bucket{{Key: "k", Limit: 1, Period: time.Minute, N: 1}})
+		if (err != nil) != wantErr {
+			t.Errorf("password %q: err %v; want error %v", pw, err, wantErr)
+		}
+		r.Close()
 	}
 }
