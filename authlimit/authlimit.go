@@ -34,6 +34,12 @@ type Options struct {
 	// (nil: none).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Shared, when set, holds the records for every node; this Limiter's
+	// own records then answer only while it fails, for Grace (default
+	// 1m), after which every login is refused until it answers again
+	// (fail closed: an unreachable store must not lift lockouts).
+	Shared Shared
+	Grace  time.Duration
 }
 
 // Limiter remembers failed logins per client IP and per account.
@@ -46,6 +52,8 @@ type Limiter struct {
 	byAccount map[string]*record
 	trusted   map[string]map[string]time.Time // account -> IP -> last good login
 	sweep     time.Time
+	// sharedDown is when the shared store began to fail (zero: it works).
+	sharedDown time.Time
 }
 
 // record is the failures of one IP or one account.
@@ -67,6 +75,17 @@ const (
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
+	o = Defaults(o)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Limiter{opts: o, log: log, byIP: map[string]*record{},
+		byAccount: map[string]*record{}, trusted: map[string]map[string]time.Time{}}
+}
+
+// Defaults returns o with its zero values set to the defaults.
+func Defaults(o Options) Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -79,12 +98,10 @@ func New(o Options) *Limiter {
 	if o.TrustedFor <= 0 {
 		o.TrustedFor = defaultTrustedFor
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Grace <= 0 {
+		o.Grace = defaultGrace
 	}
-	return &Limiter{opts: o, log: log, byIP: map[string]*record{},
-		byAccount: map[string]*record{}, trusted: map[string]map[string]time.Time{}}
+	return o
 }
 
 // Locked reports whether ip may not try to log in now, whoever it
@@ -96,6 +113,11 @@ func (a *Limiter) Locked(ip string) bool { return a.Refused(ip, "") }
 // lately. user "" checks the IP only. A refusal is counted for the
 // lockout's end line and costs nothing else.
 func (a *Limiter) Refused(ip, user string) bool {
+	if a.opts.Shared != nil {
+		if refused, ok := a.sharedRefused(ip, user); ok {
+			return refused
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.opts.Now()
@@ -138,6 +160,11 @@ func (a *Limiter) endLockout(r *record, kind, key string) {
 // Fail records a failed login from ip as user and reports whether the IP
 // or the account is now locked.
 func (a *Limiter) Fail(ip, user string) bool {
+	if a.opts.Shared != nil {
+		if locked, ok := a.sharedFail(ip, user); ok {
+			return locked
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.opts.Now()
@@ -201,6 +228,9 @@ func (a *Limiter) fail(r *record, now time.Time, max int, kind, key string) bool
 // Succeed forgets an IP's failures after a good login, and remembers the
 // IP as one the account's owner uses.
 func (a *Limiter) Succeed(ip, user string) {
+	if a.opts.Shared != nil {
+		a.sharedUp(a.opts.Shared.Succeed(ipKey(ip), userKey(user)))
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.opts.Now()

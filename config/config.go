@@ -40,6 +40,7 @@ type Config struct {
 	HTTP         HTTP         `yaml:"http"`
 	Reports      Reports      `yaml:"reports"`
 	MTASTS       MTASTSPolicy `yaml:"mta_sts"`
+	Cluster      Cluster      `yaml:"cluster"`
 
 	// File is where the config was read from (DefaultName if embedded).
 	File string `yaml:"-"`
@@ -82,6 +83,12 @@ type Listener struct {
 	// listener only, for loopback clients only; honoured only when the
 	// listener's address is loopback.
 	AllowInsecureAuth bool `yaml:"allow_insecure_auth"`
+	// ProxyProtocol reads a PROXY protocol (v1 or v2) header from every
+	// connection whose peer is in TrustedProxies (a load balancer), and
+	// takes the client address from it; a connection from elsewhere that
+	// sends such a header is closed.
+	ProxyProtocol  bool     `yaml:"proxy_protocol"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Limits bound what one client can make the server do.
@@ -113,6 +120,9 @@ type Auth struct {
 	Window             Duration `yaml:"window"`
 	Lockout            Duration `yaml:"lockout"`
 	Delay              Duration `yaml:"delay"`
+	// LDAP, when set, is a directory of accounts used besides
+	// accounts.yaml.
+	LDAP *LDAP `yaml:"ldap"`
 }
 
 // HTTP configures the metrics/health/admin listener.

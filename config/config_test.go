@@ -110,13 +110,13 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "hostnme: mail.example.com\n",
-			want: []string{`f.yaml:1: hostnme: unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`},
+			want: []string{`f.yaml:1: hostnme: unknown key; valid keys here are: auth, cluster, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`},
 		},
 		{
 			name: "empty key (an anchor alone in key position)",
 			yaml: "&a :\nlimits:\n  \"\": 5\n",
 			want: []string{
-				`f.yaml:1: "": unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
+				`f.yaml:1: "": unknown key; valid keys here are: auth, cluster, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
 				`f.yaml:3: limits."": unknown key; valid keys here are: command_timeout, data_timeout, max_connections, max_connections_per_ip, max_errors, max_line_length, max_message_size, max_received_headers, max_recipients`,
 			},
 		},
@@ -130,7 +130,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: "listeners:\n  - name: a\n    protocol: smtp\n    adress: 127.0.0.1:25\n",
 			want: []string{
 				`f.yaml:2: listeners[0].address: missing; write an address such as 127.0.0.1:25 or [::1]:25`,
-				`f.yaml:4: listeners[0].adress: unknown key; valid keys here are: address, allow_insecure_auth, filters, name, protocol`,
+				`f.yaml:4: listeners[0].adress: unknown key; valid keys here are: address, allow_insecure_auth, filters, name, protocol, proxy_protocol, trusted_proxies`,
 			},
 		},
 		{
@@ -216,7 +216,7 @@ func TestParseProblems(t *testing.T) {
 			want: []string{
 				`f.yaml:1: hostname: "bad_host" is not a host name; write a fully qualified name such as mail.example.com`,
 				`f.yaml:2: local_domains[1]: "-bad-" is not a domain; write a domain name such as example.com`,
-				`f.yaml:3: colour: unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
+				`f.yaml:3: colour: unknown key; valid keys here are: auth, cluster, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
 				`f.yaml:5: limits.max_message_size: "-1" is negative; write a size of zero or more, such as 25MB`,
 				`f.yaml:6: limits.data_timeout: "soon" is not a duration; write a number with a unit, such as 30s, 5m, 4h or 5d`,
 				`f.yaml:10: listeners[0].address: port "99999" is out of range; write a port from 1 to 65535`,

@@ -100,6 +100,10 @@ func (c *Config) validate(v *Validator) {
 	c.Sieve.validate(v)
 	c.Reports.validate(v)
 	c.MTASTS.validate(v)
+	c.Cluster.validate(v)
+	if c.Auth.LDAP != nil {
+		c.Auth.LDAP.validate(v)
+	}
 }
 
 func (l *Log) validate(v *Validator) {
@@ -173,6 +177,7 @@ func (c *Config) validateListeners(v *Validator) {
 			}
 		}
 		bound = append(bound, b)
+		c.Listeners[i].validateProxy(v, p)
 		if len(l.Filters) > 0 && !IsSMTP(l.Protocol) {
 			v.Errorf(p+".filters", "filters run only on smtp, submission and submissions listeners; remove this key")
 		}

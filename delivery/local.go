@@ -83,6 +83,10 @@ func (l *Local) Deliver(ctx context.Context, req *Request) []Result {
 
 func (l *Local) one(ctx context.Context, req *Request, addr string) error {
 	account, folder, ok := l.Directory.Lookup(addr)
+	if d, isDir := l.Directory.(interface{ Unreachable() bool }); !ok && isDir && d.Unreachable() {
+		// The account directory (LDAP) is down: the address may exist.
+		return tempErr(CmdLocal, "", "4.4.3", "cannot look "+addr+" up right now", nil)
+	}
 	if !ok {
 		return permErr(CmdLocal, "", "5.1.1", "no mailbox here for "+addr, nil)
 	}

@@ -41,7 +41,7 @@ func wantProblems(path string) string {
 		path + `:16: listeners[2].address: 127.0.0.1:5870 is already used by listeners[1]; give each listener its own address`,
 		path + `:18: tls.cert_file: cannot read certificate file "/nonexistent/fullchain.pem" (no such file); write the path of an existing, readable file`,
 		path + `:19: tls.key_file: cannot read private key file "/nonexistent/privkey.pem" (no such file); write the path of an existing, readable file`,
-		path + `:20: colour: unknown key; valid keys here are: auth, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
+		path + `:20: colour: unknown key; valid keys here are: auth, cluster, data_dir, delivery, filters, hostname, http, limits, listeners, local_domains, log, mailbox, mta_sts, queue, reports, sieve, tls`,
 	}, "\n") + "\n"
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/time/rate"
 
+	"mailgate/cluster"
 	"mailgate/config"
 )
 
@@ -25,10 +26,28 @@ type RateLimits struct {
 	cfg config.RateLimitFilter
 	now func() time.Time
 
+	// shared, when set, keeps the buckets for every node (Redis); the
+	// buckets here are then used only while it fails (fail open to this
+	// node's own limits).
+	shared SharedBuckets
+
 	mu        sync.Mutex
 	buckets   map[string]*bucket
 	lastSweep time.Time
 }
+
+// SharedBuckets is a bucket store shared by several nodes
+// (cluster.RateLimits).
+type SharedBuckets interface {
+	// Take takes from every bucket or from none, and returns the index of
+	// the first without room, or -1.
+	Take(bs []cluster.Bucket) (int, error)
+	// Has reports whether b has room, taking nothing.
+	Has(b cluster.Bucket) (bool, error)
+}
+
+// Share makes s hold the buckets, for limits that hold across nodes.
+func (r *RateLimits) Share(s SharedBuckets) { r.shared = s }
 
 type bucket struct {
 	lim  *rate.Limiter
@@ -63,6 +82,11 @@ type want struct {
 // take takes tokens from every bucket, or from none: it returns the first
 // want that is over its limit.
 func (r *RateLimits) take(wants []want) *want {
+	if r.shared != nil {
+		if w, err := r.takeShared(wants); err == nil {
+			return w
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -92,11 +116,37 @@ func (r *RateLimits) has(w want) bool {
 	if w.limit <= 0 {
 		return true
 	}
+	if r.shared != nil {
+		if ok, err := r.shared.Has(w.bucket()); err == nil {
+			return ok
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
 	r.sweep(now)
 	return r.bucket(&w, now).lim.TokensAt(now) >= float64(w.n)
+}
+
+// takeShared is take on the shared store.
+func (r *RateLimits) takeShared(wants []want) (*want, error) {
+	var bs []cluster.Bucket
+	var of []*want
+	for i := range wants {
+		if wants[i].limit > 0 {
+			bs = append(bs, wants[i].bucket())
+			of = append(of, &wants[i])
+		}
+	}
+	over, err := r.shared.Take(bs)
+	if err != nil || over < 0 {
+		return nil, err
+	}
+	return of[over], nil
+}
+
+func (w want) bucket() cluster.Bucket {
+	return cluster.Bucket{Key: w.key, Limit: w.limit, Period: w.period, N: w.n}
 }
 
 func (r *RateLimits) bucket(w *want, now time.Time) *bucket {

@@ -84,6 +84,10 @@ type Accounts struct {
 	catchAll map[string]string
 	// onReload is called with the accounts after every (re)load.
 	onReload func([]Account)
+	// dir is a directory of further accounts (LDAP), nil without one;
+	// onFind sees each account found there.
+	dir    Directory
+	onFind func(Account)
 }
 
 // SetCatchAll installs the config's catch-all addresses per domain.
@@ -196,7 +200,10 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password string) 
 	a.mu.RLock()
 	acc := a.byAddr[strings.ToLower(username)]
 	a.mu.RUnlock()
-	if acc == nil || !strings.EqualFold(acc.Address, username) || password == "" {
+	if acc == nil {
+		return a.authenticateDirectory(ctx, username, password)
+	}
+	if !strings.EqualFold(acc.Address, username) || password == "" {
 		return "", ErrAuthFailed
 	}
 	key := sha256.Sum256([]byte(acc.Address + "\x00" + password + "\x00" + acc.Password))
@@ -260,7 +267,7 @@ func (a *Accounts) Get(addr string) (Account, bool) {
 	a.refresh()
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	acc := a.byAddr[strings.ToLower(addr)]
+	acc := a.find(strings.ToLower(addr))
 	if acc == nil {
 		return Account{}, false
 	}

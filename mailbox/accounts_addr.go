@@ -49,7 +49,7 @@ func (a *Accounts) expand(addr string, isLocal func(string) bool, seen map[strin
 		return a.expandAll(fw, isLocal, seen, depth)
 	}
 	base, tag := baseLocal(local)
-	if acc := a.byAddr[base+"@"+domain]; acc != nil {
+	if acc := a.find(base + "@" + domain); acc != nil {
 		if tag != "" {
 			l, d := SplitAddress(acc.Address)
 			return []string{l + "+" + tag + "@" + d}

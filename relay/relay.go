@@ -31,6 +31,21 @@ type Users interface {
 	Expand(addr string, isLocal func(domain string) bool) (targets []string, ok bool)
 }
 
+// directoryDown reports whether u reads accounts from a directory that
+// failed lately (mailbox.Accounts with LDAP), when an unknown name may
+// only be unknown for now.
+func directoryDown(u Users) bool {
+	d, ok := u.(interface{ Unreachable() bool })
+	return ok && d.Unreachable()
+}
+
+// temporary reports whether a login could not be checked (the account
+// directory is down): not a wrong password, so not counted as one.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
 // Queue takes accepted messages; Enqueue returns only once the message is
 // durable.
 type Queue interface {

@@ -65,3 +65,11 @@ func clean(s string) string {
 		return r
 	}, s)
 }
+
+// The account directory (LDAP) is down: logins and unknown local
+// recipients are answered as temporary (RFC 4954 section 6; RFC 3463
+// 4.4.3, directory server failure).
+var (
+	errAuthUnavailable = reply(454, 4, 7, 0, "Temporary authentication failure: the account directory is unavailable; try again later")
+	errDirectoryDown   = reply(451, 4, 4, 3, "Cannot look the recipient up right now; try again later")
+)

@@ -189,6 +189,10 @@ func (ss *session) login(mech, identity, username, password string) error {
 		ss.log.Info("auth success", "mechanism", mech)
 		return nil
 	}
+	if temporary(err) {
+		ss.log.Error("auth unavailable", "mechanism", mech, "err", err)
+		return errAuthUnavailable
+	}
 	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
 	// A stable line for fail2ban: see deploy/fail2ban.
 	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
@@ -293,6 +297,9 @@ func (ss *session) route(to string) ([]string, error) {
 	}
 	if ss.srv.isLocal(domain) {
 		targets, ok := ss.srv.opts.Users.Expand(to, ss.srv.isLocal)
+		if !ok && directoryDown(ss.srv.opts.Users) {
+			return nil, errDirectoryDown
+		}
 		if !ok {
 			return nil, errNoSuchUser
 		}

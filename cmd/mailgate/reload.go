@@ -32,7 +32,7 @@ func (a *app) reload() {
 	}
 	rl := a.rateLimits
 	if !reflect.DeepEqual(cfg.Filters.RateLimit, a.live.Load().Filters.RateLimit) {
-		rl = filters.NewRateLimits(cfg.Filters.RateLimit, nil) // new budgets; counts start again
+		rl = a.newRateLimits(filters.NewRateLimits(cfg.Filters.RateLimit, nil)) // new budgets; counts start again
 	}
 	chains, err := a.buildChains(cfg, rl)
 	if err != nil {
@@ -88,6 +88,7 @@ func restartKeys(started, cfg *config.Config) []string {
 	diff("limits.max_connections", started.Limits.MaxConnections, cfg.Limits.MaxConnections)
 	diff("limits.max_connections_per_ip", started.Limits.MaxConnectionsPerIP, cfg.Limits.MaxConnectionsPerIP)
 	diff("auth", started.Auth, cfg.Auth)
+	diff("cluster", started.Cluster, cfg.Cluster)
 	diff("queue", started.Queue, cfg.Queue)
 	diff("delivery", started.Delivery, cfg.Delivery)
 	diff("http.token_file", started.HTTP.TokenFile, cfg.HTTP.TokenFile)

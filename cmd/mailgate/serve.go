@@ -24,6 +24,7 @@ import (
 
 	"mailgate/authlimit"
 	"mailgate/certs"
+	"mailgate/cluster"
 	"mailgate/config"
 	"mailgate/delivery"
 	"mailgate/filters"
@@ -62,6 +63,7 @@ type app struct {
 	sieveScripts *scripts.Store
 	reports      reports
 
+	redis        *cluster.Redis // shared limits and lockouts; nil on one node
 	rateLimits   *filters.RateLimits
 	loginLimiter *authlimit.Limiter
 	process      *metrics.Process
@@ -133,7 +135,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startReports, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startQueue, a.startReports, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -301,6 +303,11 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 	if err != nil {
 		return fmt.Errorf("listener %s: %v", l.Name, err)
 	}
+	if l.ProxyProtocol {
+		if ln, err = cluster.ProxyListener(ln, l.TrustedProxies, a.log.With("listener", l.Name)); err != nil {
+			return fmt.Errorf("listener %s: %v", l.Name, err)
+		}
+	}
 	a.log.Info("listening", "listener", l.Name, "protocol", l.Protocol, "address", ln.Addr().String())
 	a.listening.set(l.Name, true)
 	go func() {
@@ -346,7 +353,7 @@ func (a *app) startIMAP(bool) error {
 // holds across them.
 func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
-		Store: pop3.NewStore(a.store), Auth: a.accounts, TLS: a.tls, Logger: a.log,
+		Store: pop3.NewStore(a.store), Auth: pop3Auth{a.accounts}, TLS: a.tls, Logger: a.log,
 		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
 	})
 	started := false
@@ -373,7 +380,7 @@ func (a *app) startPOP3(bool) error {
 }
 
 func (a *app) startRelay(bool) error {
-	a.rateLimits = filters.NewRateLimits(a.cfg.Filters.RateLimit, nil)
+	a.rateLimits = a.newRateLimits(filters.NewRateLimits(a.cfg.Filters.RateLimit, nil))
 	chains, err := a.buildChains(a.cfg, a.rateLimits)
 	if err != nil {
 		return err
@@ -432,10 +439,14 @@ func (a *app) insecureAuth(l config.Listener) bool {
 func (a *app) logins() *authlimit.Limiter {
 	if a.loginLimiter == nil {
 		c := a.cfg.Auth
-		a.loginLimiter = authlimit.New(authlimit.Options{
+		o := authlimit.Options{
 			MaxFailures: c.MaxFailures, MaxAccountFailures: c.MaxAccountFailures,
 			Window: c.Window.D(), Lockout: c.Lockout.D(), Logger: a.log,
-		})
+		}
+		if a.redis != nil {
+			o.Shared, o.Grace = a.sharedLockouts(o), a.cfg.Cluster.Redis.LockoutGrace.D()
+		}
+		a.loginLimiter = authlimit.New(o)
 	}
 	return a.loginLimiter
 }

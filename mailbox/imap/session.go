@@ -92,6 +92,10 @@ func (s *session) Login(username, password string) error {
 		s.log.Info("imap login", "account", account)
 		return nil
 	}
+	if temporary(err) { // the account directory is down: not a guess
+		s.log.Error("imap login unavailable", "err", err)
+		return errLoginUnavailable
+	}
 	s.failures++
 	s.srv.metrics.logins.WithLabelValues("failed").Inc()
 	s.log.Info("imap login failed", "user", cleanLog(username))
@@ -109,6 +113,20 @@ var errAuthFailed = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goima
 
 // errLoginsLocked answers a login from an address, or to an account,
 // locked out by the limiter, without checking the password.
+// errLoginUnavailable answers a login that could not be checked (the
+// account directory, LDAP, is down).
+var errLoginUnavailable = &goimap.Error{
+	Type: goimap.StatusResponseTypeNo,
+	Code: goimap.ResponseCodeUnavailable,
+	Text: "Cannot check passwords right now; try again later",
+}
+
+// temporary reports whether a login error says it is temporary.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
 var errLoginsLocked = &goimap.Error{
 	Type: goimap.StatusResponseTypeNo,
 	Code: goimap.ResponseCodeUnavailable,
