@@ -41,7 +41,7 @@ Prints the embedded default config, the one "mailgate serve" runs without
 var commandUsages = map[string]string{
 	"serve": serveUsage, "check-config": checkConfigUsage, "user": userUsage,
 	"queue": queueUsage, "dkim": dkimUsage, "dns-records": dnsRecordsUsage,
-	"bench": benchUsage, "default-config": defaultConfigUsage,
+	"bench": benchUsage, "default-config": defaultConfigUsage, "apikey": apikeyUsage,
 }
 
 // asksHelp reports whether args hold -h, -help or --help before a "--".

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailgate/api"
 	"mailgate/authlimit"
 	"mailgate/certs"
 	"mailgate/config"
@@ -56,6 +57,8 @@ type app struct {
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
 	http     *metrics.Server
+	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
+	apiChain atomic.Pointer[filters.Chain] // the filter chain the HTTP API runs
 
 	sieveScripts *scripts.Store
 
@@ -130,7 +133,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -146,6 +149,9 @@ func (a *app) startAccounts(embedded bool) error {
 		return err
 	}
 	a.accounts = accts
+	if a.keys, err = api.OpenKeys(a.cfg.DataDir); err != nil {
+		return err
+	}
 	if !embedded || len(accts.List()) > 0 || len(a.cfg.LocalDomains) == 0 {
 		return nil
 	}
@@ -372,8 +378,9 @@ func (a *app) startRelay(bool) error {
 	if err != nil {
 		return err
 	}
+	a.setAPIChain(a.cfg, chains)
 	a.relay = relay.New(relay.Options{
-		Config: a.cfg, TLS: a.tls, Users: a.accounts, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
+		Config: a.cfg, TLS: a.tls, Users: keyLogins{a.accounts, a.keys}, Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
 		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})
