@@ -2,12 +2,15 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/base64"
 	"io"
 	"mime"
 	"net/mail"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
@@ -20,24 +23,25 @@ import (
 // base64 files, RFC 2047 encoded words and folded header fields. Bcc is
 // never written.
 func build(r *Request, env envelope, now time.Time, msgID string) ([]byte, error) {
-	var h message.Header
-	gh := gomail.Header{Header: h}
-	gh.SetAddressList("From", []*gomail.Address{toGo(env.from)})
-	setList(&gh, "To", r.To)
-	setList(&gh, "Cc", r.Cc)
-	setList(&gh, "Reply-To", r.ReplyTo)
-	gh.SetSubject(r.Subject)
-	gh.SetDate(now)
-	gh.SetMessageID(msgID)
-	gh.Set("MIME-Version", "1.0")
+	// go-message writes the field added last first: add them bottom up,
+	// so the message reads From, To, Cc, Reply-To, Subject, Date.
+	var gh gomail.Header
 	names := make([]string, 0, len(r.Headers))
 	for k := range r.Headers {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	sort.Sort(sort.Reverse(sort.StringSlice(names)))
 	for _, k := range names {
-		gh.Set(k, mime.QEncoding.Encode("utf-8", r.Headers[k]))
+		gh.Add(k, encodeWords(r.Headers[k]))
 	}
+	gh.Set("MIME-Version", "1.0")
+	gh.SetMessageID(msgID)
+	gh.SetDate(now)
+	gh.Set("Subject", encodeWords(r.Subject))
+	setList(&gh, "Reply-To", r.ReplyTo)
+	setList(&gh, "Cc", r.Cc)
+	setList(&gh, "To", r.To)
+	gh.SetAddressList("From", []*gomail.Address{toGo(env.from)})
 	var buf bytes.Buffer
 	if err := writeBody(&buf, gh.Header, r); err != nil {
 		return nil, err
@@ -211,4 +215,47 @@ func writeFile(w *message.Writer, a Attachment) error {
 		return err
 	}
 	return pw.Close()
+}
+
+// encodeWords writes non-ASCII text as RFC 2047 encoded words short
+// enough (16 octets of text each) that go-message can fold the field at
+// the spaces between them within 78 octets a line; mime.QEncoding alone
+// makes words of 75, which with "Subject: " leave no place to fold.
+// Space between encoded words is not part of the text (RFC 2047 6.2).
+func encodeWords(s string) string {
+	if ascii([]byte(s)) {
+		return s
+	}
+	var words []string
+	chunk := ""
+	for _, r := range s {
+		if len(chunk)+utf8.RuneLen(r) > 16 {
+			words = append(words, qWord(chunk))
+			chunk = ""
+		}
+		chunk += string(r)
+	}
+	if chunk != "" {
+		words = append(words, qWord(chunk))
+	}
+	return strings.Join(words, " ")
+}
+
+// qWord is always an encoded word (mime.QEncoding leaves ASCII as it
+// is, which would make the spaces between words part of the text).
+func qWord(s string) string {
+	var b strings.Builder
+	b.WriteString("=?utf-8?q?")
+	for _, c := range []byte(s) {
+		switch {
+		case c == ' ':
+			b.WriteByte('_')
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("!*+-/", c) >= 0:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	b.WriteString("?=")
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -29,12 +30,7 @@ type errorBody struct {
 	Error Error `json:"error"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	b, _ := json.Marshal(v)
-	w.Write(append(b, '\n'))
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { jsonAnswer(code, v).write(w) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, errorBody{Error{Code: code, Message: msg}})
@@ -56,9 +52,13 @@ func (a answer) write(w http.ResponseWriter) {
 	w.Write(a.Body)
 }
 
+// jsonAnswer encodes v without HTML escaping: addresses keep their <>.
 func jsonAnswer(status int, v any) answer {
-	b, _ := json.Marshal(v)
-	return answer{Status: status, Body: append(b, '\n')}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	return answer{Status: status, Body: b.Bytes()}
 }
 
 func errAnswer(status int, e Error) answer { return jsonAnswer(status, errorBody{e}) }
