@@ -42,6 +42,7 @@ type promiseEnv struct {
 	milter   *promiseMilter
 	python   string
 	swaksBin string
+	dns      string // the DNS server's host:port
 	script   string // the smtplib driver
 }
 
@@ -78,10 +79,11 @@ func startPromiseEnv(t *testing.T, ratelimit string) *promiseEnv {
 	}
 	dns := dnstest.Start(t, append(promiseZone(t, txt[0]), txt[1])...)
 	dns.ServFail("spf-temp.example")
+	e.dns = dns.Addr
 	e.sink = smtptest.Start(t, smtptest.Config{})
 	e.milter = startPromiseMilter(t)
 	e.srv = mgtest.Start(t, mgtest.Options{
-		LocalDomain: pDomain, DNS: dns.Addr, Protocols: []string{"smtp", "submission", "submissions", "http"},
+		LocalDomain: pDomain, DNS: dns.Addr, Protocols: []string{"smtp", "submission", "submissions", "http", "api", "imap"},
 		Users: pUsers,
 	})
 	if code := e.srv.Stop(); code != 0 {
@@ -124,6 +126,8 @@ listeners:
   - {name: submission, protocol: submission, address: "%s", filters: %s}
   - {name: submissions, protocol: submissions, address: "%s", filters: %s}
   - {name: http, protocol: http, address: "%s"}
+  - {name: api, protocol: api, address: "%s"}
+  - {name: imap, protocol: imap, address: "%s"}
 delivery:
   dns: %s
   port: %d
@@ -138,7 +142,7 @@ filters:
     keys: [{domain: %s, selector: s1, file: %s}]
   ratelimit: {%s}
 `, s.Hostname, s.DataDir, pDomain, s.Addr["smtp"], s.Addr["submission"], submit, s.Addr["submissions"], submit,
-		s.Addr["http"], dnsAddr, e.sink.Port(), e.milter.addr, pDomain, key, ratelimit)
+		s.Addr["http"], s.Addr["api"], s.Addr["imap"], dnsAddr, e.sink.Port(), e.milter.addr, pDomain, key, ratelimit)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
