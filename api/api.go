@@ -80,6 +80,8 @@ type Options struct {
 	// Chain returns the submission filter chain as configured now (a
 	// reload may replace it).
 	Chain func() *filters.Chain
+	// Suppressions, when set, refuses recipients that bounced hard.
+	Suppressions Suppressions
 	// IsLocal reports whether a domain is one of local_domains.
 	IsLocal  func(domain string) bool
 	Hostname string
@@ -115,12 +117,28 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, log: o.Logger.With("component", "api"), now: o.Now, mux: http.NewServeMux(), idem: idem}
-	s.mux.HandleFunc("POST /api/v1/messages", s.withKey(ScopeSend, s.send))
-	s.mux.HandleFunc("GET /api/v1/messages/{id}", s.withKey(ScopeRead, s.status))
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.method+" "+rt.path, s.withKey(rt.scope, rt.h))
+	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+truncate(r.URL.Path)+" (see docs/api.md)")
 	})
 	return s, nil
+}
+
+// route is one operation; openapi.yaml describes each (openapi_test.go).
+type route struct {
+	method, path, scope string
+	h                   handler
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"POST", "/api/v1/messages", ScopeSend, s.send},
+		{"GET", "/api/v1/messages/{id}", ScopeRead, s.status},
+		{"GET", "/api/v1/suppressions", ScopeRead, s.listSuppressions},
+		{"DELETE", "/api/v1/suppressions/{address}", ScopeSend, s.removeSuppression},
+	}
 }
 
 // ServeHTTP answers one request; the mux also answers 405 with Allow.

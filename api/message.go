@@ -2,12 +2,10 @@ package api
 
 import (
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/mail"
-	"strings"
 	"time"
 
 	"mailgate/filters"
@@ -89,6 +87,3 @@ func utf8Addresses(from string, rcpts []string) bool {
 	}
 	return false
 }
-
-var _ = strings.ToLower
-var _ *tls.ConnectionState

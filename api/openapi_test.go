@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"mailgate/suppression"
 )
 
 type openAPIDoc struct {
@@ -37,7 +39,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, ops := range loadOpenAPI(t).Paths {
-		p := strings.ReplaceAll(path, "{id}", "661dc3fbc2b3cf99507")
+		p := strings.NewReplacer("{id}", "661dc3fbc2b3cf99507", "{address}", "a@example.org").Replace(path)
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 			w := httptest.NewRecorder()
 			r := httptest.NewRequest(m, p, nil)
@@ -51,11 +53,23 @@ func TestOpenAPIRoutes(t *testing.T) {
 	}
 }
 
+// TestOpenAPIDescribesEveryRoute: each operation the server routes is in
+// the description.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+	s := &Server{}
+	for _, rt := range s.routes() {
+		if _, ok := doc.Paths[rt.path][strings.ToLower(rt.method)]; !ok {
+			t.Errorf("%s %s is served but not in openapi.yaml", rt.method, rt.path)
+		}
+	}
+}
+
 // TestOpenAPISchemas: the described fields are the JSON fields of the
 // request and answer types, no more, no fewer.
 func TestOpenAPISchemas(t *testing.T) {
 	doc := loadOpenAPI(t)
-	for name, v := range map[string]any{"Message": Request{}, "Attachment": Attachment{}, "Accepted": accepted{}, "Status": Status{}} {
+	for name, v := range map[string]any{"Message": Request{}, "Attachment": Attachment{}, "Accepted": accepted{}, "Status": Status{}, "Suppression": suppression.Entry{}} {
 		var described []string
 		for f := range doc.Components.Schemas[name].Properties {
 			described = append(described, f)

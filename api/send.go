@@ -134,6 +134,9 @@ func (s *Server) accept(ctx context.Context, c caller, body []byte, id string, r
 	if err != nil {
 		return badRequest(err)
 	}
+	if addr := s.suppressedIn(c.key.Account, env.rcpts); addr != "" {
+		return suppressedAnswer(addr)
+	}
 	if id == "" {
 		id = newQueueID(s.now())
 	}

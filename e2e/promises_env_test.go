@@ -33,6 +33,7 @@ const (
 	pBob      = "bob@mg.test"
 	pPassword = "app password 1"
 	pRemote   = "carol@remote.example"
+	pGone     = "gone@remote.example"
 )
 
 // promiseEnv is one running mailgate with its DNS, remote sink and milter.
@@ -80,7 +81,8 @@ func startPromiseEnv(t *testing.T, ratelimit string) *promiseEnv {
 	dns := dnstest.Start(t, append(promiseZone(t, txt[0]), txt[1])...)
 	dns.ServFail("spf-temp.example")
 	e.dns = dns.Addr
-	e.sink = smtptest.Start(t, smtptest.Config{})
+	// gone@remote.example does not exist: a hard bounce at RCPT.
+	e.sink = smtptest.Start(t, smtptest.Config{RcptReplies: map[string][]string{pGone: {"550 5.1.1 <gone@remote.example>: no such user"}}})
 	e.milter = startPromiseMilter(t)
 	e.srv = mgtest.Start(t, mgtest.Options{
 		LocalDomain: pDomain, DNS: dns.Addr, Protocols: []string{"smtp", "submission", "submissions", "http", "api", "imap"},

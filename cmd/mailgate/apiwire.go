@@ -14,6 +14,7 @@ import (
 	"mailgate/filters"
 	"mailgate/mailbox"
 	"mailgate/queue"
+	"mailgate/suppression"
 )
 
 // startAPI mounts the HTTP send API (issue 19) on the http listener
@@ -22,7 +23,7 @@ import (
 func (a *app) startAPI(bool) error {
 	lim := a.cfg.Limits
 	srv, err := api.New(api.Options{
-		Keys: a.keys, Accounts: a.accounts, Queue: apiQueue{a.queue}, Chain: a.apiChain.Load,
+		Keys: a.keys, Accounts: a.accounts, Suppressions: a.suppress, Queue: apiQueue{a.queue}, Chain: a.apiChain.Load,
 		IsLocal: a.isLocal, Hostname: a.cfg.Hostname,
 		MaxMessageSize: int64(lim.MaxMessageSize), MaxRecipients: lim.MaxRecipients,
 		Dir: filepath.Join(a.cfg.DataDir, "api"), Logger: a.log,
@@ -61,6 +62,22 @@ func (a *app) setAPIChain(cfg *config.Config, chains map[string]*filters.Chain) 
 
 func (a *app) isLocal(domain string) bool {
 	return slices.ContainsFunc(a.live.Load().LocalDomains, func(d string) bool { return strings.EqualFold(d, domain) })
+}
+
+// outcome hears every delivery result from the queue: a hard bounce of
+// an account's message puts the recipient on that account's suppression
+// list (written durably; bounces are rare, so the queue's lock is held
+// for the fsync only then).
+func (a *app) outcome(o queue.Outcome) {
+	if o.State != queue.StateBounced || o.Account == "" || !suppression.HardBounce(o.Command, o.Status) {
+		return
+	}
+	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: time.Now().UTC()})
+	if err != nil {
+		a.log.Error("suppression list not written", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
+		return
+	}
+	a.log.Info("suppressed", "msgid", o.ID, "account", o.Account, "rcpt", o.Recipient, "status", o.Status)
 }
 
 // apiQueue adapts the queue to what the API needs.

@@ -42,6 +42,7 @@ var commandUsages = map[string]string{
 	"serve": serveUsage, "check-config": checkConfigUsage, "user": userUsage,
 	"queue": queueUsage, "dkim": dkimUsage, "dns-records": dnsRecordsUsage,
 	"bench": benchUsage, "default-config": defaultConfigUsage, "apikey": apikeyUsage,
+	"suppression": suppressionUsage,
 }
 
 // asksHelp reports whether args hold -h, -help or --help before a "--".

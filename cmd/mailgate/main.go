@@ -21,6 +21,8 @@ commands:
                                 manage accounts (see mailgate user -h)
   apikey add|list|revoke [-config FILE] ...
                                 manage HTTP API keys (see mailgate apikey -h)
+  suppression list|remove [-config FILE] ...
+                                recipients that bounced hard, refused until removed
   queue list|show|flush|hold|release|delete|bounce [-config FILE] [--json]
                                 inspect and steer the running server's queue
   dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa] [--out DIR]
@@ -56,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return dkimCommand(args[1:], stdout, stderr)
 	case "apikey":
 		return apikeyCommand(args[1:], stdout, stderr)
+	case "suppression":
+		return suppressionCommand(args[1:], stdout, stderr)
 	case "queue":
 		return queueCommand(args[1:], stdout, stderr)
 	case "dns-records":

@@ -37,6 +37,7 @@ import (
 	"mailgate/relay"
 	"mailgate/resolver"
 	"mailgate/sieve/scripts"
+	"mailgate/suppression"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -58,6 +59,7 @@ type app struct {
 	relay    *relay.Server
 	http     *metrics.Server
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
+	suppress *suppression.List             // recipients that bounced hard, per account
 	apiChain atomic.Pointer[filters.Chain] // the filter chain the HTTP API runs
 
 	sieveScripts *scripts.Store
@@ -152,6 +154,9 @@ func (a *app) startAccounts(embedded bool) error {
 	if a.keys, err = api.OpenKeys(a.cfg.DataDir); err != nil {
 		return err
 	}
+	if a.suppress, err = suppression.Open(a.cfg.DataDir); err != nil {
+		return err
+	}
 	if !embedded || len(accts.List()) > 0 || len(a.cfg.LocalDomains) == 0 {
 		return nil
 	}
@@ -243,6 +248,7 @@ func (a *app) startQueue(bool) error {
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
 		Destination: router.Destination, Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
+		Outcome: a.outcome,
 	})
 	if err != nil {
 		return err
@@ -446,7 +452,7 @@ func (a *app) logins() *authlimit.Limiter {
 func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 	return filters.Deps{
 		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
-		Registerer: a.reg, RateLimits: rl, AccountLimit: a.accountLimit,
+		Registerer: a.reg, RateLimits: rl, AccountLimit: a.accountLimit, Suppressed: a.suppress.Has,
 	}
 }
 
