@@ -97,11 +97,12 @@ type Options struct {
 
 // Server answers /api/v1/.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
-	mux  *http.ServeMux
-	idem *idempotency
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	mux    *http.ServeMux
+	idem   *idempotency
+	labels *labelStore
 }
 
 // New makes the API; mount it with Handle("/api/", s).
@@ -116,7 +117,11 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger.With("component", "api"), now: o.Now, mux: http.NewServeMux(), idem: idem}
+	lb, err := openLabels(o.Dir, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, log: o.Logger.With("component", "api"), now: o.Now, mux: http.NewServeMux(), idem: idem, labels: lb}
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.method+" "+rt.path, s.withKey(rt.scope, rt.h))
 	}

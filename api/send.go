@@ -148,6 +148,9 @@ func (s *Server) accept(ctx context.Context, c caller, body []byte, id string, r
 		return s.internalAnswer("filters", err)
 	}
 	if out != nil {
+		if err := s.labels.save(id, req.Tags, req.Metadata); err != nil {
+			return s.internalAnswer("labels", err)
+		}
 		if err := s.opts.Queue.Submit(ctx, *out); err != nil {
 			if a, ok := refusal(err); ok {
 				return a

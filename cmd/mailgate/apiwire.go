@@ -15,6 +15,7 @@ import (
 	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/suppression"
+	"mailgate/webhook"
 )
 
 // startAPI mounts the HTTP send API (issue 19) on the http listener
@@ -26,7 +27,7 @@ func (a *app) startAPI(bool) error {
 		Keys: a.keys, Accounts: a.accounts, Suppressions: a.suppress, Queue: apiQueue{a.queue}, Chain: a.apiChain.Load,
 		IsLocal: a.isLocal, Hostname: a.cfg.Hostname,
 		MaxMessageSize: int64(lim.MaxMessageSize), MaxRecipients: lim.MaxRecipients,
-		Dir: filepath.Join(a.cfg.DataDir, "api"), Logger: a.log,
+		Dir: a.apiDir(), Logger: a.log,
 	})
 	if err != nil {
 		return err
@@ -64,20 +65,49 @@ func (a *app) isLocal(domain string) bool {
 	return slices.ContainsFunc(a.live.Load().LocalDomains, func(d string) bool { return strings.EqualFold(d, domain) })
 }
 
-// outcome hears every delivery result from the queue: a hard bounce of
-// an account's message puts the recipient on that account's suppression
-// list (written durably; bounces are rare, so the queue's lock is held
-// for the fsync only then).
+func (a *app) apiDir() string { return filepath.Join(a.cfg.DataDir, "api") }
+
+// startWebhooks runs the webhook dispatcher (events from outcome).
+func (a *app) startWebhooks(bool) error {
+	hooks, err := webhook.OpenHooks(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	dir := a.apiDir()
+	a.webhooks, err = webhook.New(webhook.Options{
+		Dir: filepath.Join(a.cfg.DataDir, "webhooks"), Hooks: hooks, Logger: a.log, Registerer: a.reg,
+		Labels: func(id string) ([]string, map[string]string) { return api.Labels(dir, id) },
+	})
+	if err != nil {
+		return err
+	}
+	a.webhooks.Start()
+	a.stops = append(a.stops, func(context.Context) { a.webhooks.Close() })
+	return nil
+}
+
+// outcome hears every delivery result from the queue (under its lock):
+// each becomes a webhook event for the account, and a hard bounce puts
+// the recipient on the account's suppression list (written durably;
+// bounces are rare, so the lock is held for the fsync only then).
 func (a *app) outcome(o queue.Outcome) {
-	if o.State != queue.StateBounced || o.Account == "" || !suppression.HardBounce(o.Command, o.Status) {
+	if o.Account == "" {
 		return
 	}
-	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: time.Now().UTC()})
+	now := time.Now().UTC()
+	ev := webhook.Event{Type: o.State, Time: now, QueueID: o.ID, Account: o.Account, Recipient: o.Recipient, Status: o.Status, Reply: o.Reply}
+	a.webhooks.Emit(ev)
+	if o.State != queue.StateBounced || !suppression.HardBounce(o.Command, o.Status) {
+		return
+	}
+	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: now})
 	if err != nil {
 		a.log.Error("suppression list not written", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
 		return
 	}
 	a.log.Info("suppressed", "msgid", o.ID, "account", o.Account, "rcpt", o.Recipient, "status", o.Status)
+	ev.Type = webhook.Suppressed
+	a.webhooks.Emit(ev)
 }
 
 // apiQueue adapts the queue to what the API needs.

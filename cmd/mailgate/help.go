@@ -42,7 +42,7 @@ var commandUsages = map[string]string{
 	"serve": serveUsage, "check-config": checkConfigUsage, "user": userUsage,
 	"queue": queueUsage, "dkim": dkimUsage, "dns-records": dnsRecordsUsage,
 	"bench": benchUsage, "default-config": defaultConfigUsage, "apikey": apikeyUsage,
-	"suppression": suppressionUsage,
+	"suppression": suppressionUsage, "webhook": webhookUsage,
 }
 
 // asksHelp reports whether args hold -h, -help or --help before a "--".

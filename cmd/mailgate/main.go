@@ -21,6 +21,8 @@ commands:
                                 manage accounts (see mailgate user -h)
   apikey add|list|revoke [-config FILE] ...
                                 manage HTTP API keys (see mailgate apikey -h)
+  webhook add|list|remove [-config FILE] ...
+                                delivery events of an account, signed, to its URLs
   suppression list|remove [-config FILE] ...
                                 recipients that bounced hard, refused until removed
   queue list|show|flush|hold|release|delete|bounce [-config FILE] [--json]
@@ -58,6 +60,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return dkimCommand(args[1:], stdout, stderr)
 	case "apikey":
 		return apikeyCommand(args[1:], stdout, stderr)
+	case "webhook":
+		return webhookCommand(args[1:], stdout, stderr)
 	case "suppression":
 		return suppressionCommand(args[1:], stdout, stderr)
 	case "queue":

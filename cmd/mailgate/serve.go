@@ -38,6 +38,7 @@ import (
 	"mailgate/resolver"
 	"mailgate/sieve/scripts"
 	"mailgate/suppression"
+	"mailgate/webhook"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -60,6 +61,7 @@ type app struct {
 	http     *metrics.Server
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
 	suppress *suppression.List             // recipients that bounced hard, per account
+	webhooks *webhook.Dispatcher           // delivery events to the accounts' URLs
 	apiChain atomic.Pointer[filters.Chain] // the filter chain the HTTP API runs
 
 	sieveScripts *scripts.Store
@@ -135,7 +137,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startQueue, a.startRelay, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startTLS, a.startProcess, a.startStore, a.startHTTP, a.startWebhooks, a.startQueue, a.startRelay, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err

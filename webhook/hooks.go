@@ -1,0 +1,176 @@
+package webhook
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"mailgate/internal/safefile"
+)
+
+// Event types.
+const (
+	Delivered    = "delivered"
+	Deferred     = "deferred"
+	Bounced      = "bounced"
+	DelayWarning = "delay_warning"
+	Suppressed   = "suppressed"
+)
+
+// Types lists every event type.
+func Types() []string { return []string{Delivered, Deferred, Bounced, DelayWarning, Suppressed} }
+
+// Hook is one account's endpoint. Secret signs the events (HMAC-SHA256);
+// it is kept in clear because signing needs it, in a file only the
+// server's user reads.
+type Hook struct {
+	ID      string    `json:"id"`
+	Account string    `json:"account"`
+	URL     string    `json:"url"`
+	Events  []string  `json:"events"`
+	Secret  string    `json:"secret"`
+	Created time.Time `json:"created"`
+}
+
+// Wants reports whether the hook takes events of type typ.
+func (h Hook) Wants(typ string) bool { return slices.Contains(h.Events, typ) }
+
+// hooksName is the file of hooks inside the data directory.
+const hooksName = "webhooks.json"
+
+// Hooks is <data_dir>/webhooks.json, reread when it changes.
+type Hooks struct {
+	path string
+
+	mu    sync.Mutex
+	hooks []Hook
+	mod   time.Time
+	size  int64
+}
+
+// OpenHooks loads the hooks of dataDir (none when the file is absent).
+func OpenHooks(dataDir string) (*Hooks, error) {
+	h := &Hooks{path: filepath.Join(dataDir, hooksName)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h, h.reload()
+}
+
+func (h *Hooks) reload() error {
+	st, err := os.Stat(h.path)
+	if os.IsNotExist(err) {
+		h.hooks, h.mod, h.size = nil, time.Time{}, 0
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.ModTime().Equal(h.mod) && st.Size() == h.size {
+		return nil
+	}
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		return err
+	}
+	var hooks []Hook
+	if err := json.Unmarshal(b, &hooks); err != nil {
+		return fmt.Errorf("%s: %v", h.path, err)
+	}
+	h.hooks, h.mod, h.size = hooks, st.ModTime(), st.Size()
+	return nil
+}
+
+// For returns account's hooks that take typ.
+func (h *Hooks) For(account, typ string) []Hook {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reload()
+	var out []Hook
+	for _, k := range h.hooks {
+		if strings.EqualFold(k.Account, account) && k.Wants(typ) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Get returns the hook with id.
+func (h *Hooks) Get(id string) (Hook, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reload()
+	i := slices.IndexFunc(h.hooks, func(k Hook) bool { return k.ID == id })
+	if i < 0 {
+		return Hook{}, false
+	}
+	return h.hooks[i], true
+}
+
+// List returns every hook.
+func (h *Hooks) List() ([]Hook, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	err := h.reload()
+	return slices.Clone(h.hooks), err
+}
+
+// Add makes a hook with a new secret.
+func (h *Hooks) Add(account, rawURL string, events []string) (Hook, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Hook{}, fmt.Errorf("%q is not an http(s) URL", rawURL)
+	}
+	for _, e := range events {
+		if !slices.Contains(Types(), e) {
+			return Hook{}, fmt.Errorf("%q is not an event; write some of %s", e, strings.Join(Types(), ","))
+		}
+	}
+	var id [4]byte
+	var sec [24]byte
+	rand.Read(id[:])
+	rand.Read(sec[:])
+	hook := Hook{ID: hex.EncodeToString(id[:]), Account: strings.ToLower(account), URL: rawURL, Events: events,
+		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(sec[:]), Created: time.Now().UTC()}
+	return hook, h.edit(func(l []Hook) ([]Hook, error) { return append(l, hook), nil })
+}
+
+// Remove deletes the hook with id.
+func (h *Hooks) Remove(id string) error {
+	return h.edit(func(l []Hook) ([]Hook, error) {
+		i := slices.IndexFunc(l, func(k Hook) bool { return k.ID == id })
+		if i < 0 {
+			return nil, fmt.Errorf("no webhook with id %q (see mailgate webhook list)", id)
+		}
+		return slices.Delete(l, i, i+1), nil
+	})
+}
+
+func (h *Hooks) edit(change func([]Hook) ([]Hook, error)) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.reload(); err != nil {
+		return err
+	}
+	next, err := change(slices.Clone(h.hooks))
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(next, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(h.path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	h.mod = time.Time{}
+	return nil
+}
