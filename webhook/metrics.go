@@ -25,3 +25,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
