@@ -36,9 +36,9 @@ type idempotency struct {
 	dir string
 	now func() time.Time
 
-	mu        sync.Mutex
-	busy      map[string]chan struct{}
-	lastPrune time.Time
+	mu    sync.Mutex
+	busy  map[string]chan struct{}
+	prune *pruner
 }
 
 func openIdempotency(dir string, now func() time.Time) (*idempotency, error) {
@@ -46,7 +46,8 @@ func openIdempotency(dir string, now func() time.Time) (*idempotency, error) {
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		return nil, err
 	}
-	return &idempotency{dir: d, now: now, busy: map[string]chan struct{}{}}, nil
+	p := &pruner{dir: d, ttl: idempotencyTTL + time.Hour, now: now}
+	return &idempotency{dir: d, now: now, busy: map[string]chan struct{}{}, prune: p}, nil
 }
 
 // validIdempotencyKey: 1 to 255 printable ASCII characters.
@@ -75,7 +76,7 @@ func (m *idempotency) lock(account, key string) (string, func()) {
 		m.mu.Unlock()
 		<-other
 	}
-	m.prune()
+	m.prune.maybe()
 	return name, func() {
 		m.mu.Lock()
 		delete(m.busy, name)
@@ -107,24 +108,6 @@ func (m *idempotency) save(name string, rec *record) error {
 		return err
 	}
 	return safefile.WriteFile(filepath.Join(m.dir, name+".json"), b, 0o600)
-}
-
-// prune deletes expired records, at most once an hour.
-func (m *idempotency) prune() {
-	m.mu.Lock()
-	now := m.now()
-	if now.Sub(m.lastPrune) < time.Hour {
-		m.mu.Unlock()
-		return
-	}
-	m.lastPrune = now
-	m.mu.Unlock()
-	entries, _ := os.ReadDir(m.dir)
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > idempotencyTTL+time.Hour {
-			os.Remove(filepath.Join(m.dir, e.Name()))
-		}
-	}
 }
 
 // keep reports whether an answer is final for its key: acceptance and the

@@ -6,17 +6,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"mailgate/internal/safefile"
+	"mailgate/internal/jsonfile"
 )
 
 // Scopes a key may hold.
@@ -52,46 +49,12 @@ var ErrBadKey = errors.New("api: invalid or revoked API key")
 
 // Keys is the key file, <data_dir>/apikeys.json. A running server rereads
 // it when it changes, so `mailgate apikey add|revoke` takes effect at once.
-type Keys struct {
-	path string
-
-	mu    sync.Mutex
-	keys  []Key
-	stamp time.Time
-	size  int64
-}
+type Keys struct{ file *jsonfile.File[[]Key] }
 
 // OpenKeys loads the key file of dataDir (an absent file has no keys).
 func OpenKeys(dataDir string) (*Keys, error) {
-	k := &Keys{path: filepath.Join(dataDir, keysName)}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k, k.reload()
-}
-
-// reload rereads the file if its time or size changed; under mu.
-func (k *Keys) reload() error {
-	st, err := os.Stat(k.path)
-	if os.IsNotExist(err) {
-		k.keys, k.stamp, k.size = nil, time.Time{}, 0
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.ModTime().Equal(k.stamp) && st.Size() == k.size {
-		return nil
-	}
-	b, err := os.ReadFile(k.path)
-	if err != nil {
-		return err
-	}
-	var keys []Key
-	if err := json.Unmarshal(b, &keys); err != nil {
-		return fmt.Errorf("%s: %v", k.path, err)
-	}
-	k.keys, k.stamp, k.size = keys, st.ModTime(), st.Size()
-	return nil
+	f, err := jsonfile.Open[[]Key](filepath.Join(dataDir, keysName))
+	return &Keys{file: f}, err
 }
 
 // Check returns the key that secret is, or ErrBadKey.
@@ -101,12 +64,11 @@ func (k *Keys) Check(secret string) (Key, error) {
 		return Key{}, ErrBadKey
 	}
 	sum := sha256.Sum256([]byte(secret))
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.reload(); err != nil {
+	keys, _, err := k.file.Get()
+	if err != nil {
 		return Key{}, err
 	}
-	for _, key := range k.keys {
+	for _, key := range keys {
 		want, _ := hex.DecodeString(key.Hash)
 		if key.ID == id && subtle.ConstantTimeCompare(sum[:], want) == 1 {
 			return key, nil
@@ -142,47 +104,23 @@ func (k *Keys) Add(account, name string, scopes []string) (Key, string, error) {
 	secret := keyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(sec[:])
 	sum := sha256.Sum256([]byte(secret))
 	key := Key{ID: id, Account: strings.ToLower(account), Name: name, Scopes: scopes, Hash: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
-	err := k.edit(func(keys []Key) ([]Key, error) { return append(keys, key), nil })
+	err := k.file.Edit(func(keys []Key) ([]Key, error) { return append(slices.Clone(keys), key), nil })
 	return key, secret, err
 }
 
 // Revoke deletes the key with id.
 func (k *Keys) Revoke(id string) error {
-	return k.edit(func(keys []Key) ([]Key, error) {
+	return k.file.Edit(func(keys []Key) ([]Key, error) {
 		i := slices.IndexFunc(keys, func(x Key) bool { return x.ID == id })
 		if i < 0 {
 			return nil, fmt.Errorf("no API key with id %q (see mailgate apikey list)", id)
 		}
-		return slices.Delete(keys, i, i+1), nil
+		return slices.Delete(slices.Clone(keys), i, i+1), nil
 	})
 }
 
 // List returns every key, without secrets.
 func (k *Keys) List() ([]Key, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	err := k.reload()
-	return slices.Clone(k.keys), err
-}
-
-// edit changes the file durably (safefile), readable by the owner only.
-func (k *Keys) edit(change func([]Key) ([]Key, error)) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err := k.reload(); err != nil {
-		return err
-	}
-	keys, err := change(slices.Clone(k.keys))
-	if err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(keys, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safefile.WriteFile(k.path, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	k.stamp = time.Time{} // reread on next use
-	return nil
+	keys, _, err := k.file.Get()
+	return slices.Clone(keys), err
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"mailgate/internal/safefile"
@@ -19,11 +18,8 @@ const labelsTTL = 8 * 24 * time.Hour
 // events: <dir>/labels/<queue ID>.json, written before the message is
 // queued.
 type labelStore struct {
-	dir string
-	now func() time.Time
-
-	mu        sync.Mutex
-	lastPrune time.Time
+	dir   string
+	prune *pruner
 }
 
 type labels struct {
@@ -33,14 +29,14 @@ type labels struct {
 
 func openLabels(dir string, now func() time.Time) (*labelStore, error) {
 	d := filepath.Join(dir, "labels")
-	return &labelStore{dir: d, now: now}, os.MkdirAll(d, 0o700)
+	return &labelStore{dir: d, prune: &pruner{dir: d, ttl: labelsTTL, now: now}}, os.MkdirAll(d, 0o700)
 }
 
 func (l *labelStore) save(id string, tags []string, meta map[string]string) error {
 	if len(tags) == 0 && len(meta) == 0 {
 		return nil
 	}
-	l.prune()
+	l.prune.maybe()
 	b, err := json.Marshal(labels{tags, meta})
 	if err != nil {
 		return err
@@ -75,22 +71,4 @@ func validQueueID(id string) bool {
 		}
 	}
 	return true
-}
-
-// prune deletes old labels, at most once an hour.
-func (l *labelStore) prune() {
-	l.mu.Lock()
-	now := l.now()
-	if now.Sub(l.lastPrune) < time.Hour {
-		l.mu.Unlock()
-		return
-	}
-	l.lastPrune = now
-	l.mu.Unlock()
-	entries, _ := os.ReadDir(l.dir)
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > labelsTTL {
-			os.Remove(filepath.Join(l.dir, e.Name()))
-		}
-	}
 }

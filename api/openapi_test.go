@@ -34,7 +34,11 @@ func loadOpenAPI(t *testing.T) openAPIDoc {
 // (answered by its handler, 401 without a key, not the catch-all 404 or
 // a 405), and a method it does not list is not.
 func TestOpenAPIRoutes(t *testing.T) {
-	s, err := New(Options{Keys: &Keys{path: t.TempDir() + "/none"}, Dir: t.TempDir()})
+	keys, err := OpenKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Keys: keys, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

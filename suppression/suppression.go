@@ -6,16 +6,15 @@
 package suppression
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
+	"errors"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"mailgate/internal/safefile"
+	"mailgate/internal/jsonfile"
 )
 
 // fileName is the list inside the data directory.
@@ -31,144 +30,81 @@ type Entry struct {
 }
 
 // List is <data_dir>/suppressions.json. It is reread when the file
-// changes, so the CLI's changes take effect in a running server.
+// changes, so the CLI's changes take effect in a running server; a map
+// built from it answers Has, one lookup per RCPT.
 type List struct {
-	path string
+	file *jsonfile.File[[]Entry]
 
-	mu      sync.Mutex
-	entries map[string]Entry // account "\x00" address, lower case
-	mod     time.Time
-	size    int64
+	mu    sync.Mutex
+	index map[string]bool // key(account, address)
+	gen   int             // the file's load the index was built from
 }
 
 // Open loads the list of dataDir (an absent file is empty).
 func Open(dataDir string) (*List, error) {
-	l := &List{path: filepath.Join(dataDir, fileName), entries: map[string]Entry{}}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l, l.reload()
+	f, err := jsonfile.Open[[]Entry](filepath.Join(dataDir, fileName))
+	return &List{file: f, gen: -1}, err
 }
 
 func key(account, addr string) string {
 	return strings.ToLower(account) + "\x00" + strings.ToLower(addr)
 }
 
-// reload rereads the file when its time or size changed; under mu.
-func (l *List) reload() error {
-	st, err := os.Stat(l.path)
-	if os.IsNotExist(err) {
-		l.entries, l.mod, l.size = map[string]Entry{}, time.Time{}, 0
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.ModTime().Equal(l.mod) && st.Size() == l.size {
-		return nil
-	}
-	b, err := os.ReadFile(l.path)
-	if err != nil {
-		return err
-	}
-	var list []Entry
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("%s: %v", l.path, err)
-	}
-	l.entries = map[string]Entry{}
-	for _, e := range list {
-		l.entries[key(e.Account, e.Address)] = e
-	}
-	l.mod, l.size = st.ModTime(), st.Size()
-	return nil
-}
-
 // Has reports whether account's mail to addr is suppressed. A list that
-// cannot be read suppresses nothing new (the last good one stays).
+// cannot be read keeps its last good content.
 func (l *List) Has(account, addr string) bool {
 	if account == "" {
 		return false
 	}
+	entries, gen, _ := l.file.Get()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.reload()
-	_, ok := l.entries[key(account, addr)]
-	return ok
+	if gen != l.gen {
+		l.index = make(map[string]bool, len(entries))
+		for _, e := range entries {
+			l.index[key(e.Account, e.Address)] = true
+		}
+		l.gen = gen
+	}
+	return l.index[key(account, addr)]
 }
 
 // Add suppresses addr for account, durably.
 func (l *List) Add(e Entry) error {
 	e.Reason = clean(e.Reason)
-	return l.edit(func(m map[string]Entry) error {
-		m[key(e.Account, e.Address)] = e
-		return nil
+	return l.file.Edit(func(list []Entry) ([]Entry, error) {
+		k := key(e.Account, e.Address)
+		out := slices.DeleteFunc(slices.Clone(list), func(x Entry) bool { return key(x.Account, x.Address) == k })
+		return append(out, e), nil
 	})
 }
 
 // ErrNotFound is returned by Remove for an address not on the list.
-var ErrNotFound = fmt.Errorf("the address is not suppressed for this account")
+var ErrNotFound = errors.New("the address is not suppressed for this account")
 
 // Remove lifts addr's suppression for account.
 func (l *List) Remove(account, addr string) error {
-	return l.edit(func(m map[string]Entry) error {
+	return l.file.Edit(func(list []Entry) ([]Entry, error) {
 		k := key(account, addr)
-		if _, ok := m[k]; !ok {
-			return ErrNotFound
+		out := slices.DeleteFunc(slices.Clone(list), func(x Entry) bool { return key(x.Account, x.Address) == k })
+		if len(out) == len(list) {
+			return nil, ErrNotFound
 		}
-		delete(m, k)
-		return nil
+		return out, nil
 	})
 }
 
 // Entries returns account's entries ("" for every account), by address.
 func (l *List) Entries(account string) ([]Entry, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	err := l.reload()
+	list, _, err := l.file.Get()
 	out := []Entry{}
-	for _, e := range l.entries {
+	for _, e := range list {
 		if account == "" || strings.EqualFold(e.Account, account) {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Account != out[j].Account {
-			return out[i].Account < out[j].Account
-		}
-		return out[i].Address < out[j].Address
-	})
+	sort.Slice(out, func(i, j int) bool { return key(out[i].Account, out[i].Address) < key(out[j].Account, out[j].Address) })
 	return out, err
-}
-
-// edit changes the list and writes it atomically and durably.
-func (l *List) edit(change func(map[string]Entry) error) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.reload(); err != nil {
-		return err
-	}
-	next := make(map[string]Entry, len(l.entries)+1)
-	for k, e := range l.entries {
-		next[k] = e
-	}
-	if err := change(next); err != nil {
-		return err
-	}
-	list := make([]Entry, 0, len(next))
-	for _, e := range next {
-		list = append(list, e)
-	}
-	sort.Slice(list, func(i, j int) bool {
-		return key(list[i].Account, list[i].Address) < key(list[j].Account, list[j].Address)
-	})
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safefile.WriteFile(l.path, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	l.entries, l.mod = next, time.Time{}
-	return nil
 }
 
 // clean keeps a remote's reply printable and short.

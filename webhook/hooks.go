@@ -4,17 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"mailgate/internal/safefile"
+	"mailgate/internal/jsonfile"
 )
 
 // Event types.
@@ -48,54 +45,19 @@ func (h Hook) Wants(typ string) bool { return slices.Contains(h.Events, typ) }
 const hooksName = "webhooks.json"
 
 // Hooks is <data_dir>/webhooks.json, reread when it changes.
-type Hooks struct {
-	path string
-
-	mu    sync.Mutex
-	hooks []Hook
-	mod   time.Time
-	size  int64
-}
+type Hooks struct{ file *jsonfile.File[[]Hook] }
 
 // OpenHooks loads the hooks of dataDir (none when the file is absent).
 func OpenHooks(dataDir string) (*Hooks, error) {
-	h := &Hooks{path: filepath.Join(dataDir, hooksName)}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h, h.reload()
-}
-
-func (h *Hooks) reload() error {
-	st, err := os.Stat(h.path)
-	if os.IsNotExist(err) {
-		h.hooks, h.mod, h.size = nil, time.Time{}, 0
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if st.ModTime().Equal(h.mod) && st.Size() == h.size {
-		return nil
-	}
-	b, err := os.ReadFile(h.path)
-	if err != nil {
-		return err
-	}
-	var hooks []Hook
-	if err := json.Unmarshal(b, &hooks); err != nil {
-		return fmt.Errorf("%s: %v", h.path, err)
-	}
-	h.hooks, h.mod, h.size = hooks, st.ModTime(), st.Size()
-	return nil
+	f, err := jsonfile.Open[[]Hook](filepath.Join(dataDir, hooksName))
+	return &Hooks{file: f}, err
 }
 
 // For returns account's hooks that take typ.
 func (h *Hooks) For(account, typ string) []Hook {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.reload()
+	hooks, _, _ := h.file.Get()
 	var out []Hook
-	for _, k := range h.hooks {
+	for _, k := range hooks {
 		if strings.EqualFold(k.Account, account) && k.Wants(typ) {
 			out = append(out, k)
 		}
@@ -105,22 +67,18 @@ func (h *Hooks) For(account, typ string) []Hook {
 
 // Get returns the hook with id.
 func (h *Hooks) Get(id string) (Hook, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.reload()
-	i := slices.IndexFunc(h.hooks, func(k Hook) bool { return k.ID == id })
+	hooks, _, _ := h.file.Get()
+	i := slices.IndexFunc(hooks, func(k Hook) bool { return k.ID == id })
 	if i < 0 {
 		return Hook{}, false
 	}
-	return h.hooks[i], true
+	return hooks[i], true
 }
 
 // List returns every hook.
 func (h *Hooks) List() ([]Hook, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	err := h.reload()
-	return slices.Clone(h.hooks), err
+	hooks, _, err := h.file.Get()
+	return slices.Clone(hooks), err
 }
 
 // Add makes a hook with a new secret.
@@ -140,37 +98,16 @@ func (h *Hooks) Add(account, rawURL string, events []string) (Hook, error) {
 	rand.Read(sec[:])
 	hook := Hook{ID: hex.EncodeToString(id[:]), Account: strings.ToLower(account), URL: rawURL, Events: events,
 		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(sec[:]), Created: time.Now().UTC()}
-	return hook, h.edit(func(l []Hook) ([]Hook, error) { return append(l, hook), nil })
+	return hook, h.file.Edit(func(l []Hook) ([]Hook, error) { return append(slices.Clone(l), hook), nil })
 }
 
 // Remove deletes the hook with id.
 func (h *Hooks) Remove(id string) error {
-	return h.edit(func(l []Hook) ([]Hook, error) {
+	return h.file.Edit(func(l []Hook) ([]Hook, error) {
 		i := slices.IndexFunc(l, func(k Hook) bool { return k.ID == id })
 		if i < 0 {
 			return nil, fmt.Errorf("no webhook with id %q (see mailgate webhook list)", id)
 		}
-		return slices.Delete(l, i, i+1), nil
+		return slices.Delete(slices.Clone(l), i, i+1), nil
 	})
-}
-
-func (h *Hooks) edit(change func([]Hook) ([]Hook, error)) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.reload(); err != nil {
-		return err
-	}
-	next, err := change(slices.Clone(h.hooks))
-	if err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(next, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safefile.WriteFile(h.path, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	h.mod = time.Time{}
-	return nil
 }
