@@ -121,9 +121,11 @@ func clean(s string) string {
 	return s
 }
 
-// HardBounce reports whether a permanent failure means the address does
-// not exist: a 5xx to RCPT, or an RFC 3463 status 5.1.x (bad address),
-// not a full mailbox or a refused message.
+// HardBounce reports whether a permanent failure says the mailbox does
+// not exist: the remote answered RCPT with a 5xx, or any step gave RFC
+// 3463 status 5.1.1 (bad destination mailbox). A domain without MX
+// (5.1.2, our own DNS verdict), a full mailbox or a refused message is
+// not: the address itself may be fine.
 func HardBounce(command, status string) bool {
-	return strings.HasPrefix(status, "5.1.") || strings.EqualFold(command, "RCPT") && strings.HasPrefix(status, "5.")
+	return status == "5.1.1" || strings.EqualFold(command, "RCPT") && strings.HasPrefix(status, "5.")
 }

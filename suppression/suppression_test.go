@@ -42,7 +42,7 @@ func TestHardBounce(t *testing.T) {
 	for _, c := range []struct {
 		cmd, status string
 		want        bool
-	}{{"RCPT", "5.1.1", true}, {"RCPT", "5.7.1", true}, {"DATA", "5.1.1", true}, {"DNS", "5.1.2", true},
+	}{{"RCPT", "5.1.1", true}, {"RCPT", "5.7.1", true}, {"DATA", "5.1.1", true}, {"DNS", "5.1.2", false},
 		{"DATA", "5.7.1", false}, {"LOCAL", "5.2.2", false}, {"RCPT", "4.2.0", false}, {"", "5.4.7", false}} {
 		if got := HardBounce(c.cmd, c.status); got != c.want {
 			t.Errorf("HardBounce(%s, %s) = %v", c.cmd, c.status, got)

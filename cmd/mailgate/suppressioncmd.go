@@ -13,7 +13,7 @@ import (
 const suppressionUsage = `usage:
   mailgate suppression list [ACCOUNT] [-config FILE]
   mailgate suppression remove ACCOUNT ADDRESS [-config FILE]
-A recipient that bounced hard (5xx to RCPT, or a 5.1.x status) is suppressed
+A recipient that bounced hard (5xx to RCPT, or status 5.1.1) is suppressed
 for the account that sent to it: later mail from that account to it is
 refused at once (SMTP 550 5.1.1, HTTP API 422). remove lifts it; a running
 server picks the change up. The list is DATA_DIR/suppressions.json.
