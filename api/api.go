@@ -103,7 +103,13 @@ type Server struct {
 	mux    *http.ServeMux
 	idem   *idempotency
 	labels *labelStore
+	// sends bounds the sends in progress, each of which may hold a
+	// message of limits.max_message_size (and its JSON) in memory.
+	sends chan struct{}
 }
+
+// maxSends is how many sends run at once; more wait their turn.
+const maxSends = 16
 
 // New makes the API; mount it with Handle("/api/", s).
 func New(o Options) (*Server, error) {
@@ -121,7 +127,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, log: o.Logger.With("component", "api"), now: o.Now, mux: http.NewServeMux(), idem: idem, labels: lb}
+	s := &Server{opts: o, log: o.Logger.With("component", "api"), now: o.Now, mux: http.NewServeMux(), idem: idem, labels: lb, sends: make(chan struct{}, maxSends)}
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.method+" "+rt.path, s.withKey(rt.scope, rt.h))
 	}

@@ -29,6 +29,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusUnsupportedMediaType, "content_type", "send the message as JSON with Content-Type: application/json")
 		return
 	}
+	select {
+	case s.sends <- struct{}{}:
+		defer func() { <-s.sends }()
+	case <-r.Context().Done():
+		return
+	}
 	limit := s.maxBody()
 	if r.ContentLength > limit {
 		s.tooLarge().write(w)
