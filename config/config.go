@@ -68,7 +68,8 @@ const (
 	ProtoIMAPS       = "imaps"       // port 993, implicit TLS
 	ProtoPOP3        = "pop3"        // port 110, STLS
 	ProtoPOP3S       = "pop3s"       // port 995, implicit TLS
-	ProtoHTTP        = "http"        // metrics, health, admin API
+	ProtoHTTP        = "http"        // metrics, health, admin API; the send API for loopback clients
+	ProtoAPI         = "api"         // the HTTP send API over TLS (docs/api.md)
 	ProtoManageSieve = "managesieve" // port 4190, STARTTLS, Sieve script editing (RFC 5804)
 )
 

@@ -105,7 +105,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown protocol",
 			yaml: "listeners:\n  - name: a\n    protocol: smtps\n    address: 127.0.0.1:465\n",
-			want: []string{`f.yaml:3: listeners[0].protocol: "smtps" is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http`},
+			want: []string{`f.yaml:3: listeners[0].protocol: "smtps" is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http, api`},
 		},
 		{
 			name: "unknown top-level key",

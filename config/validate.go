@@ -150,7 +150,7 @@ func reason(err error) string {
 
 var protocols = map[string]bool{
 	ProtoSMTP: true, ProtoSubmission: true, ProtoSubmissions: true, ProtoIMAP: true,
-	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true, ProtoManageSieve: true,
+	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true, ProtoManageSieve: true, ProtoAPI: true,
 }
 
 func (c *Config) validateListeners(v *Validator) {
@@ -163,7 +163,7 @@ func (c *Config) validateListeners(v *Validator) {
 		}
 		names[l.Name] = true
 		if !protocols[l.Protocol] {
-			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http", l.Protocol)
+			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http, api", l.Protocol)
 		}
 		b, ok := validAddress(v, p+".address", l.Address)
 		if !ok {

@@ -33,6 +33,7 @@ const (
 	pBob      = "bob@mg.test"
 	pPassword = "app password 1"
 	pRemote   = "carol@remote.example"
+	pGone     = "gone@remote.example"
 )
 
 // promiseEnv is one running mailgate with its DNS, remote sink and milter.
@@ -42,6 +43,7 @@ type promiseEnv struct {
 	milter   *promiseMilter
 	python   string
 	swaksBin string
+	dns      string // the DNS server's host:port
 	script   string // the smtplib driver
 }
 
@@ -78,10 +80,12 @@ func startPromiseEnv(t *testing.T, ratelimit string) *promiseEnv {
 	}
 	dns := dnstest.Start(t, append(promiseZone(t, txt[0]), txt[1])...)
 	dns.ServFail("spf-temp.example")
-	e.sink = smtptest.Start(t, smtptest.Config{})
+	e.dns = dns.Addr
+	// gone@remote.example does not exist: a hard bounce at RCPT.
+	e.sink = smtptest.Start(t, smtptest.Config{RcptReplies: map[string][]string{pGone: {"550 5.1.1 <gone@remote.example>: no such user"}}})
 	e.milter = startPromiseMilter(t)
 	e.srv = mgtest.Start(t, mgtest.Options{
-		LocalDomain: pDomain, DNS: dns.Addr, Protocols: []string{"smtp", "submission", "submissions", "http"},
+		LocalDomain: pDomain, DNS: dns.Addr, Protocols: []string{"smtp", "submission", "submissions", "http", "api", "imap"},
 		Users: pUsers,
 	})
 	if code := e.srv.Stop(); code != 0 {
@@ -151,6 +155,8 @@ listeners:
   - {name: submission, protocol: submission, address: "%s", filters: %s}
   - {name: submissions, protocol: submissions, address: "%s", filters: %s}
   - {name: http, protocol: http, address: "%s"}
+  - {name: api, protocol: api, address: "%s"}
+  - {name: imap, protocol: imap, address: "%s"}
 delivery:
   dns: %s
   port: %d
@@ -165,7 +171,7 @@ filters:
     keys: [{domain: %s, selector: s1, file: %s}]
   ratelimit: {%s}
 `, s.Hostname, s.DataDir, pDomain, s.Addr["smtp"], s.Addr["submission"], submit, s.Addr["submissions"], submit,
-		s.Addr["http"], dnsAddr, e.sink.Port(), e.milter.addr, pDomain, key, ratelimit)
+		s.Addr["http"], s.Addr["api"], s.Addr["imap"], dnsAddr, e.sink.Port(), e.milter.addr, pDomain, key, ratelimit)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -108,6 +108,7 @@ type Chain struct {
 	actions    map[string]config.Actions
 	log        *slog.Logger
 	metrics    *Metrics
+	suppress   func(account, addr string) bool
 }
 
 // New builds the chain for one listener from the config.
@@ -119,6 +120,7 @@ func New(cfg *config.Config, l config.Listener, deps Deps) (*Chain, error) {
 		log:        deps.Logger.With("listener", l.Name),
 		metrics:    deps.Metrics,
 		actions:    actionsOf(&cfg.Filters),
+		suppress:   deps.Suppressed,
 	}
 	for _, name := range l.Filters {
 		f, err := newFilter(name, cfg, deps)
@@ -260,4 +262,16 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// suppressed refuses a recipient on the account's suppression list with
+// the reply a non-existent address gets (RFC 3463 5.1.1), saying why.
+func (c *Chain) suppressed(st *State, to string) error {
+	if c.suppress == nil || st.Conn.Account == "" || !c.suppress(st.Conn.Account, to) {
+		return nil
+	}
+	c.metrics.verdicts.WithLabelValues("suppression", "suppressed", config.ActionReject).Inc()
+	c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", "suppression", "rcpt", clean(to))
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf(
+		"<%s> is suppressed for %s: it bounced hard before; lift it with mailgate suppression remove", clean(to), strings.ToLower(clean(st.Conn.Account)))}
 }

@@ -112,6 +112,9 @@ type Deps struct {
 	// DMARCReports keeps DMARC evaluations for aggregate reports; nil:
 	// none are kept.
 	DMARCReports DMARCRecorder
+	// Suppressed reports whether an account's mail to addr is suppressed
+	// (it bounced hard before); nil: nothing is.
+	Suppressed func(account, addr string) bool
 }
 
 // Txn is the per-connection state of a chain; Reset starts the next
@@ -174,8 +177,13 @@ func (t *Txn) Mail(ctx context.Context, from string) error {
 	return nil
 }
 
-// Rcpt runs the RCPT TO stage for one recipient.
+// Rcpt runs the RCPT TO stage for one recipient. A logged-in account's
+// suppressed recipient is refused first, whatever the filter list: the
+// promise holds on every listener and on the HTTP API.
 func (t *Txn) Rcpt(ctx context.Context, to string) error {
+	if err := t.chain.suppressed(t.st, to); err != nil {
+		return err
+	}
 	for i, s := range t.sessions {
 		if rc, ok := s.(RcptChecker); ok {
 			if err := t.chain.apply(t.st, t.chain.filters[i].Name(), rc.CheckRcpt(ctx, t.st, to)); err != nil {

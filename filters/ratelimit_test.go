@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"mailgate/config"
 )
 
@@ -249,5 +251,22 @@ func TestRateLimitLoggedInByAccountOnly(t *testing.T) {
 	// The address's budget was not touched by the logged-in clients.
 	if got := send(t, ch, &Conn{IP: net.ParseIP("192.0.2.1")}, "x@other.example"); got != "" {
 		t.Errorf("first message without login: %s", got)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for msg, want := range map[string]time.Duration{
+		"Rate limit reached: more than 3 messages from your account in 1h; try again later":      20 * time.Minute,
+		"Rate limit reached: more than 2 messages to big.example in 1m; try again later":         30 * time.Second,
+		"Rate limit reached: more than 6000 messages from your account in 1m; try again later":   time.Second,
+		"Rate limit reached: more than 5 recipients from your account in 1h30m; try again later": 18 * time.Minute,
+	} {
+		got, ok := RetryAfter(&smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: msg})
+		if !ok || got != want {
+			t.Errorf("%q: got %v %v, want %v", msg, got, ok, want)
+		}
+	}
+	if _, ok := RetryAfter(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "no"}); ok {
+		t.Error("a policy refusal gave a Retry-After")
 	}
 }

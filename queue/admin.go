@@ -17,6 +17,7 @@ type MessageInfo struct {
 	ID         string          `json:"id"`
 	Received   time.Time       `json:"received"`
 	From       string          `json:"from"`
+	Account    string          `json:"account,omitempty"` // who submitted it
 	Size       int64           `json:"size"`
 	Held       bool            `json:"held"`
 	Recipients []RecipientInfo `json:"recipients"`
@@ -43,7 +44,7 @@ func (q *Queue) List() []MessageInfo {
 }
 
 func (q *Queue) info(m *message) MessageInfo {
-	mi := MessageInfo{ID: m.env.ID, Received: m.env.Received, From: m.env.From, Size: m.size, Held: m.st.Held}
+	mi := MessageInfo{ID: m.env.ID, Received: m.env.Received, From: m.env.From, Account: m.env.Account, Size: m.size, Held: m.st.Held}
 	if mi.Size == 0 {
 		if st, err := os.Stat(filepath.Join(q.spool.Dir(), m.env.ID+msgSuffix)); err == nil {
 			mi.Size = st.Size()

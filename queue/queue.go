@@ -40,10 +40,22 @@ type Options struct {
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
 	Now         func() time.Time
+	// Outcome, when set, is told each recipient's result as it is
+	// recorded (suppression list, webhooks). It runs under the queue's
+	// lock: it must be quick and must not call the queue.
+	Outcome func(Outcome)
 	// Release, when set, is called after an attempt read a large message
 	// back from the spool, so its memory goes back to the system soon
 	// (gctune.Releaser).
 	Release func()
+}
+
+// Outcome is one recipient's result of a delivery attempt: State is
+// delivered, deferred or bounced; Command is the SMTP step that failed.
+type Outcome struct {
+	ID, Account, Recipient string
+	State, Status          string
+	Command, Reply         string
 }
 
 // Queue is mailgate's mail queue.

@@ -65,6 +65,11 @@ func (q *Queue) maybeWarnDelay(m *message, now time.Time) {
 		}
 	}
 	m.st.DelayWarned = true
+	for i, r := range m.st.Recipients {
+		if r.State == StateDeferred {
+			q.tell(m, i, StateDelayWarning, "")
+		}
+	}
 	if len(late) > 0 {
 		q.report(m, "delayed", late, now)
 	}

@@ -231,6 +231,7 @@ func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Ti
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")
+		q.tell(m, i, r.State, "")
 		return
 	}
 	var de *delivery.Error
@@ -256,6 +257,18 @@ func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Ti
 		r.record(now, StateDeferred, r.LastError)
 		log.Info("deferred", "reason", r.LastError, "next_attempt", r.NextAttempt.Format(time.RFC3339))
 	}
+	q.tell(m, i, r.State, de.Command)
+}
+
+// tell gives Options.Outcome recipient i's new state (or
+// StateDelayWarning).
+func (q *Queue) tell(m *message, i int, state, command string) {
+	if q.opts.Outcome == nil {
+		return
+	}
+	r := &m.st.Recipients[i]
+	q.opts.Outcome(Outcome{ID: m.env.ID, Account: m.env.Account, Recipient: m.env.Recipients[i].Addr,
+		State: state, Status: r.Status, Command: command, Reply: r.LastError})
 }
 
 // settle persists the state, sends the reports that are due, and removes

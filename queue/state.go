@@ -14,6 +14,9 @@ const (
 	StateDelivered = "delivered" // final
 	StateBounced   = "bounced"   // final; the sender was told (or the message was a bounce)
 	StateHeld      = "held"      // shown for recipients of a held message
+	// StateDelayWarning is no state: Options.Outcome is told it once for
+	// each recipient still deferred after queue.delay_warning.
+	StateDelayWarning = "delay_warning"
 )
 
 // RcptState is one recipient's delivery record, kept in <id>.state.

@@ -37,8 +37,9 @@ func (u srsUsers) Expand(addr string, isLocal func(domain string) bool) ([]strin
 
 // relayUsers wraps the accounts with SRS when SRS is on.
 func (a *app) relayUsers() relay.Users {
+	users := keyLogins{a.accounts, a.keys} // API keys work as SMTP passwords
 	if a.srs == nil || !a.cfg.Delivery.Forwarding.SRS {
-		return a.accounts
+		return users
 	}
-	return srsUsers{Users: a.accounts, srs: a.srs}
+	return srsUsers{Users: users, srs: a.srs}
 }

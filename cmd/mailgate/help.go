@@ -45,6 +45,7 @@ var commandUsages = map[string]string{
 	"serve": serveUsage, "check-config": checkConfigUsage, "user": userUsage,
 	"queue": queueUsage, "dkim": dkimUsage, "dns-records": dnsRecordsUsage,
 	"bench": benchUsage, "default-config": defaultConfigUsage, "dmarc": dmarcUsage, "srs": srsUsage,
+	"apikey": apikeyUsage, "suppression": suppressionUsage, "webhook": webhookUsage,
 }
 
 // asksHelp reports whether args hold -h, -help or --help before a "--".

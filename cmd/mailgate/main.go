@@ -19,6 +19,12 @@ commands:
   check-config FILE             validate a config file; print every problem as FILE:LINE: key: message
   user add|del|list|passwd|update [-config FILE] ...
                                 manage accounts (see mailgate user -h)
+  apikey add|list|revoke [-config FILE] ...
+                                manage HTTP API keys (see mailgate apikey -h)
+  webhook add|list|remove [-config FILE] ...
+                                delivery events of an account, signed, to its URLs
+  suppression list|remove [-config FILE] ...
+                                recipients that bounced hard, refused until removed
   queue list|show|flush|hold|release|delete|bounce [-config FILE] [--json]
                                 inspect and steer the running server's queue
   dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa] [--out DIR]
@@ -56,6 +62,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return userCommand(args[1:], stdin, stdout, stderr)
 	case "dkim":
 		return dkimCommand(args[1:], stdout, stderr)
+	case "apikey":
+		return apikeyCommand(args[1:], stdout, stderr)
+	case "webhook":
+		return webhookCommand(args[1:], stdout, stderr)
+	case "suppression":
+		return suppressionCommand(args[1:], stdout, stderr)
 	case "queue":
 		return queueCommand(args[1:], stdout, stderr)
 	case "dns-records":

@@ -41,6 +41,7 @@ func (a *app) reload() {
 	}
 	a.rateLimits = rl
 	a.relay.Reload(cfg, chains)
+	a.setAPIChain(cfg, chains)
 	a.level.UnmarshalText([]byte(cfg.Log.Level))
 	a.accounts.SetCatchAll(cfg.Mailbox.CatchAll)
 	if a.http != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailgate/api"
 	"mailgate/authlimit"
 	"mailgate/certs"
 	"mailgate/cluster"
@@ -38,6 +39,8 @@ import (
 	"mailgate/resolver"
 	"mailgate/sieve/scripts"
 	"mailgate/srs"
+	"mailgate/suppression"
+	"mailgate/webhook"
 )
 
 // app is the running server's object graph, built in order by start and
@@ -59,6 +62,10 @@ type app struct {
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
 	http     *metrics.Server
+	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
+	suppress *suppression.List             // recipients that bounced hard, per account
+	webhooks *webhook.Dispatcher           // delivery events to the accounts' URLs
+	apiChain atomic.Pointer[filters.Chain] // the filter chain the HTTP API runs
 
 	sieveScripts *scripts.Store
 	reports      reports
@@ -135,7 +142,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startQueue, a.startReports, a.startRelay, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startWebhooks, a.startQueue, a.startReports, a.startRelay, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -151,6 +158,12 @@ func (a *app) startAccounts(embedded bool) error {
 		return err
 	}
 	a.accounts = accts
+	if a.keys, err = api.OpenKeys(a.cfg.DataDir); err != nil {
+		return err
+	}
+	if a.suppress, err = suppression.Open(a.cfg.DataDir); err != nil {
+		return err
+	}
 	if !embedded || len(accts.List()) > 0 || len(a.cfg.LocalDomains) == 0 {
 		return nil
 	}
@@ -245,6 +258,7 @@ func (a *app) startQueue(bool) error {
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
 		Destination: router.Destination, Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
+		Outcome: a.outcome,
 	})
 	if err != nil {
 		return err
@@ -385,6 +399,7 @@ func (a *app) startRelay(bool) error {
 	if err != nil {
 		return err
 	}
+	a.setAPIChain(a.cfg, chains)
 	a.relay = relay.New(relay.Options{
 		Config: a.cfg, TLS: a.tls, Users: a.relayUsers(), Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
 		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
@@ -457,7 +472,7 @@ func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 	return filters.Deps{
 		Logger: a.log, SendAs: a.accounts.SendAs, Resolver: a.resolver,
 		Registerer: a.reg, RateLimits: rl, AccountLimit: a.accountLimit,
-		DMARCReports: a.reports.dmarc,
+		DMARCReports: a.reports.dmarc, Suppressed: a.suppress.Has,
 	}
 }
 
