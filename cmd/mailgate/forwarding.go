@@ -43,3 +43,11 @@ func (a *app) relayUsers() relay.Users {
 	}
 	return srsUsers{Users: users, srs: a.srs}
 }
+
+// Unreachable passes on whether the account directory (LDAP) is down, so
+// the relay answers 451 4.4.3 rather than 550 for an unknown recipient
+// while it cannot know (the wrapper would hide the method otherwise).
+func (u srsUsers) Unreachable() bool {
+	d, ok := u.Users.(interface{ Unreachable() bool })
+	return ok && d.Unreachable()
+}
