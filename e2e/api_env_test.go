@@ -57,9 +57,11 @@ func (e *promiseEnv) call(t *testing.T, reqs ...apiRequest) []apiAnswer {
 	})
 	cmd := exec.Command(e.python, "-c", apiDriver)
 	cmd.Stdin = strings.NewReader(string(spec))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("api driver: %v\n%s", err, out)
+		t.Fatalf("api driver: %v\n%s\n%s", err, out, stderr.String())
 	}
 	var answers []apiAnswer
 	if err := json.Unmarshal(out, &answers); err != nil {
