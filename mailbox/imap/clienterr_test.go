@@ -50,7 +50,11 @@ func TestClientMistakeReplies(t *testing.T) {
 		{cmd: "DELETE &AC8-", want: badUTF7},
 		{cmd: "RENAME INBOX &AC8-", want: badUTF7},
 		{cmd: "STATUS &AC8- (MESSAGES)", want: badUTF7},
-		{cmd: `LIST "" &AC8-`, want: badUTF7},
+		// A LIST pattern no name can be written as matches nothing (as
+		// Dovecot; imaptest's atoms group).
+		{cmd: `LIST "" &AC8-`, want: "OK LIST completed"},
+		{cmd: "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", want: "OK LIST completed"},
+		{cmd: "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", want: badUTF7},
 		{cmd: "SUBSCRIBE &AC8-", want: badUTF7},
 		{cmd: "APPEND &AC8- {13+}\r\nz2 DELETE Old", want: badUTF7, bye: true}, // the literal must not run
 		{cmd: "CREATE {3+}\r\na\x00b", want: badUTF7, bye: true},

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,58 +13,110 @@ import (
 )
 
 // APPEND, with MULTIAPPEND (RFC 3502: several messages in one command,
-// all stored or none) and LITERAL+. The message data is streamed from
-// the connection to the store, never held whole in memory; data the
-// command will not store is still read (a non-synchronising literal)
-// or never asked for (a synchronising one), so it cannot run as
-// commands.
+// all stored or none), CATENATE (RFC 4469, catenate.go) and LITERAL+.
+// Each message is streamed from the connection into a draft in the
+// folder's tmp/ (mailbox.Draft), never held whole in memory; once the
+// command has been read to its end, the store commits all of them in
+// one change (mailbox.CommitStaged), so that no other session ever sees
+// part of a MULTIAPPEND. Data the command will not store is still read
+// (a non-synchronising literal) or never asked for (a synchronising
+// one), so it cannot run as commands.
 
 // appendItem is one message of an APPEND.
 type appendItem struct {
-	flags []goimap.Flag
-	date  time.Time
+	flags    []goimap.Flag
+	date     time.Time
+	catenate bool // CATENATE (...) instead of a literal
 }
 
+// argErr is a mistake in an APPEND's arguments: answered BAD, not NO.
+type argErr struct{ error }
+
 func (c *conn) cmdAppend(cmd *command) error {
+	c.srv.metrics.commands.WithLabelValues("APPEND").Inc()
 	args := cmd.args()
 	name, err := c.mailboxName(args)
 	if err != nil {
 		c.skipMessages(cmd)
 		return c.argError(cmd, err)
 	}
-	var uids []uint32
-	var validity uint32
+	var staged []*mailbox.Staged
 	for {
-		m, err := c.appendArgs(cmd, args)
+		st, err := c.stageNext(cmd, args, name)
 		if err != nil {
+			discardStaged(staged)
 			c.skipMessages(cmd)
-			c.undoAppend(name, uids)
-			return c.bad(cmd, err)
+			return c.appendError(cmd, err)
 		}
-		data, err := c.appendOne(cmd, name, m)
-		if err != nil {
-			c.skipMessages(cmd)
-			c.undoAppend(name, uids)
-			return c.finish(cmd, err, "")
-		}
-		uids, validity = append(uids, uint32(data.UID)), data.UIDValidity
-		if err := c.nextMessage(cmd, args); err != nil {
-			return err
-		}
-		if cmd.stream == nil { // the command's last line
-			if !args.end() {
-				c.undoAppend(name, uids)
-				return c.bad(cmd, fmt.Errorf("unexpected text after the message"))
-			}
+		staged = append(staged, st)
+		if cmd.stream == nil && args.end() {
 			break
 		}
 	}
-	code := "[APPENDUID " + utoa(validity) + " " + orderedSet(uids) + "] "
+	res, err := c.srv.opts.Store.CommitStaged(c.sess.account, name, staged)
+	if err != nil {
+		return c.appendError(cmd, err)
+	}
+	uids := make([]uint32, len(res))
+	for i, r := range res {
+		uids[i] = r.UID
+	}
+	code := "[APPENDUID " + utoa(res[0].UIDValidity) + " " + orderedSet(uids) + "] "
 	return c.finish(cmd, nil, code+"APPEND completed")
 }
 
+// stageNext reads one message's arguments and data into a draft.
+func (c *conn) stageNext(cmd *command, args *argReader, name string) (*mailbox.Staged, error) {
+	m, err := c.appendArgs(cmd, args)
+	if err != nil {
+		return nil, argErr{err}
+	}
+	if m.catenate {
+		return c.stageCatenate(cmd, args, name, m)
+	}
+	d, err := c.newDraft(name, cmd.stream.binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.copyLiteral(cmd, args, name, d); err != nil {
+		d.Discard()
+		return nil, err
+	}
+	return d.Finish(flagNames(m.flags), m.date)
+}
+
+// appendError answers a failed APPEND: BAD for its arguments, NO with
+// what to do for the rest.
+func (c *conn) appendError(cmd *command, err error) error {
+	var ae argErr
+	if errors.As(err, &ae) {
+		return c.bad(cmd, ae.error)
+	}
+	return c.finish(cmd, c.storeError(err), "")
+}
+
+// storeError maps what the store says about an APPEND to a reply.
+func (c *conn) storeError(err error) error {
+	var ie *goimap.Error
+	switch {
+	case errors.As(err, &ie), errors.Is(err, errClosed), clientGone(err):
+		return err
+	case errors.Is(err, mailbox.ErrNoFolder):
+		return errTryCreate
+	case errors.Is(err, mailbox.ErrTooBig):
+		return &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTooBig,
+			Text: "Message is larger than the APPENDLIMIT of " + utoa(c.sess.AppendLimit()) + " octets"}
+	}
+	return c.sess.imapError(err)
+}
+
+// newDraft starts a message in the folder name.
+func (c *conn) newDraft(name string, binary bool) (*mailbox.Draft, error) {
+	return c.srv.opts.Store.NewDraft(c.sess.account, name, c.srv.opts.MaxLiteral, binary)
+}
+
 // appendArgs reads SP [flag-list SP] [date-time SP] up to the message
-// data, which the reader left in cmd.stream.
+// data, which the reader left in cmd.stream, or up to CATENATE's list.
 func (c *conn) appendArgs(cmd *command, args *argReader) (appendItem, error) {
 	var m appendItem
 	if err := args.sp(); err != nil {
@@ -89,36 +142,45 @@ func (c *conn) appendArgs(cmd *command, args *argReader) (appendItem, error) {
 			return m, fmt.Errorf("a message literal must follow the date")
 		}
 	}
-	if args.s != "" || cmd.stream == nil {
+	if args.takeFold("CATENATE") {
+		m.catenate = true
+		return m, nil
+	}
+	if !atStream(cmd, args) {
 		return m, fmt.Errorf("message literal expected, such as {310}")
 	}
 	return m, nil
 }
 
-// appendOne stores the message whose data comes next.
-func (c *conn) appendOne(cmd *command, name string, m appendItem) (*goimap.AppendData, error) {
+// atStream reports whether message data comes next.
+func atStream(cmd *command, args *argReader) bool { return args.s == "" && cmd.stream != nil }
+
+// copyLiteral copies the message data that comes next into d, asking
+// for it with "+" if the literal is synchronising (and the folder
+// exists), then reads what follows it.
+func (c *conn) copyLiteral(cmd *command, args *argReader, name string, d *mailbox.Draft) error {
 	lit := cmd.stream
 	if !lit.nonSync {
 		if !c.srv.opts.Store.FolderExists(c.sess.account, name) {
-			return nil, errTryCreate
+			return errTryCreate
 		}
 		c.write("+ Ready for literal data")
 	}
 	body := io.LimitReader(c.br, lit.size)
-	var data io.Reader = body
-	if lit.binary {
-		data = mailbox.Binary{Reader: body} // stored as sent (RFC 3516)
-	}
-	res, err := c.sess.Append(name, data, &goimap.AppendOptions{Flags: m.flags, Time: m.date})
+	_, err := io.Copy(d, body)
 	if _, derr := io.Copy(io.Discard, body); derr != nil {
-		return nil, derr // the client went away in the middle
+		return derr // the client went away in the middle
 	}
 	cmd.stream = &literal{} // read: skipMessages has nothing left of it
-	return res, err
+	if err != nil {
+		return err
+	}
+	return c.nextMessage(cmd, args)
 }
 
 // nextMessage reads what follows a message's data: the end of the
-// command, or the next message's arguments (MULTIAPPEND).
+// command, or more arguments (the next message of a MULTIAPPEND, the
+// next part of a CATENATE).
 func (c *conn) nextMessage(cmd *command, args *argReader) error {
 	cmd.stream = nil
 	cmd.lits = append(cmd.lits, "") // the streamed data's place
@@ -145,16 +207,18 @@ func (c *conn) skipMessages(cmd *command) {
 	}
 }
 
-// undoAppend removes the messages a MULTIAPPEND stored before one of
-// its messages failed: all are stored or none.
-func (c *conn) undoAppend(name string, uids []uint32) {
-	if len(uids) == 0 {
-		return
+func discardStaged(staged []*mailbox.Staged) {
+	for _, st := range staged {
+		st.Discard()
 	}
-	if _, err := c.srv.opts.Store.ExpungeUIDs(c.sess.account, name, uids); err != nil {
-		c.log.Error("imap MULTIAPPEND: could not remove the messages of a failed command",
-			"account", c.sess.account, "err", cleanLog(err.Error()))
+}
+
+func flagNames(flags []goimap.Flag) []string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		out[i] = string(f)
 	}
+	return out
 }
 
 var errTryCreate = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeTryCreate,

@@ -45,13 +45,10 @@ func (c *conn) cmdList(cmd *command) error {
 	if lsub {
 		o.SelectSubscribed = true
 	}
-	if ref, err = c.decodePattern(ref); err != nil {
-		return c.finish(cmd, err, "")
-	}
-	for i := range patterns {
-		if patterns[i], err = c.decodePattern(patterns[i]); err != nil {
-			return c.finish(cmd, err, "")
-		}
+	ref, patterns = c.decodePatterns(ref, patterns)
+	if len(patterns) == 0 {
+		// Nothing can match (see decodePatterns).
+		return c.finish(cmd, nil, cmd.name+" completed")
 	}
 	if !lsub && len(patterns) == 1 && patterns[0] == "" {
 		// The hierarchy delimiter and root (RFC 3501 §6.3.8).
@@ -61,6 +58,25 @@ func (c *conn) cmdList(cmd *command) error {
 	c.sess.lsub = lsub
 	err = c.sess.List(&listWriter{c: c, lsub: lsub, status: o.ReturnStatus != nil}, ref, patterns, &o)
 	return c.finish(cmd, err, cmd.name+" completed")
+}
+
+// decodePatterns decodes the reference and the patterns like mailbox
+// names. A reference or pattern that is not valid modified UTF-7 is no
+// error (imaptest's atoms group, as Dovecot): no mailbox name can be
+// written that way, so it matches nothing and is left out; LIST then
+// answers OK with what the other patterns match.
+func (c *conn) decodePatterns(ref string, patterns []string) (string, []string) {
+	ref, err := c.decodePattern(ref)
+	if err != nil {
+		return "", nil
+	}
+	var out []string
+	for _, p := range patterns {
+		if d, err := c.decodePattern(p); err == nil {
+			out = append(out, d)
+		}
+	}
+	return ref, out
 }
 
 // decodePattern decodes a reference or pattern like a mailbox name.

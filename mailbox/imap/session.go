@@ -3,7 +3,6 @@ package imap
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -231,22 +230,6 @@ func (s *session) Unsubscribe(name string) error {
 func (s *session) Namespace() (*goimap.NamespaceData, error) {
 	s.srv.metrics.commands.WithLabelValues("NAMESPACE").Inc()
 	return &goimap.NamespaceData{Personal: []goimap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
-}
-
-func (s *session) Append(name string, r io.Reader, options *goimap.AppendOptions) (*goimap.AppendData, error) {
-	s.srv.metrics.commands.WithLabelValues("APPEND").Inc()
-	flags := make([]string, len(options.Flags))
-	for i, f := range options.Flags {
-		flags[i] = string(f)
-	}
-	res, err := s.store().Append(s.account, name, r, flags, options.Time)
-	if errors.Is(err, mailbox.ErrNoFolder) {
-		return nil, errTryCreate
-	}
-	if err != nil {
-		return nil, s.imapError(err)
-	}
-	return &goimap.AppendData{UIDValidity: res.UIDValidity, UID: goimap.UID(res.UID)}, nil
 }
 
 func (s *session) Status(name string, options *goimap.StatusOptions) (*goimap.StatusData, error) {
