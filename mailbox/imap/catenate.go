@@ -166,4 +166,3 @@ func badURL(raw, why string) error {
 	return &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCode("BADURL " + badURLText(raw)),
 		Text: "CATENATE: " + why + "; nothing was appended"}
 }
-
