@@ -102,6 +102,9 @@ func problems(out string) []string {
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		l := sc.Text()
+		if i := strings.Index(l, "Panic: "); i > 0 {
+			l = l[i:] // after a line of statistics that stderr cut in two
+		}
 		if strings.HasPrefix(l, "*** Test") || strings.HasPrefix(l, "Error:") || strings.HasPrefix(l, "Panic:") ||
 			strings.HasPrefix(l, "Fatal:") {
 			bad = append(bad, l)
@@ -201,32 +204,24 @@ func runGroup(t *testing.T, bin string, srv *mgtest.Server, dir, group string) (
 
 // TestImaptestStress runs imaptest's stress mode over a varied mbox
 // (internal/mboxgen: multipart, attachments, forwarded messages, 8-bit
-// headers) with 10 and then 50 clients doing random commands, every
-// client checking each message's content and flags against what the
-// others saw. Any error fails the test. IMAPTEST_SECS sets each run's
-// length (default 20 s; the issue's runs are 60).
-//
-// The runs with checkpoints (every client comparing the whole mailbox
-// state at once) still find a view one message short ("Mailbox has only
-// 43 of 44 messages") now and then: imaptest quiesces only the clients
-// that have the mailbox selected, and an APPEND of a logged-in client
-// that has not selected it lands between two clients' CHECKs (TESTING.md
-// has the rawlog evidence). They run but only report
-// (TestImaptestCheckpoints).
+// headers) with 50 clients doing random commands for 60 s, every client
+// checking each message's content and flags against what the others
+// saw. Any error fails the test. IMAPTEST_SECS sets the run's length.
 func TestImaptestStress(t *testing.T) {
-	stress(t, false)
+	stress(t, 50, false)
 }
 
-// TestImaptestCheckpoints is the same run with checkpoints; its errors
-// are logged as a known gap (TESTING.md), not failed, so that the content
-// checks above keep guarding CI. IMAPTEST_CHECKPOINTS=strict fails on them.
+// TestImaptestCheckpoints is a 60 s run of 10 clients with a checkpoint
+// every 10 s: each time, every client that has the mailbox selected
+// compares its whole view (messages, UIDs, flags, keywords, \Recent)
+// with the others'. Any error fails the test.
 func TestImaptestCheckpoints(t *testing.T) {
-	stress(t, true)
+	stress(t, 10, true)
 }
 
-func stress(t *testing.T, checkpoints bool) {
+func stress(t *testing.T, clients int, checkpoints bool) {
 	bin := imaptestBinary(t)
-	secs := 20
+	secs := 60
 	if s, err := strconv.Atoi(os.Getenv("IMAPTEST_SECS")); err == nil && s > 0 {
 		secs = s
 	}
@@ -239,27 +234,47 @@ func stress(t *testing.T, checkpoints bool) {
 		t.Fatal(err)
 	}
 	f.Close()
-	for _, clients := range []int{10, 50} {
-		t.Run(fmt.Sprint("clients=", clients), func(t *testing.T) {
-			srv := startForImaptest(t) // an empty mailbox: imaptest starts from what it sees
-			args := []string{"mbox=" + mbox, fmt.Sprint("clients=", clients), fmt.Sprint("secs=", secs), "random"}
-			if checkpoints {
-				args = append(args, fmt.Sprint("checkpoint=", min(10, max(1, secs/4))))
-			}
-			out, code := runImaptest(t, bin, srv, time.Duration(secs)*time.Second+3*time.Minute, args...)
-			bad := problems(out)
-			if code != 0 || len(bad) > 0 {
-				report := t.Errorf
-				if checkpoints && os.Getenv("IMAPTEST_CHECKPOINTS") != "strict" {
-					report = t.Logf
-				}
-				report("imaptest stress with %d clients (checkpoints %v): exit %d, %d errors:\n%s\n--- summary:\n%s", clients, checkpoints,
-					code, len(bad), strings.Join(bad[:min(len(bad), 40)], "\n"), tail(out, 12))
-				return
-			}
-			t.Logf("imaptest stress with %d clients, %d s: no errors\n%s", clients, secs, tail(out, 5))
-		})
+	args := []string{"mbox=" + mbox, fmt.Sprint("clients=", clients), fmt.Sprint("secs=", secs), "random"}
+	if checkpoints {
+		args = append(args, fmt.Sprint("checkpoint=", min(10, max(1, secs/4))))
 	}
+	for attempt := 1; ; attempt++ {
+		srv := startForImaptest(t) // an empty mailbox: imaptest starts from what it sees
+		out, code := runImaptest(t, bin, srv, time.Duration(secs)*time.Second+3*time.Minute, args...)
+		bad := problems(out)
+		if code == 0 && len(bad) == 0 {
+			t.Logf("imaptest stress with %d clients, %d s (checkpoints %v): no errors\n%s", clients, secs, checkpoints, tail(out, 5))
+			return
+		}
+		if testerCrash(bad) && attempt < 3 {
+			t.Logf("imaptest crashed on its own assertion (client_update_plan), as it does against Dovecot 2.3.19 (TESTING.md); running again:\n%s",
+				strings.Join(bad, "\n"))
+			srv.Kill()
+			continue
+		}
+		t.Errorf("imaptest stress with %d clients (checkpoints %v): exit %d, %d errors:\n%s\n--- summary:\n%s", clients, checkpoints,
+			code, len(bad), strings.Join(bad[:min(len(bad), 40)], "\n"), tail(out, 12))
+		return
+	}
+}
+
+// testerCrash reports whether the only problem imaptest reported is its
+// own assertion in client_update_plan, with its backtrace: imaptest's
+// bug, reached when a client whose LOGOUT was under way at a checkpoint
+// is given the checkpoint's CHECK (checkpoint.c), and reproduced against
+// Dovecot 2.3.19 under the same command. Any other line is an error.
+func testerCrash(bad []string) bool {
+	crash := false
+	for _, l := range bad {
+		switch {
+		case strings.HasPrefix(l, "Panic:") && strings.Contains(l, "client_update_plan") && strings.Contains(l, "plan_size == 0"):
+			crash = true
+		case strings.HasPrefix(l, "Error: Raw backtrace:"):
+		default:
+			return false
+		}
+	}
+	return crash
 }
 
 // tail returns the last n lines of s.
