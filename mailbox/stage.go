@@ -110,6 +110,9 @@ func (d *Draft) Discard() {
 	os.Remove(d.path)
 }
 
+// Size is the message's size in octets, as stored.
+func (m *Staged) Size() int64 { return m.size }
+
 // Discard removes a staged message that will not be committed.
 func (m *Staged) Discard() { os.Remove(m.path) }
 

@@ -49,6 +49,11 @@ func (c *conn) cmdAppend(cmd *command) error {
 			return c.appendError(cmd, err)
 		}
 		staged = append(staged, st)
+		if err := c.roomFor(staged); err != nil {
+			discardStaged(staged)
+			c.skipMessages(cmd)
+			return c.appendError(cmd, err)
+		}
 		if cmd.stream == nil && args.end() {
 			break
 		}
@@ -63,6 +68,24 @@ func (c *conn) cmdAppend(cmd *command) error {
 	}
 	code := "[APPENDUID " + utoa(res[0].UIDValidity) + " " + orderedSet(uids) + "] "
 	return c.finish(cmd, nil, code+"APPEND completed")
+}
+
+// roomFor refuses a MULTIAPPEND as soon as what it staged no longer
+// fits the account's quota, so that one command cannot fill tmp/ with
+// drafts that CommitStaged would refuse anyway.
+func (c *conn) roomFor(staged []*mailbox.Staged) error {
+	used, limit, err := c.srv.opts.Store.Usage(c.sess.account)
+	if err != nil || limit <= 0 {
+		return err
+	}
+	var total int64
+	for _, st := range staged {
+		total += st.Size()
+	}
+	if used+total <= limit {
+		return nil
+	}
+	return mailbox.QuotaError{Permanent: total > limit, Account: c.sess.account, Size: total, Used: used, Limit: limit}
 }
 
 // stageNext reads one message's arguments and data into a draft.
