@@ -227,6 +227,7 @@ func modifiedCode(failed []target, uid bool) string {
 
 // WriteModSeq writes FETCH's MODSEQ item.
 func (m *msgWriter) WriteModSeq(n uint64) {
+	m.w.c.sess.sel.modseqReport.sent(n)
 	m.sep()
 	m.r.raw("MODSEQ (").raw(strconv.FormatUint(n, 10)).raw(")")
 }
@@ -237,6 +238,7 @@ func (w *updateWriter) writeFlagsFetch(seq uint32, m mailbox.MessageInfo, flags 
 	r := w.c.newResp()
 	r.raw("* ").num(seq).raw(" FETCH (UID ").num(m.UID).raw(" FLAGS ").flags(flags)
 	if w.c.condstore() {
+		w.c.sess.sel.modseqReport.sent(m.ModSeq)
 		r.raw(" MODSEQ (").raw(strconv.FormatUint(m.ModSeq, 10)).raw(")")
 	}
 	return w.c.send(r.raw(")").crlf())

@@ -167,7 +167,10 @@ func (c *conn) selectModSeq(o selectOptions, uidValidity uint32) {
 // to the next poll.
 func (s *session) resync(c *conn, q *qresyncParams) {
 	v := s.sel
-	known := v.uidSet(q.known)
+	var known goimap.UIDSet // nil: every UID
+	if q.known != nil {
+		known = v.uidSet(q.known)
+	}
 	s.writeVanishedSince(c, known, q.modseq)
 	changed, err := s.store().ChangedSince(s.account, v.name, q.modseq)
 	if err != nil {
@@ -176,8 +179,8 @@ func (s *session) resync(c *conn, q *qresyncParams) {
 	}
 	for _, m := range changed {
 		i, ok := v.indexOf(m.UID)
-		if !ok || v.msgs[i].gone || known != nil && !known.Contains(goimap.UID(m.UID)) {
-			continue
+		if !ok || v.msgs[i].gone || known != nil && !known.Contains(goimap.UID(m.UID)) || m.ModSeq > v.highestModSeq {
+			continue // not known, or changed after the snapshot: left to the next poll
 		}
 		v.msgs[i].flags, v.msgs[i].modseq = strings.Join(m.Flags, " "), m.ModSeq
 		w := &updateWriter{c: c}
@@ -187,22 +190,19 @@ func (s *session) resync(c *conn, q *qresyncParams) {
 	}
 }
 
-// uidSet makes a UID set static ("$" and "*" replaced); nil stays nil
-// (every UID). "*" is the highest UID ever given, so that UIDs expunged
-// above the last message count too.
+// uidSet makes a UID set static ("$" and "*" replaced); nil (no
+// known-uids in QRESYNC) stays nil: every UID. "*" is the highest UID
+// ever given, so that UIDs expunged above the last message count too.
 func (v *view) uidSet(set goimap.NumSet) goimap.UIDSet {
 	if set == nil {
 		return nil
 	}
 	if goimap.IsSearchRes(set) {
-		set = v.searchRes
+		set = append(goimap.UIDSet{}, v.searchRes...) // no saved result: none
 	}
 	us, ok := set.(goimap.UIDSet)
 	if !ok {
 		return goimap.UIDSet{} // a sequence set names no UIDs here
-	}
-	if us == nil {
-		return goimap.UIDSet{}
 	}
 	return staticUID(us, max(v.uidNext, 2)-1)
 }
@@ -210,4 +210,52 @@ func (v *view) uidSet(set goimap.NumSet) goimap.UIDSet {
 // indexOf finds a UID in the view (its messages are in UID order).
 func (v *view) indexOf(uid uint32) (int, bool) {
 	return slices.BinarySearchFunc(v.msgs, uid, func(m viewMsg, u uint32) int { return cmp.Compare(m.uid, u) })
+}
+
+// modseqReport keeps a QRESYNC client's idea of HIGHESTMODSEQ true.
+// Clients (imaptest among them) raise their HIGHESTMODSEQ to the highest
+// MODSEQ of the FETCH responses a command brought. During FETCH, STORE
+// and SEARCH, expunges wait (RFC 9051 §7.5.1) while those MODSEQs may
+// pass theirs: a client that then left and came back with QRESYNC would
+// never hear of the expunges. So after such a command the client is
+// told the HIGHESTMODSEQ from before the waiting expunges, which resets
+// what it learnt from the FETCH responses; and after expunges and new
+// messages, which FETCH responses do not show, the new one. (Dovecot
+// does the same.)
+type modseqReport struct {
+	told    uint64 // HIGHESTMODSEQ up to which the client was told all
+	fetched uint64 // highest MODSEQ in FETCH responses since the last report
+	delayed bool   // expunges wait to be told
+}
+
+// sent notes a MODSEQ written in a FETCH response.
+func (r *modseqReport) sent(n uint64) { r.fetched = max(r.fetched, n) }
+
+// reportModSeq writes "* OK [HIGHESTMODSEQ n]" after a poll when a
+// QRESYNC client needs it (see modseqReport).
+func (s *session) reportModSeq(w *updateWriter) error {
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	r := &v.modseqReport
+	fetched := r.fetched
+	r.fetched = 0
+	if !w.c.qresync() {
+		return nil
+	}
+	var send uint64
+	switch {
+	case r.delayed && fetched > v.highestModSeq:
+		send = v.highestModSeq
+	case !r.delayed && v.highestModSeq > r.told && v.highestModSeq > fetched:
+		send = v.highestModSeq
+	}
+	if !r.delayed {
+		r.told = v.highestModSeq
+	}
+	if send == 0 {
+		return nil
+	}
+	return w.c.write(highestModSeqLine(send))
 }

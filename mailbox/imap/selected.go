@@ -19,8 +19,10 @@ type view struct {
 	msgs     []viewMsg
 	modseq   uint64
 	// highestModSeq is the HIGHESTMODSEQ (RFC 7162) up to which the
-	// client has been told every change (condstore.go).
+	// client has been told every change (condstore.go); modseqReport
+	// (qresync.go) holds what the client was told of it.
 	highestModSeq uint64
+	modseqReport  modseqReport
 	uidNext       uint32
 	searchRes     goimap.UIDSet
 	keywords      map[string]string // announced in FLAGS, lower-case -> as first seen (flags.go)
@@ -54,7 +56,8 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	v := &view{name: canon, readOnly: options.ReadOnly, modseq: snap.ModSeq, highestModSeq: snap.HighestModSeq, uidNext: snap.UIDNext,
+	v := &view{name: canon, readOnly: options.ReadOnly, modseq: snap.ModSeq, uidNext: snap.UIDNext,
+		highestModSeq: snap.HighestModSeq, modseqReport: modseqReport{told: snap.HighestModSeq},
 		watch: watch, stopWatch: stop, msgs: make([]viewMsg, len(snap.Messages))}
 	if err := s.claimRecent(v, snap.Messages, snap.UIDNext); err != nil {
 		stop()
@@ -98,8 +101,16 @@ func (s *session) Unselect() error {
 }
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
-// since the last command: new flags, expunges (when allowed) and EXISTS.
+// since the last command: new flags, expunges (when allowed) and EXISTS;
+// with QRESYNC, then the HIGHESTMODSEQ when the client needs it.
 func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
+	if err := s.pollChanges(w, allowExpunge); err != nil {
+		return err
+	}
+	return s.reportModSeq(w)
+}
+
+func (s *session) pollChanges(w *updateWriter, allowExpunge bool) error {
 	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
@@ -150,6 +161,7 @@ func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 		}
 		gone = nil
 	}
+	v.modseqReport.delayed = len(gone) > 0
 	var added []mailbox.MessageInfo
 	for _, m := range snap.Messages {
 		if m.UID > last {
