@@ -2,9 +2,14 @@ package imap
 
 import (
 	"context"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	goimap "github.com/emersion/go-imap/v2"
+
+	"mailgate/mailbox"
 )
 
 // step is one command and the lines its reply must hold, in order
@@ -162,4 +167,39 @@ func TestQresyncReplies(t *testing.T) {
 		{"g SELECT INBOX (QRESYNC (1 4))", []string{"* OK [HIGHESTMODSEQ 12] Highest", "g OK [READ-WRITE] SELECT completed"}},
 		{"h CLOSE", []string{"h OK CLOSE completed"}},
 	})
+}
+
+// TestUIDRanges: a client's UID set in any order, overlapping, becomes
+// sorted ranges; intersecting and subtracting give exact ranges.
+func TestUIDRanges(t *testing.T) {
+	t.Parallel()
+	set := goimap.UIDSet{{Start: 9, Stop: 7}, {Start: 1, Stop: 3}, {Start: 3, Stop: 4}, {Start: 20, Stop: 20}}
+	u := sortRanges(set)
+	if want := (uidRanges{{First: 1, Last: 4}, {First: 7, Last: 9}, {First: 20, Last: 20}}); !reflect.DeepEqual(u, want) {
+		t.Fatalf("sortRanges = %v, want %v", u, want)
+	}
+	if !u.contains(8) || u.contains(5) || !u.contains(20) || u.contains(21) {
+		t.Errorf("contains is wrong for %v", u)
+	}
+	got := u.intersect([]mailbox.UIDRange{{First: 2, Last: 8}, {First: 15, Last: 30}})
+	if want := []mailbox.UIDRange{{First: 2, Last: 4}, {First: 7, Last: 8}, {First: 20, Last: 20}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("intersect = %v, want %v", got, want)
+	}
+	sub := subtractUIDs([]mailbox.UIDRange{{First: 1, Last: 10}, {First: 4294967290, Last: 4294967295}}, []uint32{1, 5, 6, 10, 4294967295})
+	if want := []mailbox.UIDRange{{First: 2, Last: 4}, {First: 7, Last: 9}, {First: 4294967290, Last: 4294967294}}; !reflect.DeepEqual(sub, want) {
+		t.Errorf("subtractUIDs = %v, want %v", sub, want)
+	}
+	// A long client set against a long expunge log stays cheap: one
+	// binary search per range, not a scan.
+	var long goimap.UIDSet
+	for i := uint32(0); i < 20000; i++ {
+		long = append(long, goimap.UIDRange{Start: goimap.UID(3*i + 1), Stop: goimap.UID(3*i + 1)})
+	}
+	var log []mailbox.UIDRange
+	for i := uint32(0); i < 100000; i++ {
+		log = append(log, mailbox.UIDRange{First: 2*i + 1, Last: 2*i + 1})
+	}
+	if n := len(sortRanges(long).intersect(log)); n != 10000 {
+		t.Errorf("intersect of the long sets: %d ranges, want 10000", n)
+	}
 }

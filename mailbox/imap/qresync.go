@@ -167,7 +167,7 @@ func (c *conn) selectModSeq(o selectOptions, uidValidity uint32) {
 // to the next poll.
 func (s *session) resync(c *conn, q *qresyncParams) {
 	v := s.sel
-	var known goimap.UIDSet // nil: every UID
+	var known uidRanges // nil: every UID
 	if q.known != nil {
 		known = v.uidSet(q.known)
 	}
@@ -179,7 +179,7 @@ func (s *session) resync(c *conn, q *qresyncParams) {
 	}
 	for _, m := range changed {
 		i, ok := v.indexOf(m.UID)
-		if !ok || v.msgs[i].gone || known != nil && !known.Contains(goimap.UID(m.UID)) || m.ModSeq > v.highestModSeq {
+		if !ok || v.msgs[i].gone || known != nil && !known.contains(m.UID) || m.ModSeq > v.highestModSeq {
 			continue // not known, or changed after the snapshot: left to the next poll
 		}
 		v.msgs[i].flags, v.msgs[i].modseq = strings.Join(m.Flags, " "), m.ModSeq
@@ -190,10 +190,10 @@ func (s *session) resync(c *conn, q *qresyncParams) {
 	}
 }
 
-// uidSet makes a UID set static ("$" and "*" replaced); nil (no
-// known-uids in QRESYNC) stays nil: every UID. "*" is the highest UID
-// ever given, so that UIDs expunged above the last message count too.
-func (v *view) uidSet(set goimap.NumSet) goimap.UIDSet {
+// uidSet makes a UID set static ("$" and "*" replaced) and sorted; nil
+// (no known-uids in QRESYNC) stays nil: every UID. "*" is the highest
+// UID ever given, so that UIDs expunged above the last message count too.
+func (v *view) uidSet(set goimap.NumSet) uidRanges {
 	if set == nil {
 		return nil
 	}
@@ -202,9 +202,9 @@ func (v *view) uidSet(set goimap.NumSet) goimap.UIDSet {
 	}
 	us, ok := set.(goimap.UIDSet)
 	if !ok {
-		return goimap.UIDSet{} // a sequence set names no UIDs here
+		return uidRanges{} // a sequence set names no UIDs here
 	}
-	return staticUID(us, max(v.uidNext, 2)-1)
+	return sortRanges(staticUID(us, max(v.uidNext, 2)-1))
 }
 
 // indexOf finds a UID in the view (its messages are in UID order).

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"cmp"
 	"slices"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -81,14 +82,14 @@ func (w *updateWriter) writeGone(msgs []viewMsg, gone []int) error {
 // (nil: all) expunged at a MODSEQ above modseq. UIDs still in the view
 // (expunged since this session's snapshot) are left out: they are in
 // the message count, and a poll will report them.
-func (s *session) writeVanishedSince(c *conn, set goimap.UIDSet, modseq uint64) {
+func (s *session) writeVanishedSince(c *conn, set uidRanges, modseq uint64) {
 	ranges, err := s.store().ExpungedSince(s.account, s.sel.name, modseq)
 	if err != nil {
 		s.imapError(err) // logged; nothing is reported
 		return
 	}
 	if set != nil {
-		ranges = intersectRanges(ranges, set)
+		ranges = set.intersect(ranges)
 	}
 	inView := make([]uint32, len(s.sel.msgs))
 	for i, m := range s.sel.msgs {
@@ -105,15 +106,47 @@ func (s *session) writeVanishedSince(c *conn, set goimap.UIDSet, modseq uint64) 
 	c.write("* VANISHED (EARLIER) " + out.String())
 }
 
-// intersectRanges returns the parts of ranges inside set.
-func intersectRanges(ranges []mailbox.UIDRange, set goimap.UIDSet) []mailbox.UIDRange {
+// uidRanges is a set of UIDs as ascending, disjoint ranges, so that a
+// client's long set costs a binary search per question, not a scan.
+type uidRanges []mailbox.UIDRange
+
+// sortRanges turns a client's UID set (any order, overlaps) into
+// uidRanges.
+func sortRanges(set goimap.UIDSet) uidRanges {
+	out := make(uidRanges, 0, len(set))
+	for _, r := range set {
+		lo, hi := uint32(r.Start), uint32(r.Stop)
+		out = append(out, mailbox.UIDRange{First: min(lo, hi), Last: max(lo, hi)})
+	}
+	slices.SortFunc(out, func(a, b mailbox.UIDRange) int { return cmp.Compare(a.First, b.First) })
+	merged := out[:0]
+	for _, r := range out {
+		if n := len(merged); n > 0 && uint64(r.First) <= uint64(merged[n-1].Last)+1 {
+			merged[n-1].Last = max(merged[n-1].Last, r.Last)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged
+}
+
+// first returns the index of the first range that ends at or after uid.
+func (u uidRanges) first(uid uint32) int {
+	i, _ := slices.BinarySearchFunc(u, uid, func(r mailbox.UIDRange, x uint32) int { return cmp.Compare(r.Last, x) })
+	return i
+}
+
+func (u uidRanges) contains(uid uint32) bool {
+	i := u.first(uid)
+	return i < len(u) && u[i].First <= uid
+}
+
+// intersect returns the parts of ranges (ascending) inside u.
+func (u uidRanges) intersect(ranges []mailbox.UIDRange) []mailbox.UIDRange {
 	var out []mailbox.UIDRange
 	for _, r := range ranges {
-		for _, s := range set {
-			lo, hi := max(r.First, uint32(s.Start)), min(r.Last, uint32(s.Stop))
-			if lo <= hi {
-				out = append(out, mailbox.UIDRange{First: lo, Last: hi})
-			}
+		for i := u.first(r.First); i < len(u) && u[i].First <= r.Last; i++ {
+			out = append(out, mailbox.UIDRange{First: max(r.First, u[i].First), Last: min(r.Last, u[i].Last)})
 		}
 	}
 	return out
