@@ -203,3 +203,26 @@ func TestUIDRanges(t *testing.T) {
 		t.Errorf("intersect of the long sets: %d ranges, want 10000", n)
 	}
 }
+
+// TestQresyncHighestModSeqWhileExpungesWait: during FETCH an expunge by
+// another session waits, while the FETCH shows a MODSEQ above it; the
+// client is then told the HIGHESTMODSEQ from before the expunge, and
+// after NOOP reports the expunge, the new one.
+func TestQresyncHighestModSeqWhileExpungesWait(t *testing.T) {
+	t.Parallel()
+	env, a := condstoreEnv(t) // MODSEQs 2, 3, 4
+	a.run(t, []step{{"b ENABLE QRESYNC", nil}, {"c SELECT INBOX", []string{"* OK [HIGHESTMODSEQ 4] Highest"}}})
+	other := loginRaw(t, env)
+	other.run(t, []step{
+		{"b SELECT INBOX", nil},
+		{`c UID STORE 2 +FLAGS.SILENT (\Deleted)`, nil}, // 5
+		{"d EXPUNGE", nil},                              // 6
+		{`e UID STORE 1 +FLAGS.SILENT (\Seen)`, nil},    // 7
+	})
+	a.run(t, []step{
+		{"d FETCH 1 (FLAGS)", []string{`* 1 FETCH (UID 1 FLAGS (\Seen) MODSEQ (7))`, "* OK [HIGHESTMODSEQ 4] Highest",
+			"d OK FETCH completed"}},
+		{"e NOOP", []string{"* VANISHED 2", "* OK [HIGHESTMODSEQ 7] Highest", "e OK NOOP completed"}},
+		{"f NOOP", []string{"f OK NOOP completed"}},
+	})
+}
