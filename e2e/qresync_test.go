@@ -67,7 +67,7 @@ func (p *syncPair) step(out any, name string, extra ...string) {
 
 // TestQresyncPhoneAndLaptop: the laptop remembers INBOX (UIDVALIDITY,
 // HIGHESTMODSEQ, UIDs) and logs out; the phone flags two messages,
-// expunges two and appends one; mailgate restarts; the laptop comes
+// expunges two and appends one; mailgate is killed (SIGKILL) and restarted; the laptop comes
 // back with SELECT (QRESYNC ...) and sees exactly those changes, with
 // the MODSEQs the phone saw, and the new message by UID FETCH
 // CHANGEDSINCE.
@@ -101,7 +101,7 @@ func TestQresyncPhoneAndLaptop(t *testing.T) {
 		}
 	}
 
-	p.srv.Stop()
+	p.srv.Kill() // SIGKILL: MODSEQs and the expunge log must already be on disk
 	p.srv.Restart()
 
 	raw, err := json.Marshal(kept)
