@@ -79,6 +79,7 @@ func TestCondstoreReplies(t *testing.T) {
 		{"r CREATE Empty", nil},
 		{"s STATUS Empty (HIGHESTMODSEQ)", []string{`* STATUS "Empty" (HIGHESTMODSEQ 1)`}},
 		{"t EXAMINE Empty", []string{"* OK [HIGHESTMODSEQ 1] Highest", "t OK [READ-ONLY] EXAMINE completed"}},
+		{`u LIST "" INBOX RETURN (STATUS (HIGHESTMODSEQ))`, []string{"* STATUS INBOX (HIGHESTMODSEQ 7)"}},
 	})
 }
 
