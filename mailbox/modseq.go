@@ -69,9 +69,12 @@ func (m *modseqs) reserve() string {
 // seen raises highest to at least ms (reading the index).
 func (m *modseqs) seen(ms uint64) { m.highest = max(m.highest, ms) }
 
-// next hands out the folder's next MODSEQ.
+// next hands out the folder's next MODSEQ. The first is 2: IMAP
+// announces an empty folder's HIGHESTMODSEQ as 1 (0 is not a
+// mod-sequence), and a client that remembered that 1 must see the
+// folder's first change as a change since.
 func (m *modseqs) next() uint64 {
-	m.highest++
+	m.highest = max(m.highest, 1) + 1
 	return m.highest
 }
 

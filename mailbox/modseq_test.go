@@ -225,7 +225,7 @@ func TestExpungeLogBounded(t *testing.T) {
 	for uid := uint32(1); uid <= maxExpungeLog+10; uid++ {
 		m.logExpunge(uid, m.next())
 	}
-	if len(m.expunged) != maxExpungeLog || m.lowWater != 10 || m.expunged[0].uid != 11 {
+	if len(m.expunged) != maxExpungeLog || m.lowWater != 11 || m.expunged[0].uid != 11 { // MODSEQs start at 2
 		t.Fatalf("log %d entries, low water %d, first %+v", len(m.expunged), m.lowWater, m.expunged[0])
 	}
 	f := &folder{uidNext: 20, msgs: []*message{{uid: 3}, {uid: 4}, {uid: 10}}, ms: modseqs{lowWater: 5}}

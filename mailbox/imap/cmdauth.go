@@ -40,7 +40,7 @@ func (c *conn) capabilities() string {
 		"LIST-EXTENDED", "LIST-STATUS", "MOVE", "STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE",
 		"LITERAL+", "APPENDLIMIT="+strconv.FormatUint(uint64(c.sess.AppendLimit()), 10),
 		"QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-		"MULTIAPPEND", "CATENATE", "ID")
+		"MULTIAPPEND", "CATENATE", "ID", "CONDSTORE", "QRESYNC")
 	return strings.Join(l, " ")
 }
 
@@ -189,7 +189,7 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 }
 
 // cmdEnable turns on what the client asks for among what needs it
-// (RFC 5161): IMAP4rev2 and UTF8=ACCEPT.
+// (RFC 5161): IMAP4rev2, UTF8=ACCEPT, CONDSTORE and QRESYNC (condstore.go).
 func (c *conn) cmdEnable(cmd *command) error {
 	args := cmd.args()
 	var on []string
@@ -198,9 +198,7 @@ func (c *conn) cmdEnable(cmd *command) error {
 		if err != nil {
 			return c.bad(cmd, err)
 		}
-		up := strings.ToUpper(name)
-		if (up == "IMAP4REV2" || up == "UTF8=ACCEPT") && !c.enabled[up] {
-			c.enabled[up] = true
+		if c.enable(strings.ToUpper(name)) {
 			on = append(on, name)
 		}
 	}

@@ -54,8 +54,9 @@ func (c *conn) argError(cmd *command, err error) error {
 func (c *conn) cmdSelect(cmd *command) error {
 	args := cmd.args()
 	name, err := c.mailboxName(args)
+	var params selectOptions
 	if err == nil && !args.end() {
-		err = c.selectParams(args)
+		params, err = c.selectParams(args)
 	}
 	if err != nil {
 		return c.argError(cmd, err)
@@ -84,30 +85,11 @@ func (c *conn) cmdSelect(cmd *command) error {
 	r.raw("* OK [PERMANENTFLAGS ").flags(data.PermanentFlags).raw("] Permanent flags").crlf()
 	c.send(r)
 	c.state = stateSelected
+	c.selectModSeq(params, data.UIDValidity)
 	if readOnly {
 		return c.write(cmd.tag + " OK [READ-ONLY] EXAMINE completed")
 	}
 	return c.write(cmd.tag + " OK [READ-WRITE] SELECT completed")
-}
-
-// selectParams reads SELECT's parameter list (RFC 4466). None is
-// served yet: CONDSTORE and QRESYNC will read theirs here.
-func (c *conn) selectParams(args *argReader) error {
-	if err := args.sp(); err != nil {
-		return err
-	}
-	var unknown string
-	err := args.list(func() error {
-		w, err := args.word()
-		if unknown == "" {
-			unknown = w
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return fmt.Errorf("unknown parameter %q", unknown)
 }
 
 func (c *conn) cmdCreate(cmd *command) error {
@@ -175,6 +157,9 @@ func (c *conn) cmdStatus(cmd *command) error {
 	if err := c.statusItems(args, &o); err != nil || !args.end() {
 		return c.bad(cmd, fmt.Errorf("STATUS needs a list of items, such as (MESSAGES UNSEEN)"))
 	}
+	if o.HighestModSeq {
+		c.enableCondstore()
+	}
 	d, err := c.sess.Status(name, &o)
 	if err != nil {
 		return c.finish(cmd, err, "")
@@ -193,7 +178,8 @@ func (c *conn) statusItems(args *argReader, o *goimap.StatusOptions) error {
 		}
 		set := map[string]*bool{"MESSAGES": &o.NumMessages, "RECENT": &o.NumRecent, "UIDNEXT": &o.UIDNext,
 			"UIDVALIDITY": &o.UIDValidity, "UNSEEN": &o.NumUnseen, "DELETED": &o.NumDeleted, "SIZE": &o.Size,
-			"APPENDLIMIT": &o.AppendLimit, "DELETED-STORAGE": &o.DeletedStorage}[strings.ToUpper(w)]
+			"APPENDLIMIT": &o.AppendLimit, "DELETED-STORAGE": &o.DeletedStorage,
+			"HIGHESTMODSEQ": &o.HighestModSeq}[strings.ToUpper(w)]
 		if set == nil {
 			return fmt.Errorf("unknown STATUS item %q", w)
 		}
@@ -232,6 +218,9 @@ func (r *resp) statusData(d *goimap.StatusData) *resp {
 	}
 	if d.DeletedStorage != nil {
 		add("DELETED-STORAGE", *d.DeletedStorage)
+	}
+	if d.HighestModSeq != 0 {
+		add("HIGHESTMODSEQ", d.HighestModSeq)
 	}
 	return r.raw("(" + strings.Join(items, " ") + ")")
 }

@@ -56,6 +56,9 @@ func (c *conn) cmdExpunge(cmd *command) error {
 func (c *conn) cmdFetch(cmd *command) error {
 	args, uid := uidArgs(cmd)
 	set, req, err := parseFetch(args, uid)
+	if err == nil {
+		err = c.fetchCondstore(req, set)
+	}
 	if err != nil {
 		return c.bad(cmd, err)
 	}
@@ -65,32 +68,38 @@ func (c *conn) cmdFetch(cmd *command) error {
 
 func (c *conn) cmdStore(cmd *command) error {
 	args, uid := uidArgs(cmd)
-	set, flags, err := parseStore(args, uid)
+	set, flags, unchanged, err := parseStore(args, uid)
 	if err != nil {
 		return c.bad(cmd, err)
 	}
-	err = c.sess.Store(&fetchWriter{c: c, req: &fetchRequest{}}, set, flags, nil)
-	return c.finish(cmd, err, cmd.name+" completed")
+	if unchanged != nil {
+		c.enableCondstore()
+	}
+	failed, err := c.sess.Store(&fetchWriter{c: c, req: &fetchRequest{}}, set, flags, unchanged)
+	return c.finish(cmd, err, modifiedCode(failed, uid)+cmd.name+" completed")
 }
 
-// parseStore reads SP sequence-set SP [+|-]FLAGS[.SILENT] SP flags. An
-// UNCHANGEDSINCE modifier (CONDSTORE) will be read here.
-func parseStore(args *argReader, uid bool) (goimap.NumSet, *goimap.StoreFlags, error) {
+// parseStore reads SP sequence-set [SP (UNCHANGEDSINCE n)] SP
+// [+|-]FLAGS[.SILENT] SP flags; unchanged is CONDSTORE's UNCHANGEDSINCE
+// (condstore.go), nil without it.
+func parseStore(args *argReader, uid bool) (set goimap.NumSet, f *goimap.StoreFlags, unchanged *uint64, err error) {
 	if err := args.sp(); err != nil {
-		return nil, nil, fmt.Errorf("STORE needs a sequence set, FLAGS and a flag list")
+		return nil, nil, nil, fmt.Errorf("STORE needs a sequence set, FLAGS and a flag list")
 	}
-	set, err := args.numSet(uid)
-	if err != nil {
-		return nil, nil, err
+	if set, err = args.numSet(uid); err != nil {
+		return nil, nil, nil, err
+	}
+	if unchanged, err = storeModifiers(args); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := args.sp(); err != nil {
-		return nil, nil, fmt.Errorf("STORE needs FLAGS, +FLAGS or -FLAGS after the set")
+		return nil, nil, nil, fmt.Errorf("STORE needs FLAGS, +FLAGS or -FLAGS after the set")
 	}
 	item, err := args.word()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	f := &goimap.StoreFlags{}
+	f = &goimap.StoreFlags{}
 	up := strings.ToUpper(item)
 	switch {
 	case strings.HasPrefix(up, "+"):
@@ -105,10 +114,10 @@ func parseStore(args *argReader, uid bool) (goimap.NumSet, *goimap.StoreFlags, e
 	case "FLAGS.SILENT":
 		f.Silent = true
 	default:
-		return nil, nil, fmt.Errorf("unknown item %q; use FLAGS, +FLAGS or -FLAGS", item)
+		return nil, nil, nil, fmt.Errorf("unknown item %q; use FLAGS, +FLAGS or -FLAGS", item)
 	}
 	if err := args.sp(); err != nil {
-		return nil, nil, fmt.Errorf("STORE needs flags after %s", item)
+		return nil, nil, nil, fmt.Errorf("STORE needs flags after %s", item)
 	}
 	if args.peek("(") {
 		f.Flags, err = args.flagList()
@@ -126,7 +135,7 @@ func parseStore(args *argReader, uid bool) (goimap.NumSet, *goimap.StoreFlags, e
 	if err == nil && !args.end() {
 		err = fmt.Errorf("unexpected text after the flags")
 	}
-	return set, f, err
+	return set, f, unchanged, err
 }
 
 // cmdCopy runs COPY and MOVE (and their UID forms).
@@ -210,7 +219,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 			line += " " + utoa(n)
 		}
 	}
-	c.write(line)
+	c.write(line + c.searchModSeq(&criteria, ret, found))
 	return c.finish(cmd, nil, cmd.name+" completed")
 }
 

@@ -28,6 +28,7 @@ func (s *session) Fetch(w *fetchWriter, numSet goimap.NumSet, options *goimap.Fe
 		}
 		copied := *options
 		copied.Flags = true
+		copied.ModSeq = copied.ModSeq || s.c.condstore()
 		options = &copied
 	}
 	list, err := s.store().Infos(s.account, v.name, uidsOf(ts))
@@ -56,8 +57,11 @@ func (s *session) Fetch(w *fetchWriter, numSet goimap.NumSet, options *goimap.Fe
 			gone = true
 			continue
 		}
+		if info.ModSeq <= options.ChangedSince {
+			continue // CHANGEDSINCE (condstore.go)
+		}
 		if options.Flags {
-			v.msgs[t.seq-1].flags = strings.Join(info.Flags, " ")
+			v.msgs[t.seq-1].flags, v.msgs[t.seq-1].modseq = strings.Join(info.Flags, " "), info.ModSeq
 		}
 		fetched, err := s.fetchOne(w, t, info, options)
 		if errors.Is(err, errShortFile) {
@@ -167,6 +171,9 @@ func (s *session) writeMessage(w *fetchWriter, t target, info *mailbox.MessageIn
 	mw.WriteUID(goimap.UID(t.uid))
 	if o.Flags {
 		mw.WriteFlags(toFlags(s.sel.withRecent(t.uid, info.Flags)))
+	}
+	if o.ModSeq {
+		mw.WriteModSeq(info.ModSeq)
 	}
 	if o.InternalDate {
 		mw.WriteInternalDate(info.InternalDate)

@@ -8,8 +8,8 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 )
 
-// FETCH's data items (RFC 3501 §6.4.5, RFC 3516 BINARY). CONDSTORE's
-// MODSEQ item and CHANGEDSINCE modifier will be read here too.
+// FETCH's data items (RFC 3501 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ)
+// and modifiers (CHANGEDSINCE and VANISHED: condstore.go).
 
 // fetchRequest is a parsed FETCH: the items as go-imap's options (the
 // session's vocabulary), and how the reply names some of them.
@@ -21,6 +21,9 @@ type fetchRequest struct {
 	// body and bodyStructure: BODY and BODYSTRUCTURE, which share one
 	// option.
 	body, bodyStructure bool
+	// changedSince: CHANGEDSINCE was given (opts.ChangedSince holds it);
+	// vanished: and QRESYNC's VANISHED (condstore.go).
+	changedSince, vanished bool
 }
 
 // parseFetch reads SP sequence-set SP (items or macro).
@@ -42,7 +45,7 @@ func parseFetch(args *argReader, uid bool) (goimap.NumSet, *fetchRequest, error)
 		err = req.item(args)
 	}
 	if err == nil && !args.end() {
-		err = fmt.Errorf("unexpected text after the data items; FETCH modifiers are not supported")
+		err = req.modifiers(args, uid)
 	}
 	if req.body || req.bodyStructure {
 		req.opts.BodyStructure = &goimap.FetchItemBodyStructure{Extended: req.bodyStructure}
@@ -71,6 +74,8 @@ func (req *fetchRequest) item(args *argReader) error {
 		o.InternalDate = true
 	case "RFC822.SIZE":
 		o.RFC822Size = true
+	case "MODSEQ":
+		o.ModSeq = true
 	case "ENVELOPE":
 		o.Envelope = true
 	case "BODYSTRUCTURE":

@@ -255,6 +255,9 @@ func matchMeta(m *candidate, c *goimap.SearchCriteria) bool {
 			return false
 		}
 	}
+	if c.ModSeq != nil && m.info.ModSeq < c.ModSeq.ModSeq {
+		return false
+	}
 	if c.Larger != 0 && m.info.Size <= c.Larger {
 		return false
 	}

@@ -111,6 +111,7 @@ func (p *keyParser) all(nested bool) (goimap.SearchCriteria, error) {
 			return c, err
 		}
 		c.And(&k)
+		andModSeq(&c, &k)
 		n++
 	}
 	if n == 0 {
@@ -172,6 +173,8 @@ func (p *keyParser) argKey(name, raw string) (goimap.SearchCriteria, error) {
 	switch name {
 	case "ALL":
 		return c, nil
+	case "MODSEQ":
+		return p.modseqKey()
 	case "NEW":
 		c.Flag, c.NotFlag = []goimap.Flag{`\Recent`}, []goimap.Flag{goimap.FlagSeen}
 		return c, nil

@@ -14,22 +14,29 @@ import (
 // sequence-number order as this client knows them. Poll brings it up to
 // date with the store and tells the client what changed.
 type view struct {
-	name      string
-	readOnly  bool
-	msgs      []viewMsg
-	modseq    uint64
-	uidNext   uint32
-	searchRes goimap.UIDSet
-	keywords  map[string]string // announced in FLAGS, lower-case -> as first seen (flags.go)
-	recent    map[uint32]bool   // \Recent in this session
-	watch     <-chan struct{}
-	stopWatch func()
+	name     string
+	readOnly bool
+	msgs     []viewMsg
+	modseq   uint64
+	// highestModSeq is the HIGHESTMODSEQ (RFC 7162) up to which the
+	// client has been told every change (condstore.go); modseqReport
+	// (qresync.go) holds what the client was told of it.
+	highestModSeq uint64
+	modseqReport  modseqReport
+	uidNext       uint32
+	searchRes     goimap.UIDSet
+	keywords      map[string]string // announced in FLAGS, lower-case -> as first seen (flags.go)
+	recent        map[uint32]bool   // \Recent in this session
+	watch         <-chan struct{}
+	stopWatch     func()
 }
 
 type viewMsg struct {
 	uid   uint32
 	flags string // space-joined, to compare cheaply
-	gone  bool   // expunged, not yet reported (EXPUNGE not allowed then)
+	// modseq is the MODSEQ the client last saw with flags (condstore.go).
+	modseq uint64
+	gone   bool // expunged, not yet reported (EXPUNGE not allowed then)
 }
 
 var systemFlags = []goimap.Flag{goimap.FlagSeen, goimap.FlagAnswered, goimap.FlagFlagged, goimap.FlagDeleted, goimap.FlagDraft}
@@ -50,6 +57,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		return nil, s.imapError(err)
 	}
 	v := &view{name: canon, readOnly: options.ReadOnly, modseq: snap.ModSeq, uidNext: snap.UIDNext,
+		highestModSeq: snap.HighestModSeq, modseqReport: modseqReport{told: snap.HighestModSeq},
 		watch: watch, stopWatch: stop, msgs: make([]viewMsg, len(snap.Messages))}
 	if err := s.claimRecent(v, snap.Messages, snap.UIDNext); err != nil {
 		stop()
@@ -65,7 +73,7 @@ func (s *session) Select(name string, options *goimap.SelectOptions) (*goimap.Se
 		UIDValidity:    snap.UIDValidity,
 	}
 	for i, m := range snap.Messages {
-		v.msgs[i] = viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " ")}
+		v.msgs[i] = viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " "), modseq: m.ModSeq}
 		if data.FirstUnseenSeqNum == 0 && !hasFlag(m.Flags, mailbox.FlagSeen) {
 			data.FirstUnseenSeqNum = uint32(i + 1)
 		}
@@ -93,8 +101,16 @@ func (s *session) Unselect() error {
 }
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
-// since the last command: new flags, expunges (when allowed) and EXISTS.
+// since the last command: new flags, expunges (when allowed) and EXISTS;
+// with QRESYNC, then the HIGHESTMODSEQ when the client needs it.
 func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
+	if err := s.pollChanges(w, allowExpunge); err != nil {
+		return err
+	}
+	return s.reportModSeq(w)
+}
+
+func (s *session) pollChanges(w *updateWriter, allowExpunge bool) error {
 	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
@@ -119,9 +135,9 @@ func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 		}
 		if j < len(snap.Messages) && snap.Messages[j].UID == vm.uid && !vm.gone {
 			m := snap.Messages[j]
-			if f := strings.Join(m.Flags, " "); f != vm.flags {
-				vm.flags = f
-				if err := w.WriteMessageFlags(uint32(i+1), goimap.UID(m.UID), toFlags(v.withRecent(m.UID, m.Flags))); err != nil {
+			if f := strings.Join(m.Flags, " "); f != vm.flags || w.c.condstore() && m.ModSeq != vm.modseq {
+				vm.flags, vm.modseq = f, m.ModSeq
+				if err := w.writeFlagsFetch(uint32(i+1), m, toFlags(v.withRecent(m.UID, m.Flags))); err != nil {
 					return err
 				}
 			}
@@ -137,24 +153,25 @@ func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 		last = v.msgs[len(v.msgs)-1].uid
 	}
 	if allowExpunge {
+		if err := w.writeGone(next, gone); err != nil {
+			return err
+		}
 		for k := len(gone) - 1; k >= 0; k-- {
-			if err := w.WriteExpunge(uint32(gone[k])); err != nil {
-				return err
-			}
 			next = append(next[:gone[k]-1], next[gone[k]:]...)
 		}
 		gone = nil
 	}
+	v.modseqReport.delayed = len(gone) > 0
 	var added []mailbox.MessageInfo
 	for _, m := range snap.Messages {
 		if m.UID > last {
-			next = append(next, viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " ")})
+			next = append(next, viewMsg{uid: m.UID, flags: strings.Join(m.Flags, " "), modseq: m.ModSeq})
 			added = append(added, m)
 		}
 	}
 	v.msgs, v.uidNext = next, snap.UIDNext
 	if len(gone) == 0 {
-		v.modseq = snap.ModSeq
+		v.modseq, v.highestModSeq = snap.ModSeq, snap.HighestModSeq
 	}
 	if len(added) == 0 {
 		return nil
@@ -279,11 +296,15 @@ func uidsOf(ts []target) []uint32 {
 var errReadOnly = &goimap.Error{Type: goimap.StatusResponseTypeNo, Code: goimap.ResponseCodeCannot,
 	Text: "Mailbox is read-only (EXAMINE); SELECT it to make changes"}
 
-func (s *session) Store(w *fetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
+// Store changes flags and answers with FETCH responses (with MODSEQ
+// once CONDSTORE is on, even for .SILENT: RFC 7162 §3.1.3). With
+// unchangedSince (STORE's UNCHANGEDSINCE), messages changed since are
+// left alone and returned, for the MODIFIED response code.
+func (s *session) Store(w *fetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, unchangedSince *uint64) ([]target, error) {
 	s.srv.metrics.commands.WithLabelValues("STORE").Inc()
 	v := s.sel
 	if v.readOnly {
-		return errReadOnly
+		return nil, errReadOnly
 	}
 	ts := v.resolve(numSet)
 	op := map[goimap.StoreFlagsOp]mailbox.FlagOp{goimap.StoreFlagsSet: mailbox.FlagsReplace,
@@ -292,36 +313,27 @@ func (s *session) Store(w *fetchWriter, numSet goimap.NumSet, flags *goimap.Stor
 	for i, f := range flags.Flags {
 		fl[i] = string(f)
 	}
-	infos, err := s.store().SetFlags(s.account, v.name, uidsOf(ts), op, fl)
+	infos, failed, err := s.setFlags(uidsOf(ts), op, fl, unchangedSince)
 	if err != nil {
-		return s.imapError(err)
+		return nil, s.imapError(err)
 	}
 	// A FETCH may not show a keyword before FLAGS has announced it: a
 	// new keyword is announced first, with PERMANENTFLAGS.
 	if err := v.writeFlagsUpdate(&updateWriter{c: w.c}, infos, nil); err != nil {
-		return err
+		return nil, err
 	}
-	byUID := map[uint32][]string{}
-	for _, m := range infos {
-		byUID[m.UID] = m.Flags
+	byUID := map[uint32]*mailbox.MessageInfo{}
+	for i := range infos {
+		byUID[infos[i].UID] = &infos[i]
 	}
 	for _, t := range ts {
-		f, ok := byUID[t.uid]
-		if !ok {
-			continue
-		}
-		v.msgs[t.seq-1].flags = strings.Join(f, " ")
-		if flags.Silent {
-			continue
-		}
-		mw := w.CreateMessage(t.seq)
-		mw.WriteUID(goimap.UID(t.uid))
-		mw.WriteFlags(toFlags(v.withRecent(t.uid, f)))
-		if err := mw.Close(); err != nil {
-			return err
+		if m, ok := byUID[t.uid]; ok {
+			if err := s.storeReply(w, t, m, flags.Silent); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return nil
+	return targetsOf(ts, failed), nil
 }
 
 func (s *session) Expunge(w *expungeWriter, uids *goimap.UIDSet) error {
@@ -341,17 +353,21 @@ func (s *session) Expunge(w *expungeWriter, uids *goimap.UIDSet) error {
 	if err != nil && len(removed) == 0 {
 		return s.imapError(err)
 	}
-	return v.dropSeqs(removed, w.WriteExpunge)
+	return v.dropSeqs(removed, w)
 }
 
 // dropSeqs removes messages from the view, telling the client each
-// sequence number from the highest down so the numbers stay valid.
-func (v *view) dropSeqs(uids []uint32, write func(uint32) error) error {
+// sequence number from the highest down so the numbers stay valid (or,
+// with QRESYNC, their UIDs in one VANISHED: vanished.go).
+func (v *view) dropSeqs(uids []uint32, w expungeReporter) error {
+	if w.vanishing() {
+		return v.dropVanished(uids, w)
+	}
 	for i := len(v.msgs) - 1; i >= 0; i-- {
 		if !containsUID(uids, v.msgs[i].uid) {
 			continue
 		}
-		if err := write(uint32(i + 1)); err != nil {
+		if err := w.WriteExpunge(uint32(i + 1)); err != nil {
 			return err
 		}
 		v.msgs = append(v.msgs[:i], v.msgs[i+1:]...)
@@ -421,7 +437,7 @@ func (s *session) Move(w *moveWriter, numSet goimap.NumSet, dest string) error {
 	}
 	moved := append([]uint32(nil), res.Source...)
 	sortUIDs(moved)
-	return v.dropSeqs(moved, w.WriteExpunge)
+	return v.dropSeqs(moved, w)
 }
 
 func sortUIDs(u []uint32) { slices.Sort(u) }

@@ -291,5 +291,8 @@ func statusData(name string, st mailbox.FolderStatus, o *goimap.StatusOptions, l
 	if o.AppendLimit {
 		d.AppendLimit = &limit
 	}
+	if o.HighestModSeq {
+		d.HighestModSeq = max(st.HighestModSeq, 1) // 0 is no mod-sequence (condstore.go)
+	}
 	return d
 }

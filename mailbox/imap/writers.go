@@ -189,12 +189,6 @@ func (w *updateWriter) WriteMailboxFlags(flags, permanent []goimap.Flag) error {
 	return w.c.send(r)
 }
 
-func (w *updateWriter) WriteMessageFlags(seq uint32, uid goimap.UID, flags []goimap.Flag) error {
-	r := w.c.newResp()
-	r.raw("* ").num(seq).raw(" FETCH (UID ").num(uint32(uid)).raw(" FLAGS ").flags(flags).raw(")").crlf()
-	return w.c.send(r)
-}
-
 // expungeWriter writes EXPUNGE responses; with no conn (CLOSE) it
 // writes nothing.
 type expungeWriter struct{ c *conn }
