@@ -80,6 +80,7 @@ func commandTable() map[string]handler {
 		"UID SORT":     {inSelected, (*conn).cmdSort},
 		"THREAD":       {inSelected, (*conn).cmdThread},
 		"UID THREAD":   {inSelected, (*conn).cmdThread},
+		"CANCELUPDATE": {inSelected, (*conn).cmdCancelUpdate},
 	}
 }
 

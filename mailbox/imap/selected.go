@@ -24,6 +24,7 @@ type view struct {
 	recent    map[uint32]bool   // \Recent in this session
 	watch     <-chan struct{}
 	stopWatch func()
+	contexts  []*searchContext // RETURN (UPDATE) searches and sorts (context.go)
 }
 
 type viewMsg struct {
@@ -93,8 +94,16 @@ func (s *session) Unselect() error {
 }
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
-// since the last command: new flags, expunges (when allowed) and EXISTS.
+// since the last command: new flags, expunges (when allowed) and EXISTS,
+// then how the results of live search contexts changed.
 func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
+	if err := s.pollView(w, allowExpunge); err != nil {
+		return err
+	}
+	return s.updateContexts(w.c.write)
+}
+
+func (s *session) pollView(w *updateWriter, allowExpunge bool) error {
 	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
@@ -137,6 +146,9 @@ func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 		last = v.msgs[len(v.msgs)-1].uid
 	}
 	if allowExpunge {
+		if err := s.contextsExpunging(v.uidsAt(gone), w.c.write); err != nil {
+			return err
+		}
 		for k := len(gone) - 1; k >= 0; k-- {
 			if err := w.WriteExpunge(uint32(gone[k])); err != nil {
 				return err
@@ -341,6 +353,11 @@ func (s *session) Expunge(w *expungeWriter, uids *goimap.UIDSet) error {
 	if err != nil && len(removed) == 0 {
 		return s.imapError(err)
 	}
+	if w.c != nil {
+		if err := s.contextsExpunging(removed, w.c.write); err != nil {
+			return err
+		}
+	}
 	return v.dropSeqs(removed, w.WriteExpunge)
 }
 
@@ -421,6 +438,9 @@ func (s *session) Move(w *moveWriter, numSet goimap.NumSet, dest string) error {
 	}
 	moved := append([]uint32(nil), res.Source...)
 	sortUIDs(moved)
+	if err := s.contextsExpunging(moved, w.c.write); err != nil {
+		return err
+	}
 	return v.dropSeqs(moved, w.WriteExpunge)
 }
 
