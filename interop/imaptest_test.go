@@ -184,7 +184,8 @@ func TestImaptestScriptedGroups(t *testing.T) {
 // dovecotRunsNone are the groups of which Dovecot 2.3.19 (Debian 12, default
 // configuration) runs no command either, measured on this machine: it
 // announces neither URLAUTH nor a partial SORT. A server that announces
-// those extensions must pass these groups too.
+// those extensions must pass these groups too (mailgate announces
+// CONTEXT=SORT, so sort-partial runs, and passes).
 var dovecotRunsNone = []string{"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 
 // runGroup runs one scripted group with its mbox (or the default one).
