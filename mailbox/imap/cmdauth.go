@@ -40,7 +40,7 @@ func (c *conn) capabilities() string {
 		"LIST-EXTENDED", "LIST-STATUS", "MOVE", "STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE",
 		"LITERAL+", "APPENDLIMIT="+strconv.FormatUint(uint64(c.sess.AppendLimit()), 10),
 		"QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-		"MULTIAPPEND", "ID")
+		"MULTIAPPEND", "NOTIFY", "ID")
 	return strings.Join(l, " ")
 }
 

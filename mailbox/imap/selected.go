@@ -95,12 +95,16 @@ func (s *session) Unselect() error {
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
 // since the last command: new flags, expunges (when allowed) and EXISTS,
-// then how the results of live search contexts changed.
+// then how the results of live search contexts changed, then what
+// NOTIFY watches in other mailboxes.
 func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
 	if err := s.pollView(w, allowExpunge); err != nil {
 		return err
 	}
-	return s.updateContexts(w.c.write)
+	if err := s.updateContexts(w.c.write); err != nil {
+		return err
+	}
+	return w.c.notifyOthers()
 }
 
 func (s *session) pollView(w *updateWriter, allowExpunge bool) error {
@@ -199,6 +203,11 @@ func (s *session) Idle(w *updateWriter, stop <-chan struct{}) error {
 	var wake <-chan struct{}
 	if s.sel != nil {
 		wake = s.sel.watch
+	} else if w.c.notify != nil { // NOTIFY outside a mailbox
+		if ch, stop, err := s.store().Watch(s.account); err == nil {
+			defer stop()
+			wake = ch
+		}
 	}
 	for {
 		select {
