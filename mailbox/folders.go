@@ -244,6 +244,7 @@ func (s *Store) Subscribe(account, name string, on bool) error {
 			return err
 		}
 	}
+	defer a.notify() // NOTIFY's SubscriptionChange
 	return setSubscription(a.dir, c, on)
 }
 

@@ -170,9 +170,9 @@ func (c *conn) cmdCopy(cmd *command) error {
 func (c *conn) cmdSearch(cmd *command) error {
 	uid := cmd.name == "UID SEARCH"
 	p, err := newKeyParser(cmd, uid)
-	var ret []string
+	var ro *returnOpts
 	if err == nil {
-		ret, err = parseSearchReturn(p)
+		ro, err = parseReturnOpts(p, "MIN", "MAX", "COUNT", "ALL", "SAVE")
 	}
 	if err == nil {
 		err = searchCharset(p)
@@ -192,41 +192,74 @@ func (c *conn) cmdSearch(cmd *command) error {
 	if err != nil {
 		return c.finish(cmd, err, "")
 	}
+	if ro != nil && ro.update {
+		if err := c.addContext(cmd, uid, criteria, nil, found); err != nil {
+			return c.write(cmd.tag + " BAD [CLIENTBUG] " + err.Error())
+		}
+	}
+	if line := c.searchReply(uid, cmd.tag, ro, found); line != "" {
+		c.write(line + c.searchModSeq(&criteria, c.searchReturned(ro), found))
+	}
+	return c.finish(cmd, nil, cmd.name+" completed")
+}
+
+// searchReply is SEARCH's untagged reply ("" for none): SEARCH, or
+// ESEARCH when RETURN was given or IMAP4rev2 is on. RETURN (SAVE)
+// keeps the result for "$" (with PARTIAL, the part returned).
+func (c *conn) searchReply(uid bool, tag string, ro *returnOpts, found []*candidate) string {
 	nums := make([]uint32, len(found))
-	var uids goimap.UIDSet
 	for i, m := range found {
 		nums[i] = m.seq
 		if uid {
 			nums[i] = m.uid
 		}
-		uids.AddNum(goimap.UID(m.uid))
 	}
-	if slices.Contains(ret, "SAVE") {
-		c.sess.sel.searchRes = uids
-		ret = slices.DeleteFunc(ret, func(s string) bool { return s == "SAVE" })
-		if len(ret) == 0 {
-			return c.finish(cmd, nil, cmd.name+" completed")
+	if ro != nil && slices.Contains(ro.items, "SAVE") {
+		c.sess.sel.searchRes = savedSet(found, ro.partial)
+		ro.items = slices.DeleteFunc(ro.items, func(s string) bool { return s == "SAVE" })
+		if len(ro.items) == 0 && ro.partial == nil && !ro.update {
+			return ""
 		}
 	}
-	if ret == nil && c.rev2() {
-		ret = []string{"ALL"}
+	if ro == nil && c.rev2() {
+		ro = &returnOpts{items: []string{"ALL"}}
+	}
+	if ro != nil {
+		return esearchLine(tag, uid, ro, nums)
 	}
 	line := "* SEARCH"
-	if ret != nil {
-		line = esortLine(cmd.tag, uid, ret, nums)
-	} else {
-		for _, n := range nums {
-			line += " " + utoa(n)
-		}
+	for _, n := range nums {
+		line += " " + utoa(n)
 	}
-	c.write(line + c.searchModSeq(&criteria, ret, found))
-	return c.finish(cmd, nil, cmd.name+" completed")
+	return line
 }
 
-// parseSearchReturn reads ESEARCH's RETURN (MIN MAX COUNT ALL SAVE);
-// an empty list means ALL. It returns nil without RETURN.
-func parseSearchReturn(p *keyParser) ([]string, error) {
-	return parseReturn(p, "MIN", "MAX", "COUNT", "ALL", "SAVE")
+// searchReturned names what a SEARCH reply returns for searchModSeq:
+// nil for a plain SEARCH reply, else the ESEARCH items (ALL when none).
+func (c *conn) searchReturned(ro *returnOpts) []string {
+	switch {
+	case ro == nil && !c.rev2():
+		return nil
+	case ro == nil || len(ro.items) == 0:
+		return []string{"ALL"}
+	}
+	return ro.items
+}
+
+// savedSet is the UIDs SEARCH RETURN (SAVE) keeps.
+func savedSet(found []*candidate, partial *partialRange) goimap.UIDSet {
+	uids := make([]uint32, len(found))
+	for i, m := range found {
+		uids[i] = m.uid
+	}
+	if partial != nil {
+		uids = partial.pick(uids)
+	}
+	var set goimap.UIDSet
+	for _, u := range uids {
+		set.AddNum(goimap.UID(u))
+	}
+	return set
 }
 
 // searchCharset reads SEARCH's optional CHARSET.

@@ -30,6 +30,11 @@ type conn struct {
 	refused bool
 	// enabled holds what ENABLE turned on (IMAP4rev2, UTF8=ACCEPT, ...).
 	enabled map[string]bool
+	// work is held while a command runs, and by NOTIFY's goroutine while
+	// it tells changes between commands (notifycheck.go); notify is the
+	// live NOTIFY, or nil.
+	work   sync.Mutex
+	notify *notifier
 
 	mu      sync.Mutex // guards what follows and serialises all writes
 	nc      net.Conn   // raw, or the *tls.Conn over it
@@ -96,6 +101,11 @@ func (c *conn) Read(p []byte) (int, error) {
 // error or the close of the connection.
 func (c *conn) serve() {
 	defer c.sess.Close()
+	defer func() {
+		c.work.Lock()
+		c.stopNotify()
+		c.work.Unlock()
+	}()
 	c.write("* OK [CAPABILITY " + c.capabilities() + "] IMAP server ready")
 	for c.state != stateLogout {
 		cmd, err := c.readCommand()
@@ -106,7 +116,10 @@ func (c *conn) serve() {
 		if cmd == nil {
 			continue // an empty line
 		}
-		if err := c.dispatch(cmd); err != nil {
+		c.work.Lock()
+		err = c.dispatch(cmd)
+		c.work.Unlock()
+		if err != nil {
 			if !errors.Is(err, errClosed) && !clientGone(err) {
 				c.log.Error("imap command failed", "command", cmd.name, "err", cleanLog(err.Error()))
 			}

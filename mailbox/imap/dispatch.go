@@ -80,6 +80,8 @@ func commandTable() map[string]handler {
 		"UID SORT":     {inSelected, (*conn).cmdSort},
 		"THREAD":       {inSelected, (*conn).cmdThread},
 		"UID THREAD":   {inSelected, (*conn).cmdThread},
+		"CANCELUPDATE": {inSelected, (*conn).cmdCancelUpdate},
+		"NOTIFY":       {afterLogin, (*conn).cmdNotify},
 	}
 }
 
@@ -236,3 +238,5 @@ func (c *conn) newResp() *resp { return &resp{utf8: c.utf8()} }
 func (c *conn) send(r *resp) error { return c.writeBytes(r.b) }
 
 func utoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+func utoa64(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -29,6 +29,7 @@ type view struct {
 	recent        map[uint32]bool   // \Recent in this session
 	watch         <-chan struct{}
 	stopWatch     func()
+	contexts      []*searchContext // RETURN (UPDATE) searches and sorts (context.go)
 }
 
 type viewMsg struct {
@@ -101,16 +102,24 @@ func (s *session) Unselect() error {
 }
 
 // Poll reports what other sessions, deliveries and Maildir tools changed
-// since the last command: new flags, expunges (when allowed) and EXISTS;
-// with QRESYNC, then the HIGHESTMODSEQ when the client needs it.
+// since the last command: new flags, expunges (when allowed) and EXISTS,
+// then how the results of live search contexts changed, with QRESYNC the
+// HIGHESTMODSEQ when the client needs it, then what NOTIFY watches in
+// other mailboxes.
 func (s *session) Poll(w *updateWriter, allowExpunge bool) error {
-	if err := s.pollChanges(w, allowExpunge); err != nil {
+	if err := s.pollView(w, allowExpunge); err != nil {
 		return err
 	}
-	return s.reportModSeq(w)
+	if err := s.updateContexts(w.c.write); err != nil {
+		return err
+	}
+	if err := s.reportModSeq(w); err != nil {
+		return err
+	}
+	return w.c.notifyOthers()
 }
 
-func (s *session) pollChanges(w *updateWriter, allowExpunge bool) error {
+func (s *session) pollView(w *updateWriter, allowExpunge bool) error {
 	s.srv.metrics.commands.WithLabelValues("NOOP").Inc()
 	v := s.sel
 	if v == nil {
@@ -153,6 +162,9 @@ func (s *session) pollChanges(w *updateWriter, allowExpunge bool) error {
 		last = v.msgs[len(v.msgs)-1].uid
 	}
 	if allowExpunge {
+		if err := s.contextsExpunging(v.uidsAt(gone), w.c.write); err != nil {
+			return err
+		}
 		if err := w.writeGone(next, gone); err != nil {
 			return err
 		}
@@ -204,6 +216,11 @@ func (s *session) Idle(w *updateWriter, stop <-chan struct{}) error {
 	var wake <-chan struct{}
 	if s.sel != nil {
 		wake = s.sel.watch
+	} else if w.c.notify != nil { // NOTIFY outside a mailbox
+		if ch, stop, err := s.store().Watch(s.account); err == nil {
+			defer stop()
+			wake = ch
+		}
 	}
 	for {
 		select {
@@ -353,6 +370,11 @@ func (s *session) Expunge(w *expungeWriter, uids *goimap.UIDSet) error {
 	if err != nil && len(removed) == 0 {
 		return s.imapError(err)
 	}
+	if w.c != nil {
+		if err := s.contextsExpunging(removed, w.c.write); err != nil {
+			return err
+		}
+	}
 	return v.dropSeqs(removed, w)
 }
 
@@ -437,6 +459,9 @@ func (s *session) Move(w *moveWriter, numSet goimap.NumSet, dest string) error {
 	}
 	moved := append([]uint32(nil), res.Source...)
 	sortUIDs(moved)
+	if err := s.contextsExpunging(moved, w.c.write); err != nil {
+		return err
+	}
 	return v.dropSeqs(moved, w)
 }
 

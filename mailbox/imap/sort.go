@@ -153,12 +153,12 @@ func firstAddress(c *candidate, field string, display bool) string {
 }
 
 // sortCommand answers SORT and UID SORT, with ESORT's RETURN options
-// (RFC 5267) in an ESEARCH reply.
+// (RFC 5267) in an ESEARCH reply, PARTIAL, and UPDATE (context.go).
 func (f *conn) sortCommand(c *command, uid bool) []string {
 	var keys []sortKey
-	var ret []string // nil: a plain SORT reply
-	found, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
-		if ret, err = parseSortReturn(p); err == nil {
+	var ro *returnOpts // nil: a plain SORT reply
+	found, criteria, refusal := f.selectMessages(c, uid, func(p *keyParser) (err error) {
+		if ro, err = parseReturnOpts(p, "MIN", "MAX", "COUNT", "ALL"); err == nil {
 			keys, err = parseSortKeys(p)
 		}
 		return err
@@ -166,20 +166,21 @@ func (f *conn) sortCommand(c *command, uid bool) []string {
 	if refusal != "" {
 		return []string{refusal}
 	}
-	vals := make([]*sortValues, len(found))
+	found = sortFound(found, keys)
+	nums := make([]uint32, len(found))
 	for i, m := range found {
-		vals[i] = valuesOf(m, keys)
-	}
-	slices.SortFunc(vals, func(a, b *sortValues) int { return compareValues(a, b, keys) })
-	nums := make([]uint32, len(vals))
-	for i, v := range vals {
-		nums[i] = v.cand.seq
+		nums[i] = m.seq
 		if uid {
-			nums[i] = v.cand.uid
+			nums[i] = m.uid
 		}
 	}
-	if ret != nil {
-		return []string{esortLine(c.tag, uid, ret, nums), c.tag + " OK " + c.name + " completed"}
+	if ro != nil && ro.update {
+		if err := f.addContext(c, uid, criteria, keys, found); err != nil {
+			return []string{c.tag + " BAD " + c.name + ": " + err.Error()}
+		}
+	}
+	if ro != nil {
+		return []string{esearchLine(c.tag, uid, ro, nums), c.tag + " OK " + c.name + " completed"}
 	}
 	line := "* SORT"
 	for _, n := range nums {
@@ -188,38 +189,18 @@ func (f *conn) sortCommand(c *command, uid bool) []string {
 	return []string{line, c.tag + " OK " + c.name + " completed"}
 }
 
-// parseSortReturn reads ESORT's optional RETURN (MIN MAX COUNT ALL);
-// an empty list means ALL. It returns nil without RETURN.
-func parseSortReturn(p *keyParser) ([]string, error) {
-	return parseReturn(p, "MIN", "MAX", "COUNT", "ALL")
-}
-
-// parseReturn reads RETURN and a list of the options allowed.
-func parseReturn(p *keyParser, allowed ...string) ([]string, error) {
-	if p.pos >= len(p.toks) || p.toks[p.pos].str || !strings.EqualFold(p.toks[p.pos].text, "RETURN") {
-		return nil, nil
+// sortFound orders messages by keys, ties by sequence number.
+func sortFound(found []*candidate, keys []sortKey) []*candidate {
+	vals := make([]*sortValues, len(found))
+	for i, m := range found {
+		vals[i] = valuesOf(m, keys)
 	}
-	p.pos++
-	if t, err := p.next(); err != nil || t.paren != '(' {
-		return nil, fmt.Errorf("RETURN needs a list of options, such as RETURN (MIN COUNT)")
+	slices.SortFunc(vals, func(a, b *sortValues) int { return compareValues(a, b, keys) })
+	out := make([]*candidate, len(vals))
+	for i, v := range vals {
+		out[i] = v.cand
 	}
-	ret := []string{}
-	for {
-		t, err := p.next()
-		switch opt := strings.ToUpper(t.text); {
-		case err != nil:
-			return nil, fmt.Errorf("missing ')' after the RETURN options")
-		case t.paren == ')':
-			if len(ret) == 0 {
-				ret = append(ret, "ALL")
-			}
-			return ret, nil
-		case t.paren == 0 && !t.str && slices.Contains(allowed, opt):
-			ret = append(ret, opt)
-		default:
-			return nil, fmt.Errorf("unknown RETURN option %q; use %s", t.text, strings.Join(allowed, ", "))
-		}
-	}
+	return out
 }
 
 // esortLine is the ESEARCH reply of a sort: MIN and MAX are the first
@@ -271,9 +252,10 @@ func orderedSet(nums []uint32) string {
 // comes before the charset (sort criteria, algorithm), then the charset
 // and search keys; it returns the matching messages or the whole
 // tagged refusal.
-func (f *conn) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, string) {
+func (f *conn) selectMessages(c *command, uid bool, head func(*keyParser) error) ([]*candidate, goimap.SearchCriteria, string) {
+	var criteria goimap.SearchCriteria
 	if f.sess.sel == nil {
-		return nil, c.tag + " BAD No mailbox selected; SELECT one first"
+		return nil, criteria, c.tag + " BAD No mailbox selected; SELECT one first"
 	}
 	p, err := newKeyParser(c, uid)
 	if err == nil {
@@ -282,21 +264,20 @@ func (f *conn) selectMessages(c *command, uid bool, head func(*keyParser) error)
 	if err == nil {
 		err = checkCharset(p)
 	}
-	var criteria goimap.SearchCriteria
 	if err == nil {
 		criteria, err = p.all(false)
 	}
 	if err == errBadCharset {
-		return nil, c.tag + " NO " + err.Error()
+		return nil, criteria, c.tag + " NO " + err.Error()
 	}
 	if err != nil {
-		return nil, c.tag + " BAD " + c.name + ": " + err.Error()
+		return nil, criteria, c.tag + " BAD " + c.name + ": " + err.Error()
 	}
 	found, err := f.sess.find(&criteria)
 	if err != nil {
-		return nil, c.tag + " " + imapErrorLine(err)
+		return nil, criteria, c.tag + " " + imapErrorLine(err)
 	}
-	return found, ""
+	return found, criteria, ""
 }
 
 // newKeyParser tokenizes the arguments of a command the front answers in

@@ -64,7 +64,8 @@ func TestSort(t *testing.T) {
 		{"r SORT RETURN (MIN MAX COUNT ALL) (REVERSE DATE) UTF-8 ALL", `* ESEARCH (TAG "r") MIN 3 MAX 2 COUNT 3 ALL 3,1:2`},
 		{"s UID SORT RETURN () (DATE) UTF-8 ALL", `* ESEARCH (TAG "s") UID ALL 2,1,3`},
 		{"t SORT RETURN (MIN COUNT) (DATE) UTF-8 SUBJECT none", `* ESEARCH (TAG "t") COUNT 0`},
-		{"u SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL", `u BAD SORT: unknown RETURN option "PARTIAL"`},
+		{"u SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL", `* ESEARCH (TAG "u") PARTIAL (1:2 2,1)`},
+		{"v SORT RETURN (FOO) (DATE) UTF-8 ALL", `v BAD SORT: unknown RETURN option "FOO"`},
 	}
 	for _, s := range steps {
 		c.send(s.cmd + "\r\n")

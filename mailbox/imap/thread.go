@@ -153,7 +153,7 @@ func writeThread(b *strings.Builder, c *container) {
 // threadCommand answers THREAD and UID THREAD.
 func (f *conn) threadCommand(c *command, uid bool) []string {
 	var algorithm string
-	found, refusal := f.selectMessages(c, uid, func(p *keyParser) error {
+	found, _, refusal := f.selectMessages(c, uid, func(p *keyParser) error {
 		alg, err := p.next()
 		algorithm = strings.ToUpper(alg.text)
 		if err != nil || alg.paren != 0 || (algorithm != "REFERENCES" && algorithm != "ORDEREDSUBJECT") {
