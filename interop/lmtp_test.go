@@ -57,7 +57,7 @@ func TestPostfixDeliversOverLMTP(t *testing.T) {
 		Users:  map[string]string{"alice@" + lmtpDomain: pass, "bob@" + lmtpDomain: pass},
 		Config: "mailbox:\n  default_quota: 8KB\n",
 	})
-	fillOverLMTP(t, srv.Addr["lmtp"], "bob@"+lmtpDomain, 6000)
+	fillOverLMTP(t, srv.Addr["lmtp"], "bob@"+lmtpDomain, 7900)
 	srv.WaitLog("rcpt=bob@" + lmtpDomain + " route=local result=delivered")
 
 	pf := startPostfixWith(t, "", fmt.Sprintf("relay_domains = %s\ntransport_maps = inline:{ %s=lmtp:[%s]:%s }\n",
