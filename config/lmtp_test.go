@@ -30,6 +30,8 @@ func TestLMTPConfigErrors(t *testing.T) {
 		{fmt.Sprintf(l, "lmtp", "unix:/run/x") + "    socket_mode: \"999\"\n", "t.yaml:5: listeners[0].socket_mode: \"999\" is not a file mode"},
 		{fmt.Sprintf(l, "lmtp", "unix:/run/x") + "    socket_owner: no-such-user-here\n", "t.yaml:5: listeners[0].socket_owner: no user \"no-such-user-here\" on this machine"},
 		{fmt.Sprintf(l, "lmtp", "127.0.0.1:24") + "    socket_mode: \"0660\"\n", "t.yaml:5: listeners[0].socket_mode: only a unix: address has a file mode"},
+		{fmt.Sprintf(l, "lmtp", "unix:/run/x") + "  - name: m\n    protocol: lmtp\n    address: unix:/run/x\n",
+			"t.yaml:7: listeners[1].address: unix:/run/x is already used by listeners[0]; give each listener its own socket"},
 		{fmt.Sprintf(l, "lmtpx", "127.0.0.1:24"), "write one of smtp, submission, submissions, lmtp,"},
 	} {
 		_, err := Parse("t.yaml", []byte(tc.yaml))
