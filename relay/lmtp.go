@@ -49,6 +49,12 @@ func (ls *lmtpSession) Reset() {
 // refusal of the message itself (size, bare LF, a filter) goes to every
 // recipient: go-smtp fills in the error returned for those without a
 // status of their own.
+//
+// go-smtp runs it on a goroutine of its own, while the connection's
+// goroutine waits for the first status. The content is read here
+// (front.readContent) all the same: that goroutine reads nothing until a
+// status is set, and every status is set only after the whole content
+// was read and spooled, so the connection is never read by two.
 func (ls *lmtpSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	refused := map[string]error{}
 	err := ls.receive(r, func(env *queue.Envelope, size int64) error {
