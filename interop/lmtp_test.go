@@ -30,10 +30,15 @@ func lmtpMsg(tag string) string {
 }
 
 // fillOverLMTP delivers a filler message to rcpt over mailgate's LMTP
-// listener at addr with go-smtp's LMTP client.
+// listener at addr ("unix:/path" or host:port) with go-smtp's LMTP
+// client.
 func fillOverLMTP(t *testing.T, addr, rcpt string, size int) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	network := "tcp"
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", p
+	}
+	conn, err := net.Dial(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,24 +49,60 @@ func fillOverLMTP(t *testing.T, addr, rcpt string, size int) {
 	}
 }
 
+// moveLMTPToSocket restarts srv with its lmtp listener on a UNIX socket
+// that only the postfix user (and root) may use, in a directory Postfix
+// can reach, and returns the socket's path.
+func moveLMTPToSocket(t *testing.T, srv *mgtest.Server) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mglmtp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	sock := filepath.Join(dir, "lmtp")
+	srv.Stop()
+	cfg, err := os.ReadFile(srv.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), "address: "+srv.Addr["lmtp"]+"\n",
+		"address: unix:"+sock+"\n    socket_mode: \"0660\"\n    socket_owner: postfix\n", 1)
+	writeFile(t, filepath.Dir(srv.ConfigPath), filepath.Base(srv.ConfigPath), text)
+	srv.Restart()
+	return sock
+}
+
 // TestPostfixDeliversOverLMTP: Postfix, the edge MTA, hands mail for
-// mailgate's domain to mailgate's LMTP listener (transport_maps
-// lmtp:[127.0.0.1]:port). alice's copy is stored and read back over IMAP
-// with imaplib byte for byte; bob's mailbox has too little room, so
-// mailgate answers 452 4.2.2 for bob alone and Postfix keeps bob's copy
-// deferred.
+// mailgate's domain to mailgate's LMTP listener, over TCP
+// (transport_maps lmtp:[127.0.0.1]:port) and over a UNIX socket owned by
+// postfix with mode 0660 (lmtp:unix:/path). alice's copy is stored and
+// read back over IMAP with imaplib byte for byte; bob's mailbox has too
+// little room, so mailgate answers 452 4.2.2 for bob alone and Postfix
+// keeps bob's copy deferred.
 func TestPostfixDeliversOverLMTP(t *testing.T) {
+	for _, socket := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "unix"}[socket], func(t *testing.T) { postfixOverLMTP(t, socket) })
+	}
+}
+
+func postfixOverLMTP(t *testing.T, socket bool) {
 	python := testenv.Tool(t, "python3")
 	srv := mgtest.Start(t, mgtest.Options{
 		LocalDomain: lmtpDomain, Protocols: []string{"lmtp", "imap"},
 		Users:  map[string]string{"alice@" + lmtpDomain: pass, "bob@" + lmtpDomain: pass},
 		Config: "mailbox:\n  default_quota: 8KB\n",
 	})
-	fillOverLMTP(t, srv.Addr["lmtp"], "bob@"+lmtpDomain, 7900)
+	lmtpAddr, nexthop := srv.Addr["lmtp"], "["+strings.Replace(srv.Addr["lmtp"], ":", "]:", 1)
+	if socket {
+		sock := moveLMTPToSocket(t, srv)
+		lmtpAddr, nexthop = "unix:"+sock, "unix:"+sock
+	}
+	fillOverLMTP(t, lmtpAddr, "bob@"+lmtpDomain, 7900)
 	srv.WaitLog("rcpt=bob@" + lmtpDomain + " route=local result=delivered")
 
-	pf := startPostfixWith(t, "", fmt.Sprintf("relay_domains = %s\ntransport_maps = inline:{ %s=lmtp:[%s]:%s }\n",
-		lmtpDomain, lmtpDomain, strings.Split(srv.Addr["lmtp"], ":")[0], strings.Split(srv.Addr["lmtp"], ":")[1]))
+	pf := startPostfixWith(t, "", fmt.Sprintf("relay_domains = %s\ntransport_maps = inline:{ %s=lmtp:%s }\n",
+		lmtpDomain, lmtpDomain, nexthop))
 	msg := lmtpMsg("postfix-lmtp")
 	h, p := hostPort(pf.Addr)
 	run(t, t.TempDir(), msg, python, "-c", `import smtplib, sys
