@@ -42,7 +42,7 @@ type LMTP struct {
 
 var _ Transport = (*LMTP)(nil)
 
-// lmtpTarget is the pool key and the Remote-MTA of every LMTP session.
+// target is the pool key and the Remote-MTA of every LMTP session.
 func (l *LMTP) target() target { return target{addr: l.Addr, mta: l.Addr, mode: tlsNone} }
 
 func (l *LMTP) init() {

@@ -318,6 +318,11 @@ s.quit()`, h, p, alice, bob, carol)
 	if !strings.Contains(line, "code=550") || !strings.Contains(line, "command=RCPT") {
 		t.Errorf("carol's attempt: %s", line)
 	}
+	// The sender hears of carol at once, as for a remote 5xx (the report
+	// itself waits in the queue: the sender's domain does not resolve).
+	if line := srv.WaitLog(`msg="report queued"`); !strings.Contains(line, "action=failed") || !strings.Contains(line, "rcpts=1") {
+		t.Errorf("report: %s", line)
+	}
 	got := dc.readIMAP(t, alice)
 	if len(got) != 1 {
 		t.Fatalf("alice has %d messages at Dovecot, want 1", len(got))
