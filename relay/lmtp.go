@@ -1,86 +1,122 @@
 package relay
 
 import (
+	"errors"
 	"io"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 
+	"mailgate/config"
 	"mailgate/queue"
 )
 
-// lmtpSession is a session on an lmtp listener (RFC 2033). It is an SMTP
-// session with no AUTH and no STARTTLS whose DATA has one reply per
-// recipient: RCPT remembers what each address given expands to, so that
-// a mailbox without room for the message refuses that address alone
-// (452 4.2.2 or 552 5.2.2) while the others are queued, durably, before
-// their 250. Everything else (content checks, limits, filters, aliases,
-// the queue and the local delivery behind it) is the SMTP session's.
-type lmtpSession struct {
-	*session
-	given []lmtpRcpt // in RCPT order, one per accepted RCPT
-}
+// LMTP (RFC 2033) is served by the same protocol layer and session as
+// SMTP, on lmtp listeners: LHLO instead of HELO and EHLO, no AUTH and no
+// STARTTLS (the listener is meant for loopback or a UNIX socket, and
+// recipients must be local since no one logs in), and after the content
+// one reply per accepted RCPT, in RCPT order. RCPT remembers what each
+// address given expands to, so that a mailbox without room for the
+// message refuses that address alone (452 4.2.2 or 552 5.2.2) while the
+// others are queued, durably, before their 250. Everything else (content
+// checks, limits, filters, aliases, the queue and the local delivery
+// behind it) is the SMTP session's.
 
-// lmtpRcpt is one accepted RCPT: the address as given and the local
-// targets it expands to.
+// lmtpRcpt is one accepted RCPT of an LMTP transaction: the address as
+// given and the local targets it expands to.
 type lmtpRcpt struct {
 	addr    string
 	targets []string
 }
 
-var _ smtp.LMTPSession = (*lmtpSession)(nil)
+// isLMTP reports whether l speaks LMTP.
+func isLMTP(l config.Listener) bool { return l.Protocol == config.ProtoLMTP }
 
-// Rcpt accepts a recipient like SMTP and remembers its targets.
-func (ls *lmtpSession) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if err := ls.session.Rcpt(to, opts); err != nil {
-		return err
+// greetingWord names the protocol in the 220 greeting.
+func (c *smtpConn) greetingWord() string {
+	if c.lmtp {
+		return "LMTP"
 	}
-	targets, _ := ls.route(to) // accepted just now, so it routes
-	ls.given = append(ls.given, lmtpRcpt{addr: to, targets: targets})
-	return nil
+	return "ESMTP"
 }
 
-// Reset ends the transaction (RSET, a new LHLO, the end of DATA).
-func (ls *lmtpSession) Reset() {
-	ls.given = nil
-	ls.session.Reset()
+// wrongHello answers the greeting command of the other protocol, as
+// go-smtp did: HELO and EHLO on LMTP, LHLO on SMTP (RFC 2033 section 4.1).
+func (c *smtpConn) wrongHello(verb string) bool {
+	if c.lmtp {
+		return c.protocolError(500, code(5, 5, 1), "This is a LMTP server, use LHLO")
+	}
+	return c.protocolError(500, code(5, 5, 1), "This is not a LMTP server")
 }
 
-// LMTPData receives the message once and answers each recipient. A
-// refusal of the message itself (size, bare LF, a filter) goes to every
-// recipient: go-smtp fills in the error returned for those without a
-// status of their own.
-//
-// go-smtp runs it on a goroutine of its own, while the connection's
-// goroutine waits for the first status. The content is read here
-// (front.readContent) all the same: that goroutine reads nothing until a
-// status is set, and every status is set only after the whole content
-// was read and spooled, so the connection is never read by two.
-func (ls *lmtpSession) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	refused := map[string]error{}
-	err := ls.receive(r, func(env *queue.Envelope, size int64) error {
-		return ls.keepRoom(env, size, refused)
+// receive hands the content to the session and returns the replies to
+// send: the one verdict of SMTP, or one per accepted RCPT for LMTP.
+func (c *smtpConn) receive(r io.Reader) []error {
+	if c.lmtp {
+		return c.sess.DataLMTP(r)
+	}
+	return []error{c.sess.Data(r)}
+}
+
+// forEach is err as the replies to a message: once for SMTP, once per
+// accepted RCPT for LMTP (a refusal of the message itself).
+func (c *smtpConn) forEach(err error) []error {
+	if !c.lmtp || c.sess == nil {
+		return []error{err}
+	}
+	errs := make([]error, len(c.sess.given))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// replyData sends the replies to a message: nil is 250. LMTP replies
+// name their recipient, as go-smtp's did ("<addr> OK: queued as ...").
+func (c *smtpConn) replyData(errs []error) {
+	for i, err := range errs {
+		se := errReply(250, code(2, 0, 0), "OK: queued")
+		if err != nil && !errors.As(err, &se) {
+			c.srv.log.Error("smtp: unexpected error from session", "err", err)
+			se = errInternal
+		}
+		msg := se.Message
+		if c.lmtp && i < len(c.sess.given) {
+			msg = "<" + c.sess.given[i].addr + "> " + msg
+		}
+		c.reply(se.Code, se.EnhancedCode, msg)
+	}
+}
+
+// DataLMTP receives the message once and returns one reply per accepted
+// RCPT, in RCPT order. A refusal of the message itself (size, bare LF, a
+// filter) is every recipient's reply; a mailbox without room refuses the
+// addresses that lead to it, and the message is queued for the others
+// before their 250.
+func (ss *session) DataLMTP(r io.Reader) []error {
+	if len(ss.given) == 0 { // never: the protocol layer asks for RCPT first
+		return []error{ss.Data(r)}
+	}
+	refused := make([]error, len(ss.given))
+	err := ss.receive(r, func(env *queue.Envelope, size int64) error {
+		return ss.keepRoom(env, size, refused)
 	})
-	if len(refused) == 0 || (!accepted(err) && !ls.allIn(refused)) {
-		return err
-	}
-	for _, g := range ls.given {
-		if e, ok := refused[g.addr]; ok {
-			status.SetStatus(g.addr, e)
-		} else {
-			status.SetStatus(g.addr, err)
+	out := make([]error, len(ss.given))
+	for i, e := range refused {
+		switch {
+		case e == nil:
+			out[i] = err
+		case accepted(err):
+			// Counted here: a refusal of the whole message was counted
+			// once by receive.
+			out[i] = e
+			ss.srv.metrics.reject(ss.listener.Name, "data", codeOf(e))
+			ss.log.Info("rejected", "stage", "data", "rcpt", clean(ss.given[i].addr), "code", codeOf(e))
+		default:
+			out[i] = e
 		}
 	}
-	return nil
-}
-
-// allIn reports whether every given address is in refused.
-func (ls *lmtpSession) allIn(refused map[string]error) bool {
-	for _, g := range ls.given {
-		if refused[g.addr] == nil {
-			return false
-		}
-	}
-	return true
+	return out
 }
 
 // accepted reports whether err is the 250 that receive answers with.
@@ -90,30 +126,27 @@ func accepted(err error) bool {
 }
 
 // keepRoom refuses each given address one of whose mailboxes cannot take
-// size bytes, and drops from env the targets that only refused addresses
-// lead to. With every address refused, the message is refused with the
-// first one's reply (and LMTPData answers each with its own).
-func (ls *lmtpSession) keepRoom(env *queue.Envelope, size int64, refused map[string]error) error {
+// size bytes (refused[i] for given[i]), and drops from env the targets
+// that only refused addresses lead to. With every address refused, the
+// message is refused with the first one's reply.
+func (ss *session) keepRoom(env *queue.Envelope, size int64, refused []error) error {
 	keep := map[string]bool{}
-	for _, g := range ls.given {
-		if err := ls.roomFor(g, size); err != nil {
-			refused[g.addr] = err
-			ls.srv.metrics.reject(ls.listener.Name, "data", codeOf(err))
-			ls.log.Info("rejected", "stage", "data", "rcpt", clean(g.addr), "code", codeOf(err))
+	for i, g := range ss.given {
+		if refused[i] = ss.roomFor(g, size); refused[i] != nil {
 			continue
 		}
 		for _, t := range g.targets {
-			keep[t] = true
+			keep[strings.ToLower(t)] = true
 		}
 	}
 	var rcpts []queue.Recipient
 	for _, rc := range env.Recipients {
-		if keep[rc.Addr] {
+		if keep[strings.ToLower(rc.Addr)] {
 			rcpts = append(rcpts, rc)
 		}
 	}
-	if len(rcpts) == 0 {
-		return refused[ls.given[0].addr]
+	if len(rcpts) == 0 && len(refused) > 0 {
+		return refused[0]
 	}
 	env.Recipients = rcpts
 	return nil
@@ -121,10 +154,10 @@ func (ls *lmtpSession) keepRoom(env *queue.Envelope, size int64, refused map[str
 
 // roomFor is checkRoom for the targets of one given address; the reply
 // names the address as given, never an alias's private targets.
-func (ls *lmtpSession) roomFor(g lmtpRcpt, size int64) error {
+func (ss *session) roomFor(g lmtpRcpt, size int64) error {
 	rcpts := make([]queue.Recipient, len(g.targets))
 	for i, t := range g.targets {
 		rcpts[i] = queue.Recipient{Addr: t, Orig: g.addr}
 	}
-	return ls.checkRoom(rcpts, size)
+	return ss.checkRoom(rcpts, size)
 }

@@ -37,6 +37,9 @@ type session struct {
 
 	txn *filters.Txn
 	env *queue.Envelope // current transaction, nil before MAIL
+	// given are the accepted RCPTs of the transaction, in order, on an
+	// LMTP listener only: DATA answers each (lmtp.go).
+	given []lmtpRcpt
 
 	rejections int // so far in this session, against limits.max_errors
 	// smuggled is set when the last DATA content held "\r\n.\r" without
@@ -268,6 +271,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		}
 		ss.env.Recipients = append(ss.env.Recipients, r)
 	}
+	if isLMTP(ss.listener) {
+		ss.given = append(ss.given, lmtpRcpt{addr: to, targets: targets})
+	}
 	return nil
 }
 
@@ -317,7 +323,7 @@ func (ss *session) route(to string) ([]string, error) {
 func (ss *session) Reset() {
 	ss.client.Helo = ss.conn.Hostname()
 	ss.be.busy.Store(false)
-	ss.env = nil
+	ss.env, ss.given = nil, nil
 	if ss.txn != nil {
 		ss.txn.Reset()
 	}
