@@ -63,6 +63,9 @@ func validateSocket(v *Validator, p string, l *Listener) {
 		}
 		return
 	}
+	if l.ProxyProtocol {
+		v.Errorf(p+".proxy_protocol", "a unix: socket has no client address for a PROXY header to replace; remove this key")
+	}
 	if l.SocketMode != "" {
 		if _, err := ParseSocketMode(l.SocketMode); err != nil {
 			v.Errorf(p+".socket_mode", "%q is not a file mode; write an octal mode such as \"0660\" (quoted)", l.SocketMode)

@@ -200,3 +200,50 @@ func TestLMTPListenerUnixSocket(t *testing.T) {
 	}
 	srv.WaitLog("rcpt=alice@localhost route=local result=delivered")
 }
+
+// lmtpBadConfig has a mistake in each LMTP key.
+const lmtpBadConfig = `data_dir: DIR
+listeners:
+  - name: lmtp
+    protocol: lmtp
+    address: unix:run/lmtp
+    socket_mode: "999"
+    socket_owner: no-such-user-here
+  - name: mx
+    protocol: smtp
+    address: unix:/run/mx
+  - name: lmtp-tcp
+    protocol: lmtp
+    address: 127.0.0.1:2424
+    socket_mode: "0660"
+  - name: lmtp2
+    protocol: lmtp
+    address: unix:/run/mx
+    proxy_protocol: true
+    trusted_proxies: [127.0.0.1/32]
+delivery:
+  local:
+    lmtp: dovecot
+`
+
+// TestLMTPCheckConfig: check-config names each wrong LMTP key with its
+// file and line and says what to write instead.
+func TestLMTPCheckConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "lmtp.yaml", strings.ReplaceAll(lmtpBadConfig, "DIR", dir))
+	want := strings.Join([]string{
+		bad + `:5: listeners[0].address: "unix:run/lmtp" is not an absolute socket path; write one such as unix:/run/mailgate/lmtp`,
+		bad + `:6: listeners[0].socket_mode: "999" is not a file mode; write an octal mode such as "0660" (quoted)`,
+		bad + `:7: listeners[0].socket_owner: no user "no-such-user-here" on this machine; write an existing user, or user:group`,
+		bad + `:10: listeners[1].address: only an lmtp listener may listen on a UNIX socket; write host:port`,
+		bad + `:14: listeners[2].socket_mode: only a unix: address has a file mode; remove this key`,
+		bad + `:17: listeners[3].address: unix:/run/mx is already used by listeners[1]; give each listener its own socket`,
+		bad + `:18: listeners[3].proxy_protocol: a unix: socket has no client address for a PROXY header to replace; remove this key`,
+		bad + `:22: delivery.local.lmtp: "dovecot" is neither unix:/path nor host:port; write one such as unix:/run/dovecot/lmtp or 127.0.0.1:24`,
+	}, "\n") + "\n"
+	out, code := mgtest.Run(t, dir, "", "check-config", bad)
+	if code != 1 || out != want {
+		t.Errorf("check-config: exit %d, output:\n%s\nwant exit 1, output:\n%s", code, out, want)
+	}
+}
