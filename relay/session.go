@@ -70,7 +70,7 @@ func (s *Server) newSession(be *backend, c *smtpConn) (*session, error) {
 		ss.client.TLS = &st
 	}
 	ss.ctx, ss.cancel = context.WithCancel(context.Background())
-	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.client.IP.String())
+	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", clientIP(ss.client.IP))
 	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
@@ -230,7 +230,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.be.busy.Store(true)
 	ss.env = &queue.Envelope{
-		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: clean(ss.client.Helo),
+		From: from, Received: ss.srv.now(), ClientIP: clientIP(ss.client.IP), Helo: clean(ss.client.Helo),
 		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
 		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,
@@ -341,6 +341,15 @@ func (ss *session) Logout() error {
 	ss.cancel()
 	ss.srv.metrics.active.WithLabelValues(ss.listener.Name).Dec()
 	return nil
+}
+
+// clientIP is ip as text, and "" for a client on a UNIX socket (an MTA
+// in front of an LMTP listener), which has no address.
+func clientIP(ip net.IP) string {
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
 }
 
 func splitAddr(addr string) (local, domain string) {
