@@ -131,6 +131,39 @@ func TestLMTPListenerAnswersEachRecipient(t *testing.T) {
 	if !bytes.Contains(raw[:300], []byte("with LMTP id "+id[1])) {
 		t.Errorf("stored message has no LMTP Received field for %s:\n%.300s", id[1], raw)
 	}
+	lmtpBDAT(t, srv, lmtpMessage("bdat", 3000))
+}
+
+// lmtpBDAT sends msg to alice and bob (whose mailbox has no room) in two
+// BDAT chunks (CHUNKING, RFC 3030) on a raw connection: BDAT LAST gets
+// one reply per recipient, alice's 250 naming the queue ID of a copy
+// stored byte for byte, bob's 452 4.2.2.
+func lmtpBDAT(t *testing.T, srv *mgtest.Server, msg []byte) {
+	t.Helper()
+	l := dialFrom(t, "", srv.Addr["lmtp"])
+	defer l.close()
+	l.smtpReply()
+	for _, cmd := range []string{"LHLO mta.example.org", "MAIL FROM:<sender@example.org>", "RCPT TO:<alice@localhost>", "RCPT TO:<bob@localhost>"} {
+		l.send(cmd)
+		if r := l.smtpReply(); !strings.HasPrefix(r, "250 ") {
+			t.Fatalf("%s: %q", cmd, r)
+		}
+	}
+	half := len(msg) / 2
+	l.c.Write(fmt.Appendf(nil, "BDAT %d\r\n%s", half, msg[:half]))
+	if r := l.smtpReply(); r != "250 2.0.0 Continue" {
+		t.Fatalf("first chunk: %q", r)
+	}
+	l.c.Write(fmt.Appendf(nil, "BDAT %d LAST\r\n%s", len(msg)-half, msg[half:]))
+	alice, bob := l.smtpReply(), l.smtpReply()
+	id, ok := strings.CutPrefix(alice, "250 2.0.0 <alice@localhost> OK: queued as ")
+	if !ok || !strings.HasPrefix(bob, "452 4.2.2 <bob@localhost> ") {
+		t.Fatalf("replies to BDAT LAST: %q, %q", alice, bob)
+	}
+	srv.WaitLog("msgid=" + id + " rcpt=alice@localhost route=local result=delivered")
+	if raw, _ := findMessage(t, srv, id); !bytes.HasSuffix(raw, msg) {
+		t.Errorf("stored message (%d bytes) does not end with the %d sent", len(raw), len(msg))
+	}
 }
 
 // TestLMTPListenerRefusesSmuggling: the content rules are SMTP's; a bare
