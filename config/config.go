@@ -90,6 +90,11 @@ type Listener struct {
 	// sends such a header is closed.
 	ProxyProtocol  bool     `yaml:"proxy_protocol"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SocketMode and SocketOwner ("user" or "user:group") set the file
+	// mode and owner of a unix: listener's socket, so that only the MTA
+	// in front may connect (lmtp listeners only).
+	SocketMode  string `yaml:"socket_mode"`
+	SocketOwner string `yaml:"socket_owner"`
 }
 
 // Limits bound what one client can make the server do.

@@ -105,7 +105,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown protocol",
 			yaml: "listeners:\n  - name: a\n    protocol: smtps\n    address: 127.0.0.1:465\n",
-			want: []string{`f.yaml:3: listeners[0].protocol: "smtps" is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http, api`},
+			want: []string{`f.yaml:3: listeners[0].protocol: "smtps" is not a protocol; write one of smtp, submission, submissions, lmtp, imap, imaps, pop3, pop3s, managesieve, http, api`},
 		},
 		{
 			name: "unknown top-level key",
@@ -130,7 +130,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: "listeners:\n  - name: a\n    protocol: smtp\n    adress: 127.0.0.1:25\n",
 			want: []string{
 				`f.yaml:2: listeners[0].address: missing; write an address such as 127.0.0.1:25 or [::1]:25`,
-				`f.yaml:4: listeners[0].adress: unknown key; valid keys here are: address, allow_insecure_auth, filters, name, protocol, proxy_protocol, trusted_proxies`,
+				`f.yaml:4: listeners[0].adress: unknown key; valid keys here are: address, allow_insecure_auth, filters, name, protocol, proxy_protocol, socket_mode, socket_owner, trusted_proxies`,
 			},
 		},
 		{

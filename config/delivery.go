@@ -33,6 +33,7 @@ type Delivery struct {
 	MTASTS         DeliveryMTASTS    `yaml:"mta_sts"`
 	DANE           DeliveryDANE      `yaml:"dane"`
 	Forwarding     Forwarding        `yaml:"forwarding"`
+	Local          DeliveryLocal     `yaml:"local"`
 }
 
 // DeliveryTimeouts are the SMTP client timeouts of RFC 5321 §4.5.3.2.
@@ -123,6 +124,7 @@ func (d *Delivery) validate(v *Validator) {
 	d.MTASTS.validate(v)
 	d.DANE.validate(v)
 	d.Forwarding.validate(v)
+	d.Local.validate(v)
 }
 
 func (t *DeliveryTimeouts) validate(v *Validator) {

@@ -149,13 +149,14 @@ func reason(err error) string {
 }
 
 var protocols = map[string]bool{
-	ProtoSMTP: true, ProtoSubmission: true, ProtoSubmissions: true, ProtoIMAP: true,
+	ProtoSMTP: true, ProtoSubmission: true, ProtoSubmissions: true, ProtoLMTP: true, ProtoIMAP: true,
 	ProtoIMAPS: true, ProtoPOP3: true, ProtoPOP3S: true, ProtoHTTP: true, ProtoManageSieve: true, ProtoAPI: true,
 }
 
 func (c *Config) validateListeners(v *Validator) {
 	var bound []binding
 	names := map[string]bool{}
+	sockets := map[string]string{} // unix: path -> the listener that has it
 	for i, l := range c.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
 		if l.Name != "" && names[l.Name] {
@@ -163,35 +164,52 @@ func (c *Config) validateListeners(v *Validator) {
 		}
 		names[l.Name] = true
 		if !protocols[l.Protocol] {
-			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http, api", l.Protocol)
+			v.Errorf(p+".protocol", "%q is not a protocol; write one of smtp, submission, submissions, lmtp, imap, imaps, pop3, pop3s, managesieve, http, api", l.Protocol)
 		}
-		b, ok := validAddress(v, p+".address", l.Address)
-		if !ok {
-			continue
-		}
-		b.path = p
-		for _, prev := range bound {
-			if prev.overlaps(b) {
-				v.Errorf(p+".address", "%s is already used by %s; give each listener its own address", l.Address, prev.path)
-				break
+		validateSocket(v, p, &l)
+		if path, unix := SocketPath(l.Address); unix {
+			validSocketAddress(v, p, &l)
+			if prev, ok := sockets[path]; ok {
+				v.Errorf(p+".address", "%s is already used by %s; give each listener its own socket", l.Address, prev)
 			}
+			sockets[path] = p
+		} else if b, ok := validAddress(v, p+".address", l.Address); ok {
+			b.path = p
+			bound = checkBinding(v, bound, b, l.Address)
 		}
-		bound = append(bound, b)
 		c.Listeners[i].validateProxy(v, p)
-		if len(l.Filters) > 0 && !IsSMTP(l.Protocol) {
-			v.Errorf(p+".filters", "filters run only on smtp, submission and submissions listeners; remove this key")
+		c.validateListenerFilters(v, p, &l)
+	}
+}
+
+// checkBinding reports b when it overlaps a binding already in bound, and
+// returns bound with b added.
+func checkBinding(v *Validator, bound []binding, b binding, addr string) []binding {
+	for _, prev := range bound {
+		if prev.overlaps(b) {
+			v.Errorf(b.path+".address", "%s is already used by %s; give each listener its own address", addr, prev.path)
+			break
 		}
-		for j, f := range l.Filters {
-			if !c.Filters.Known(f) {
-				v.Errorf(fmt.Sprintf("%s.filters[%d]", p, j), "%q is not a filter; write one of %s", f, strings.Join(FilterNames(), ", "))
-			}
+	}
+	return append(bound, b)
+}
+
+// validateListenerFilters checks the filters key of listener l at p.
+func (c *Config) validateListenerFilters(v *Validator, p string, l *Listener) {
+	if len(l.Filters) > 0 && !IsSMTP(l.Protocol) {
+		v.Errorf(p+".filters", "filters run only on smtp, submission, submissions and lmtp listeners; remove this key")
+	}
+	for j, f := range l.Filters {
+		if !c.Filters.Known(f) {
+			v.Errorf(fmt.Sprintf("%s.filters[%d]", p, j), "%q is not a filter; write one of %s", f, strings.Join(FilterNames(), ", "))
 		}
 	}
 }
 
-// IsSMTP reports whether a listener protocol is one of the SMTP ones.
+// IsSMTP reports whether a listener protocol is served by the relay: the
+// SMTP ones and LMTP.
 func IsSMTP(proto string) bool {
-	return proto == ProtoSMTP || proto == ProtoSubmission || proto == ProtoSubmissions
+	return proto == ProtoSMTP || proto == ProtoSubmission || proto == ProtoSubmissions || proto == ProtoLMTP
 }
 
 // binding is where a listener's socket binds, to find two listeners that

@@ -19,7 +19,7 @@ import (
 )
 
 // New builds the transports the config describes: a Router over Local
-// and either a Smarthost (delivery.smarthost.host set) or a Remote. The
+// (or LMTP, when delivery.local.lmtp is set) and either a Smarthost (delivery.smarthost.host set) or a Remote. The
 // caller closes the Router at shutdown.
 func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory, classify func(error) *Error,
 	logger *slog.Logger, reg prometheus.Registerer) (*Router, error) {
@@ -37,6 +37,10 @@ func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory,
 		MaxReceived:  cfg.Limits.MaxReceivedHeaders,
 		Metrics:      m,
 		Local:        &Local{Mailboxes: mb, Directory: dir, Classify: classify, Logger: logger, Metrics: m},
+	}
+	if addr := d.Local.LMTP; addr != "" {
+		r.Local = &LMTP{Addr: addr, Hostname: helo, Timeouts: timeouts, IdleTimeout: d.IdleTimeout.D(),
+			MaxIdle: d.MaxIdlePerHost, Logger: logger, Metrics: m}
 	}
 	if sh := d.Smarthost; sh.Host != "" {
 		h := &Smarthost{Host: sh.Host, Port: sh.Port, TLS: sh.TLS, Username: sh.Username, Resolver: res,

@@ -51,6 +51,7 @@ flush unix n - n 1000? 0 flush
 proxymap unix - - n - - proxymap
 smtp unix - - n - - smtp
 relay unix - - n - - smtp
+lmtp unix - - n - - lmtp
 showq unix n - n - - showq
 error unix - - n - - error
 retry unix - - n - - error
@@ -66,6 +67,12 @@ postlog unix-dgram n - n - 1 postlogd
 // and relays everything else to relayTo (host:port, "" for none), with
 // DNS lookups off.
 func startPostfix(t *testing.T, relayTo string) *postfixInstance {
+	t.Helper()
+	return startPostfixWith(t, relayTo, "")
+}
+
+// startPostfixWith is startPostfix with more lines for main.cf.
+func startPostfixWith(t *testing.T, relayTo, extraMain string) *postfixInstance {
 	t.Helper()
 	postfix := testenv.Tool(t, "postfix")
 	dir, err := os.MkdirTemp("", "mgpf-") // short: Postfix's unix socket paths are limited
@@ -125,7 +132,7 @@ virtual_gid_maps = static:%[6]d
 virtual_minimum_uid = 1
 biff = no
 smtputf8_enable = no
-`, dir, relay, pf.Domain, pf.Vmail, uid, gid)
+`, dir, relay, pf.Domain, pf.Vmail, uid, gid) + extraMain
 	pf.CAFile = writeCert(t, filepath.Join(dir, "etc"))
 	writeFile(t, filepath.Join(dir, "etc"), "main.cf", main)
 	writeFile(t, filepath.Join(dir, "etc"), "master.cf", strings.Replace(pfMaster, "ADDR", pf.Addr, 1))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"mailgate/config"
 	"mailgate/filters"
 	"mailgate/internal/hops"
 	"mailgate/queue"
@@ -21,6 +22,16 @@ import (
 // of the data to the real end (CRLF.CRLF) after any rejection here, so a
 // rejected message cannot leave commands behind.
 func (ss *session) Data(r io.Reader) error {
+	return ss.receive(r, func(env *queue.Envelope, size int64) error { return ss.checkRoom(env.Recipients, size) })
+}
+
+// roomCheck decides, once the message's size is known, whether the
+// local mailboxes can take it: an error refuses the message; it may also
+// drop recipients from env (LMTP answers each recipient on its own).
+type roomCheck func(env *queue.Envelope, size int64) error
+
+// receive is Data with the mailbox room check of the protocol.
+func (ss *session) receive(r io.Reader, room roomCheck) error {
 	if ss.env == nil || len(ss.env.Recipients) == 0 {
 		return ss.fail("data", reply(503, 5, 5, 1, "Send MAIL FROM and RCPT TO first"))
 	}
@@ -60,7 +71,7 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 	}
 	env.Quarantine = msg.Quarantine
-	if err := ss.checkRoom(env.Recipients, int64(len(msg.Prepend)+len(msg.Header))+msg.Body.Size()); err != nil {
+	if err := room(env, int64(len(msg.Prepend)+len(msg.Header))+msg.Body.Size()); err != nil {
 		return ss.fail("data", err)
 	}
 	size, err := ss.enqueue(env, c, msg, header, body)
@@ -145,7 +156,12 @@ func (ss *session) readError(r io.Reader, err error) error {
 // keyword of RFC 3848 and the TLS parameters.
 func (ss *session) receivedHeader(env *queue.Envelope) []byte {
 	proto := "ESMTP"
-	if env.UTF8 {
+	switch {
+	case ss.listener.Protocol == config.ProtoLMTP && env.UTF8:
+		proto = "UTF8LMTP" // RFC 6531 section 3.7.4
+	case ss.listener.Protocol == config.ProtoLMTP:
+		proto = "LMTP" // RFC 3848
+	case env.UTF8:
 		proto = "UTF8SMTP"
 	}
 	if ss.client.TLS != nil {

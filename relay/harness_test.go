@@ -126,6 +126,13 @@ func startServer(t testing.TB, edit func(*config.Config)) *testServer {
 // certificate file clients trust given (nil, "": a generated one).
 func startServerTLS(t testing.TB, edit func(*config.Config), serverTLS *tls.Config, certFile string) *testServer {
 	t.Helper()
+	return startServerQuotas(t, edit, serverTLS, certFile, nil)
+}
+
+// startServerQuotas is startServerTLS with the mailbox usage the relay
+// reads (nil: no quotas).
+func startServerQuotas(t testing.TB, edit func(*config.Config), serverTLS *tls.Config, certFile string, quotas relay.Quotas) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse("test.yaml", []byte(baseConfig+"data_dir: "+dir+"\n"))
 	if err != nil {
@@ -165,7 +172,7 @@ func startServerTLS(t testing.TB, edit func(*config.Config), serverTLS *tls.Conf
 	}
 	ts.queue = q
 	ts.srv = relay.New(relay.Options{
-		Config: cfg, TLS: serverTLS, Users: accts, Queue: q, Logger: log, Now: ts.clock.Now,
+		Config: cfg, TLS: serverTLS, Users: accts, Queue: q, Logger: log, Now: ts.clock.Now, Quotas: quotas,
 		Chains: chains(t, cfg, filters.Deps{Logger: log, SendAs: accts.SendAs, Now: ts.clock.Now}),
 	})
 

@@ -37,6 +37,9 @@ type session struct {
 
 	txn *filters.Txn
 	env *queue.Envelope // current transaction, nil before MAIL
+	// given are the accepted RCPTs of the transaction, in order, on an
+	// LMTP listener only: DATA answers each (lmtp.go).
+	given []lmtpRcpt
 
 	rejections int // so far in this session, against limits.max_errors
 	// smuggled is set when the last DATA content held "\r\n.\r" without
@@ -67,7 +70,7 @@ func (s *Server) newSession(be *backend, c *smtpConn) (*session, error) {
 		ss.client.TLS = &st
 	}
 	ss.ctx, ss.cancel = context.WithCancel(context.Background())
-	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", ss.client.IP.String())
+	ss.log = s.log.With("session", ss.id, "listener", l.Name, "client", clientIP(ss.client.IP))
 	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
@@ -227,7 +230,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.be.busy.Store(true)
 	ss.env = &queue.Envelope{
-		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: clean(ss.client.Helo),
+		From: from, Received: ss.srv.now(), ClientIP: clientIP(ss.client.IP), Helo: clean(ss.client.Helo),
 		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
 		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,
@@ -267,6 +270,9 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			r.Orig = to
 		}
 		ss.env.Recipients = append(ss.env.Recipients, r)
+	}
+	if isLMTP(ss.listener) {
+		ss.given = append(ss.given, lmtpRcpt{addr: to, targets: targets})
 	}
 	return nil
 }
@@ -317,7 +323,7 @@ func (ss *session) route(to string) ([]string, error) {
 func (ss *session) Reset() {
 	ss.client.Helo = ss.conn.Hostname()
 	ss.be.busy.Store(false)
-	ss.env = nil
+	ss.env, ss.given = nil, nil
 	if ss.txn != nil {
 		ss.txn.Reset()
 	}
@@ -335,6 +341,15 @@ func (ss *session) Logout() error {
 	ss.cancel()
 	ss.srv.metrics.active.WithLabelValues(ss.listener.Name).Dec()
 	return nil
+}
+
+// clientIP is ip as text, and "" for a client on a UNIX socket (an MTA
+// in front of an LMTP listener), which has no address.
+func clientIP(ip net.IP) string {
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
 }
 
 func splitAddr(addr string) (local, domain string) {

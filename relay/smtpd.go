@@ -33,6 +33,8 @@ type smtpConn struct {
 	// applies to new connections, never to one in the middle of a
 	// transaction.
 	lim config.Limits
+	// lmtp: the listener speaks LMTP (lmtp.go).
+	lmtp bool
 
 	// Used by the connection's goroutine only.
 	conn     net.Conn // raw, or the TLS connection over it
@@ -61,7 +63,7 @@ const (
 )
 
 func newSMTPConn(s *Server, be *backend, c net.Conn) *smtpConn {
-	sc := &smtpConn{srv: s, be: be, listener: be.listener, raw: c, conn: c, lim: s.conf().Limits}
+	sc := &smtpConn{srv: s, be: be, listener: be.listener, raw: c, conn: c, lim: s.conf().Limits, lmtp: isLMTP(be.listener)}
 	sc.r = bufio.NewReaderSize(c, 4<<10)
 	sc.w = bufio.NewWriterSize(c, writeBuffer)
 	if tc, ok := c.(*tls.Conn); ok {
@@ -99,7 +101,7 @@ func (c *smtpConn) serve() {
 		st := tc.ConnectionState()
 		c.tls = &st
 	}
-	c.reply(220, noCode, c.srv.conf().Hostname+" ESMTP Service Ready")
+	c.reply(220, noCode, c.srv.conf().Hostname+" "+c.greetingWord()+" Service Ready")
 	for {
 		line, err := c.readLine()
 		if err != nil {

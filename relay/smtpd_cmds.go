@@ -17,8 +17,11 @@ func (c *smtpConn) handle(line string) bool {
 	switch verb {
 	case "":
 		return c.protocolError(500, code(5, 5, 2), "Error: bad syntax")
-	case "HELO", "EHLO":
-		c.hello(verb == "EHLO", arg)
+	case "HELO", "EHLO", "LHLO":
+		if (verb == "LHLO") != c.lmtp {
+			return c.wrongHello(verb)
+		}
+		c.hello(verb != "HELO", arg)
 	case "MAIL":
 		c.mail(arg)
 	case "RCPT":
@@ -59,7 +62,7 @@ func splitCommand(line string) (verb, arg string) {
 	return strings.ToUpper(verb), strings.TrimSpace(arg)
 }
 
-// hello answers HELO and EHLO. The first starts the session; a later one
+// hello answers HELO, EHLO and LMTP's LHLO. The first starts the session; a later one
 // resets the transaction and gives the filters the new name.
 func (c *smtpConn) hello(extended bool, arg string) {
 	domain, _, _ := strings.Cut(arg, " ")
@@ -107,9 +110,10 @@ func (c *smtpConn) extensions() []string {
 	return ext
 }
 
-// canStartTLS: a listener in clear with a certificate, not yet upgraded.
+// canStartTLS: a listener in clear with a certificate, not yet upgraded;
+// never LMTP (its peer is on loopback or a UNIX socket).
 func (c *smtpConn) canStartTLS() bool {
-	return c.tls == nil && c.srv.opts.TLS != nil && c.listener.Protocol != config.ProtoSubmissions
+	return c.tls == nil && c.srv.opts.TLS != nil && c.listener.Protocol != config.ProtoSubmissions && !c.lmtp
 }
 
 // mail answers MAIL FROM.
@@ -167,7 +171,7 @@ func (c *smtpConn) rcpt(arg string) {
 	c.reply(250, code(2, 0, 0), fmt.Sprintf("I'll make sure <%s> gets this", to))
 }
 
-// reset ends the transaction (RSET, a new EHLO, the end of DATA).
+// reset ends the transaction (RSET, a new EHLO or LHLO, the end of DATA).
 func (c *smtpConn) reset() {
 	c.endBDAT()
 	if c.sess != nil {

@@ -38,11 +38,11 @@ func (c *smtpConn) data(arg string) bool {
 	c.reply(354, noCode, "Go ahead. End your data with <CR><LF>.<CR><LF>")
 	lim := c.lim
 	in := &dataIn{d: &smtpdata.Reader{R: c.r, Limit: int64(lim.MaxMessageSize), LineLimit: lim.MaxLineLength}, conn: c}
-	err := c.sess.Data(in)
+	errs := c.receive(in)
 	// The session may stop reading early (a refusal): the rest of the
 	// content must still be read up to its end line, never run as commands.
 	readErr := in.d.Drain()
-	c.replyData(err)
+	c.replyData(errs)
 	defer c.reset()
 	if errors.Is(readErr, smtpdata.ErrLineTooLong) {
 		c.reply(500, code(5, 4, 0), "Too long line, closing connection")
@@ -50,21 +50,12 @@ func (c *smtpConn) data(arg string) bool {
 	return readErr == nil
 }
 
-// replyData sends the reply to a message: the session's verdict.
-func (c *smtpConn) replyData(err error) {
-	if err == nil {
-		c.reply(250, code(2, 0, 0), "OK: queued")
-		return
-	}
-	c.replyErr(err)
-}
-
 // bdatState is a BDAT transfer (RFC 3030) in progress: the session reads
 // the chunks from a pipe, on its own goroutine, while the connection's
 // goroutine copies each chunk into it.
 type bdatState struct {
 	pw     *io.PipeWriter
-	result chan error
+	result chan []error // the replies to BDAT LAST (lmtp.go: receive)
 	size   int64
 }
 
@@ -84,7 +75,7 @@ func (c *smtpConn) bdatCmd(arg string) bool {
 		sofar = c.bdat.size
 	}
 	if max := int64(c.lim.MaxMessageSize); max > 0 && sofar+size > max {
-		c.reply(552, code(5, 3, 4), "Max message size exceeded")
+		c.replyChunk(last, errReply(552, code(5, 3, 4), "Max message size exceeded"))
 		ok := c.discard(size)
 		c.reset()
 		return ok
@@ -97,7 +88,7 @@ func (c *smtpConn) bdatCmd(arg string) bool {
 		// The session gave up early (its error is the pipe's): the rest
 		// of the chunk is dropped. A broken connection fails the next read.
 		io.Copy(io.Discard, chunk)
-		c.replyErr(asReply(err))
+		c.replyChunk(last, asReply(err))
 		c.reset()
 		return true
 	}
@@ -107,11 +98,21 @@ func (c *smtpConn) bdatCmd(arg string) bool {
 		return true
 	}
 	c.bdat.pw.Close()
-	err := <-c.bdat.result
+	errs := <-c.bdat.result
 	c.bdat = nil
-	c.replyData(err)
+	c.replyData(errs)
 	c.reset()
 	return true
+}
+
+// replyChunk answers a BDAT chunk refused as a whole: one reply, or for
+// BDAT LAST on LMTP one per recipient, which is what the client waits for.
+func (c *smtpConn) replyChunk(last bool, err error) {
+	if last {
+		c.replyData(c.forEach(err))
+		return
+	}
+	c.replyErr(err)
 }
 
 // parseBDAT parses "size [LAST]".
@@ -135,20 +136,23 @@ func parseBDAT(arg string) (size int64, last bool, r *smtp.SMTPError) {
 // startBDAT starts the session's Data on the read end of a pipe.
 func (c *smtpConn) startBDAT() {
 	pr, pw := io.Pipe()
-	b := &bdatState{pw: pw, result: make(chan error, 1)}
+	b := &bdatState{pw: pw, result: make(chan []error, 1)}
 	c.bdat = b
+	internal := c.forEach(errInternal) // made here: the session is the connection goroutine's
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
 				c.srv.metrics.panics.Inc()
 				c.srv.log.Error("panic reading BDAT", "panic", v)
 				pr.CloseWithError(errInternal)
-				b.result <- errInternal
+				b.result <- internal
 			}
 		}()
-		err := c.sess.Data(pr)
-		pr.CloseWithError(asReply(err))
-		b.result <- err
+		errs := c.receive(pr)
+		// A session that stopped reading early refused the whole message,
+		// so the first reply is the one for every recipient.
+		pr.CloseWithError(asReply(errs[0]))
+		b.result <- errs
 	}()
 }
 

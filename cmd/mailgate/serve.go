@@ -313,7 +313,7 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 		// connection (a message each, for applications).
 		lc.KeepAlive = -1
 	}
-	ln, err := lc.Listen(context.Background(), "tcp", l.Address)
+	ln, err := listen(&lc, l)
 	if err != nil {
 		return fmt.Errorf("listener %s: %v", l.Name, err)
 	}
@@ -482,13 +482,8 @@ func (a *app) accountLimit(account string) (config.Limit, bool) {
 	return config.Limit{Messages: rl.Messages, Recipients: rl.Recipients, Period: config.Duration(rl.Period)}, ok
 }
 
-func isSMTPListener(l config.Listener) bool {
-	switch l.Protocol {
-	case config.ProtoSMTP, config.ProtoSubmission, config.ProtoSubmissions:
-		return true
-	}
-	return false
-}
+// isSMTPListener reports whether the relay serves l (SMTP or LMTP).
+func isSMTPListener(l config.Listener) bool { return config.IsSMTP(l.Protocol) }
 
 // wait blocks until a signal to stop or a listener failure; SIGHUP
 // reloads the config and goes on waiting.
