@@ -258,7 +258,7 @@ func (a *app) startQueue(bool) error {
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
 		Destination: router.Destination, Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
-		Outcome: a.outcome,
+		Outcomes: a.outcomes, FinishedRetention: qc.FinishedRetention.D(), FinishedMaxSize: int64(qc.FinishedMaxSize),
 	})
 	if err != nil {
 		return err
