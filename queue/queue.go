@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,6 +78,7 @@ type Outcome struct {
 type Queue struct {
 	opts    Options
 	spool   *Spool
+	lock    *os.File  // the spool's lock, held while open (lock.go)
 	done    *Finished // records of finished messages
 	log     *slog.Logger
 	metrics *metrics
@@ -154,14 +156,20 @@ func Open(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
+	if q.lock, err = lockSpool(sp.Dir()); err != nil {
+		sp.Close()
+		return nil, err
+	}
 	q.spool = sp
 	if q.done, err = OpenFinished(filepath.Join(sp.Dir(), finishedDir), o.FinishedRetention, o.FinishedMaxSize, o.Now); err != nil {
 		sp.Close()
+		q.lock.Close()
 		return nil, err
 	}
 	recovered, broken, err := sp.Recover()
 	if err != nil {
 		sp.Close()
+		q.lock.Close()
 		return nil, err
 	}
 	if broken > 0 {
@@ -229,6 +237,7 @@ func (q *Queue) Close() {
 	q.closeOnce.Do(func() { close(q.removals) })
 	<-q.removerDone
 	q.spool.Close()
+	q.lock.Close() // drops the flock
 }
 
 // Enqueue stores a message durably and schedules it; when it returns nil
