@@ -115,7 +115,9 @@ func (a *app) outcomes(outs []queue.Outcome) {
 // suppressBounce puts a hard-bounced recipient on its account's list.
 func (a *app) suppressBounce(o queue.Outcome) bool {
 	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: o.Time})
-	if err != nil {
+	if errors.Is(err, suppression.ErrNotShared) {
+		a.log.Warn("suppression not shared with the other nodes", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
+	} else if err != nil {
 		a.log.Error("suppression list not written", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
 		return false
 	}
