@@ -79,11 +79,11 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	incoming []*item
 	wake     chan struct{}
-	metrics *metrics
-	pending map[string]*item // by file name; owned by run
-	busy    map[string]bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	metrics  *metrics
+	pending  map[string]*item // by file name; owned by run
+	busy     map[string]bool
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 type result struct {
