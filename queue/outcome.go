@@ -1,6 +1,9 @@
 package queue
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // What becomes of each recipient goes to Options.Outcomes (webhook
 // events, the suppression list) before the queue records it durably, and
@@ -90,3 +93,27 @@ func (q *Queue) finishRemoval(r removal) {
 // Finished returns the record of a message that left the queue; ok is
 // false for one never finished here or pruned.
 func (q *Queue) Finished(id string) (FinishedRecord, bool) { return q.done.Get(id) }
+
+// LateBounce records in a finished message's record that recipient
+// addr bounced after it was delivered (a bounce report that came by
+// mail); ok is false when the message has no record (still queued, or
+// unknown) or no such recipient.
+func (q *Queue) LateBounce(id, addr, status, reply string, suppressed bool) (index int, ok bool, err error) {
+	rec, found := q.done.Get(id)
+	if !found {
+		return 0, false, nil
+	}
+	for i := range rec.Recipients {
+		r := &rec.Recipients[i]
+		if !strings.EqualFold(r.Recipient, addr) {
+			continue
+		}
+		r.State, r.Status, r.Reply, r.Suppressed = StateBounced, status, reply, r.Suppressed || suppressed
+		rec.Finished = q.now().UTC()
+		if err := q.done.Append(rec); err != nil {
+			return i, true, err
+		}
+		return i, true, q.done.Sync()
+	}
+	return 0, false, nil
+}

@@ -48,6 +48,10 @@ type Options struct {
 	// which the restart then delivers again (see outcome.go). It may run
 	// under the queue's lock: it must not call the queue.
 	Outcomes func([]Outcome)
+	// EnvelopeID, when set, gives the ENVID (RFC 3461) an account's
+	// message is sent with when its sender gave none, so that a bounce
+	// report that comes back later names it (package bounces).
+	EnvelopeID func(queueID string) string
 	// FinishedRetention and FinishedMaxSize bound the records of
 	// finished messages (Finished); retention 0 keeps none.
 	FinishedRetention time.Duration

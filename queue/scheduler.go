@@ -168,6 +168,9 @@ func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request 
 		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
 		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,
 	}
+	if req.EnvID == "" && env.Account != "" && !env.Bounce && q.opts.EnvelopeID != nil {
+		req.EnvID = q.opts.EnvelopeID(env.ID)
+	}
 	for _, i := range idx {
 		rc := env.Recipients[i]
 		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Orig: rc.Orig, Notify: rc.Notify, ORCPT: rc.ORCPT})
