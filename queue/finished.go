@@ -33,9 +33,13 @@ type Finished struct {
 	maxBytes  int64
 	now       func() time.Time
 
-	mu    sync.Mutex
-	dirty map[string]bool // files appended to since the last Sync
+	mu        sync.Mutex
+	dirty     map[string]bool // files appended to since the last Sync
+	lastPrune time.Time
 }
+
+// pruneEvery is how often Sync prunes while messages finish.
+const pruneEvery = time.Hour
 
 // FinishedRecord is one finished message.
 type FinishedRecord struct {
@@ -142,8 +146,11 @@ func (f *Finished) Sync() error {
 		}
 		delete(f.dirty, path)
 	}
-	if first == nil && len(f.dirty) == 0 {
+	if first == nil {
 		first = syncDirPath(f.dir)
+	}
+	if f.now().Sub(f.lastPrune) >= pruneEvery {
+		f.pruneLocked()
 	}
 	return first
 }
@@ -206,11 +213,19 @@ func lastRecord(r io.Reader, id string) (FinishedRecord, bool) {
 }
 
 // Prune deletes the files not written for the retention period, then the
-// oldest ones while all of them are over the size cap.
+// oldest ones while all of them are over the size cap. It runs at start
+// and, while messages finish, once an hour.
 func (f *Finished) Prune() {
 	if f == nil {
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pruneLocked()
+}
+
+func (f *Finished) pruneLocked() {
+	f.lastPrune = f.now()
 	entries, err := os.ReadDir(f.dir)
 	if err != nil {
 		return
