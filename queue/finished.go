@@ -36,6 +36,10 @@ type Finished struct {
 	mu        sync.Mutex
 	dirty     map[string]bool // files appended to since the last Sync
 	lastPrune time.Time
+	// cur is the file last appended to, kept open: most records of a
+	// batch go to the same minute's file.
+	cur     *os.File
+	curPath string
 }
 
 // pruneEvery is how often Sync prunes while messages finish.
@@ -113,23 +117,54 @@ func (f *Finished) Append(rec FinishedRecord) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	file, err := f.open(path)
 	if err != nil {
 		return err
 	}
-	defer file.Close()
-	// A crash may have torn the last line: start on a line of our own.
-	if st, err := file.Stat(); err == nil && st.Size() > 0 {
-		var last [1]byte
-		if _, err := file.ReadAt(last[:], st.Size()-1); err == nil && last[0] != '\n' {
-			line = append([]byte{'\n'}, line...)
-		}
-	}
 	if _, err := file.Write(append(line, '\n')); err != nil {
+		f.closeCur()
 		return err
 	}
 	f.dirty[path] = true
 	return nil
+}
+
+// open returns path opened for appending, ending on a whole line (a
+// crash may have torn the last one); f.mu is held.
+func (f *Finished) open(path string) (*os.File, error) {
+	if f.cur != nil && f.curPath == path {
+		return f.cur, nil
+	}
+	f.closeCur()
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err == nil && st.Size() > 0 {
+		var last [1]byte
+		if _, err := file.ReadAt(last[:], st.Size()-1); err == nil && last[0] != '\n' {
+			file.Write([]byte{'\n'})
+		}
+	}
+	f.cur, f.curPath = file, path
+	return file, nil
+}
+
+func (f *Finished) closeCur() {
+	if f.cur != nil {
+		f.cur.Close()
+		f.cur, f.curPath = nil, ""
+	}
+}
+
+// Close closes the open file.
+func (f *Finished) Close() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closeCur()
 }
 
 // Sync makes the records appended since the last Sync durable.
@@ -141,7 +176,13 @@ func (f *Finished) Sync() error {
 	defer f.mu.Unlock()
 	var first error
 	for path := range f.dirty {
-		if err := syncFile(path); err != nil && first == nil {
+		var err error
+		if f.cur != nil && path == f.curPath {
+			err = f.cur.Sync()
+		} else {
+			err = syncFile(path)
+		}
+		if err != nil && first == nil {
 			first = err
 		}
 		delete(f.dirty, path)
@@ -226,6 +267,7 @@ func (f *Finished) Prune() {
 
 func (f *Finished) pruneLocked() {
 	f.lastPrune = f.now()
+	f.closeCur() // the file may go
 	entries, err := os.ReadDir(f.dir)
 	if err != nil {
 		return

@@ -23,10 +23,12 @@ func TestFinishedRecords(t *testing.T) {
 	if err := f.Append(rec); err != nil {
 		t.Fatal(err)
 	}
+	f.Close()
 	path, _ := f.fileOf(id)
 	fh, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	fh.WriteString(`{"id":"` + id + `","acc`) // a crash mid-append
 	fh.Close()
+	f, _ = OpenFinished(dir, 24*time.Hour, 1<<20, func() time.Time { return now }) // the restart
 	rec.Recipients[0].State = StateBounced
 	if err := f.Append(rec); err != nil || f.Sync() != nil {
 		t.Fatal(err)

@@ -241,6 +241,7 @@ func (q *Queue) Close() {
 	q.closeOnce.Do(func() { close(q.removals) })
 	<-q.removerDone
 	q.spool.Close()
+	q.done.Close()
 	q.lock.Close() // drops the flock
 }
 
