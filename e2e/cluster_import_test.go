@@ -26,18 +26,26 @@ func importNode(t *testing.T, dns string, sink *smtptest.Server) *mgtest.Server 
 	})
 }
 
-// submitTokens sends one message per token through srv's submissions
-// port and returns their queue IDs.
-func submitTokens(t *testing.T, srv *mgtest.Server, tokens []string) []string {
+// dialApp logs into srv's submissions port as app@localhost; the test
+// ends the connection.
+func dialApp(t *testing.T, srv *mgtest.Server) *smtp.Client {
 	t.Helper()
 	c, err := smtp.DialTLS(srv.Addr["submissions"], srv.ClientTLS())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.Auth(sasl.NewPlainClient("", "app@localhost", "import-pw")); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// submitTokens sends one message per token through srv's submissions
+// port and returns their queue IDs.
+func submitTokens(t *testing.T, srv *mgtest.Server, tokens []string) []string {
+	t.Helper()
+	c := dialApp(t, srv)
 	var ids []string
 	for _, tok := range tokens {
 		msg := "From: app@localhost\r\nTo: x@remote.example\r\nSubject: " + tok + "\r\n\r\ntoken " + tok + "\r\n"

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"mailgate/internal/dnstest"
@@ -18,14 +17,7 @@ import (
 // returns the reply to RCPT TO:<rcpt> ("250" when accepted).
 func rcptAnswer(t *testing.T, srv *mgtest.Server, rcpt string) string {
 	t.Helper()
-	c, err := smtp.DialTLS(srv.Addr["submissions"], srv.ClientTLS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app@localhost", "import-pw")); err != nil {
-		t.Fatal(err)
-	}
+	c := dialApp(t, srv)
 	if err := c.Mail("app@localhost", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +76,7 @@ func TestClusterSharedSuppression(t *testing.T) {
 
 func submitToGone(t *testing.T, srv *mgtest.Server) {
 	t.Helper()
-	c, err := smtp.DialTLS(srv.Addr["submissions"], srv.ClientTLS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app@localhost", "import-pw")); err != nil {
-		t.Fatal(err)
-	}
+	c := dialApp(t, srv)
 	msg := "From: app@localhost\r\nTo: gone@remote.example\r\nSubject: bounce\r\n\r\nhi\r\n"
 	if err := c.SendMail("app@localhost", []string{"gone@remote.example"}, strings.NewReader(msg)); err != nil {
 		t.Fatal(err)

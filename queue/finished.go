@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mailgate/internal/safefile"
 )
 
 // Finished keeps the final state of each message that left the queue, so
@@ -188,7 +190,7 @@ func (f *Finished) Sync() error {
 		delete(f.dirty, path)
 	}
 	if first == nil {
-		first = syncDirPath(f.dir)
+		first = safefile.SyncDir(f.dir)
 	}
 	if f.now().Sub(f.lastPrune) >= pruneEvery {
 		f.pruneLocked()
@@ -205,14 +207,6 @@ func syncFile(path string) error {
 	return file.Sync()
 }
 
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // Get returns the last record of id; ok is false when there is none
 // (never finished here, or pruned).

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"mailgate/internal/safefile"
 )
 
 // Import results, one per message file of the imported spool.
@@ -61,7 +63,7 @@ func (q *Queue) Import(dir string) ([]ImportResult, error) {
 		q.log.Info("import", "msgid", id, "result", r.Result, "detail", r.Detail, "from", dir)
 		out = append(out, r)
 	}
-	return out, syncDirPath(dir)
+	return out, safefile.SyncDir(dir)
 }
 
 // importDir resolves dir to a spool directory that is not ours.
