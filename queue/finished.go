@@ -207,7 +207,6 @@ func syncFile(path string) error {
 	return file.Sync()
 }
 
-
 // Get returns the last record of id; ok is false when there is none
 // (never finished here, or pruned).
 func (f *Finished) Get(id string) (FinishedRecord, bool) {
