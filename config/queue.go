@@ -54,9 +54,6 @@ func (q *Queue) validate(v *Validator) {
 	if q.PerDestination < 1 {
 		v.Errorf("queue.per_destination", "%d is not allowed; write a number of 1 or more", q.PerDestination)
 	}
-	if q.FinishedRetention < 0 {
-		v.Errorf("queue.finished_retention", "must not be negative; write a duration such as 7d, or 0 to keep no records")
-	}
 	if q.FinishedMaxSize < 1<<20 {
 		v.Errorf("queue.finished_max_size", "must be at least 1MB; write a size such as 1GB")
 	}
