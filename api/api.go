@@ -51,16 +51,23 @@ type Status struct {
 	ID         string       `json:"id"`
 	Account    string       `json:"-"`
 	Recipients []RcptStatus `json:"recipients"`
+	// Finished is when the last recipient became final, for a message
+	// that left the queue.
+	Finished *time.Time `json:"finished,omitempty"`
 }
 
 // RcptStatus is one recipient's state: queued, deferred, delivered or
-// bounced, with the last reply and when the next attempt is due.
+// bounced, with the last reply (for delivered, the remote's answer to
+// the content) and when the next attempt is due.
 type RcptStatus struct {
 	Recipient   string     `json:"recipient"`
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
 	Reply       string     `json:"reply,omitempty"`
 	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	// Suppressed: the bounce put the recipient on the account's
+	// suppression list.
+	Suppressed bool `json:"suppressed,omitempty"`
 }
 
 // Accounts is what the API needs from the account database.
@@ -215,7 +222,7 @@ func clientIP(r *http.Request) string {
 func (s *Server) status(w http.ResponseWriter, r *http.Request, c caller) {
 	st, ok := s.opts.Queue.Status(r.PathValue("id"))
 	if !ok || !strings.EqualFold(st.Account, c.key.Account) {
-		writeError(w, http.StatusNotFound, "not_found", "no message with this ID in the queue for your account (finished messages leave the queue)")
+		writeError(w, http.StatusNotFound, "not_found", "no message with this ID for your account (finished messages are kept for queue.finished_retention)")
 		return
 	}
 	writeJSON(w, http.StatusOK, st)

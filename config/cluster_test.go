@@ -25,6 +25,10 @@ func TestClusterProblems(t *testing.T) {
 			`f.yaml:3: auth.ldap.url: "http://x" is not an LDAP URL; write ldap://host:389 or ldaps://host:636`},
 		{"ldap filter", "auth:\n  ldap:\n    url: ldap://127.0.0.1:389\n    base_dn: dc=x\n    filter: mail=x\n",
 			`f.yaml:5: auth.ldap.filter: "mail=x" must be an LDAP filter with %s where the address goes, such as (|(mail=%s)(mailLocalAddress=%s))`},
+		{"finished records too small", "queue:\n  finished_max_size: 10KB\n",
+			`f.yaml:2: queue.finished_max_size: must be at least 1MB; write a size such as 1GB`},
+		{"negative retention", "queue:\n  finished_retention: -1h\n",
+			`f.yaml:2: queue.finished_retention: "-1h" is negative; write a duration of zero or more`},
 		{"ldaps with starttls", "auth:\n  ldap:\n    url: ldaps://127.0.0.1:636\n    starttls: true\n    base_dn: dc=x\n",
 			`f.yaml:4: auth.ldap.starttls: ldaps:// is already TLS; remove starttls or write an ldap:// URL`},
 	}

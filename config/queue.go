@@ -15,6 +15,13 @@ type Queue struct {
 	// destination domain or host.
 	MaxConcurrent  int `yaml:"max_concurrent"`
 	PerDestination int `yaml:"per_destination"`
+	// FinishedRetention is how long the final state of a finished
+	// message (each recipient delivered, bounced or suppressed, with the
+	// reply) is kept for GET /api/v1/messages/{id} and for matching late
+	// bounces; 0 keeps none. FinishedMaxSize caps those records on disk:
+	// past it the oldest go first.
+	FinishedRetention Duration `yaml:"finished_retention"`
+	FinishedMaxSize   Size     `yaml:"finished_max_size"`
 }
 
 func defaultQueue() Queue {
@@ -25,6 +32,9 @@ func defaultQueue() Queue {
 		DelayWarning:     Duration(4 * 3600e9),
 		MaxConcurrent:    100,
 		PerDestination:   20,
+
+		FinishedRetention: Duration(7 * 24 * 3600e9),
+		FinishedMaxSize:   Size(1 << 30),
 	}
 }
 
@@ -43,5 +53,8 @@ func (q *Queue) validate(v *Validator) {
 	}
 	if q.PerDestination < 1 {
 		v.Errorf("queue.per_destination", "%d is not allowed; write a number of 1 or more", q.PerDestination)
+	}
+	if q.FinishedMaxSize < 1<<20 {
+		v.Errorf("queue.finished_max_size", "must be at least 1MB; write a size such as 1GB")
 	}
 }

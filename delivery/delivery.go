@@ -53,6 +53,10 @@ type Result struct {
 	// RET, ENVID, NOTIFY and ORCPT parameters: reporting success is then
 	// its job, and the queue sends no success report of its own.
 	NextHopDSN bool
+	// Reply is the remote server's final reply to the content (such as
+	// "250 2.0.0 Ok: queued as 4dNt"), CR/LF stripped, when it took the
+	// message; empty for a local mailbox.
+	Reply string
 }
 
 // Transport delivers a request and reports every recipient's outcome, in

@@ -98,13 +98,17 @@ func (d *dialer) pipeline(s *session, req *Request, idx []int) (error, []error, 
 
 // pipedData sends the content after a pipelined DATA got 354, and ends
 // it, in the same writes; then reads the reply to the end of data.
-func (d *dialer) pipedData(s *session, req *Request, p *piped) error {
+func (d *dialer) pipedData(s *session, req *Request, p *piped) (string, error) {
 	if err := writeStuffedThen(s.stream, smtpdata.Normalize(req.Body), []byte(".\r\n"), d.timeouts.DataBlock); err != nil {
-		return err
+		return "", err
 	}
 	s.stream.SetReadDeadline(time.Now().Add(d.timeouts.DataEnd))
 	defer s.stream.SetReadDeadline(time.Time{})
-	return readReply(p.tr, 250)
+	code, msg, err := p.tr.ReadResponse(250)
+	if err != nil {
+		return "", replyErr(code, msg, err)
+	}
+	return okReply(code, msg), nil
 }
 
 // endEmptyData ends a DATA the server took with 354 although it had
@@ -127,6 +131,12 @@ func (d *dialer) endEmptyData(s *session, p *piped) error {
 // *smtp.SMTPError, as go-smtp's client would return.
 func readReply(tr *textproto.Reader, expect int) error {
 	code, msg, err := tr.ReadResponse(expect)
+	return replyErr(code, msg, err)
+}
+
+// replyErr makes a reply read by textproto an *smtp.SMTPError, as
+// go-smtp's client would return; other errors (the connection's) pass.
+func replyErr(code int, msg string, err error) error {
 	var te *textproto.Error
 	if !errors.As(err, &te) {
 		return err
@@ -214,3 +224,17 @@ func xtext(s string) string {
 	}
 	return b.String()
 }
+
+// okReply is a positive reply as one line for the queue's records:
+// "250 2.0.0 Ok: queued as X", lines of a multi-line reply joined.
+func okReply(code int, msg string) string {
+	r := strings.Join(append([]string{strconv.Itoa(code)}, strings.Fields(msg)...), " ")
+	if len(r) > maxReplyLen {
+		r = r[:maxReplyLen]
+	}
+	return r
+}
+
+// maxReplyLen bounds a remote's positive reply as kept in the queue's
+// records and webhook events.
+const maxReplyLen = 512

@@ -101,14 +101,15 @@ func (d *dialer) finishPiped(s *session, req *Request, res []Result, accepted []
 	if p.dataErr != nil {
 		return d.dataRefused(s, res, accepted, p.dataErr)
 	}
-	return d.dataResult(s, res, accepted, d.pipedData(s, req, p))
+	reply, err := d.pipedData(s, req, p)
+	return d.dataResult(s, res, accepted, reply, err)
 }
 
 // dataRefused records a DATA command that got no 354 for every accepted
 // recipient and ends the transaction with RSET, unless the connection
 // broke.
 func (d *dialer) dataRefused(s *session, res []Result, accepted []int, err error) connState {
-	if st := d.dataResult(s, res, accepted, err); st != connOK {
+	if st := d.dataResult(s, res, accepted, "", err); st != connOK {
 		return st
 	}
 	return resetOrBreak(s, 0)
@@ -147,17 +148,25 @@ func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) co
 	if err == nil {
 		_, err = w.Write([]byte("\r\n")) // the body's last line end, see writeStuffed
 	}
+	var reply string
 	if err == nil {
 		s.c.SubmissionTimeout = d.timeouts.DataEnd
-		_, err = w.CloseWithResponse()
+		var resp *smtp.DataResponse
+		if resp, err = w.CloseWithResponse(); err == nil {
+			reply = okReply(250, resp.StatusText)
+		}
 	}
-	return d.dataResult(s, res, accepted, err)
+	return d.dataResult(s, res, accepted, reply, err)
 }
 
-// dataResult records the outcome of the content (err nil: accepted) for
-// every accepted recipient and says what is left of the connection.
-func (d *dialer) dataResult(s *session, res []Result, accepted []int, err error) connState {
+// dataResult records the outcome of the content (err nil: accepted,
+// with the remote's reply) for every accepted recipient and says what is
+// left of the connection.
+func (d *dialer) dataResult(s *session, res []Result, accepted []int, reply string, err error) connState {
 	if err == nil {
+		for _, i := range accepted {
+			res[i].Reply = reply
+		}
 		return connOK
 	}
 	e := remoteErr(CmdData, s.t.mta, err)

@@ -54,7 +54,7 @@ func TestAPIErrors(t *testing.T) {
 		{"body too large", post(key, msg(`,"html":"`+huge+`"`)), 413, `{"error":{"code":"too_large","message":"the message may be 65536 bytes at most (limits.max_message_size); send large files as links"}}`, ""},
 		{"bad idempotency key", post(key, msg(""), "Idempotency-Key", "two words"), 400, `{"error":{"code":"invalid","message":"one Idempotency-Key header of 1 to 255 printable ASCII characters, such as a UUID","field":"Idempotency-Key"}}`, ""},
 		{"unknown endpoint", apiRequest{Method: "GET", Path: "/api/v1/nothing", Headers: map[string]string{"Authorization": "Bearer " + key}}, 404, `{"error":{"code":"not_found","message":"no such endpoint: GET /api/v1/nothing (see docs/api.md)"}}`, ""},
-		{"unknown message", apiRequest{Method: "GET", Path: "/api/v1/messages/661dc3fbc2b3cf99507", Headers: map[string]string{"Authorization": "Bearer " + key}}, 404, `{"error":{"code":"not_found","message":"no message with this ID in the queue for your account (finished messages leave the queue)"}}`, ""},
+		{"unknown message", apiRequest{Method: "GET", Path: "/api/v1/messages/661dc3fbc2b3cf99507", Headers: map[string]string{"Authorization": "Bearer " + key}}, 404, `{"error":{"code":"not_found","message":"no message with this ID for your account (finished messages are kept for queue.finished_retention)"}}`, ""},
 	}
 	for i := 0; i < 2; i++ { // own@mg.test's budget, then the refusal
 		cases = append(cases, apiCase{fmt.Sprintf("own %d", i+1), post(own, `{"from":"own@mg.test","to":["bob@mg.test"],"text":"x"}`), 202, "", ""})

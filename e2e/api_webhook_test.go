@@ -128,7 +128,7 @@ func TestWebhookSignedEvents(t *testing.T) {
 			t.Errorf("signature of %s does not verify: %v %s", id, err, out)
 		}
 	}
-	want := map[string][2]string{"delivered": {pRemote, ""}, "bounced": {pGone, "550 5.1.1"}, "suppressed": {pGone, "550 5.1.1"}}
+	want := map[string][2]string{"delivered": {pRemote, "250 2.0.0 OK queued"}, "bounced": {pGone, "550 5.1.1"}, "suppressed": {pGone, "550 5.1.1"}}
 	for typ, w := range want {
 		ev := byType[typ]
 		if ev == nil || ev["queue_id"] != acc.ID || ev["recipient"] != w[0] || !strings.Contains(strings.TrimSpace(asString(ev["reply"])), w[1]) ||

@@ -39,6 +39,7 @@ func (q *Queue) AdminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"flushed": n})
 	})
+	mux.HandleFunc("POST /admin/queue/import", q.serveImport)
 	ops := map[string]func(string) error{"hold": q.Hold, "release": q.Release, "delete": q.Delete, "bounce": q.Bounce}
 	mux.HandleFunc("POST /admin/queue/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		op := ops[r.PathValue("op")]
@@ -55,10 +56,30 @@ func (q *Queue) AdminHandler() http.Handler {
 	return mux
 }
 
+// serveImport runs Import for `mailgate queue import DIR`.
+func (q *Queue) serveImport(w http.ResponseWriter, r *http.Request) {
+	var args struct {
+		Dir string `json:"dir"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&args); err != nil || args.Dir == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": `the body must be a JSON object such as {"dir": "/var/lib/mailgate-b/queue"}`})
+		return
+	}
+	res, err := q.Import(args.Dir)
+	if err != nil && res == nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
-	if errors.Is(err, ErrNotFound) {
+	switch {
+	case errors.Is(err, ErrNotFound):
 		code = http.StatusNotFound
+	case errors.Is(err, ErrSpoolBusy):
+		code = http.StatusConflict
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }

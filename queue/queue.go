@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,10 +41,21 @@ type Options struct {
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
 	Now         func() time.Time
-	// Outcome, when set, is told each recipient's result as it is
-	// recorded (suppression list, webhooks). It runs under the queue's
-	// lock: it must be quick and must not call the queue.
-	Outcome func(Outcome)
+	// Outcomes, when set, is told the recipients' results (suppression
+	// list, webhooks) before the queue makes them durable, and must have
+	// made durable what it keeps of them when it returns: then a crash
+	// can lose an outcome's event only together with the outcome itself,
+	// which the restart then delivers again (see outcome.go). It may run
+	// under the queue's lock: it must not call the queue.
+	Outcomes func([]Outcome)
+	// EnvelopeID, when set, gives the ENVID (RFC 3461) an account's
+	// message is sent with when its sender gave none, so that a bounce
+	// report that comes back later names it (package bounces).
+	EnvelopeID func(queueID string) string
+	// FinishedRetention and FinishedMaxSize bound the records of
+	// finished messages (Finished); retention 0 keeps none.
+	FinishedRetention time.Duration
+	FinishedMaxSize   int64
 	// Release, when set, is called after an attempt read a large message
 	// back from the spool, so its memory goes back to the system soon
 	// (gctune.Releaser).
@@ -51,17 +63,27 @@ type Options struct {
 }
 
 // Outcome is one recipient's result of a delivery attempt: State is
-// delivered, deferred or bounced; Command is the SMTP step that failed.
+// delivered, deferred or bounced (or StateDelayWarning); Command is the
+// SMTP step that failed; Reply the remote's reply (for delivered, its
+// answer to the content). Index and Attempts name the recipient and
+// attempt, so that an outcome told again after a crash can be known.
+// The Outcomes callback sets Suppressed when a bounce put the recipient
+// on the account's suppression list.
 type Outcome struct {
 	ID, Account, Recipient string
 	State, Status          string
 	Command, Reply         string
+	Index, Attempts        int
+	Time                   time.Time
+	Suppressed             bool
 }
 
 // Queue is mailgate's mail queue.
 type Queue struct {
 	opts    Options
 	spool   *Spool
+	lock    *os.File  // the spool's lock, held while open (lock.go)
+	done    *Finished // records of finished messages
 	log     *slog.Logger
 	metrics *metrics
 	now     func() time.Time
@@ -98,6 +120,8 @@ type message struct {
 	st       msgState
 	inFlight map[int]bool
 	deleted  bool
+	// outs are outcomes not yet handed to Options.Outcomes (settle does).
+	outs []Outcome
 	// raw is the message as accepted, kept from Enqueue until its first
 	// attempt ends (within hotBudget), so that attempt need not read the
 	// spool file back. Guarded by q.mu; jobs take their own copy of the
@@ -136,10 +160,20 @@ func Open(o Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
+	if q.lock, err = lockSpool(sp.Dir()); err != nil {
+		sp.Close()
+		return nil, err
+	}
 	q.spool = sp
+	if q.done, err = OpenFinished(filepath.Join(sp.Dir(), finishedDir), o.FinishedRetention, o.FinishedMaxSize, o.Now); err != nil {
+		sp.Close()
+		q.lock.Close()
+		return nil, err
+	}
 	recovered, broken, err := sp.Recover()
 	if err != nil {
 		sp.Close()
+		q.lock.Close()
 		return nil, err
 	}
 	if broken > 0 {
@@ -178,6 +212,9 @@ func setDefaults(o *Options) {
 	if o.PerDestination <= 0 {
 		o.PerDestination = 20
 	}
+	if o.FinishedMaxSize <= 0 {
+		o.FinishedMaxSize = 1 << 30
+	}
 	if o.Hostname == "" {
 		o.Hostname = "localhost"
 	}
@@ -204,6 +241,8 @@ func (q *Queue) Close() {
 	q.closeOnce.Do(func() { close(q.removals) })
 	<-q.removerDone
 	q.spool.Close()
+	q.done.Close()
+	q.lock.Close() // drops the flock
 }
 
 // Enqueue stores a message durably and schedules it; when it returns nil

@@ -25,10 +25,13 @@ const (
 )
 
 // removal names a finished message; state is false when the queue never
-// wrote a state file for it.
+// wrote a state file for it. outs are its outcomes not yet told, rec
+// its record for Finished.
 type removal struct {
 	id    string
 	state bool
+	outs  []Outcome
+	rec   FinishedRecord
 }
 
 func (q *Queue) remover() {
@@ -49,6 +52,9 @@ func (q *Queue) remover() {
 				break fill
 			}
 		}
+		if err := q.done.Sync(); err != nil {
+			q.log.Error("cannot make finished records durable", "count", len(batch), "err", err)
+		}
 		if err := q.spool.syncDir(); err != nil {
 			q.log.Error("cannot make removals durable", "count", len(batch), "err", err)
 		}
@@ -58,9 +64,11 @@ func (q *Queue) remover() {
 	}
 }
 
-// discard takes a finished message's files out of the spool and returns
-// its ID.
+// discard tells a finished message's outcomes, records it, takes its
+// files out of the spool and returns its ID. The record is synced with
+// the batch, before the flush that makes the removal durable.
 func (q *Queue) discard(r removal) string {
+	q.finishRemoval(r)
 	if err := q.spool.discard(r.id, r.state); err != nil {
 		q.log.Error("cannot remove delivered message", "msgid", r.id, "err", err)
 	}

@@ -168,6 +168,9 @@ func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request 
 		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
 		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,
 	}
+	if req.EnvID == "" && env.Account != "" && !env.Bounce && q.opts.EnvelopeID != nil {
+		req.EnvID = q.opts.EnvelopeID(env.ID)
+	}
 	for _, i := range idx {
 		rc := env.Recipients[i]
 		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Orig: rc.Orig, Notify: rc.Notify, ORCPT: rc.ORCPT})
@@ -227,7 +230,7 @@ func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Ti
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
 		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
-		r.Relayed, r.DSNPassed = res.Relayed, res.NextHopDSN
+		r.Relayed, r.DSNPassed, r.Reply = res.Relayed, res.NextHopDSN, clean(res.Reply)
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")
@@ -258,34 +261,6 @@ func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Ti
 		log.Info("deferred", "reason", r.LastError, "next_attempt", r.NextAttempt.Format(time.RFC3339))
 	}
 	q.tell(m, i, r.State, de.Command)
-}
-
-// tell gives Options.Outcome recipient i's new state (or
-// StateDelayWarning).
-func (q *Queue) tell(m *message, i int, state, command string) {
-	if q.opts.Outcome == nil {
-		return
-	}
-	r := &m.st.Recipients[i]
-	q.opts.Outcome(Outcome{ID: m.env.ID, Account: m.env.Account, Recipient: m.env.Recipients[i].Addr,
-		State: state, Status: r.Status, Command: command, Reply: r.LastError})
-}
-
-// settle persists the state, sends the reports that are due, and removes
-// the message once every recipient is final.
-func (q *Queue) settle(m *message, now time.Time) {
-	q.maybeWarnDelay(m, now)
-	q.sendReports(m, now)
-	if !m.allFinal() {
-		if err := q.saveState(m); err != nil {
-			q.log.Error("cannot save delivery state", "msgid", m.env.ID, "err", err)
-		}
-		q.indexMessage(m)
-		return
-	}
-	q.unindexMessage(m)
-	delete(q.msgs, m.env.ID)
-	q.removals <- removal{id: m.env.ID, state: !m.fresh} // files go in the remover's next batch
 }
 
 func (q *Queue) saveState(m *message) error {

@@ -14,7 +14,7 @@ const (
 	StateDelivered = "delivered" // final
 	StateBounced   = "bounced"   // final; the sender was told (or the message was a bounce)
 	StateHeld      = "held"      // shown for recipients of a held message
-	// StateDelayWarning is no state: Options.Outcome is told it once for
+	// StateDelayWarning is no state: Options.Outcomes is told it once for
 	// each recipient still deferred after queue.delay_warning.
 	StateDelayWarning = "delay_warning"
 )
@@ -37,6 +37,9 @@ type RcptState struct {
 	// DSN request.
 	Relayed   bool `json:"relayed,omitempty"`
 	DSNPassed bool `json:"dsn_passed,omitempty"`
+	// Reply is the remote's answer to the content of a delivered
+	// recipient, such as "250 2.0.0 Ok: queued as 4dNt".
+	Reply string `json:"reply,omitempty"`
 }
 
 // Attempt is one delivery try, for `mailgate queue show`.

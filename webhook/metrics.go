@@ -16,7 +16,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_webhook_expired_total",
 			Help: "Webhook events given up after 24 hours of failed attempts."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_webhook_dropped_total",
-			Help: "Webhook events lost before the outbox: inbox full or outbox not writable."}),
+			Help: "Webhook events lost before the outbox: the outbox was not writable."}),
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_webhook_pending",
 			Help: "Webhook events in the outbox, not yet received."}),
 	}

@@ -3,7 +3,8 @@
 // goes, as a signed JSON event, to the URLs the account registered. Events
 // are kept in an outbox on disk and retried with backoff for 24 hours
 // (at-least-once; the event ID lets the receiver drop duplicates). The
-// queue's outcomes come in through Emit (cmd/mailgate wires it).
+// queue's outcomes come in through Record, on disk before the queue
+// records them (cmd/mailgate wires it).
 package webhook
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,13 +73,17 @@ type Options struct {
 type Dispatcher struct {
 	opts    Options
 	dir     string
-	in      chan Event
 	results chan result
-	metrics *metrics
-	pending map[string]*item // by file name; owned by run
-	busy    map[string]bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	// incoming are items Record wrote, for run to take over; wake pokes
+	// run.
+	mu       sync.Mutex
+	incoming []*item
+	wake     chan struct{}
+	metrics  *metrics
+	pending  map[string]*item // by file name; owned by run
+	busy     map[string]bool
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 type result struct {
@@ -89,7 +95,6 @@ type result struct {
 const (
 	maxAge      = 24 * time.Hour
 	workers     = 4
-	inboxSize   = 10000
 	postTimeout = 15 * time.Second
 )
 
@@ -108,7 +113,7 @@ func New(o Options) (*Dispatcher, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{opts: o, dir: dir, in: make(chan Event, inboxSize), results: make(chan result, workers),
+	d := &Dispatcher{opts: o, dir: dir, wake: make(chan struct{}, 1), results: make(chan result, workers),
 		pending: map[string]*item{}, busy: map[string]bool{}, done: make(chan struct{})}
 	d.metrics = newMetrics(o.Registerer)
 	return d, d.recover()
@@ -140,15 +145,92 @@ func (d *Dispatcher) recover() error {
 	return nil
 }
 
-// Emit hands the dispatcher an event for an account's hooks. It never
-// blocks (the queue calls it under its lock): past 10,000 events waiting
-// to be written, the event is dropped and counted.
-func (d *Dispatcher) Emit(e Event) {
-	select {
-	case d.in <- e:
-	default:
-		d.metrics.dropped.Inc()
+// Record writes e, once for each of the account's hooks that takes its
+// type, into the outbox, durably (fsync) before it returns, so the queue
+// may then record the outcome the events tell: a crash can no longer
+// fall between the two. An event without an ID gets one derived from
+// what it tells (EventID), so the same outcome told again after a crash
+// has the same ID and the receiver drops the copy. Events no hook wants
+// cost nothing.
+func (d *Dispatcher) Record(evs []Event) error {
+	var items []*item
+	for _, e := range evs {
+		hooks := d.opts.Hooks.For(e.Account, e.Type)
+		if len(hooks) == 0 {
+			continue
+		}
+		if e.ID == "" {
+			e.ID = newEventID()
+		}
+		if d.opts.Labels != nil {
+			e.Tags, e.Metadata = d.opts.Labels(e.QueueID)
+		}
+		for _, h := range hooks {
+			items = append(items, &item{Hook: h.ID, Event: e, Next: d.opts.Now()})
+		}
 	}
+	if len(items) == 0 {
+		return nil
+	}
+	if err := d.writeAll(items); err != nil {
+		d.metrics.dropped.Add(float64(len(items)))
+		return err
+	}
+	d.mu.Lock()
+	d.incoming = append(d.incoming, items...)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// writeAll writes items to temp files, fsyncs each, renames them into
+// place and fsyncs the outbox directory once.
+func (d *Dispatcher) writeAll(items []*item) error {
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		tmp := filepath.Join(d.dir, ".tmp-"+it.name())
+		if err := writeSynced(tmp, b); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, filepath.Join(d.dir, it.name())); err != nil {
+			return err
+		}
+	}
+	return safefile.SyncDir(d.dir)
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// EventID is an event's ID derived from what it tells: the queue ID,
+// the recipient's index and, for a deferral or delay warning (which
+// recur), the attempt. A final event (delivered, bounced, suppressed)
+// told twice, before and after a crash, has one ID.
+func EventID(queueID string, index, attempt int, typ string) string {
+	if typ != Deferred && typ != DelayWarning {
+		attempt = 0
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%s", queueID, index, attempt, typ))
+	return "evt_" + hex.EncodeToString(sum[:12])
 }
 
 // Start runs the dispatcher until Close.
@@ -175,8 +257,8 @@ func (d *Dispatcher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-d.in:
-			d.accept(e)
+		case <-d.wake:
+			d.takeIncoming()
 		case r := <-d.results:
 			d.settle(r)
 		case <-timer.C:
@@ -185,21 +267,13 @@ func (d *Dispatcher) run(ctx context.Context) {
 	}
 }
 
-// accept writes e into the outbox, once for each hook that takes it.
-func (d *Dispatcher) accept(e Event) {
-	if e.ID == "" {
-		e.ID = newEventID()
-	}
-	if d.opts.Labels != nil {
-		e.Tags, e.Metadata = d.opts.Labels(e.QueueID)
-	}
-	for _, h := range d.opts.Hooks.For(e.Account, e.Type) {
-		it := &item{Hook: h.ID, Event: e, Next: d.opts.Now()}
-		if err := d.save(it); err != nil {
-			d.opts.Logger.Error("webhook event not written", "event", e.ID, "err", err)
-			d.metrics.dropped.Inc()
-			continue
-		}
+// takeIncoming makes the items Record wrote pending.
+func (d *Dispatcher) takeIncoming() {
+	d.mu.Lock()
+	items := d.incoming
+	d.incoming = nil
+	d.mu.Unlock()
+	for _, it := range items {
 		d.pending[it.name()] = it
 	}
 	d.metrics.pending.Set(float64(len(d.pending)))

@@ -50,8 +50,14 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Start()
-	d.Emit(Event{Type: Bounced, Time: time.Now(), Account: "app@example.com", Recipient: "x@example.org"})
-	d.Emit(Event{Type: Delivered, Time: time.Now(), Account: "app@example.com", Recipient: "y@example.org"}) // not wanted
+	evs := []Event{{Type: Bounced, Time: time.Now(), Account: "app@example.com", Recipient: "x@example.org"},
+		{Type: Delivered, Time: time.Now(), Account: "app@example.com", Recipient: "y@example.org"}} // not wanted
+	if err := d.Record(evs); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.json")); len(files) != 1 {
+		t.Fatalf("outbox right after Record: %v; want the bounced event on disk", files)
+	}
 	waitFor(t, func() bool {
 		files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.json"))
 		b, _ := os.ReadFile(append(files, "")[0])
@@ -81,4 +87,18 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 30s")
+}
+
+// TestEventIDStable: a final event told twice (before and after a crash)
+// has one ID; deferrals of different attempts do not.
+func TestEventIDStable(t *testing.T) {
+	if EventID("q1", 0, 1, Delivered) != EventID("q1", 0, 2, Delivered) {
+		t.Error("delivered: the ID changes with the attempt")
+	}
+	if EventID("q1", 0, 1, Deferred) == EventID("q1", 0, 2, Deferred) {
+		t.Error("deferred: two attempts share an ID")
+	}
+	if EventID("q1", 0, 1, Bounced) == EventID("q1", 1, 1, Bounced) || EventID("q1", 0, 1, Bounced) == EventID("q1", 0, 1, Suppressed) {
+		t.Error("IDs of different recipients or types collide")
+	}
 }

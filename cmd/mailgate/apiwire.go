@@ -86,28 +86,43 @@ func (a *app) startWebhooks(bool) error {
 	return nil
 }
 
-// outcome hears every delivery result from the queue (under its lock):
-// each becomes a webhook event for the account, and a hard bounce puts
-// the recipient on the account's suppression list (written durably;
-// bounces are rare, so the lock is held for the fsync only then).
-func (a *app) outcome(o queue.Outcome) {
-	if o.Account == "" {
-		return
+// outcomes hears the delivery results from the queue, before it records
+// them: a hard bounce puts the recipient on the account's suppression
+// list, and each result becomes webhook events, all written durably
+// before this returns (the queue's records follow, so a crash cannot
+// keep an outcome and lose its event).
+func (a *app) outcomes(outs []queue.Outcome) {
+	var evs []webhook.Event
+	for i := range outs {
+		o := &outs[i]
+		if o.Account == "" {
+			continue
+		}
+		ev := webhook.Event{ID: webhook.EventID(o.ID, o.Index, o.Attempts, o.State), Type: o.State, Time: o.Time,
+			QueueID: o.ID, Account: o.Account, Recipient: o.Recipient, Status: o.Status, Reply: o.Reply}
+		evs = append(evs, ev)
+		if o.State == queue.StateBounced && suppression.HardBounce(o.Command, o.Status) && a.suppressBounce(*o) {
+			o.Suppressed = true
+			ev.Type, ev.ID = webhook.Suppressed, webhook.EventID(o.ID, o.Index, o.Attempts, webhook.Suppressed)
+			evs = append(evs, ev)
+		}
 	}
-	now := time.Now().UTC()
-	ev := webhook.Event{Type: o.State, Time: now, QueueID: o.ID, Account: o.Account, Recipient: o.Recipient, Status: o.Status, Reply: o.Reply}
-	a.webhooks.Emit(ev)
-	if o.State != queue.StateBounced || !suppression.HardBounce(o.Command, o.Status) {
-		return
+	if err := a.webhooks.Record(evs); err != nil {
+		a.log.Error("webhook events not written", "count", len(evs), "err", err)
 	}
-	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: now})
-	if err != nil {
+}
+
+// suppressBounce puts a hard-bounced recipient on its account's list.
+func (a *app) suppressBounce(o queue.Outcome) bool {
+	err := a.suppress.Add(suppression.Entry{Account: o.Account, Address: o.Recipient, Reason: o.Reply, QueueID: o.ID, Time: o.Time})
+	if errors.Is(err, suppression.ErrNotShared) {
+		a.log.Warn("suppression not shared with the other nodes", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
+	} else if err != nil {
 		a.log.Error("suppression list not written", "msgid", o.ID, "rcpt", o.Recipient, "err", err)
-		return
+		return false
 	}
 	a.log.Info("suppressed", "msgid", o.ID, "account", o.Account, "rcpt", o.Recipient, "status", o.Status)
-	ev.Type = webhook.Suppressed
-	a.webhooks.Emit(ev)
+	return true
 }
 
 // apiQueue adapts the queue to what the API needs.
@@ -122,8 +137,13 @@ func (aq apiQueue) Submit(ctx context.Context, m api.Outgoing) error {
 	return aq.q.Enqueue(ctx, env, m.Raw)
 }
 
+// Status answers from the queue, and for a message that left it from
+// the queue's records of finished messages.
 func (aq apiQueue) Status(id string) (api.Status, bool) {
 	mi, err := aq.q.Show(id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return finishedStatus(aq.q.Finished(id))
+	}
 	if err != nil {
 		return api.Status{}, false
 	}
@@ -133,14 +153,30 @@ func (aq apiQueue) Status(id string) (api.Status, bool) {
 		if n := len(r.History); n > 0 && r.History[n-1].Detail != "" {
 			rs.Reply = r.History[n-1].Detail
 		}
-		if r.State == queue.StatePending {
+		switch r.State {
+		case queue.StatePending:
 			rs.State = "queued"
+		case queue.StateDelivered:
+			rs.Reply = r.Reply
 		}
 		if !r.NextAttempt.IsZero() && (r.State == queue.StatePending || r.State == queue.StateDeferred) {
 			t := r.NextAttempt.UTC().Truncate(time.Second)
 			rs.NextAttempt = &t
 		}
 		st.Recipients = append(st.Recipients, rs)
+	}
+	return st, true
+}
+
+func finishedStatus(rec queue.FinishedRecord, ok bool) (api.Status, bool) {
+	if !ok {
+		return api.Status{}, false
+	}
+	t := rec.Finished.UTC().Truncate(time.Second)
+	st := api.Status{ID: rec.ID, Account: rec.Account, Finished: &t}
+	for _, r := range rec.Recipients {
+		st.Recipients = append(st.Recipients, api.RcptStatus{Recipient: r.Recipient, State: r.State, Attempts: r.Attempts,
+			Reply: r.Reply, Suppressed: r.Suppressed})
 	}
 	return st, true
 }

@@ -25,8 +25,9 @@ func (a *app) startCluster(bool) error {
 		return err
 	}
 	a.redis = r
+	a.suppress.Share(cluster.NewSuppressions(r))
 	a.stops = append(a.stops, func(context.Context) { r.Close() })
-	a.log.Info("sharing rate limits and login lockouts", "redis", rc.Address, "key_prefix", rc.KeyPrefix)
+	a.log.Info("sharing rate limits, login lockouts and the suppression list", "redis", rc.Address, "key_prefix", rc.KeyPrefix)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,6 +26,7 @@ const queueUsage = `usage: mailgate queue COMMAND [-config FILE] [--json]
   hold ID | release ID      stop / resume delivery attempts
   delete ID                 remove without telling the sender
   bounce ID                 give up now and send the sender a bounce
+  import DIR                take over a dead node's spool (its data_dir/queue)
 The commands talk to the running server's admin API on its http listener.
 `
 
@@ -124,8 +126,47 @@ func (c *adminClient) queueVerb(verb string, pos []string, domain string, asJSON
 			return printJSON(out, res)
 		}
 		fmt.Fprintf(out, "%s: %s\n", id, map[string]string{"hold": "held", "release": "released", "delete": "deleted", "bounce": "bounced"}[verb])
+	case "import":
+		if len(pos) != 1 {
+			return fmt.Errorf("queue import takes one directory\n%s", queueUsage)
+		}
+		return c.queueImport(pos[0], asJSON, out)
 	default:
 		return fmt.Errorf("unknown queue command %q\n%s", verb, queueUsage)
+	}
+	return nil
+}
+
+// queueImport asks the server to take over the spool in dir and prints
+// what it did with each message, then the counts.
+func (c *adminClient) queueImport(dir string, asJSON bool, out io.Writer) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	var res []queue.ImportResult
+	if err := c.do("POST", "/admin/queue/import", map[string]string{"dir": abs}, &res); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(out, res)
+	}
+	counts := map[string]int{}
+	for _, r := range res {
+		counts[r.Result]++
+		switch {
+		case r.Result == queue.Imported:
+			fmt.Fprintf(out, "%s: imported, %d recipient(s) to deliver\n", r.ID, r.Pending)
+		case r.Detail != "":
+			fmt.Fprintf(out, "%s: %s: %s\n", r.ID, r.Result, r.Detail)
+		default:
+			fmt.Fprintf(out, "%s: %s\n", r.ID, r.Result)
+		}
+	}
+	fmt.Fprintf(out, "-- imported %d, already here %d, finished %d, broken %d, failed %d (of %d in %s)\n", counts[queue.Imported],
+		counts[queue.AlreadyHere], counts[queue.WasFinished], counts[queue.Broken], counts[queue.Failed], len(res), abs)
+	if counts[queue.Broken]+counts[queue.Failed] > 0 {
+		return errors.New("some messages were not imported; they are still in " + abs)
 	}
 	return nil
 }

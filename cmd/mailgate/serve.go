@@ -24,6 +24,7 @@ import (
 
 	"mailgate/api"
 	"mailgate/authlimit"
+	"mailgate/bounces"
 	"mailgate/certs"
 	"mailgate/cluster"
 	"mailgate/config"
@@ -65,6 +66,7 @@ type app struct {
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
 	suppress *suppression.List             // recipients that bounced hard, per account
 	webhooks *webhook.Dispatcher           // delivery events to the accounts' URLs
+	tracker  *bounces.Tracker              // signed envelope IDs, to match bounce reports by mail
 	apiChain atomic.Pointer[filters.Chain] // the filter chain the HTTP API runs
 
 	sieveScripts *scripts.Store
@@ -252,13 +254,16 @@ func (a *app) startQueue(bool) error {
 	if err := a.startSieve(); err != nil {
 		return err
 	}
+	if a.tracker, err = bounces.OpenTracker(a.cfg.DataDir); err != nil {
+		return err
+	}
 	qc := a.cfg.Queue
 	q, err := queue.Open(queue.Options{
 		Dir: filepath.Join(a.cfg.DataDir, "queue"), Deliverer: router, Hostname: a.cfg.Hostname,
 		FirstRetry: qc.FirstRetry.D(), MaxRetryInterval: qc.MaxRetryInterval.D(), MaxAge: qc.MaxAge.D(),
 		DelayWarning: qc.DelayWarning.D(), MaxConcurrent: qc.MaxConcurrent, PerDestination: qc.PerDestination,
 		Destination: router.Destination, Logger: a.log, Registerer: a.reg, Release: a.release.Soon,
-		Outcome: a.outcome,
+		Outcomes: a.outcomes, EnvelopeID: a.tracker.EnvID, FinishedRetention: qc.FinishedRetention.D(), FinishedMaxSize: int64(qc.FinishedMaxSize),
 	})
 	if err != nil {
 		return err
@@ -401,7 +406,7 @@ func (a *app) startRelay(bool) error {
 	}
 	a.setAPIChain(a.cfg, chains)
 	a.relay = relay.New(relay.Options{
-		Config: a.cfg, TLS: a.tls, Users: a.relayUsers(), Queue: a.queue, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
+		Config: a.cfg, TLS: a.tls, Users: a.relayUsers(), Queue: bounceTap{a, a.queue}, Chains: chains, SpillDir: a.queue.Spool().Dir(), Release: a.release.Soon,
 		Quotas: mailboxQuotas{accounts: a.accounts, store: a.store},
 		Logger: a.log, Registerer: a.reg, Logins: a.logins(),
 	})

@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 
+	"mailgate/cluster"
 	"mailgate/suppression"
 )
 
@@ -16,7 +18,8 @@ const suppressionUsage = `usage:
 A recipient that bounced hard (5xx to RCPT, or status 5.1.1) is suppressed
 for the account that sent to it: later mail from that account to it is
 refused at once (SMTP 550 5.1.1, HTTP API 422). remove lifts it; a running
-server picks the change up. The list is DATA_DIR/suppressions.json.
+server picks the change up. The list is DATA_DIR/suppressions.json, and
+with cluster.redis also in Redis, shared by every node.
 `
 
 func suppressionCommand(args []string, stdout, stderr io.Writer) int {
@@ -44,6 +47,13 @@ func suppressionCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	list, err := suppression.Open(cfg.DataDir)
+	if err == nil && cfg.Cluster.Redis != nil {
+		var r *cluster.Redis
+		if r, err = cluster.OpenRedis(*cfg.Cluster.Redis, slog.New(slog.DiscardHandler), nil); err == nil {
+			defer r.Close()
+			list.Share(cluster.NewSuppressions(r))
+		}
+	}
 	if err == nil && verb == "remove" {
 		if err = list.Remove(pos[0], pos[1]); err == nil {
 			fmt.Fprintf(stdout, "%s may be mailed by %s again\n", pos[1], pos[0])
