@@ -39,7 +39,7 @@ func (a *app) startAPI(bool) error {
 		if l.Protocol != config.ProtoAPI {
 			continue
 		}
-		hs := api.NewHTTPServer(srv)
+		hs := api.NewHTTPServer(a.apiHandler(srv))
 		run := func(ln net.Listener) error { return api.ServeTLS(hs, ln, a.tls) }
 		if err := a.serve(l, run, hs.Shutdown); err != nil {
 			return err
