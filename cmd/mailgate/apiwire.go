@@ -164,5 +164,8 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
 		return "", mailbox.ErrAuthFailed
 	}
+	if acc, ok := k.Accounts.Get(key.Account); ok && acc.Disabled {
+		return "", mailbox.ErrAuthFailed // disabled in the console: its keys log in no more
+	}
 	return key.Account, nil
 }
