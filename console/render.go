@@ -25,7 +25,7 @@ var funcs = template.FuncMap{
 	"bytes": humanBytes,
 	"when":  func(t time.Time) string { return whenText(t) },
 	"join":  strings.Join,
-	"ago":   func(t time.Time) string { return ago(time.Since(t)) },
+	"ago":   func(t time.Time) string { return Age(time.Since(t)) },
 }
 
 func parsePages() (*pages, error) {
@@ -126,7 +126,9 @@ func whenText(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-func ago(d time.Duration) string {
+// Age is a short age (45s, 12m, 30h, 6d), as the console and
+// `mailgate queue list` show it.
+func Age(d time.Duration) string {
 	switch {
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", int(d.Seconds()))
