@@ -155,6 +155,14 @@ func TestConsoleInChromium(t *testing.T) {
 	if out, _ := srv.Run("", "user", "list", "-config", srv.ConfigPath); !strings.Contains(out, "carol@localhost") {
 		t.Errorf("carol not in `mailgate user list`:\n%s", out)
 	}
+	run(t, ctx, "disable the new account",
+		chromedp.Click(chromedp.CSS("#toggle")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+		textInto("#flash", &flash), shot(t, "account-disabled"),
+	)
+	if !strings.Contains(flash, "logins disabled") {
+		t.Errorf("after disabling: %q", flash)
+	}
 
 	var summary, checks string
 	run(t, ctx, "DNS check",
@@ -211,6 +219,24 @@ func userSteps(t *testing.T, srv *mgtest.Server, base string) {
 	)
 	if !strings.Contains(scripts, "vacation\tactive") {
 		t.Errorf("scripts table after the vacation form:\n%s", scripts)
+	}
+	var secret, servers string
+	run(t, ctx, "API key and set-up",
+		chromedp.Navigate(base+"/account/keys"),
+		chromedp.WaitVisible(chromedp.CSS("#key-name")),
+		chromedp.SendKeys(chromedp.CSS("#key-name"), "billing app"),
+		chromedp.Click(chromedp.CSS("#key-add")),
+		chromedp.WaitVisible(chromedp.CSS("#secret")),
+		textInto("#secret", &secret), shot(t, "user-key"),
+		chromedp.Navigate(base+"/account/setup"),
+		chromedp.WaitVisible(chromedp.CSS("#servers")),
+		textInto("#servers", &servers), shot(t, "user-setup"),
+	)
+	if !strings.HasPrefix(secret, "mgk_") {
+		t.Errorf("new key shown as %q", secret)
+	}
+	if !strings.Contains(servers, "sending (SMTP)\tlocalhost\t"+portOf(srv.Addr["submission"])+"\tSTARTTLS\t"+consoleUser) {
+		t.Errorf("set-up table:\n%s", servers)
 	}
 	src, err := os.ReadFile(filepath.Join(srv.DataDir, "sieve", consoleUser, "vacation.sieve"))
 	if err != nil || !strings.Contains(string(src), `vacation :days 7 :subject "Away" "Back on Monday; \"urgent\" mail`) {
