@@ -138,6 +138,13 @@ type HTTP struct {
 	TokenFile string `yaml:"token_file"`
 	// MinFreeDisk is the free space below which /readyz fails.
 	MinFreeDisk Size `yaml:"min_free_disk"`
+	// Admins are the accounts that may log in to the web console's
+	// operator pages (/admin/); every account may use /account/.
+	Admins []string `yaml:"admins"`
+	// SessionIdle and SessionLifetime end a console session after that
+	// long without a request, and that long after its login.
+	SessionIdle     Duration `yaml:"session_idle"`
+	SessionLifetime Duration `yaml:"session_lifetime"`
 }
 
 // Defaults returns the values used for every key a file leaves out.
@@ -163,7 +170,7 @@ func Defaults() *Config {
 		Filters:  defaultFilters(),
 		Mailbox:  defaultMailbox(),
 		Sieve:    defaultSieve(),
-		HTTP:     HTTP{MinFreeDisk: 100 << 20},
+		HTTP:     HTTP{MinFreeDisk: 100 << 20, SessionIdle: Duration(30 * 60e9), SessionLifetime: Duration(12 * 3600e9)},
 		MTASTS:   MTASTSPolicy{MaxAge: Duration(7 * 24 * 3600e9)},
 	}
 }

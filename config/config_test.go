@@ -48,6 +48,16 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`f.yaml:2: tls: cert_file and key_file go together; give both, or neither for a self-signed certificate`},
 		},
 		{
+			name: "console admin not an address",
+			yaml: "http:\n  admins:\n    - postmaster@example.com\n    - postmaster\n",
+			want: []string{`f.yaml:4: http.admins[1]: "postmaster" is not an account address; write the address of an account, such as postmaster@example.com`},
+		},
+		{
+			name: "console session lifetime below idle",
+			yaml: "http:\n  session_idle: 1h\n  session_lifetime: 10m\n",
+			want: []string{`f.yaml:3: http.session_lifetime: must be at least http.session_idle; write a duration such as 12h`},
+		},
+		{
 			name: "hostname not a domain",
 			yaml: "hostname: mail_example\n",
 			want: []string{`f.yaml:1: hostname: "mail_example" is not a host name; write a fully qualified name such as mail.example.com`},

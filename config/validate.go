@@ -101,6 +101,7 @@ func (c *Config) validate(v *Validator) {
 	c.Reports.validate(v)
 	c.MTASTS.validate(v)
 	c.Cluster.validate(v)
+	c.HTTP.validate(v)
 	if c.Auth.LDAP != nil {
 		c.Auth.LDAP.validate(v)
 	}

@@ -31,6 +31,10 @@ type Account struct {
 	// RateLimit, when set, replaces the configured sending limit
 	// (filters.ratelimit) of this account.
 	RateLimit *RateLimit `yaml:"rate_limit,omitempty"`
+	// Disabled refuses every password login (SMTP, IMAP, POP3,
+	// ManageSieve, the web console) while mail to the account is still
+	// delivered: the operator's way to stop a leaked password at once.
+	Disabled bool `yaml:"disabled,omitempty"`
 }
 
 // RateLimit is an account's own sending budget: Messages and Recipients
@@ -203,7 +207,7 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password string) 
 	if acc == nil {
 		return a.authenticateDirectory(ctx, username, password)
 	}
-	if !strings.EqualFold(acc.Address, username) || password == "" {
+	if !strings.EqualFold(acc.Address, username) || password == "" || acc.Disabled {
 		return "", ErrAuthFailed
 	}
 	key := sha256.Sum256([]byte(acc.Address + "\x00" + password + "\x00" + acc.Password))

@@ -132,6 +132,11 @@ func (a *Accounts) SetRateLimit(addr string, rl *RateLimit) error {
 	return a.editAccount(addr, func(acc *Account) { acc.RateLimit = rl })
 }
 
+// SetDisabled turns an account's logins off or back on.
+func (a *Accounts) SetDisabled(addr string, disabled bool) error {
+	return a.editAccount(addr, func(acc *Account) { acc.Disabled = disabled })
+}
+
 // editAccount changes the account addr in accounts.yaml.
 func (a *Accounts) editAccount(addr string, change func(*Account)) error {
 	return a.edit(func(f *accountsFile) error {

@@ -161,3 +161,32 @@ func TestRateLimitRoundTrip(t *testing.T) {
 		t.Error("nil did not remove the account's own limit")
 	}
 }
+
+// A disabled account's password no longer logs in, even one cached as
+// good a moment before; enabling it again restores the login.
+func TestDisabledAccountCannotLogIn(t *testing.T) {
+	t.Parallel()
+	a, err := OpenAccounts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := a.Add(Account{Address: "bob@example.com"}, "pw-bob-123"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "bob@example.com", "pw-bob-123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetDisabled("bob@example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "bob@example.com", "pw-bob-123"); err != ErrAuthFailed {
+		t.Fatalf("disabled: err = %v, want ErrAuthFailed", err)
+	}
+	if err := a.SetDisabled("bob@example.com", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "bob@example.com", "pw-bob-123"); err != nil {
+		t.Fatalf("enabled again: %v", err)
+	}
+}

@@ -69,6 +69,14 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
+// HandleOwnAuth mounts h at pattern without the admin API's guard: for
+// a handler that logs its own users in and checks its own CSRF tokens
+// (the web console under /admin/ and /account/). The admin API's own,
+// longer patterns (/admin/queue) still win and stay guarded.
+func (s *Server) HandleOwnAuth(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
 // guard admits an admin request only if it cannot have been sent by a
 // web page the operator happens to visit (the threat model is in
 // docs/operations.md, "Admin API"):

@@ -39,7 +39,7 @@ func (a *app) startAPI(bool) error {
 		if l.Protocol != config.ProtoAPI {
 			continue
 		}
-		hs := api.NewHTTPServer(srv)
+		hs := api.NewHTTPServer(a.apiHandler(srv))
 		run := func(ln net.Listener) error { return api.ServeTLS(hs, ln, a.tls) }
 		if err := a.serve(l, run, hs.Shutdown); err != nil {
 			return err
@@ -199,6 +199,9 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 	}
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
 		return "", mailbox.ErrAuthFailed
+	}
+	if acc, ok := k.Accounts.Get(key.Account); ok && acc.Disabled {
+		return "", mailbox.ErrAuthFailed // disabled in the console: its keys log in no more
 	}
 	return key.Account, nil
 }

@@ -18,8 +18,26 @@ import (
 // dns-records prints them) and says whether DNS serves it: ok, MISSING,
 // or DIFFERS with what DNS has. It returns how many are not ok.
 func checkDNSRecords(w io.Writer, cfg *config.Config, want []byte) int {
-	server := dnsServer(cfg)
 	bad := 0
+	for _, rc := range checkDNSLines(dnsServer(cfg), want) {
+		if rc.status != "ok" {
+			bad++
+		}
+		fmt.Fprintf(w, "%-8s %s %s%s\n", rc.status, rc.name, rc.rrtype, rc.detail)
+	}
+	return bad
+}
+
+// recordCheck is one published record's state in DNS.
+type recordCheck struct {
+	name, rrtype, want string
+	status, detail     string // ok, MISSING, DIFFERS, ERROR; ": DNS has ..."
+}
+
+// checkDNSLines checks each record of want (zone-file lines) against
+// the DNS server; the CLI's -check and the web console share it.
+func checkDNSLines(server string, want []byte) []recordCheck {
+	var out []recordCheck
 	sc := bufio.NewScanner(bytes.NewReader(want))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -31,13 +49,10 @@ func checkDNSRecords(w io.Writer, cfg *config.Config, want []byte) int {
 			continue
 		}
 		status, detail := checkRecord(server, rr)
-		if status != "ok" {
-			bad++
-		}
 		h := rr.Header()
-		fmt.Fprintf(w, "%-8s %s %s%s\n", status, h.Name, dns.TypeToString[h.Rrtype], detail)
+		out = append(out, recordCheck{name: h.Name, rrtype: dns.TypeToString[h.Rrtype], want: rdata(rr), status: status, detail: detail})
 	}
-	return bad
+	return out
 }
 
 // dnsServer is delivery.dns, or the first resolver of /etc/resolv.conf.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailgate/config"
+	"mailgate/console"
 	"mailgate/queue"
 )
 
@@ -190,7 +191,7 @@ func printQueue(out io.Writer, list []queue.MessageInfo, now time.Time) {
 			if !r.NextAttempt.IsZero() && (r.State == queue.StateDeferred || r.State == queue.StatePending) {
 				next = r.NextAttempt.Local().Format("2006-01-02 15:04:05")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, age(now.Sub(m.Received)), m.Size,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, console.Age(now.Sub(m.Received)), m.Size,
 				from, r.Addr, r.State, r.Attempts, next, truncate(r.LastError, 80))
 		}
 	}
@@ -215,18 +216,6 @@ func printMessage(out io.Writer, m queue.MessageInfo) {
 		}
 	}
 	fmt.Fprintf(out, "\nHeaders:\n%s", strings.ReplaceAll(m.Headers, "\r\n", "\n"))
-}
-
-func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
 func truncate(s string, n int) string {

@@ -28,6 +28,7 @@ import (
 	"mailgate/certs"
 	"mailgate/cluster"
 	"mailgate/config"
+	"mailgate/console"
 	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/internal/gctune"
@@ -63,6 +64,7 @@ type app struct {
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
 	http     *metrics.Server
+	console  *console.Console              // the web console, on the http and api listeners
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
 	suppress *suppression.List             // recipients that bounced hard, per account
 	webhooks *webhook.Dispatcher           // delivery events to the accounts' URLs
@@ -144,7 +146,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startWebhooks, a.startQueue, a.startReports, a.startRelay, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startWebhooks, a.startQueue, a.startReports, a.startRelay, a.startConsole, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
