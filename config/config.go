@@ -200,8 +200,8 @@ func Parse(name string, data []byte, reg FilterRegistry) (*Config, error) {
 	}
 	c := Defaults()
 	c.File = name
-	d := &decoder{file: name, lines: map[string]int{}, errs: errs, filterNames: reg.FilterNames()}
-	c.Filters.names = d.filterNames
+	d := &decoder{file: name, lines: map[string]int{}, errs: errs}
+	c.Filters.names = reg.FilterNames()
 	d.decode(&root, reflect.ValueOf(c).Elem(), "")
 	v := &Validator{file: name, lines: d.lines, errs: errs}
 	c.validate(v)

@@ -15,9 +15,6 @@ type decoder struct {
 	file  string
 	lines map[string]int
 	errs  *Errors
-	// filterNames are the registry's filters, for the keys of the
-	// filters: section.
-	filterNames []string
 }
 
 // Unmarshaler lets a type decode itself from a scalar node; the error text

@@ -129,10 +129,10 @@ func (u FilterUse) Errorf(format string, args ...any) {
 }
 
 // check asks reg for every filter's settings, and checks the listeners'
-// lists for names the registry does not know and filters listed twice.
+// lists for filters listed twice (validateListeners finds unknown names).
 func (f *Filters) check(v *Validator, d *decoder, c *Config, reg FilterRegistry) {
 	f.settings = map[string]any{}
-	for _, name := range reg.FilterNames() {
+	for _, name := range f.names {
 		b := &FilterBlock{Name: name, node: f.blocks[name], d: d, v: v, c: c}
 		if b.node != nil {
 			b.Line = d.lines[b.Path("")]
@@ -155,7 +155,7 @@ func (f *Filters) check(v *Validator, d *decoder, c *Config, reg FilterRegistry)
 // checking that its key names a filter.
 func (d *decoder) decodeFilters(n *yaml.Node, f *Filters, path string) {
 	if n.Kind == yaml.SequenceNode {
-		d.filterList(n, path)
+		d.filterList(n, f, path)
 		return
 	}
 	if n.Kind != yaml.MappingNode {
@@ -185,13 +185,13 @@ func (d *decoder) decodeFilters(n *yaml.Node, f *Filters, path string) {
 // (filters: [dmarc, spff]): the operator meant the filters a listener
 // runs, so each name is checked as a listener's list would be, and the
 // message says where such a list belongs.
-func (d *decoder) filterList(n *yaml.Node, path string) {
+func (d *decoder) filterList(n *yaml.Node, f *Filters, path string) {
 	d.errs.add(d.file, n.Line, path, "here each filter's settings go, as a mapping (spf: {...}); "+
 		"the list of filters to run goes on each SMTP listener, as listeners[N].filters: [...]")
 	for i, item := range n.Content {
-		if item.Kind != yaml.ScalarNode || !contains(d.filterNames, item.Value) {
+		if item.Kind != yaml.ScalarNode || !f.Known(item.Value) {
 			d.errs.add(d.file, item.Line, fmt.Sprintf("%s[%d]", path, i),
-				fmt.Sprintf("%q is not a filter; write one of %s", item.Value, strings.Join(d.filterNames, ", ")))
+				fmt.Sprintf("%q is not a filter; write one of %s", item.Value, strings.Join(f.names, ", ")))
 		}
 	}
 }

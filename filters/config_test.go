@@ -41,6 +41,11 @@ func TestConfigErrors(t *testing.T) {
 			"mailgate.yaml:9: filters.dkim_verify.max_signatures: 0 is out of range; write a number from 1 to 50, such as 5"},
 		{"dmarc discard", "filters:\n  dmarc:\n    actions: {fail_reject: discard}\n" + okBlock,
 			"mailgate.yaml:9: filters.dmarc.actions.fail_reject: discard is only for the milter filter; write accept, tag, quarantine, tempfail or reject"},
+		{"arc_verify timeout", "filters:\n  arc_verify: {timeout: 0s}\n" + okBlock,
+			"mailgate.yaml:8: filters.arc_verify.timeout: must be more than 0; write a duration such as 20s"},
+		{"dmarc sealer", "filters:\n  dmarc:\n    trusted_arc_sealers: [\"not a domain\"]\n" + okBlock,
+			"mailgate.yaml:6: listeners[0].filters[2]: filters.dmarc.trusted_arc_sealers needs the ARC result; list arc_verify before dmarc\n" +
+				`mailgate.yaml:9: filters.dmarc.trusted_arc_sealers[0]: "not a domain" is not a domain; write the d= domain of a forwarder's ARC-Seal, such as lists.example.org`},
 		{"ratelimit negative", "filters:\n  ratelimit:\n    per_ip: {messages: -1}\n" + okBlock,
 			"mailgate.yaml:9: filters.ratelimit.per_ip.messages: -1 is negative; write 0 for no limit or a number such as 1000"},
 		{"ratelimit period", "filters:\n  ratelimit:\n    per_account:\n      period: 0s\n" + okBlock,
