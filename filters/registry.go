@@ -2,7 +2,8 @@ package filters
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"mailgate/config"
@@ -55,12 +56,7 @@ func (r *Registry) With(kinds ...Kind) *Registry {
 
 // FilterNames lists the registry's filters, sorted.
 func (r *Registry) FilterNames() []string {
-	names := make([]string, 0, len(r.kinds))
-	for n := range r.kinds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.kinds))
 }
 
 // Results returns the results filter name reports, each with the action
@@ -136,7 +132,7 @@ func checkActions(b *config.FilterBlock, results map[string]string, a Actions) {
 	for result, act := range a {
 		key := "actions." + result
 		if _, ok := results[result]; !ok {
-			b.Errorf(key, "%q is not a result of the %s filter; write one of %s", result, b.Name, strings.Join(sortedKeys(results), ", "))
+			b.Errorf(key, "%q is not a result of the %s filter; write one of %s", result, b.Name, strings.Join(slices.Sorted(maps.Keys(results)), ", "))
 			continue
 		}
 		switch act {
@@ -149,13 +145,4 @@ func checkActions(b *config.FilterBlock, results map[string]string, a Actions) {
 			b.Errorf(key, "%q is not an action; write accept, tag, quarantine, tempfail or reject", act)
 		}
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
