@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -31,7 +32,7 @@ type Filters struct {
 }
 
 // Known reports whether name is a filter a listener may list.
-func (f *Filters) Known(name string) bool { return contains(f.names, name) }
+func (f *Filters) Known(name string) bool { return slices.Contains(f.names, name) }
 
 // Names lists the filters a listener may list, sorted.
 func (f *Filters) Names() []string { return f.names }
@@ -194,13 +195,4 @@ func (d *decoder) filterList(n *yaml.Node, f *Filters, path string) {
 				fmt.Sprintf("%q is not a filter; write one of %s", item.Value, strings.Join(f.names, ", ")))
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
