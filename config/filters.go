@@ -54,9 +54,6 @@ type FilterBlock struct {
 	c    *Config
 }
 
-// Written reports whether the file has a block for this filter.
-func (b *FilterBlock) Written() bool { return b.node != nil }
-
 // Path is the block's key path, filters.NAME, plus key when not empty.
 func (b *FilterBlock) Path(key string) string {
 	p := "filters." + b.Name
