@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // TestClusterProblems: each wrong cluster, PROXY or LDAP key gets its
@@ -35,7 +36,7 @@ func TestClusterProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := config.Parse("f.yaml", []byte(tc.yaml))
+			_, err := config.Parse("f.yaml", []byte(tc.yaml), filters.Builtin())
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("problems:\n got: %v\nwant: %s", err, tc.want)
 			}
@@ -47,7 +48,7 @@ func TestClusterProblems(t *testing.T) {
 // without auth.ldap, nothing changes.
 func TestClusterDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := config.Parse("f.yaml", []byte("cluster:\n  redis:\n    address: 127.0.0.1:6379\nauth:\n  ldap:\n    url: ldap://127.0.0.1:389\n    base_dn: dc=x\n"))
+	c, err := config.Parse("f.yaml", []byte("cluster:\n  redis:\n    address: 127.0.0.1:6379\nauth:\n  ldap:\n    url: ldap://127.0.0.1:389\n    base_dn: dc=x\n"), filters.Builtin())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestClusterDefaults(t *testing.T) {
 	if l := c.Auth.LDAP; l.Filter != "(mail=%s)" || l.AddressAttribute != "mail" || !strings.HasPrefix(l.CacheFor.D().String(), "1m") {
 		t.Errorf("ldap defaults: %+v", l)
 	}
-	if d := config.Default(); d.Cluster.Redis != nil || d.Auth.LDAP != nil {
+	if d := config.Default(filters.Builtin()); d.Cluster.Redis != nil || d.Auth.LDAP != nil {
 		t.Error("the embedded default shares state or reads LDAP")
 	}
 }

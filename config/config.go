@@ -167,7 +167,6 @@ func Defaults() *Config {
 		Auth:     Auth{MaxFailures: 5, MaxAccountFailures: 20, Window: Duration(10 * 60e9), Lockout: Duration(15 * 60e9), Delay: Duration(1e9)},
 		Queue:    defaultQueue(),
 		Delivery: defaultDelivery(),
-		Filters:  defaultFilters(),
 		Mailbox:  defaultMailbox(),
 		Sieve:    defaultSieve(),
 		HTTP:     HTTP{MinFreeDisk: 100 << 20, SessionIdle: Duration(30 * 60e9), SessionLifetime: Duration(12 * 3600e9)},
@@ -175,19 +174,20 @@ func Defaults() *Config {
 	}
 }
 
-// Load reads and validates the file at path. Every problem is returned at
-// once in an *Errors.
-func Load(path string) (*Config, error) {
+// Load reads and validates the file at path, the filters' blocks by reg.
+// Every problem is returned at once in an *Errors.
+func Load(path string, reg FilterRegistry) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &fileError{path: path, err: err}
 	}
-	return Parse(path, data)
+	return Parse(path, data, reg)
 }
 
-// Default returns the embedded default config.
-func Default() *Config {
-	c, err := Parse(DefaultName, defaultYAML)
+// Default returns the embedded default config, its filters' blocks
+// decoded by reg.
+func Default(reg FilterRegistry) *Config {
+	c, err := Parse(DefaultName, defaultYAML, reg)
 	if err != nil {
 		panic("embedded default config is invalid: " + err.Error())
 	}
@@ -197,8 +197,12 @@ func Default() *Config {
 // DefaultYAML returns the text of the embedded default config.
 func DefaultYAML() []byte { return defaultYAML }
 
-// Parse decodes and validates YAML text; name is used in messages.
-func Parse(name string, data []byte) (*Config, error) {
+// Parse decodes and validates YAML text; name is used in messages. reg
+// decodes and checks each filter's block; nil knows no filter.
+func Parse(name string, data []byte, reg FilterRegistry) (*Config, error) {
+	if reg == nil {
+		reg = noFilters{}
+	}
 	var root yaml.Node
 	errs := &Errors{}
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -209,15 +213,23 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := Defaults()
 	c.File = name
 	d := &decoder{file: name, lines: map[string]int{}, errs: errs}
+	c.Filters.names = reg.FilterNames()
 	d.decode(&root, reflect.ValueOf(c).Elem(), "")
 	v := &Validator{file: name, lines: d.lines, errs: errs}
 	c.validate(v)
+	c.Filters.check(v, d, c, reg)
 	if len(errs.Problems) > 0 {
 		errs.sort()
 		return nil, errs
 	}
 	return c, nil
 }
+
+// noFilters is the registry of a program without filters.
+type noFilters struct{}
+
+func (noFilters) FilterNames() []string          { return nil }
+func (noFilters) CheckFilter(b *FilterBlock) any { return nil }
 
 // fileError is a config file that cannot be read; it unwraps to the
 // os error so callers can test for os.ErrNotExist.
@@ -227,7 +239,7 @@ type fileError struct {
 }
 
 func (e *fileError) Error() string {
-	return fmt.Sprintf("%s: cannot read the config file (%s); give the path of a readable YAML file", e.path, reason(e.err))
+	return fmt.Sprintf("%s: cannot read the config file (%s); give the path of a readable YAML file", e.path, Reason(e.err))
 }
 
 func (e *fileError) Unwrap() error { return e.err }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // TestParseProblems feeds one bad value per case and expects the exact
@@ -239,7 +240,7 @@ func TestParseProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := config.Parse("f.yaml", []byte(tc.yaml))
+			c, err := config.Parse("f.yaml", []byte(tc.yaml), filters.Builtin())
 			if err == nil {
 				t.Fatalf("Parse accepted the config (%+v); want:\n%s", c, strings.Join(tc.want, "\n"))
 			}
@@ -312,7 +313,7 @@ func TestParseValid(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := config.Parse("f.yaml", []byte(tc.yaml))
+			c, err := config.Parse("f.yaml", []byte(tc.yaml), filters.Builtin())
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -329,10 +330,10 @@ func TestParseValid(t *testing.T) {
 // README promises.
 func TestDefaultIsValid(t *testing.T) {
 	t.Parallel()
-	if _, err := config.Parse(config.DefaultName, config.DefaultYAML()); err != nil {
+	if _, err := config.Parse(config.DefaultName, config.DefaultYAML(), filters.Builtin()); err != nil {
 		t.Fatalf("embedded default config is invalid:\n%v", err)
 	}
-	c := config.Default()
+	c := config.Default(filters.Builtin())
 	if c.Hostname != "localhost" || c.DataDir != "./mailgate-data" || strings.Join(c.LocalDomains, ",") != "localhost" {
 		t.Errorf("default = hostname %q, data_dir %q, local_domains %v", c.Hostname, c.DataDir, c.LocalDomains)
 	}
@@ -353,13 +354,13 @@ func TestLoad(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mailgate.yaml")
-	if _, err := config.Load(path); !errors.Is(err, os.ErrNotExist) {
+	if _, err := config.Load(path, filters.Builtin()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want not-exist", err)
 	}
 	if err := os.WriteFile(path, []byte("hostname: [\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := config.Load(path)
+	_, err := config.Load(path, filters.Builtin())
 	if err == nil || !strings.HasPrefix(err.Error(), path+":2: (file): not valid YAML:") {
 		t.Errorf("Load(bad) = %v, want %s:2: (file): not valid YAML: ...", err, path)
 	}

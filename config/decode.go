@@ -88,8 +88,8 @@ func kindName(k reflect.Kind) string {
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.SequenceNode && v.Type() == reflect.TypeOf(Filters{}) {
-		d.filterList(n, path)
+	if f, ok := v.Addr().Interface().(*Filters); ok {
+		d.decodeFilters(n, f, path)
 		return
 	}
 	if n.Kind != yaml.MappingNode {
@@ -193,19 +193,4 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// filterList reports a list written where the filters' settings go
-// (filters: [dmarc, spff]): the operator meant the filters a listener
-// runs, so each name is checked as a listener's list would be, and the
-// message says where such a list belongs.
-func (d *decoder) filterList(n *yaml.Node, path string) {
-	d.errs.add(d.file, n.Line, path, "here each filter's settings go, as a mapping (spf: {...}); "+
-		"the list of filters to run goes on each SMTP listener, as listeners[N].filters: [...]")
-	for i, item := range n.Content {
-		if item.Kind != yaml.ScalarNode || !filterNames[item.Value] {
-			d.errs.add(d.file, item.Line, fmt.Sprintf("%s[%d]", path, i),
-				fmt.Sprintf("%q is not a filter; write one of %s", item.Value, strings.Join(FilterNames(), ", ")))
-		}
-	}
 }

@@ -10,7 +10,7 @@ import (
 
 func TestDeliveryDefaults(t *testing.T) {
 	t.Parallel()
-	d := Default().Delivery
+	d := Default(openFilters{}).Delivery
 	if d.Port != 25 || d.Timeouts.DataEnd.D() != 10*time.Minute || d.Timeouts.DataInit.D() != 2*time.Minute ||
 		d.Smarthost.Host != "" || d.Smarthost.TLS != SmarthostSTARTTLS || d.IdleTimeout.D() != 30*time.Second {
 		t.Errorf("defaults = %+v", d)
@@ -21,7 +21,7 @@ func TestDeliverySmarthost(t *testing.T) {
 	t.Parallel()
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("x\n"), 0o600)
-	c, err := Parse("t.yaml", []byte("delivery:\n  require_tls: [bank.example]\n  timeouts:\n    connect: 5s\n  smarthost:\n    host: smtp.relay.example\n    tls: implicit\n    username: app\n    password_file: "+pw+"\n"))
+	c, err := Parse("t.yaml", []byte("delivery:\n  require_tls: [bank.example]\n  timeouts:\n    connect: 5s\n  smarthost:\n    host: smtp.relay.example\n    tls: implicit\n    username: app\n    password_file: "+pw+"\n"), openFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestDeliveryErrors(t *testing.T) {
 		{"delivery:\n  smarthost:\n    username: app\n", "delivery.smarthost.host: missing"},
 		{"delivery:\n  smarthost:\n    hots: x\n", "t.yaml:3: delivery.smarthost.hots: unknown key"},
 	} {
-		_, err := Parse("t.yaml", []byte(tc.yaml))
+		_, err := Parse("t.yaml", []byte(tc.yaml), openFilters{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
 		}

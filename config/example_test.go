@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // The example names real certificate paths, which do not exist on a test
@@ -42,7 +43,7 @@ func readExample(t *testing.T) []byte {
 
 func TestExampleAsWritten(t *testing.T) {
 	t.Parallel()
-	_, err := config.Parse("mailgate.example.yaml", readExample(t))
+	_, err := config.Parse("mailgate.example.yaml", readExample(t), filters.Builtin())
 	if err == nil {
 		return // this machine has the certificate: fully valid
 	}
@@ -76,7 +77,7 @@ func TestExampleWithCertificates(t *testing.T) {
 	data := bytes.ReplaceAll(readExample(t), []byte(exampleCert), []byte(cert))
 	data = bytes.ReplaceAll(data, []byte(exampleDKIM), []byte(dkimKey))
 	data = bytes.ReplaceAll(data, []byte(exampleKey), []byte(key))
-	c, err := config.Parse("mailgate.example.yaml", data)
+	c, err := config.Parse("mailgate.example.yaml", data, filters.Builtin())
 	if err != nil {
 		t.Fatalf("mailgate.example.yaml is invalid:\n%v", err)
 	}

@@ -49,11 +49,3 @@ func (f *Forwarding) validate(v *Validator) {
 		}
 	}
 }
-
-// ARCVerifyFilter checks the ARC chain of incoming mail (RFC 8617) and
-// reports arc=pass, fail or none in Authentication-Results; its results
-// are pass, fail and none, all accepted by default.
-type ARCVerifyFilter struct {
-	Actions Actions  `yaml:"actions"`
-	Timeout Duration `yaml:"timeout"`
-}

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.yaml", data)
+		c, err := Parse("fuzz.yaml", data, openFilters{})
 		if err == nil {
 			if c == nil {
 				t.Fatal("nil config without an error")

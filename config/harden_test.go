@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // TestOperatorMistakes: mistakes operators made (issue 14) are reported
@@ -46,7 +47,7 @@ func TestOperatorMistakes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := config.Parse("f.yaml", []byte(tc.yaml))
+			_, err := config.Parse("f.yaml", []byte(tc.yaml), filters.Builtin())
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -61,7 +62,7 @@ func TestOperatorMistakes(t *testing.T) {
 // defaults shrink to a smaller imap_max_connections instead of failing.
 func TestIMAPLimitsFitASmallServer(t *testing.T) {
 	t.Parallel()
-	c, err := config.Parse("f.yaml", []byte("mailbox:\n  imap_max_connections: 8\n"))
+	c, err := config.Parse("f.yaml", []byte("mailbox:\n  imap_max_connections: 8\n"), filters.Builtin())
 	if err != nil {
 		t.Fatal(err)
 	}

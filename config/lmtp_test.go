@@ -9,7 +9,7 @@ import (
 func TestLMTPConfig(t *testing.T) {
 	t.Parallel()
 	c, err := Parse("t.yaml", []byte("listeners:\n  - name: lmtp\n    protocol: lmtp\n    address: unix:/run/mailgate/lmtp\n    socket_mode: \"0660\"\n    socket_owner: root\n"+
-		"  - name: lmtp-tcp\n    protocol: lmtp\n    address: 127.0.0.1:24\ndelivery:\n  local:\n    lmtp: unix:/run/dovecot/lmtp\n"))
+		"  - name: lmtp-tcp\n    protocol: lmtp\n    address: 127.0.0.1:24\ndelivery:\n  local:\n    lmtp: unix:/run/dovecot/lmtp\n"), openFilters{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestLMTPConfigErrors(t *testing.T) {
 			"t.yaml:7: listeners[1].address: unix:/run/x is already used by listeners[0]; give each listener its own socket"},
 		{fmt.Sprintf(l, "lmtpx", "127.0.0.1:24"), "write one of smtp, submission, submissions, lmtp,"},
 	} {
-		_, err := Parse("t.yaml", []byte(tc.yaml))
+		_, err := Parse("t.yaml", []byte(tc.yaml), openFilters{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
 		}

@@ -95,7 +95,6 @@ func (c *Config) validate(v *Validator) {
 	c.Auth.validate(v)
 	c.Queue.validate(v)
 	c.Delivery.validate(v)
-	c.Filters.validate(v, c)
 	c.Mailbox.validate(v, c)
 	c.Sieve.validate(v)
 	c.Reports.validate(v)
@@ -133,13 +132,15 @@ func checkFile(v *Validator, path, name, what string) {
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		v.Errorf(path, "cannot read %s file %q (%s); write the path of an existing, readable file", what, name, reason(err))
+		v.Errorf(path, "cannot read %s file %q (%s); write the path of an existing, readable file", what, name, Reason(err))
 		return
 	}
 	f.Close()
 }
 
-func reason(err error) string {
+// Reason says in a few words why a file cannot be read, for a config
+// error (filters' blocks use it too).
+func Reason(err error) string {
 	switch {
 	case os.IsNotExist(err):
 		return "no such file"
@@ -202,7 +203,7 @@ func (c *Config) validateListenerFilters(v *Validator, p string, l *Listener) {
 	}
 	for j, f := range l.Filters {
 		if !c.Filters.Known(f) {
-			v.Errorf(fmt.Sprintf("%s.filters[%d]", p, j), "%q is not a filter; write one of %s", f, strings.Join(FilterNames(), ", "))
+			v.Errorf(fmt.Sprintf("%s.filters[%d]", p, j), "%q is not a filter; write one of %s", f, strings.Join(c.Filters.Names(), ", "))
 		}
 	}
 }

@@ -141,7 +141,7 @@ delivery:
     tls: implicit
     username: app
     password_file: %s
-`, pw)))
+`, pw)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ type arcVerifyFilter struct {
 	timeout  time.Duration
 }
 
-func newARCVerify(cfg *config.Config, deps Deps) *arcVerifyFilter {
-	return &arcVerifyFilter{resolver: deps.Resolver, timeout: cfg.Filters.ARCVerify.Timeout.D()}
+func newARCVerify(c *ARCVerifyConfig, _ *config.Config, deps Deps) (*arcVerifyFilter, error) {
+	return &arcVerifyFilter{resolver: deps.Resolver, timeout: c.Timeout.D()}, nil
 }
 
 func (f *arcVerifyFilter) Name() string             { return "arc_verify" }

@@ -20,7 +20,7 @@ func sealedByForwarder(t *testing.T, keyPath string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := config.ParseDKIMKey(data)
+	key, err := ParseDKIMKey(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestARCVerifyResults(t *testing.T) {
 	}
 	y := "hostname: mx.example.org\nlisteners:\n  - name: test\n    protocol: smtp\n    address: 127.0.0.1:2525\n" +
 		"    filters: [spf, dkim_verify, dmarc]\nfilters:\n  dmarc:\n    trusted_arc_sealers: [trusted.example]\n"
-	if _, err := config.Parse("t.yaml", []byte(y)); err == nil || !strings.Contains(err.Error(), "list arc_verify before dmarc") {
+	if _, err := config.Parse("t.yaml", []byte(y), Builtin()); err == nil || !strings.Contains(err.Error(), "list arc_verify before dmarc") {
 		t.Errorf("config without arc_verify: %v", err)
 	}
 }

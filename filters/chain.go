@@ -63,8 +63,9 @@ type Decorator interface {
 // Resetter drops per-transaction state at RSET or after DATA.
 type Resetter interface{ Reset() }
 
-// Verdict is what a filter found; the configured action for Result (see
-// config.FilterResults) decides what happens.
+// Verdict is what a filter found; the configured action for Result (the
+// filter's row of the Registry gives the results and their defaults)
+// decides what happens.
 type Verdict struct {
 	// Result is one of the filter's results; "" means nothing to report.
 	Result string
@@ -105,13 +106,14 @@ type Chain struct {
 	listener   string
 	authservID string
 	filters    []Filter
-	actions    map[string]config.Actions
+	actions    map[string]map[string]string // filter → result → action
 	log        *slog.Logger
 	metrics    *Metrics
 	suppress   func(account, addr string) bool
 }
 
-// New builds the chain for one listener from the config.
+// New builds the chain for one listener from the config, each filter by
+// its row of deps.Registry from the settings that registry checked.
 func New(cfg *config.Config, l config.Listener, deps Deps) (*Chain, error) {
 	deps = withDefaults(deps, cfg)
 	c := &Chain{
@@ -119,15 +121,21 @@ func New(cfg *config.Config, l config.Listener, deps Deps) (*Chain, error) {
 		authservID: cfg.Hostname,
 		log:        deps.Logger.With("listener", l.Name),
 		metrics:    deps.Metrics,
-		actions:    actionsOf(&cfg.Filters),
+		actions:    map[string]map[string]string{},
 		suppress:   deps.Suppressed,
 	}
 	for _, name := range l.Filters {
-		f, err := newFilter(name, cfg, deps)
+		k, ok := deps.Registry.kinds[name]
+		if !ok {
+			return nil, fmt.Errorf("filter %s: unknown filter; write one of %s", name, strings.Join(deps.Registry.FilterNames(), ", "))
+		}
+		settings := cfg.Filters.Settings(name)
+		f, err := k.build(settings, cfg, deps)
 		if err != nil {
 			return nil, fmt.Errorf("filter %s: %w", name, err)
 		}
 		c.filters = append(c.filters, f)
+		c.actions[name] = k.actions(settings)
 	}
 	return c, nil
 }
@@ -152,42 +160,15 @@ func withDefaults(d Deps, cfg *config.Config) Deps {
 		d.Metrics = NewMetrics(d.Registerer)
 	}
 	if d.AccountLimit == nil {
-		d.AccountLimit = func(string) (config.Limit, bool) { return config.Limit{}, false }
+		d.AccountLimit = func(string) (Limit, bool) { return Limit{}, false }
 	}
 	if d.RateLimits == nil {
-		d.RateLimits = NewRateLimits(cfg.Filters.RateLimit, d.Now)
+		d.RateLimits = NewRateLimits(RateLimitSettings(cfg), d.Now)
+	}
+	if d.Registry == nil {
+		d.Registry = Builtin()
 	}
 	return d
-}
-
-func actionsOf(f *config.Filters) map[string]config.Actions {
-	return map[string]config.Actions{
-		"spf": f.SPF.Actions, "dkim_verify": f.DKIMVerify.Actions, "dmarc": f.DMARC.Actions,
-		"ratelimit": f.RateLimit.Actions, "sender_policy": f.SenderPolicy.Actions,
-		"milter": f.Milter.Actions,
-	}
-}
-
-func newFilter(name string, cfg *config.Config, deps Deps) (Filter, error) {
-	switch name {
-	case "spf":
-		return newSPF(cfg, deps), nil
-	case "dkim_verify":
-		return newDKIMVerify(cfg, deps), nil
-	case "dmarc":
-		return newDMARC(cfg, deps), nil
-	case "arc_verify":
-		return newARCVerify(cfg, deps), nil
-	case "ratelimit":
-		return &rateLimitFilter{rl: deps.RateLimits, accountLimit: deps.AccountLimit}, nil
-	case "sender_policy":
-		return newSenderPolicy(cfg, deps), nil
-	case "milter":
-		return newMilter(cfg, deps), nil
-	case "dkim_sign":
-		return newDKIMSign(cfg, deps)
-	}
-	return nil, fmt.Errorf("unknown filter; write one of %s", strings.Join(config.FilterNames(), ", "))
 }
 
 // apply turns a verdict into the configured action: nil to go on, or the
@@ -196,24 +177,27 @@ func (c *Chain) apply(st *State, name string, v Verdict) error {
 	if v.Result == "" {
 		return nil
 	}
-	act := c.actions[name].Action(name, v.Result)
+	act, ok := c.actions[name][v.Result]
+	if !ok {
+		act = ActionAccept // a result the filter's row does not list
+	}
 	c.metrics.verdicts.WithLabelValues(name, v.Result, act).Inc()
 	switch act {
-	case config.ActionAccept:
-	case config.ActionTag:
+	case ActionAccept:
+	case ActionTag:
 		st.tags = append(st.tags, name+"="+v.Result)
-	case config.ActionQuarantine:
+	case ActionQuarantine:
 		st.quarantine = true
-	case config.ActionDiscard:
+	case ActionDiscard:
 		st.discard = true
-	case config.ActionReject, config.ActionTempfail:
+	case ActionReject, ActionTempfail:
 		reply := replyFor(act, v.Reply)
 		c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result,
 			"action", act, "reason", clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
 				reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]))
 		return reply
 	}
-	if act != config.ActionAccept {
+	if act != ActionAccept {
 		c.log.Info("verdict", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
 	}
 	return nil
@@ -238,12 +222,12 @@ func replyFor(act string, r *smtp.SMTPError) *smtp.SMTPError {
 		out = smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message refused by local policy"}
 	}
 	switch act {
-	case config.ActionReject:
+	case ActionReject:
 		if out.Code < 500 {
 			out.Code = 550
 		}
 		out.EnhancedCode[0] = 5
-	case config.ActionTempfail:
+	case ActionTempfail:
 		if out.Code >= 500 {
 			out.Code = 451
 		}
@@ -270,7 +254,7 @@ func (c *Chain) suppressed(st *State, to string) error {
 	if c.suppress == nil || st.Conn.Account == "" || !c.suppress(st.Conn.Account, to) {
 		return nil
 	}
-	c.metrics.verdicts.WithLabelValues("suppression", "suppressed", config.ActionReject).Inc()
+	c.metrics.verdicts.WithLabelValues("suppression", "suppressed", ActionReject).Inc()
 	c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", "suppression", "rcpt", clean(to))
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf(
 		"<%s> is suppressed for %s: it bounced hard before; lift it with mailgate suppression remove", clean(to), strings.ToLower(clean(st.Conn.Account)))}

@@ -41,6 +41,11 @@ func TestConfigErrors(t *testing.T) {
 			"mailgate.yaml:9: filters.dkim_verify.max_signatures: 0 is out of range; write a number from 1 to 50, such as 5"},
 		{"dmarc discard", "filters:\n  dmarc:\n    actions: {fail_reject: discard}\n" + okBlock,
 			"mailgate.yaml:9: filters.dmarc.actions.fail_reject: discard is only for the milter filter; write accept, tag, quarantine, tempfail or reject"},
+		{"arc_verify timeout", "filters:\n  arc_verify: {timeout: 0s}\n" + okBlock,
+			"mailgate.yaml:8: filters.arc_verify.timeout: must be more than 0; write a duration such as 20s"},
+		{"dmarc sealer", "filters:\n  dmarc:\n    trusted_arc_sealers: [\"not a domain\"]\n" + okBlock,
+			"mailgate.yaml:6: listeners[0].filters[2]: filters.dmarc.trusted_arc_sealers needs the ARC result; list arc_verify before dmarc\n" +
+				`mailgate.yaml:9: filters.dmarc.trusted_arc_sealers[0]: "not a domain" is not a domain; write the d= domain of a forwarder's ARC-Seal, such as lists.example.org`},
 		{"ratelimit negative", "filters:\n  ratelimit:\n    per_ip: {messages: -1}\n" + okBlock,
 			"mailgate.yaml:9: filters.ratelimit.per_ip.messages: -1 is negative; write 0 for no limit or a number such as 1000"},
 		{"ratelimit period", "filters:\n  ratelimit:\n    per_account:\n      period: 0s\n" + okBlock,
@@ -70,7 +75,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := config.Parse("mailgate.yaml", []byte(baseYAML+c.filters))
+			_, err := config.Parse("mailgate.yaml", []byte(baseYAML+c.filters), Builtin())
 			if err == nil {
 				t.Fatalf("no error; want %s", c.want)
 			}
@@ -84,7 +89,7 @@ func TestConfigErrors(t *testing.T) {
 func TestConfigListenerOrder(t *testing.T) {
 	t.Parallel()
 	y := "hostname: mx.example.org\nlisteners:\n  - name: mx\n    protocol: smtp\n    address: 127.0.0.1:2525\n    filters: [dmarc, spf, dkim_verify, spf]\n"
-	_, err := config.Parse("mailgate.yaml", []byte(y))
+	_, err := config.Parse("mailgate.yaml", []byte(y), Builtin())
 	want := []string{
 		"mailgate.yaml:6: listeners[0].filters[0]: dmarc uses the results of spf; list spf before dmarc",
 		"mailgate.yaml:6: listeners[0].filters[0]: dmarc uses the results of dkim_verify; list dkim_verify before dmarc",
@@ -107,12 +112,12 @@ func TestConfigSigningNeedsSenderPolicy(t *testing.T) {
 	key := writeKey(t, "ed25519")
 	y := "hostname: mx.example.org\nlisteners:\n  - name: submission\n    protocol: submission\n    address: 127.0.0.1:2587\n    filters: [ratelimit, dkim_sign]\n" +
 		"filters:\n  dkim_sign:\n    keys: [{domain: example.org, selector: s1, file: " + key + "}]\n"
-	_, err := config.Parse("mailgate.yaml", []byte(y))
+	_, err := config.Parse("mailgate.yaml", []byte(y), Builtin())
 	want := "mailgate.yaml:6: listeners[0].filters[1]: dkim_sign would sign whatever address a logged-in account writes; list sender_policy too"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
-	if _, err := config.Parse("mailgate.yaml", []byte(strings.Replace(y, "[ratelimit, dkim_sign]", "[dkim_sign, sender_policy]", 1))); err != nil {
+	if _, err := config.Parse("mailgate.yaml", []byte(strings.Replace(y, "[ratelimit, dkim_sign]", "[dkim_sign, sender_policy]", 1)), Builtin()); err != nil {
 		t.Errorf("with sender_policy: %v", err)
 	}
 }
@@ -122,18 +127,20 @@ func TestConfigValid(t *testing.T) {
 	key := writeKey(t, "rsa")
 	y := baseYAML + "filters:\n  milter: {address: unix:/run/rspamd/milter.sock}\n  spf:\n    actions: {softfail: reject}\n" +
 		"  ratelimit:\n    accounts:\n      app: {messages: 100000}\n  dkim_sign:\n    default_domain: example.org\n    keys: [{domain: example.org, selector: s1, file: " + key + "}]\n"
-	c, err := config.Parse("mailgate.yaml", []byte(y))
+	c, err := config.Parse("mailgate.yaml", []byte(y), Builtin())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Filters.SPF.Actions.Action("spf", "softfail"); got != "reject" {
+	reg := Builtin()
+	spf := reg.kinds["spf"].actions(c.Filters.Settings("spf"))
+	if got := spf["softfail"]; got != "reject" {
 		t.Errorf("softfail action = %q", got)
 	}
-	if got := c.Filters.SPF.Actions.Action("spf", "fail"); got != "reject" {
+	if got := spf["fail"]; got != "reject" {
 		t.Errorf("default fail action = %q", got)
 	}
-	for _, name := range config.FilterNames() {
-		if config.FilterResults(name) == nil {
+	for _, name := range reg.FilterNames() {
+		if reg.Results(name) == nil {
 			t.Errorf("filter %s has no result table", name)
 		}
 	}

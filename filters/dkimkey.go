@@ -114,3 +114,48 @@ func WriteDKIMKey(dir, domain, selector, algorithm string) (path, zoneLine strin
 	}
 	return path, DKIMZoneLine(domain, selector, record), nil
 }
+
+// ParseDKIMKey reads a PEM private key: PKCS#8 (RSA or Ed25519) or PKCS#1
+// RSA. RSA keys must have at least 1024 bits (RFC 8301).
+func ParseDKIMKey(data []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("not PEM; write the path of a PEM private key made by `mailgate dkim keygen`")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block %q is not a private key; use a PRIVATE KEY or RSA PRIVATE KEY file", block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("unreadable private key (%v); make a new one with `mailgate dkim keygen`", err)
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 1024 {
+			return nil, fmt.Errorf("RSA key has %d bits; RFC 8301 needs at least 1024, use 2048", k.N.BitLen())
+		}
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("key type %T is not supported; use RSA or Ed25519", key)
+}
+
+// Load reads and parses the key's file; errors name the file.
+func (k DKIMKey) Load() (crypto.Signer, error) {
+	data, err := os.ReadFile(k.File)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParseDKIMKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.File, err)
+	}
+	return key, nil
+}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -52,21 +50,16 @@ type dkimSignFilter struct {
 	metrics       *Metrics
 }
 
-func newDKIMSign(cfg *config.Config, deps Deps) (*dkimSignFilter, error) {
-	c := cfg.Filters.DKIMSign
+func newDKIMSign(c *DKIMSignConfig, _ *config.Config, deps Deps) (*dkimSignFilter, error) {
 	f := &dkimSignFilter{keys: map[string][]dkimKey{}, defaultDomain: strings.ToLower(c.DefaultDomain),
 		expiration: c.Expiration.D(), now: deps.Now, metrics: deps.Metrics}
 	for _, k := range c.Keys {
-		data, err := os.ReadFile(k.File)
+		key, err := k.Load()
 		if err != nil {
 			return nil, err
 		}
-		key, err := config.ParseDKIMKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.File, err)
-		}
 		d := strings.ToLower(k.Domain)
-		f.keys[d] = append(f.keys[d], dkimKey{domain: d, selector: k.Selector, signer: key.(crypto.Signer)})
+		f.keys[d] = append(f.keys[d], dkimKey{domain: d, selector: k.Selector, signer: key})
 	}
 	return f, nil
 }

@@ -19,7 +19,8 @@ func NewDKIMSigner(cfg *config.Config, deps Deps) (*DKIMSigner, error) {
 		deps.Metrics = NewMetrics(nil)
 	}
 	deps = withDefaults(deps, cfg)
-	f, err := newDKIMSign(cfg, deps)
+	c := DKIMSignSettings(cfg)
+	f, err := newDKIMSign(&c, cfg, deps)
 	if err != nil {
 		return nil, err
 	}

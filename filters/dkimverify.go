@@ -37,9 +37,8 @@ type dkimVerifyFilter struct {
 	timeout  time.Duration
 }
 
-func newDKIMVerify(cfg *config.Config, deps Deps) *dkimVerifyFilter {
-	c := cfg.Filters.DKIMVerify
-	return &dkimVerifyFilter{resolver: deps.Resolver, max: c.MaxSignatures, timeout: c.Timeout.D()}
+func newDKIMVerify(c *DKIMVerifyConfig, _ *config.Config, deps Deps) (*dkimVerifyFilter, error) {
+	return &dkimVerifyFilter{resolver: deps.Resolver, max: c.MaxSignatures, timeout: c.Timeout.D()}, nil
 }
 
 func (f *dkimVerifyFilter) Name() string             { return "dkim_verify" }

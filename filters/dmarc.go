@@ -22,15 +22,14 @@ type dmarcFilter struct {
 	resolver resolver.Resolver
 	timeout  time.Duration
 	percent  func() int
-	actions  config.Actions
-	reports  DMARCRecorder // nil: no aggregate reports
-	trusted  []string      // ARC sealers whose passing chain overrides a failure
+	actions  map[string]string // every result's action
+	reports  DMARCRecorder     // nil: no aggregate reports
+	trusted  []string          // ARC sealers whose passing chain overrides a failure
 }
 
-func newDMARC(cfg *config.Config, deps Deps) *dmarcFilter {
-	c := cfg.Filters.DMARC
+func newDMARC(c *DMARCConfig, _ *config.Config, deps Deps) (*dmarcFilter, error) {
 	return &dmarcFilter{resolver: deps.Resolver, timeout: c.Timeout.D(), percent: deps.Percent, trusted: c.TrustedARCSealers,
-		actions: c.Actions, reports: deps.DMARCReports}
+		actions: c.Actions.over(dmarcResults), reports: deps.DMARCReports}, nil
 }
 
 func (f *dmarcFilter) Name() string             { return "dmarc" }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/emersion/go-msgauth/dmarc"
 
-	"mailgate/config"
 	"mailgate/dmarcrpt"
 )
 
@@ -24,12 +23,12 @@ func (f *dmarcFilter) record(st *State, rec *dmarc.Record, policyDomain, from, r
 		return
 	}
 	disp := "none"
-	switch f.actions.Action("dmarc", result) {
-	case config.ActionTempfail:
+	switch f.actions[result] {
+	case ActionTempfail:
 		return
-	case config.ActionReject, config.ActionDiscard:
+	case ActionReject, ActionDiscard:
 		disp = "reject"
-	case config.ActionQuarantine:
+	case ActionQuarantine:
 		disp = "quarantine"
 	}
 	e := dmarcrpt.Evaluation{SourceIP: st.Conn.IP.String(), HeaderFrom: from, EnvelopeFrom: domainOf(st.From),

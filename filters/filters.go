@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"mailgate/config"
 	"mailgate/resolver"
 )
 
@@ -105,10 +104,13 @@ type Deps struct {
 	Metrics *Metrics
 	// AccountLimit returns an account's own rate limit (accounts.yaml),
 	// which replaces filters.ratelimit's; nil: none has one.
-	AccountLimit func(account string) (config.Limit, bool)
+	AccountLimit func(account string) (Limit, bool)
 	// RateLimits is the bucket store shared by every listener's chain; nil:
 	// the chain makes its own from the config.
 	RateLimits *RateLimits
+	// Registry is the table of filters the config was checked with; nil:
+	// Builtin().
+	Registry *Registry
 	// DMARCReports keeps DMARC evaluations for aggregate reports; nil:
 	// none are kept.
 	DMARCReports DMARCRecorder

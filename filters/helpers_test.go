@@ -44,7 +44,7 @@ func testConfig(t testing.TB, filters []string, filtersYAML string) *config.Conf
 	t.Helper()
 	y := "hostname: mx.example.org\nlisteners:\n  - name: test\n    protocol: smtp\n    address: 127.0.0.1:2525\n    filters: [" +
 		strings.Join(filters, ", ") + "]\n" + filtersYAML
-	c, err := config.Parse("test.yaml", []byte(y))
+	c, err := config.Parse("test.yaml", []byte(y), Builtin())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Metrics are the filter chain's counters. Labels are bounded: filter names
-// and results come from config.FilterResults, actions from the fixed set.
+// and results come from the Registry's rows, actions from the fixed set.
 type Metrics struct {
 	verdicts   *prometheus.CounterVec
 	errors     *prometheus.CounterVec

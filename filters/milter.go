@@ -28,14 +28,13 @@ type milterFilter struct {
 	log              *slog.Logger
 }
 
-func newMilter(cfg *config.Config, deps Deps) *milterFilter {
-	c := cfg.Filters.Milter
+func newMilter(c *MilterConfig, cfg *config.Config, deps Deps) (*milterFilter, error) {
 	network, address := "tcp", c.Address
 	if strings.HasPrefix(address, "unix:") {
 		network, address = "unix", strings.TrimPrefix(address, "unix:")
 	}
 	return &milterFilter{network: network, address: address, connectTimeout: c.ConnectTimeout.D(),
-		timeout: c.Timeout.D(), hostname: cfg.Hostname, log: deps.Logger}
+		timeout: c.Timeout.D(), hostname: cfg.Hostname, log: deps.Logger}, nil
 }
 
 func (f *milterFilter) Name() string             { return "milter" }

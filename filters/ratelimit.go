@@ -23,7 +23,7 @@ import (
 // dropped (a new one would be identical), and past MaxBuckets the oldest
 // are dropped first.
 type RateLimits struct {
-	cfg config.RateLimitFilter
+	cfg RateLimitConfig
 	now func() time.Time
 
 	// shared, when set, keeps the buckets for every node (Redis); the
@@ -56,7 +56,7 @@ type bucket struct {
 }
 
 // NewRateLimits makes the bucket store; now is the clock (tests pass a fake).
-func NewRateLimits(cfg config.RateLimitFilter, now func() time.Time) *RateLimits {
+func NewRateLimits(cfg RateLimitConfig, now func() time.Time) *RateLimits {
 	if now == nil {
 		now = time.Now
 	}
@@ -199,10 +199,16 @@ func ipKey(ip net.IP) string {
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
+// newRateLimit makes the filter over the bucket store every listener's
+// chain shares (Deps.RateLimits), which holds the block's settings.
+func newRateLimit(_ *RateLimitConfig, _ *config.Config, deps Deps) (*rateLimitFilter, error) {
+	return &rateLimitFilter{rl: deps.RateLimits, accountLimit: deps.AccountLimit}, nil
+}
+
 // rateLimitFilter applies RateLimits to connections, MAIL and RCPT.
 type rateLimitFilter struct {
 	rl           *RateLimits
-	accountLimit func(account string) (config.Limit, bool)
+	accountLimit func(account string) (Limit, bool)
 }
 
 func (f *rateLimitFilter) Name() string { return "ratelimit" }
@@ -282,7 +288,7 @@ func (s *rateLimitSession) CheckRcpt(ctx context.Context, st *State, to string) 
 // up every other user of its network or domain.
 func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 	var out []want
-	add := func(kind, key, what string, l config.Limit) {
+	add := func(kind, key, what string, l Limit) {
 		limit, tag, unit := l.Recipients, "-r:", "recipients"
 		if messages {
 			limit, tag, unit = l.Messages, "-m:", "messages"
@@ -305,7 +311,7 @@ func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 
 // limitOf is an account's limit: its own from accounts.yaml, else its
 // entry under filters.ratelimit.accounts, else per_account.
-func (f *rateLimitFilter) limitOf(account string) config.Limit {
+func (f *rateLimitFilter) limitOf(account string) Limit {
 	if l, ok := f.accountLimit(account); ok {
 		return l
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"mailgate/cluster"
-	"mailgate/config"
 )
 
 // fakeBuckets is a shared store that answers with over, or fails.
@@ -27,7 +26,7 @@ func (f *fakeBuckets) Has(b cluster.Bucket) (bool, error) { return f.over < 0, f
 // wants without a limit are not sent; when it fails, this node's own
 // buckets decide (fail open to per-node limits).
 func TestSharedBuckets(t *testing.T) {
-	rl := NewRateLimits(config.RateLimitFilter{}, newClock().Now)
+	rl := NewRateLimits(RateLimitConfig{}, newClock().Now)
 	f := &fakeBuckets{over: 1}
 	rl.Share(f)
 	wants := []want{

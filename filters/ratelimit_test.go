@@ -35,7 +35,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func limitChain(t *testing.T, yaml string) (*Chain, *fakeClock, *RateLimits) {
 	clock := newClock()
 	cfg := testConfig(t, []string{"ratelimit"}, "filters:\n  ratelimit:\n"+yaml)
-	rl := NewRateLimits(cfg.Filters.RateLimit, clock.Now)
+	rl := NewRateLimits(RateLimitSettings(cfg), clock.Now)
 	return newChain(t, cfg, Deps{Now: clock.Now, RateLimits: rl}), clock, rl
 }
 
@@ -232,10 +232,10 @@ func TestRateLimitLoggedInByAccountOnly(t *testing.T) {
 	clock := newClock()
 	cfg := testConfig(t, []string{"ratelimit"}, "filters:\n  ratelimit:\n    per_ip: {messages: 1, period: 1h}\n"+
 		"    per_sender_domain: {messages: 1, period: 1h}\n    per_account: {messages: 2, period: 1h}\n    accounts:\n      cfg@example.org: {messages: 3}\n")
-	own := func(a string) (config.Limit, bool) {
-		return config.Limit{Messages: 4, Period: config.Duration(time.Hour)}, a == "own@example.org"
+	own := func(a string) (Limit, bool) {
+		return Limit{Messages: 4, Period: config.Duration(time.Hour)}, a == "own@example.org"
 	}
-	ch := newChain(t, cfg, Deps{Now: clock.Now, RateLimits: NewRateLimits(cfg.Filters.RateLimit, clock.Now), AccountLimit: own})
+	ch := newChain(t, cfg, Deps{Now: clock.Now, RateLimits: NewRateLimits(RateLimitSettings(cfg), clock.Now), AccountLimit: own})
 	for account, n := range map[string]int{"plain@example.org": 2, "cfg@example.org": 3, "own@example.org": 4} {
 		conn := &Conn{IP: net.ParseIP("192.0.2.1"), Account: account}
 		for i := 0; i < n; i++ {

@@ -26,8 +26,8 @@ type senderPolicyFilter struct {
 	now      func() time.Time
 }
 
-func newSenderPolicy(cfg *config.Config, deps Deps) *senderPolicyFilter {
-	return &senderPolicyFilter{hostname: cfg.Hostname, fixups: cfg.Filters.SenderPolicy.Fixups, sendAs: deps.SendAs, now: deps.Now}
+func newSenderPolicy(c *SenderPolicyConfig, cfg *config.Config, deps Deps) (*senderPolicyFilter, error) {
+	return &senderPolicyFilter{hostname: cfg.Hostname, fixups: c.Fixups, sendAs: deps.SendAs, now: deps.Now}, nil
 }
 
 func (f *senderPolicyFilter) Name() string             { return "sender_policy" }

@@ -27,8 +27,8 @@ type spfFilter struct {
 	timeout  time.Duration
 }
 
-func newSPF(cfg *config.Config, deps Deps) *spfFilter {
-	return &spfFilter{hostname: cfg.Hostname, resolver: deps.Resolver, timeout: cfg.Filters.SPF.Timeout.D()}
+func newSPF(c *SPFConfig, cfg *config.Config, deps Deps) (*spfFilter, error) {
+	return &spfFilter{hostname: cfg.Hostname, resolver: deps.Resolver, timeout: c.Timeout.D()}, nil
 }
 
 func (f *spfFilter) Name() string             { return "spf" }

@@ -134,7 +134,7 @@ func startServerTLS(t testing.TB, edit func(*config.Config), serverTLS *tls.Conf
 func startServerQuotas(t testing.TB, edit func(*config.Config), serverTLS *tls.Config, certFile string, quotas relay.Quotas) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse("test.yaml", []byte(baseConfig+"data_dir: "+dir+"\n"))
+	cfg, err := config.Parse("test.yaml", []byte(baseConfig+"data_dir: "+dir+"\n"), filters.Builtin())
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
@@ -205,7 +205,7 @@ func startServerQuotas(t testing.TB, edit func(*config.Config), serverTLS *tls.C
 func chains(t testing.TB, cfg *config.Config, deps filters.Deps) map[string]*filters.Chain {
 	t.Helper()
 	out := map[string]*filters.Chain{}
-	deps.RateLimits = filters.NewRateLimits(cfg.Filters.RateLimit, deps.Now)
+	deps.RateLimits = filters.NewRateLimits(filters.RateLimitSettings(cfg), deps.Now)
 	for _, l := range cfg.Listeners {
 		if len(l.Filters) == 0 {
 			continue

@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-milter"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // seen is what a milter was told about one message's client.
@@ -70,7 +71,7 @@ func startRecordingMilter(t *testing.T) (addr string, messages func() []seen) {
 // listeners, and the milter alone on MX.
 func withFilters(milterAddr string) func(*config.Config) {
 	return func(c *config.Config) {
-		c.Filters.Milter.Address = milterAddr
+		c.Filters.Settings("milter").(*filters.MilterConfig).Address = milterAddr
 		for i := range c.Listeners {
 			c.Listeners[i].Filters = []string{"sender_policy", "milter"}
 			if c.Listeners[i].Protocol == config.ProtoSMTP {

@@ -11,6 +11,7 @@ import (
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/console"
+	"mailgate/filters"
 	"mailgate/metrics"
 )
 
@@ -187,7 +188,7 @@ func (c consoleConfig) Check() []string {
 	if c.a.cfgPath == "" {
 		return nil
 	}
-	_, err := config.Load(c.a.cfgPath)
+	_, err := config.Load(c.a.cfgPath, filters.Builtin())
 	if err == nil {
 		return nil
 	}

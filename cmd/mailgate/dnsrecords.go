@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 
@@ -154,21 +152,13 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, domain string) error {
 func writeDKIM(w io.Writer, cfg *config.Config, domain string) error {
 	fmt.Fprintf(w, "\n; DKIM: public keys of the dkim_sign filter\n")
 	n := 0
-	for _, k := range cfg.Filters.DKIMSign.Keys {
+	for _, k := range filters.DKIMSignSettings(cfg).Keys {
 		if !strings.EqualFold(strings.TrimSuffix(k.Domain, "."), domain) {
 			continue
 		}
-		data, err := os.ReadFile(k.File)
+		signer, err := k.Load()
 		if err != nil {
 			return err
-		}
-		key, err := config.ParseDKIMKey(data)
-		if err != nil {
-			return fmt.Errorf("%s: %v", k.File, err)
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return fmt.Errorf("%s: not a signing key", k.File)
 		}
 		rec, err := filters.DKIMRecord(signer.Public())
 		if err != nil {

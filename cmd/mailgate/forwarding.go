@@ -1,7 +1,9 @@
 package main
 
 import (
+	"mailgate/arc"
 	"mailgate/delivery"
+	"mailgate/filters"
 	"mailgate/relay"
 	"mailgate/srs"
 )
@@ -15,11 +17,13 @@ func (a *app) startForwarding() error {
 		return err
 	}
 	a.srs = &srs.Rewriter{Keys: keys, MaxAge: a.cfg.Delivery.Forwarding.SRSMaxAge.D()}
-	fw, err := delivery.NewForwarding(a.cfg, a.srs, a.resolver, a.log)
-	if err != nil {
-		return err
+	var sealer func(string) *arc.Sealer
+	if a.cfg.Delivery.Forwarding.ARC {
+		if sealer, err = filters.ARCSealer(a.cfg); err != nil {
+			return err
+		}
 	}
-	a.router.Forwarding = fw
+	a.router.Forwarding = delivery.NewForwarding(a.cfg, a.srs, sealer, a.resolver, a.log)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 const usage = `usage: mailgate COMMAND [flags]
@@ -101,9 +102,9 @@ var extraCommands = map[string]func(args []string, stdin io.Reader, stdout, stde
 // loadConfig reads -config FILE, or the embedded default without it.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	if path == "" {
-		return config.Default(), true
+		return config.Default(filters.Builtin()), true
 	}
-	c, err := config.Load(path)
+	c, err := config.Load(path, filters.Builtin())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false
@@ -120,7 +121,7 @@ func checkConfigCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usageLine(checkConfigUsage))
 		return 2
 	}
-	if _, err := config.Load(args[0]); err != nil {
+	if _, err := config.Load(args[0], filters.Builtin()); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}

@@ -8,14 +8,15 @@ import (
 	"testing"
 
 	"mailgate/config"
+	"mailgate/filters"
 )
 
 // TestOpsRestartKeys: only settings a reload cannot apply are named; a
 // changed filter list or catch-all is applied, so it is not.
 func TestOpsRestartKeys(t *testing.T) {
 	t.Parallel()
-	base := config.Default()
-	same := config.Default()
+	base := config.Default(filters.Builtin())
+	same := config.Default(filters.Builtin())
 	same.Listeners[0].Filters = []string{"ratelimit", "spf"}
 	same.Mailbox.CatchAll = map[string]string{"localhost": "postmaster@localhost"}
 	same.Limits.MaxRecipients = 3
@@ -23,7 +24,7 @@ func TestOpsRestartKeys(t *testing.T) {
 	if got := restartKeys(base, same); len(got) != 0 {
 		t.Errorf("reloadable changes reported as needing a restart: %v", got)
 	}
-	changed := config.Default()
+	changed := config.Default(filters.Builtin())
 	changed.Listeners[1].Address = "127.0.0.1:1587"
 	changed.Queue.MaxConcurrent++
 	changed.Log.Format = "json"

@@ -25,14 +25,14 @@ func (a *app) reload() {
 		return
 	}
 	a.log.Info("reload: reading config", "config", a.cfgPath)
-	cfg, err := config.Load(a.cfgPath)
+	cfg, err := config.Load(a.cfgPath, filters.Builtin())
 	if err != nil {
 		a.refuseReload(err)
 		return
 	}
 	rl := a.rateLimits
-	if !reflect.DeepEqual(cfg.Filters.RateLimit, a.live.Load().Filters.RateLimit) {
-		rl = a.newRateLimits(filters.NewRateLimits(cfg.Filters.RateLimit, nil)) // new budgets; counts start again
+	if !reflect.DeepEqual(filters.RateLimitSettings(cfg), filters.RateLimitSettings(a.live.Load())) {
+		rl = a.newRateLimits(filters.NewRateLimits(filters.RateLimitSettings(cfg), nil)) // new budgets; counts start again
 	}
 	chains, err := a.buildChains(cfg, rl)
 	if err != nil {

@@ -401,7 +401,7 @@ func (a *app) startPOP3(bool) error {
 }
 
 func (a *app) startRelay(bool) error {
-	a.rateLimits = a.newRateLimits(filters.NewRateLimits(a.cfg.Filters.RateLimit, nil))
+	a.rateLimits = a.newRateLimits(filters.NewRateLimits(filters.RateLimitSettings(a.cfg), nil))
 	chains, err := a.buildChains(a.cfg, a.rateLimits)
 	if err != nil {
 		return err
@@ -484,9 +484,9 @@ func (a *app) filterDeps(rl *filters.RateLimits) filters.Deps {
 }
 
 // accountLimit is an account's own rate limit from accounts.yaml.
-func (a *app) accountLimit(account string) (config.Limit, bool) {
+func (a *app) accountLimit(account string) (filters.Limit, bool) {
 	rl, ok := a.accounts.RateLimit(account)
-	return config.Limit{Messages: rl.Messages, Recipients: rl.Recipients, Period: config.Duration(rl.Period)}, ok
+	return filters.Limit{Messages: rl.Messages, Recipients: rl.Recipients, Period: config.Duration(rl.Period)}, ok
 }
 
 // isSMTPListener reports whether the relay serves l (SMTP or LMTP).
