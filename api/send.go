@@ -37,12 +37,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	limit := s.maxBody()
 	if r.ContentLength > limit {
+		drain(r.Body)
 		s.tooLarge().write(w)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
+		drain(r.Body)
 		s.tooLarge().write(w)
 		return
 	}
@@ -321,4 +323,18 @@ func (s *Server) filter(ctx context.Context, c caller, r *http.Request, id strin
 	}
 	return &Outgoing{ID: id, From: env.from.Address, Recipients: rcpts, Account: c.key.Account, ClientIP: c.ip,
 		Received: now, Raw: full, EightBit: !ascii(full), UTF8: utf8Addresses(env.from.Address, addrs), Quarantine: msg.Quarantine}, nil
+}
+
+// maxDrain bounds what the server reads of a refused body.
+const maxDrain = 1 << 20
+
+// drain reads and drops what is left of a refused request body, up to
+// maxDrain, before the 413 goes out. A client such as Python's urllib
+// sends the whole body before it reads the answer; closing the
+// connection on unread data resets it, and the client then sees a broken
+// connection instead of the 413 that says what to fix. Past maxDrain the
+// connection is closed anyway, so one client cannot make the server read
+// without bound.
+func drain(body io.Reader) {
+	io.CopyN(io.Discard, body, maxDrain)
 }

@@ -45,8 +45,11 @@ func TestDiskFull(t *testing.T) {
 	w := startSinkWorld(t, smtptest.Config{DataReplies: []string{"451 4.3.0 later"}}, "")
 	w.srv.Kill()
 	spool := w.srv.SpoolDir()
-	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
-		t.Fatalf("spool not empty before the mount: %v", ents)
+	ents, _ := os.ReadDir(spool)
+	for _, e := range ents {
+		if e.Name() != "lock" && e.Name() != "finished" { // the spool's lock and finished records
+			t.Fatalf("spool not empty before the mount: %v", ents)
+		}
 	}
 	mountTmpfs(t, spool, "2m")
 	filler := filepath.Join(spool, "filler") // not a spool name; Recover ignores it

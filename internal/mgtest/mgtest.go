@@ -27,11 +27,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -170,15 +172,19 @@ func or(s, def string) string {
 // FreeAddr returns a 127.0.0.1 port that was free a moment ago and that
 // this test process has not handed out before: the kernel may give the
 // same ephemeral port to two quick Listen(":0") calls, which once put two
-// listeners of one config on one address. Another process could still
-// take it before mailgate listens; a test that then fails to start says
-// "address already in use" in the log.
+// listeners of one config on one address. Ports come from below the
+// ephemeral range, so the outgoing connections of test binaries running
+// alongside (which once took a port between this check and mailgate's
+// listen) cannot collide with them.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range 200 {
+		ln, err := listenBelowEphemeral()
+		if err != nil && i >= 100 {
+			ln, err = net.Listen("tcp", "127.0.0.1:0")
+		}
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		addr := ln.Addr().String()
 		ln.Close()
@@ -190,8 +196,17 @@ func FreeAddr(t testing.TB) string {
 			return addr
 		}
 	}
-	t.Fatal("mgtest: no fresh loopback port after 100 tries")
+	t.Fatal("mgtest: no fresh loopback port after 200 tries")
 	return ""
+}
+
+// listenBelowEphemeral listens on a random port below the kernel's
+// ephemeral range (32768 and up by default), where no outgoing connection
+// of the other test binaries running at the same time can take it between
+// this check and mailgate's own listen.
+func listenBelowEphemeral() (net.Listener, error) {
+	port := 20000 + rand.IntN(12000)
+	return net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
 var (
