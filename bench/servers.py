@@ -1,15 +1,16 @@
-"""Servers under test for bench/compare: the sink, mailgate, Postfix and
-Dovecot, each configured in a private temp directory on loopback ports."""
+"""Shared pieces of bench/compare: ports, process trees, memory and CPU
+sampling, the counting sink (Postfix's smtp-sink) and mailbox counters.
+The systems under test live in mailgate_sys.py, postfix_sys.py and
+maddy_sys.py, one class per system."""
 
-import json
 import os
-import pwd
+import pty
+import re
 import shutil
 import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
 
 def free_port():
@@ -18,7 +19,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=20.0, proc=None):
+def wait_port(port, timeout=30.0, proc=None):
     end = time.time() + timeout
     while time.time() < end:
         if proc is not None and proc.poll() is not None:
@@ -44,8 +45,16 @@ def read_pid(path, timeout=10.0):
             time.sleep(0.05)
 
 
-def children_of(pid):
-    """All descendants of pid (Postfix's and Dovecot's workers)."""
+def run(cmd, **kw):
+    """Runs a set-up command; its output goes into the error when it fails."""
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError("%s: exit %d\n%s%s" % (" ".join(cmd), r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+    return r.stdout
+
+
+def children_of(roots):
+    """All processes under the root pids (Postfix's and Dovecot's workers)."""
     kids = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -56,7 +65,7 @@ def children_of(pid):
         except (OSError, ValueError, IndexError):
             continue
         kids.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
+    out, todo = [], list(roots)
     while todo:
         p = todo.pop()
         out.append(p)
@@ -93,10 +102,10 @@ def cpu_ticks(pids):
 
 
 class PeakPSS:
-    """Samples the PSS of a server's processes in a thread; peak in KB."""
+    """Samples the PSS of every process under the roots in a thread; peak in KB."""
 
-    def __init__(self, root_pid, interval=0.2):
-        self.root, self.interval, self.peak = root_pid, interval, 0
+    def __init__(self, roots, interval=0.2):
+        self.roots, self.interval, self.peak = roots, interval, 0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -106,7 +115,7 @@ class PeakPSS:
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, pss_kb(children_of(self.root)))
+            self.peak = max(self.peak, pss_kb(children_of(self.roots)))
             self._stop.wait(self.interval)
 
     def __exit__(self, *exc):
@@ -114,263 +123,117 @@ class PeakPSS:
         self._t.join()
 
 
-class Sink:
-    """`mailgate bench sink` with a status port, up for the whole run."""
+class SmtpSink:
+    """Postfix's smtp-sink (SMTP, or LMTP with lmtp=True) with its running
+    counter: no figure rests on a sink we wrote. smtp-sink buffers its
+    counter unless stdout is a terminal, so it gets a pty, read in a thread
+    that stamps the time each count was seen."""
 
-    def __init__(self, mailgate, tmp):
-        self.port, self.status = free_port(), free_port()
-        self.proc = subprocess.Popen(
-            [mailgate, "bench", "sink", "-addr", "127.0.0.1:%d" % self.port,
-             "-status", "127.0.0.1:%d" % self.status, "-timeout", "4h"],
-            stdout=open(os.path.join(tmp, "sink.out"), "w"), stderr=subprocess.STDOUT)
+    MESG = re.compile(rb"mesg=(\d+)")
+
+    def __init__(self, tmp, lmtp=False):
+        self.port = free_port()
+        self.count, self.last_ns, self.base = 0, 0, 0
+        self._cv = threading.Condition()
+        master, slave = pty.openpty()
+        args = ["smtp-sink", "-c", "-u", "nobody", "-m", "2048"] + (["-L"] if lmtp else [])
+        self.proc = subprocess.Popen(args + ["127.0.0.1:%d" % self.port, "1024"], stdout=slave,
+                                     stderr=open(os.path.join(tmp, "smtp-sink-%d.err" % self.port), "w"))
+        os.close(slave)
+        self._fd = master
+        threading.Thread(target=self._read, daemon=True).start()
         wait_port(self.port, proc=self.proc)
-        wait_port(self.status, proc=self.proc)
 
-    def _url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.status, path)
+    def _read(self):
+        while True:
+            try:
+                b = os.read(self._fd, 65536)
+            except OSError:
+                return
+            if not b:
+                return
+            counts = self.MESG.findall(b)
+            if counts:
+                with self._cv:
+                    self.count, self.last_ns = int(counts[-1]), time.time_ns()
+                    self._cv.notify_all()
 
     def reset(self):
-        urllib.request.urlopen(urllib.request.Request(self._url("/reset"), method="POST"), timeout=10).read()
+        """Counts from here on (smtp-sink's counter only grows)."""
+        with self._cv:
+            self.base = self.count
 
-    def stats(self):
-        return json.load(urllib.request.urlopen(self._url("/stats"), timeout=10))
+    def wait_count(self, n, timeout):
+        """(messages since reset, wall time in ns when the last was counted)."""
+        end = time.time() + timeout
+        with self._cv:
+            while self.count - self.base < n and time.time() < end:
+                self._cv.wait(min(1.0, max(0.01, end - time.time())))
+            return self.count - self.base, self.last_ns
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        os.close(self._fd)
+
+
+class DirCounter:
+    """Counts message files under directories (Maildir new/ and cur/, maddy's
+    blob store) by polling every 50 ms; the end-to-end time is the poll that
+    first saw them all, so it is late by up to 50 ms."""
+
+    def __init__(self, dirs):
+        self.dirs = dirs
+        self.base = self._count()
+
+    def _count(self):
+        n = 0
+        for d in self.dirs:
+            try:
+                with os.scandir(d) as it:
+                    n += sum(1 for e in it if not e.name.startswith("."))
+            except OSError:
+                pass
+        return n
 
     def wait_count(self, n, timeout):
         end = time.time() + timeout
-        while time.time() < end:
-            st = self.stats()
-            if st["messages"] >= n:
-                return st
-            time.sleep(0.02)
-        return self.stats()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+        got, seen_ns = 0, 0
+        while True:
+            c = self._count() - self.base
+            if c > got:
+                got, seen_ns = c, time.time_ns()
+            if got >= n or time.time() > end:
+                return got, seen_ns
+            time.sleep(0.05)
 
 
-MAILGATE_YAML = """\
-hostname: mailgate-bench.localhost
-data_dir: {dir}/data
-local_domains: [bench.localhost]
-log:
-  level: warn
-listeners:
-  - name: submission
-    protocol: submission
-    address: 127.0.0.1:{smtp}
-    allow_insecure_auth: true
-    filters: []
-  - name: imap
-    protocol: imap
-    address: 127.0.0.1:{imap}
-  - name: http
-    protocol: http
-    address: 127.0.0.1:{http}
-limits:
-  max_connections: 2000
-  max_connections_per_ip: 1000
-delivery:
-  smarthost:
-    host: 127.0.0.1
-    port: {sink}
-    tls: none
-"""
+def make_keys(tmp):
+    """The certificate every system serves (ECDSA P-256, what certbot issues
+    by default) and one DKIM key pair per type, shared by all systems."""
+    d = os.path.join(tmp, "keys")
+    os.makedirs(d)
+    k = {"cert": os.path.join(d, "cert.pem"), "key": os.path.join(d, "key.pem"),
+         "ed25519": os.path.join(d, "dkim-ed25519.pem"), "rsa2048": os.path.join(d, "dkim-rsa2048.pem")}
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2",
+         "-keyout", k["key"], "-out", k["cert"]])
+    run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", k["ed25519"]])
+    run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", k["rsa2048"]])
+    for f in k.values():
+        os.chmod(f, 0o644)
+    return k
 
 
-class Mailgate:
-    name = "mailgate"
-
-    def __init__(self, binary, tmp, sink_port, users, password):
-        self.dir = os.path.join(tmp, "mailgate")
-        os.makedirs(self.dir)
-        self.smtp, self.imap, self.http = free_port(), free_port(), free_port()
-        self.conf = os.path.join(self.dir, "mailgate.yaml")
-        with open(self.conf, "w") as f:
-            f.write(MAILGATE_YAML.format(dir=self.dir, smtp=self.smtp, imap=self.imap, http=self.http, sink=sink_port))
-        for u in users:
-            subprocess.run([binary, "user", "add", u, "--password-stdin", "-config", self.conf],
-                           input=password + "\n", text=True, check=True, capture_output=True)
-        self.proc = subprocess.Popen([binary, "serve", "-config", self.conf],
-                                     stdout=open(os.path.join(self.dir, "serve.log"), "w"), stderr=subprocess.STDOUT)
-        wait_port(self.smtp, proc=self.proc)
-        self.pid = self.proc.pid
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-
-
-POSTFIX_MAIN = """\
-compatibility_level = 3.6
-queue_directory = {dir}/spool
-data_directory = {dir}/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = postfix-bench.localhost
-mydomain = localhost
-mydestination =
-local_recipient_maps =
-local_transport = error:local delivery is off
-alias_maps =
-alias_database =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-relayhost = [127.0.0.1]:{sink}
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-maillog_file = {dir}/maillog
-maillog_file_prefixes = {dir}
-default_process_limit = 200
-message_size_limit = 52428800
-biff = no
-"""
-
-POSTFIX_MASTER = """\
-127.0.0.1:{smtp} inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-"""
-
-
-class Postfix:
-    """Debian's Postfix as a loopback relay to the sink; fsync defaults kept."""
-    name = "postfix"
-
-    def __init__(self, tmp, sink_port):
-        self.dir = os.path.join(tmp, "pf")
-        for d in ("conf", "spool", "data"):
-            os.makedirs(os.path.join(self.dir, d))
-        pw = pwd.getpwnam("postfix")
-        os.chown(os.path.join(self.dir, "data"), pw.pw_uid, pw.pw_gid)
-        self.smtp = free_port()
-        conf = os.path.join(self.dir, "conf")
-        with open(os.path.join(conf, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN.format(dir=self.dir, sink=sink_port))
-        with open(os.path.join(conf, "master.cf"), "w") as f:
-            f.write(POSTFIX_MASTER.format(smtp=self.smtp))
-        self.conf = conf
-        with open(os.path.join(self.dir, "start.out"), "w") as out:
-            rc = subprocess.run(["postfix", "-c", conf, "start"], stdout=out, stderr=subprocess.STDOUT).returncode
-        if rc != 0:
-            raise RuntimeError("postfix start failed:\n%s" % self.log())
-        try:
-            wait_port(self.smtp)
-            self.pid = read_pid(os.path.join(self.dir, "spool", "pid", "master.pid"))
-        except Exception:
-            self.stop()
-            raise
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "maillog")) as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        subprocess.run(["postfix", "-c", self.conf, "stop"], capture_output=True)
-
-
-DOVECOT_CONF = """\
-base_dir = {dir}/run
-state_dir = {dir}/state
-log_path = {dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = required
-ssl_cert = <{dir}/cert.pem
-ssl_key = <{dir}/key.pem
-disable_plaintext_auth = yes
-auth_mechanisms = plain login
-mail_location = maildir:{dir}/mail/%u
-first_valid_uid = 1
-default_login_user = dovenull
-default_internal_user = dovecot
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {dir}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={dir}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service stats {{
-  unix_listener stats-writer {{
-    mode = 0666
-  }}
-}}
-"""
-
-
-class Dovecot:
-    """Debian's Dovecot, IMAP only, Maildir, run as root with its own base_dir."""
-    name = "dovecot"
-
-    def __init__(self, tmp, users, password):
-        self.dir = os.path.join(tmp, "dc")
-        for d in ("run", "state", "mail", "home"):
-            os.makedirs(os.path.join(self.dir, d))
-        nobody = pwd.getpwnam("nobody")
-        for d in ("mail", "home"):
-            os.chown(os.path.join(self.dir, d), nobody.pw_uid, nobody.pw_gid)
-        with open(os.path.join(self.dir, "passwd"), "w") as f:
-            for u in users:
-                f.write("%s:{PLAIN}%s\n" % (u, password))
-        # STARTTLS like mailgate's IMAP listener, with a throwaway certificate.
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-subj", "/CN=localhost", "-days", "2", "-keyout", os.path.join(self.dir, "key.pem"),
-                        "-out", os.path.join(self.dir, "cert.pem")], check=True, capture_output=True)
-        self.imap = free_port()
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write(DOVECOT_CONF.format(dir=self.dir, imap=self.imap, uid=nobody.pw_uid, gid=nobody.pw_gid))
-        # Output to a file: the daemon would keep a pipe open for ever.
-        with open(os.path.join(self.dir, "start.out"), "w") as out:
-            rc = subprocess.run(["dovecot", "-c", self.conf], stdout=out, stderr=subprocess.STDOUT).returncode
-        if rc != 0:
-            with open(os.path.join(self.dir, "start.out")) as f:
-                raise RuntimeError("dovecot: %s" % f.read())
-        try:
-            wait_port(self.imap)
-            self.pid = read_pid(os.path.join(self.dir, "run", "master.pid"))
-        except Exception:
-            self.stop()
-            raise
-
-    def stop(self):
-        subprocess.run(["doveadm", "-c", self.conf, "stop"], capture_output=True)
+def stop_proc(proc, timeout=20):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def remove(path):
