@@ -131,12 +131,16 @@ class SmtpSink:
 
     MESG = re.compile(rb"mesg=(\d+)")
 
-    def __init__(self, tmp, lmtp=False):
-        self.port = free_port()
+    def __init__(self, tmp, lmtp=False, dump=None):
+        self.port, self.dump = free_port(), dump
         self.count, self.last_ns, self.base = 0, 0, 0
         self._cv = threading.Condition()
         master, slave = pty.openpty()
         args = ["smtp-sink", "-c", "-u", "nobody", "-m", "2048"] + (["-L"] if lmtp else [])
+        if dump:  # every message to a file (smoke: the DKIM signatures are checked)
+            os.makedirs(dump)
+            os.chmod(dump, 0o777)
+            args += ["-d", os.path.join(dump, "%H%M%S.")]
         self.proc = subprocess.Popen(args + ["127.0.0.1:%d" % self.port, "1024"], stdout=slave,
                                      stderr=open(os.path.join(tmp, "smtp-sink-%d.err" % self.port), "w"))
         os.close(slave)
@@ -170,6 +174,16 @@ class SmtpSink:
             while self.count - self.base < n and time.time() < end:
                 self._cv.wait(min(1.0, max(0.01, end - time.time())))
             return self.count - self.base, self.last_ns
+
+    def take_dumped(self):
+        """The messages dumped since the last call (their files are removed)."""
+        out = []
+        for name in os.listdir(self.dump):
+            path = os.path.join(self.dump, name)
+            with open(path, "rb") as f:
+                out.append(f.read())
+            os.remove(path)
+        return out
 
     def stop(self):
         self.proc.terminate()
