@@ -57,7 +57,7 @@ def machine():
 
 def ceiling_table(R):
     lines = ["| size | conc | smtp-source -> smtp-sink (protocol ceiling) | load tool -> smtp-sink |", "|---|---|---|---|"]
-    for k in sorted(k for k in R if k[0] == "ceiling" and k[4] == "source"):
+    for k in sorted((k for k in R if k[0] == "ceiling" and k[4] == "source"), key=lambda k: (k[1] != "4KB", k[1], k[2])):
         tool = R.get(k[:4] + ("tool",), [])
         lines.append("| %s | %d | %s | %s |" % (k[1], k[2], spread(R[k], "accept"), spread(tool, "accept")))
     return lines
@@ -162,7 +162,7 @@ def targets_table(R):
                 figs.append("%s —" % label)
                 ok = None if ok is not False else ok
                 continue
-            figs.append("%s %.2f" % (label, v) if v < 100 else "%s %.0f" % (label, v))
+            figs.append("%s %.0f" % (label, v) if label.endswith("/s") else "%s %.2f" % (label, v))
             if (v < bound) if at_least else (v > bound):
                 ok = False
         rows.append("| %s | %s | %s |" % (name, ", ".join(figs), {True: "met", False: "**missed**", None: "not measured"}[ok]))
