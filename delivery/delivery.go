@@ -13,7 +13,7 @@ import (
 type Rcpt struct {
 	Addr string
 	// Orig is the address given in RCPT TO when Addr came from expanding
-	// a forward or alias (queue.Recipient.Orig); a remote Addr with a
+	// a forward or alias (mailmsg.Recipient.Orig); a remote Addr with a
 	// local Orig is forwarded mail (see Forwarding).
 	Orig string
 	// Notify holds NEVER, or any of SUCCESS, FAILURE, DELAY; passed on to

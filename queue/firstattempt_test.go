@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 )
 
 // probe is a Deliverer that looks at the message's .state file while the
@@ -43,8 +44,8 @@ func openProbed(t *testing.T, dir string, d Deliverer) *Queue {
 
 func enqueueOne(t *testing.T, q *Queue) string {
 	t.Helper()
-	env := &Envelope{ID: NewID(time.Now()), From: "a@origin.test", Received: time.Now(),
-		Recipients: []Recipient{{Addr: "b@remote.test"}}}
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(time.Now()), From: "a@origin.test", Received: time.Now(),
+		Recipients: []mailmsg.Recipient{{Addr: "b@remote.test"}}}
 	if err := q.Enqueue(context.Background(), env, []byte("Subject: x\r\n\r\nHello.\r\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"mailgate/delivery"
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 	"mailgate/resolver"
 )
@@ -84,9 +85,9 @@ func (w *world) restart() {
 // send queues a message and returns its ID.
 func (w *world) send(from string, rcpts ...string) string {
 	w.t.Helper()
-	env := &Envelope{ID: NewID(w.clock.Now()), From: from, Received: w.clock.Now()}
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(w.clock.Now()), From: from, Received: w.clock.Now()}
 	for _, r := range rcpts {
-		env.Recipients = append(env.Recipients, Recipient{Addr: r})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r})
 	}
 	raw := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: test %s\r\nMessage-ID: <%s@mailgate.test>\r\n\r\nHello.\r\n", from, rcpts[0], env.ID, env.ID)
 	if err := w.q.Enqueue(context.Background(), env, []byte(raw)); err != nil {
@@ -374,8 +375,8 @@ func TestNotifyParameters(t *testing.T) {
 	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
 		"gone@remote.test": {"550 5.1.1 user unknown"},
 	}})
-	env := &Envelope{ID: NewID(w.clock.Now()), From: "alice@origin.test", Received: w.clock.Now(), Ret: "FULL",
-		Recipients: []Recipient{
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(w.clock.Now()), From: "alice@origin.test", Received: w.clock.Now(), Ret: "FULL",
+		Recipients: []mailmsg.Recipient{
 			{Addr: "gone@remote.test", Notify: []string{"NEVER"}},
 			{Addr: "ok@remote.test", Notify: []string{"SUCCESS"}, ORCPT: "rfc822;OK@remote.test"},
 		}}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 )
 
 // Deliverer is how the queue sees delivery: one method, per message and
@@ -163,7 +164,7 @@ func (q *Queue) releaseCold(size int64) {
 // memory to count against coldBudget and to hand back at once.
 const largeMessage = 1 << 20
 
-func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request {
+func (q *Queue) request(env *mailmsg.Envelope, raw []byte, idx []int) *delivery.Request {
 	req := &delivery.Request{
 		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
 		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 // Recipient delivery states.
@@ -65,7 +67,7 @@ type msgState struct {
 	DelayWarned bool        `json:"delay_warned,omitempty"`
 }
 
-func newMsgState(env *Envelope) msgState {
+func newMsgState(env *mailmsg.Envelope) msgState {
 	st := msgState{Recipients: make([]RcptState, len(env.Recipients))}
 	for i := range st.Recipients {
 		st.Recipients[i].State = StatePending
@@ -75,7 +77,7 @@ func newMsgState(env *Envelope) msgState {
 
 // loadState parses a .state file; a missing or mismatched one means every
 // recipient is still pending (the message was accepted, never tried).
-func loadState(env *Envelope, data []byte) msgState {
+func loadState(env *mailmsg.Envelope, data []byte) msgState {
 	st := newMsgState(env)
 	if len(data) == 0 {
 		return st

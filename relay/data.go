@@ -13,7 +13,7 @@ import (
 
 	"mailgate/filters"
 	"mailgate/internal/hops"
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // Data receives the message, checks it, runs the filters and has it on
@@ -46,7 +46,7 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.fail("data", err)
 	}
 	env := ss.env
-	env.ID = queue.NewID(ss.srv.now())
+	env.ID = mailmsg.NewID(ss.srv.now())
 	log := ss.log.With("msgid", env.ID)
 	msg := &filters.Message{From: env.From, Header: header, Body: body}
 	for _, rc := range env.Recipients {
@@ -78,7 +78,7 @@ func (ss *session) Data(r io.Reader) error {
 // body are the content as read, to see whether they changed). A message
 // in memory is built in one slice, in place when it can; one on disk is
 // copied from its file by the spool.
-func (ss *session) enqueue(env *queue.Envelope, c content, msg *filters.Message, header []byte, body filters.Body) (int64, error) {
+func (ss *session) enqueue(env *mailmsg.Envelope, c content, msg *filters.Message, header []byte, body filters.Body) (int64, error) {
 	head := ss.receivedHeader(env)
 	q := ss.srv.opts.Queue
 	if c.file != nil {
@@ -143,7 +143,7 @@ func (ss *session) readError(r io.Reader, err error) error {
 
 // receivedHeader builds the RFC 5321 §4.4 trace field, with the protocol
 // keyword of RFC 3848 and the TLS parameters.
-func (ss *session) receivedHeader(env *queue.Envelope) []byte {
+func (ss *session) receivedHeader(env *mailmsg.Envelope) []byte {
 	proto := "ESMTP"
 	if env.UTF8 {
 		proto = "UTF8SMTP"

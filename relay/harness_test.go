@@ -21,6 +21,7 @@ import (
 	"mailgate/certs"
 	"mailgate/config"
 	"mailgate/filters"
+	"mailgate/internal/mailmsg"
 	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/relay"
@@ -227,7 +228,7 @@ func clientTLS(t testing.TB, certFile string) *tls.Config {
 }
 
 // spooled returns the envelope and message the queue holds for id.
-func (ts *testServer) spooled(id string) (*queue.Envelope, []byte) {
+func (ts *testServer) spooled(id string) (*mailmsg.Envelope, []byte) {
 	ts.t.Helper()
 	env, raw, err := ts.queue.Spool().ReadMessage(id)
 	if err != nil {

@@ -3,7 +3,7 @@ package relay
 import (
 	"fmt"
 
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // Quotas tells the relay how full the mailbox behind a local delivery
@@ -50,7 +50,7 @@ func (ss *session) checkFull(to string, targets []string) error {
 // reply to DATA for all recipients, so one full mailbox refuses the
 // message for all of them; RCPT already turned away mailboxes that were
 // full before the message came.
-func (ss *session) checkRoom(rcpts []queue.Recipient, size int64) error {
+func (ss *session) checkRoom(rcpts []mailmsg.Recipient, size int64) error {
 	q := ss.srv.opts.Quotas
 	if q == nil {
 		return nil

@@ -14,7 +14,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // session is one SMTP connection's state from EHLO on (the protocol
@@ -36,7 +36,7 @@ type session struct {
 	cancel context.CancelFunc
 
 	txn *filters.Txn
-	env *queue.Envelope // current transaction, nil before MAIL
+	env *mailmsg.Envelope // current transaction, nil before MAIL
 
 	rejections int // so far in this session, against limits.max_errors
 	// smuggled is set when the last DATA content held "\r\n.\r" without
@@ -226,7 +226,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		return ss.fail("mail", err)
 	}
 	ss.be.busy.Store(true)
-	ss.env = &queue.Envelope{
+	ss.env = &mailmsg.Envelope{
 		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: clean(ss.client.Helo),
 		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
@@ -262,7 +262,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		if ss.hasRecipient(t) {
 			continue // RCPT twice, or an alias of one already given: deliver once
 		}
-		r := queue.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
+		r := mailmsg.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
 		if !strings.EqualFold(t, to) {
 			r.Orig = to
 		}

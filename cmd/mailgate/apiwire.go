@@ -12,6 +12,7 @@ import (
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/filters"
+	"mailgate/internal/mailmsg"
 	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/suppression"
@@ -114,10 +115,10 @@ func (a *app) outcome(o queue.Outcome) {
 type apiQueue struct{ q *queue.Queue }
 
 func (aq apiQueue) Submit(ctx context.Context, m api.Outgoing) error {
-	env := &queue.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
+	env := &mailmsg.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
 		Listener: "api", Account: m.Account, UTF8: m.UTF8, EightBit: m.EightBit, Quarantine: m.Quarantine}
 	for _, r := range m.Recipients {
-		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r.Addr, Orig: r.Orig})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r.Addr, Orig: r.Orig})
 	}
 	return aq.q.Enqueue(ctx, env, m.Raw)
 }
