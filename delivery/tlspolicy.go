@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailgate/dane"
+	"mailgate/internal/mailmsg"
 	"mailgate/mtasts"
 	"mailgate/tlsrpt"
 )
@@ -86,7 +87,7 @@ func (r *Remote) host(ctx context.Context, p destPolicy, h string) (hostPolicy, 
 		a, err := r.Policies.DANE.TLSA(ctx, h, r.port())
 		if err != nil {
 			r.report(TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", MXHost: h, Result: "dnssec-invalid", Detail: err.Error()})
-			return hostPolicy{}, tempErr(CmdTLS, h, "4.7.5", "DANE: the TLSA lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
+			return hostPolicy{}, tempErr(mailmsg.CmdTLS, h, "4.7.5", "DANE: the TLSA lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
 		}
 		if a.Secure && a.Exists {
 			hp := hostPolicy{mode: tlsDANE, label: PolicyDANE, tlsa: a.TLSA}
@@ -112,7 +113,7 @@ func (r *Remote) stsHost(p destPolicy, h string) (hostPolicy, error) {
 		row.Result, row.Detail = "validation-failure", h+" is not an MX host the policy names"
 		r.report(*row)
 		if p.sts.Mode == mtasts.Enforce {
-			return hostPolicy{}, tempErr(CmdTLS, h, "4.7.5", "MTA-STS: the policy of "+p.domain+" does not name "+h+" as an MX host", nil)
+			return hostPolicy{}, tempErr(mailmsg.CmdTLS, h, "4.7.5", "MTA-STS: the policy of "+p.domain+" does not name "+h+" as an MX host", nil)
 		}
 		return hostPolicy{mode: tlsOpportunistic, label: PolicyMTASTS}, nil
 	}

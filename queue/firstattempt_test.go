@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"mailgate/delivery"
 	"mailgate/internal/mailmsg"
 )
 
@@ -21,13 +20,13 @@ type probe struct {
 	seen chan []byte // the .state file's content, nil when it did not exist
 }
 
-func (p *probe) Deliver(ctx context.Context, req *delivery.Request) []delivery.Result {
+func (p *probe) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	b, err := os.ReadFile(filepath.Join(p.dir, req.ID+stateSuffix))
 	if err != nil {
 		b = nil
 	}
 	p.seen <- b
-	return make([]delivery.Result, len(req.Recipients))
+	return make([]mailmsg.Result, len(req.Recipients))
 }
 
 func openProbed(t *testing.T, dir string, d Deliverer) *Queue {

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"time"
 
-	"mailgate/delivery"
 	"mailgate/internal/mailmsg"
 )
 
 // Deliverer is how the queue sees delivery: one method, per message and
 // destination domain.
 type Deliverer interface {
-	Deliver(ctx context.Context, req *delivery.Request) []delivery.Result
+	Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result
 }
 
 // job is one delivery attempt: a message's due recipients in one domain.
@@ -25,7 +24,7 @@ type job struct {
 
 type jobResult struct {
 	job     *job
-	results []delivery.Result
+	results []mailmsg.Result
 	err     error // reading the spool failed
 }
 
@@ -164,16 +163,12 @@ func (q *Queue) releaseCold(size int64) {
 // memory to count against coldBudget and to hand back at once.
 const largeMessage = 1 << 20
 
-func (q *Queue) request(env *mailmsg.Envelope, raw []byte, idx []int) *delivery.Request {
-	req := &delivery.Request{
-		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
-		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,
-	}
+func (q *Queue) request(env *mailmsg.Envelope, raw []byte, idx []int) *mailmsg.Attempt {
+	a := &mailmsg.Attempt{Envelope: env, Body: raw}
 	for _, i := range idx {
-		rc := env.Recipients[i]
-		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Orig: rc.Orig, Notify: rc.Notify, ORCPT: rc.ORCPT})
+		a.Recipients = append(a.Recipients, env.Recipients[i])
 	}
-	return req
+	return a
 }
 
 // drainResults waits for workers still running at shutdown and records
@@ -208,9 +203,9 @@ func (q *Queue) finish(r jobResult) {
 	}
 	now := q.now()
 	for k, i := range j.idx {
-		var res delivery.Result
+		var res mailmsg.Result
 		if r.err != nil {
-			res.Err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
+			res.Err = &mailmsg.Error{Code: 451, Enhanced: "4.3.0", Command: mailmsg.CmdLocal, Reason: "spool read failed", Err: r.err}
 		} else if k < len(r.results) {
 			res = r.results[k]
 		}
@@ -223,7 +218,7 @@ func (q *Queue) finish(r jobResult) {
 }
 
 // recordResult applies one recipient's outcome.
-func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Time) {
+func (q *Queue) recordResult(m *message, i int, res mailmsg.Result, now time.Time) {
 	r, err := &m.st.Recipients[i], res.Err
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
@@ -235,9 +230,9 @@ func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Ti
 		q.tell(m, i, r.State, "")
 		return
 	}
-	var de *delivery.Error
+	var de *mailmsg.Error
 	if !errors.As(err, &de) {
-		de = &delivery.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
+		de = &mailmsg.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
 	}
 	r.LastError, r.Status, r.RemoteMTA = clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
 	expired := now.Sub(m.env.Received) >= q.opts.MaxAge

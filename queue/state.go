@@ -35,7 +35,7 @@ type RcptState struct {
 	// this recipient, so a report is never sent twice.
 	Reported bool `json:"reported,omitempty"`
 	// Relayed and DSNPassed say how a delivered recipient left us (see
-	// delivery.Result): to another server, and one that took over the
+	// mailmsg.Result): to another server, and one that took over the
 	// DSN request.
 	Relayed   bool `json:"relayed,omitempty"`
 	DSNPassed bool `json:"dsn_passed,omitempty"`

@@ -30,6 +30,7 @@ import (
 	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/internal/gctune"
+	"mailgate/internal/mailmsg"
 	"mailgate/mailbox"
 	"mailgate/mailbox/imap"
 	"mailgate/mailbox/pop3"
@@ -234,7 +235,7 @@ func (a *app) startStore(bool) error {
 }
 
 func (a *app) startQueue(bool) error {
-	classify := func(err error) *delivery.Error {
+	classify := func(err error) *mailmsg.Error {
 		var qe mailbox.QuotaError
 		if errors.As(err, &qe) {
 			return delivery.MailboxFull(qe.Permanent, err)
