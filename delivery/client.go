@@ -80,7 +80,7 @@ func logResults(log *slog.Logger, m *Metrics, route, mta, tls string, req *mailm
 		case errors.As(r.Err, &e):
 			attrs = append(attrs, "mta", e.RemoteMTA, "command", e.Command, "code", e.Code, "status", e.Enhanced, "reply", e.Diagnostic())
 		default:
-			attrs = append(attrs, "error", clean(r.Err.Error()))
+			attrs = append(attrs, "error", mailmsg.Clean(r.Err.Error()))
 		}
 		log.Info("delivery attempt", attrs...)
 	}

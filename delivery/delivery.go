@@ -6,7 +6,6 @@ package delivery
 
 import (
 	"context"
-	"strings"
 
 	"mailgate/internal/mailmsg"
 )
@@ -23,12 +22,3 @@ const (
 	RouteSmarthost = "smarthost"
 	RouteLocal     = "local"
 )
-
-// domainOf returns the lower-case domain of an address.
-func domainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
-}

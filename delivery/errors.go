@@ -3,7 +3,6 @@ package delivery
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"mailgate/internal/mailmsg"
 
@@ -12,11 +11,11 @@ import (
 
 // tempErr and permErr build errors for failures that are ours.
 func tempErr(cmd, mta, enhanced, reason string, cause error) *mailmsg.Error {
-	return &mailmsg.Error{Code: 451, Enhanced: enhanced, Command: cmd, RemoteMTA: mta, Reason: clean(reason), Err: cause}
+	return &mailmsg.Error{Code: 451, Enhanced: enhanced, Command: cmd, RemoteMTA: mta, Reason: mailmsg.Clean(reason), Err: cause}
 }
 
 func permErr(cmd, mta, enhanced, reason string, cause error) *mailmsg.Error {
-	return &mailmsg.Error{Permanent: true, Code: 550, Enhanced: enhanced, Command: cmd, RemoteMTA: mta, Reason: clean(reason), Err: cause}
+	return &mailmsg.Error{Permanent: true, Code: 550, Enhanced: enhanced, Command: cmd, RemoteMTA: mta, Reason: mailmsg.Clean(reason), Err: cause}
 }
 
 // remoteErr turns what the client library returned into an *Error. SMTP
@@ -34,7 +33,7 @@ func remoteErr(cmd, mta string, err error) *mailmsg.Error {
 		}
 		return &mailmsg.Error{
 			Permanent: se.Code >= 500, Code: se.Code, Enhanced: enhanced,
-			Command: cmd, RemoteLine: clean(line), RemoteMTA: mta, Err: err,
+			Command: cmd, RemoteLine: mailmsg.Clean(line), RemoteMTA: mta, Err: err,
 		}
 	}
 	reason := "connection failed: " + err.Error()
@@ -42,10 +41,4 @@ func remoteErr(cmd, mta string, err error) *mailmsg.Error {
 		reason = "connection lost during DATA: " + err.Error()
 	}
 	return tempErr(cmd, mta, "4.4.2", reason, err)
-}
-
-// clean strips CR and LF so remote text cannot forge lines in a DSN, a
-// reply or a log.
-func clean(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }

@@ -83,7 +83,7 @@ func (f *Forwarding) rewrite(out *mailmsg.Attempt, via string, isLocal func(stri
 	if f.SRS == nil || out.From == "" || isLocal(out.From) || f.KeepSender != nil && f.KeepSender(via) {
 		return "kept"
 	}
-	from, err := f.SRS.Forward(out.From, domainOf(via))
+	from, err := f.SRS.Forward(out.From, mailmsg.Domain(via))
 	if err != nil {
 		log.Warn("srs rewrite failed; the original sender is kept", "err", err)
 		return "failed"
@@ -97,7 +97,7 @@ func (f *Forwarding) rewrite(out *mailmsg.Attempt, via string, isLocal func(stri
 func (f *Forwarding) seal(ctx context.Context, out *mailmsg.Attempt, via string, log *slog.Logger) string {
 	var s *arc.Sealer
 	if f.Sealer != nil {
-		s = f.Sealer(domainOf(via))
+		s = f.Sealer(mailmsg.Domain(via))
 	}
 	if s == nil {
 		return "none"

@@ -84,7 +84,7 @@ func (r *Remote) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Re
 
 func (r *Remote) deliver(ctx context.Context, req *mailmsg.Attempt) (res []mailmsg.Result, mta, tls string) {
 	c := r.client()
-	domain := domainOf(req.Recipients[0].Addr)
+	domain := mailmsg.Domain(req.Recipients[0].Addr)
 	hosts, implicit, err := r.mxHosts(ctx, domain)
 	if err != nil {
 		return mailmsg.AllFail(req, err), "", ""

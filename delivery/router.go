@@ -40,12 +40,12 @@ func (r *Router) Destination(addr string) string {
 	if _, ok := r.Remote.(*Smarthost); ok && !r.IsLocal(addr) {
 		return SmarthostDestination
 	}
-	return domainOf(addr)
+	return mailmsg.Domain(addr)
 }
 
 // IsLocal reports whether addr's domain is one of ours.
 func (r *Router) IsLocal(addr string) bool {
-	d := domainOf(addr)
+	d := mailmsg.Domain(addr)
 	return slices.ContainsFunc(r.LocalDomains, func(l string) bool { return strings.EqualFold(l, d) })
 }
 

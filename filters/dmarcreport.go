@@ -5,6 +5,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/dmarcrpt"
+	"mailgate/internal/mailmsg"
 )
 
 // DMARCRecorder keeps DMARC evaluations for aggregate reports
@@ -30,7 +31,7 @@ func (f *dmarcFilter) record(st *State, rec *dmarc.Record, policyDomain, from, r
 	case config.ActionQuarantine:
 		disp = "quarantine"
 	}
-	e := dmarcrpt.Evaluation{SourceIP: st.Conn.IP.String(), HeaderFrom: from, EnvelopeFrom: domainOf(st.From),
+	e := dmarcrpt.Evaluation{SourceIP: st.Conn.IP.String(), HeaderFrom: from, EnvelopeFrom: mailmsg.Domain(st.From),
 		Disposition: disp, DKIM: "fail", SPF: "fail"}
 	for _, d := range st.DKIM {
 		e.DKIMAuth = append(e.DKIMAuth, dmarcrpt.DKIMAuth{Domain: d.Domain, Selector: d.Selector, Result: d.Result})

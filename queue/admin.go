@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 // ErrNotFound is returned by admin operations for an unknown queue ID.
@@ -99,7 +101,7 @@ func (q *Queue) Flush(id, domain string) (int, error) {
 		changed := false
 		for i := range m.st.Recipients {
 			r := &m.st.Recipients[i]
-			if r.final() || m.inFlight[i] || (domain != "" && domainOf(m.env.Recipients[i].Addr) != domain) {
+			if r.final() || m.inFlight[i] || (domain != "" && mailmsg.Domain(m.env.Recipients[i].Addr) != domain) {
 				continue
 			}
 			r.NextAttempt = now

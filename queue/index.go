@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"mailgate/internal/mailmsg"
+
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -52,7 +54,7 @@ func (q *Queue) destination(rcpt string) string {
 	if q.opts.Destination != nil {
 		return q.opts.Destination(rcpt)
 	}
-	return domainOf(rcpt)
+	return mailmsg.Domain(rcpt)
 }
 
 // indexMessage writes every recipient of m into the index, and those

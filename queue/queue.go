@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -241,7 +240,7 @@ func (q *Queue) EnqueueFrom(ctx context.Context, env *mailmsg.Envelope, head []b
 }
 
 func (q *Queue) logQueued(env *mailmsg.Envelope, size int64) {
-	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
+	q.log.Info("queued", "msgid", env.ID, "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients), "size", size)
 }
 
 // add indexes a newly spooled message and wakes the scheduler; the
@@ -275,13 +274,3 @@ func (q *Queue) poke() {
 
 // Spool exposes the spool (for tests and the admin API).
 func (q *Queue) Spool() *Spool { return q.spool }
-
-// clean strips CR/LF from text bound for logs, DSNs and the CLI.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}

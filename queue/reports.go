@@ -113,7 +113,7 @@ func (q *Queue) report(m *message, action string, idx []int, now time.Time) {
 	}
 	// A trace field with the report's own queue ID, as for accepted mail,
 	// so the report can be followed like any other message.
-	trace := fmt.Sprintf("Received: by %s (mailgate) id %s\r\n\tfor <%s>; %s\r\n", q.opts.Hostname, env.ID, clean(m.env.From), now.Format(time.RFC1123Z))
+	trace := fmt.Sprintf("Received: by %s (mailgate) id %s\r\n\tfor <%s>; %s\r\n", q.opts.Hostname, env.ID, mailmsg.Clean(m.env.From), now.Format(time.RFC1123Z))
 	body = append([]byte(trace), body...)
 	if err := q.enqueueLocked(env, body); err != nil {
 		q.log.Error("cannot queue report", "msgid", m.env.ID, "err", err)

@@ -234,7 +234,7 @@ func (q *Queue) recordResult(m *message, i int, res mailmsg.Result, now time.Tim
 	if !errors.As(err, &de) {
 		de = &mailmsg.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
 	}
-	r.LastError, r.Status, r.RemoteMTA = clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
+	r.LastError, r.Status, r.RemoteMTA = mailmsg.Clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
 	expired := now.Sub(m.env.Received) >= q.opts.MaxAge
 	switch {
 	case de.Permanent:

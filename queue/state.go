@@ -3,7 +3,6 @@ package queue
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"mailgate/internal/mailmsg"
@@ -101,12 +100,4 @@ func backoff(n int, first, max time.Duration) time.Duration {
 	}
 	jitter := time.Duration(float64(d) * 0.1 * (2*rand.Float64() - 1))
 	return d + jitter
-}
-
-func domainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return ""
-	}
-	return strings.ToLower(addr[i+1:])
 }

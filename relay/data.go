@@ -56,7 +56,7 @@ func (ss *session) Data(r io.Reader) error {
 		return ss.fail("data", err)
 	}
 	if msg.Discard {
-		log.Info("discarded by filter", "from", clean(env.From), "rcpts", len(env.Recipients))
+		log.Info("discarded by filter", "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients))
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 	}
 	env.Quarantine = msg.Quarantine
@@ -69,7 +69,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.srv.metrics.accepted.WithLabelValues(ss.listener.Name).Inc()
 	ss.srv.metrics.msgBytes.Observe(float64(size))
-	log.Info("accepted", "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
+	log.Info("accepted", "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients), "size", size)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 }
 

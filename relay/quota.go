@@ -20,12 +20,12 @@ type Quotas interface {
 
 // Replies for a mailbox over its quota (RFC 3463 4.2.2, 5.2.2).
 func errMailboxFull(rcpt string) error {
-	return reply(452, 4, 2, 2, fmt.Sprintf("Mailbox of <%s> is full; try again later", clean(rcpt)))
+	return reply(452, 4, 2, 2, fmt.Sprintf("Mailbox of <%s> is full; try again later", mailmsg.Clean(rcpt)))
 }
 
 func errTooBigForMailbox(rcpt string, size, limit int64) error {
 	return reply(552, 5, 2, 2, fmt.Sprintf("Message too large for the mailbox of <%s>: %d bytes, and the whole mailbox holds %d; send a smaller message",
-		clean(rcpt), size, limit))
+		mailmsg.Clean(rcpt), size, limit))
 }
 
 // checkFull refuses a recipient (at RCPT) whose mailbox, or one of whose

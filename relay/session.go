@@ -71,7 +71,7 @@ func (s *Server) newSession(be *backend, c *smtpConn) (*session, error) {
 	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
-	ss.log.Debug("session start", "helo", clean(ss.client.Helo), "tls", ss.client.TLS != nil)
+	ss.log.Debug("session start", "helo", mailmsg.Clean(ss.client.Helo), "tls", ss.client.TLS != nil)
 	return ss, nil
 }
 
@@ -195,7 +195,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	}
 	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
 	// A stable line for fail2ban: see deploy/fail2ban.
-	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
+	ss.log.Warn("auth failure", "mechanism", mech, "username", mailmsg.Clean(username))
 	locked := ss.srv.auth.Fail(ip, username)
 	select { // slow down guessing, unless the client goes away
 	case <-time.After(ss.srv.conf().Auth.Delay.D()):
@@ -227,7 +227,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.be.busy.Store(true)
 	ss.env = &mailmsg.Envelope{
-		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: clean(ss.client.Helo),
+		From: from, Received: ss.srv.now(), ClientIP: ss.client.IP.String(), Helo: mailmsg.Clean(ss.client.Helo),
 		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
 		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -65,4 +66,27 @@ func NewID(now time.Time) string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return fmt.Sprintf("%013x%s", now.UnixMicro(), hex.EncodeToString(b[:]))
+}
+
+// Domain returns the lower-case domain of an address without a trailing
+// dot ("" when addr has no @). Every package that groups, signs or limits
+// by domain uses this one, so "a@Example.COM." and "a@example.com" meet.
+func Domain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
+}
+
+// Clean turns every control character (C0 and DEL, CR and LF among them)
+// into a space, so text from a client, a remote server or a file cannot
+// forge a line in a reply, a header field, a DSN or a log.
+func Clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
