@@ -41,6 +41,7 @@ import (
 	"mailgate/sieve/scripts"
 	"mailgate/srs"
 	"mailgate/suppression"
+	"mailgate/web"
 	"mailgate/webhook"
 )
 
@@ -62,7 +63,7 @@ type app struct {
 	queue    *queue.Queue
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
-	http     *metrics.Server
+	http     *web.Server
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
 	suppress *suppression.List             // recipients that bounced hard, per account
 	webhooks *webhook.Dispatcher           // delivery events to the accounts' URLs
@@ -267,8 +268,8 @@ func (a *app) startQueue(bool) error {
 	a.queue = q
 	q.Start()
 	if a.http != nil {
-		a.http.Handle("/admin/queue", q.AdminHandler())
-		a.http.Handle("/admin/queue/", q.AdminHandler())
+		a.http.Handle("/admin/queue", web.QueueAdmin(q))
+		a.http.Handle("/admin/queue/", web.QueueAdmin(q))
 	}
 	a.stops = append(a.stops, func(context.Context) { q.Close(); router.Close() })
 	return nil
@@ -288,7 +289,7 @@ func (a *app) startHTTP(bool) error {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	a.http = metrics.New(a.reg, token, a.log)
+	a.http = web.New(a.reg, token, a.log)
 	a.addReadyChecks()
 	a.http.SetAutoconfig(clientConfig(a.cfg))
 	return a.serve(l, func(ln net.Listener) error { return a.http.Serve(ln) }, a.http.Shutdown)

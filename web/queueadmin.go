@@ -1,16 +1,31 @@
-package queue
+package web
 
 import (
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+
+	"mailgate/queue"
 )
 
-// AdminHandler serves the queue operations `mailgate queue` uses, under
-// /admin/queue. The HTTP server in package metrics guards it (loopback
+// Queue is what the admin API does with the queue (*queue.Queue is one).
+type Queue interface {
+	List() []queue.MessageInfo
+	Show(id string) (queue.MessageInfo, error)
+	Flush(id, domain string) (int, error)
+	Hold(id string) error
+	Release(id string) error
+	Delete(id string) error
+	Bounce(id string) error
+}
+
+var _ Queue = (*queue.Queue)(nil)
+
+// QueueAdmin serves the queue operations `mailgate queue` uses, under
+// /admin/queue. Mount it with Server.Handle, which guards it (loopback
 // only, or a bearer token).
-func (q *Queue) AdminHandler() http.Handler {
+func QueueAdmin(q Queue) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, q.List())
@@ -57,7 +72,7 @@ func (q *Queue) AdminHandler() http.Handler {
 
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, queue.ErrNotFound) {
 		code = http.StatusNotFound
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
