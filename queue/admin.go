@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"mailgate/internal/mailmsg"
@@ -34,16 +33,7 @@ type RecipientInfo struct {
 }
 
 // List returns every queued message, oldest first.
-func (q *Queue) List() []MessageInfo {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := make([]MessageInfo, 0, len(q.msgs))
-	for _, m := range q.msgs {
-		out = append(out, q.info(m))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (q *Queue) List() []MessageInfo { return q.Select(Filter{}) }
 
 func (q *Queue) info(m *message) MessageInfo {
 	mi := MessageInfo{ID: m.env.ID, Received: m.env.Received, From: m.env.From, Account: m.env.Account, Size: m.size, Held: m.st.Held}

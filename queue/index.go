@@ -10,13 +10,16 @@ import (
 	"github.com/hashicorp/go-memdb"
 )
 
-// entry is one recipient in the in-memory index (for the admin API and
-// the metrics; the order of attempts is kept in ready.go). Entries are
-// immutable (go-memdb's rule): a change inserts a new entry under the
-// same key.
+// entry is one recipient in the in-memory index: what `mailgate queue
+// list` filters by (destination, state, age) and the metrics count. The
+// order of attempts is kept in ready.go (see docs/spool.md for why).
+// Entries are immutable (go-memdb's rule): a change inserts a new entry
+// under the same key.
 type entry struct {
-	Key   string // "<msgid>/<index>"
-	State string
+	Key    string // "<msgid>/<index>"
+	ID     string // the message's queue ID
+	State  string
+	Domain string // the recipient's domain (mailmsg.Domain)
 }
 
 const notDue = math.MaxUint64
@@ -24,10 +27,14 @@ const notDue = math.MaxUint64
 var indexSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"rcpt": {Name: "rcpt", Indexes: map[string]*memdb.IndexSchema{
 		"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
-		// Only the lookups the queue makes: every index is a radix tree
-		// copied on each insert (the index was a tenth of the server's
-		// CPU at a thousand messages a second with two more).
-		"state": {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "State"}},
+		// Every index is a radix tree copied on each insert: the domain
+		// index adds about 8 µs per two-recipient message on the 2-core
+		// test machine (BenchmarkIndexMessage: id-state-domain against
+		// id-state). The next attempt is not indexed here: the
+		// scheduler's per-destination heaps find due recipients more than
+		// 50 times faster (BenchmarkTakeDue, docs/spool.md).
+		"state":  {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "State"}},
+		"domain": {Name: "domain", Indexer: &memdb.StringFieldIndex{Field: "Domain"}},
 	}},
 }}
 
@@ -61,13 +68,13 @@ func (q *Queue) destination(rcpt string) string {
 // waiting for an attempt into the scheduler's ready set.
 func (q *Queue) indexMessage(m *message) {
 	for i, r := range m.st.Recipients {
-		domain := q.destination(m.env.Recipients[i].Addr)
-		e := &entry{Key: entryKey(m.env.ID, i), State: r.State}
+		addr := m.env.Recipients[i].Addr
+		e := &entry{Key: entryKey(m.env.ID, i), ID: m.env.ID, State: r.State, Domain: mailmsg.Domain(addr)}
 		if m.st.Held && !r.final() {
 			e.State = StateHeld
 		}
 		if !r.final() && !m.st.Held && !m.inFlight[i] {
-			q.ready.push(domain, m, i, dueAt(r.NextAttempt))
+			q.ready.push(q.destination(addr), m, i, dueAt(r.NextAttempt))
 		}
 		q.indexOps = append(q.indexOps, indexOp{e: e})
 	}

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"time"
 
 	"mailgate/queue"
 )
 
 // Queue is what the admin API does with the queue (*queue.Queue is one).
 type Queue interface {
-	List() []queue.MessageInfo
+	Select(f queue.Filter) []queue.MessageInfo
 	Show(id string) (queue.MessageInfo, error)
 	Flush(id, domain string) (int, error)
 	Hold(id string) error
@@ -28,7 +30,12 @@ var _ Queue = (*queue.Queue)(nil)
 func QueueAdmin(q Queue) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, q.List())
+		f, problem := queueFilter(r.URL.Query())
+		if problem != "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": problem})
+			return
+		}
+		writeJSON(w, http.StatusOK, q.Select(f))
 	})
 	mux.HandleFunc("GET /admin/queue/{id}", func(w http.ResponseWriter, r *http.Request) {
 		mi, err := q.Show(r.PathValue("id"))
@@ -84,4 +91,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// queueFilter reads a listing's filter from ?domain=&state=&older-than=;
+// the problem, if any, says what to write instead.
+func queueFilter(v url.Values) (queue.Filter, string) {
+	f := queue.Filter{Domain: v.Get("domain"), State: v.Get("state")}
+	switch f.State {
+	case "", queue.StatePending, queue.StateDeferred, queue.StateHeld, queue.StateDelivered, queue.StateBounced:
+	default:
+		return f, "state must be pending, deferred, held, delivered or bounced"
+	}
+	if s := v.Get("older-than"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return f, "older-than must be a duration such as 90m or 2h"
+		}
+		f.OlderThan = d
+	}
+	return f, ""
 }
