@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"mailgate/accounts"
 	"mailgate/certs"
 	"mailgate/config"
 	"mailgate/filters"
 	"mailgate/internal/mailmsg"
-	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/relay"
 )
@@ -143,11 +143,11 @@ func startServerTLS(t testing.TB, edit func(*config.Config), serverTLS *tls.Conf
 		}
 	})
 
-	accts, err := mailbox.OpenAccounts(dir)
+	accts, err := accounts.OpenAccounts(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []mailbox.Account{{Address: alice}, {Address: bob, Aliases: []string{bobAlias}}} {
+	for _, a := range []accounts.Account{{Address: alice}, {Address: bob, Aliases: []string{bobAlias}}} {
 		if err := accts.Add(a, password); err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ type Users interface {
 }
 
 // directoryDown reports whether u reads accounts from a directory that
-// failed lately (mailbox.Accounts with LDAP), when an unknown name may
+// failed lately (accounts.Accounts with LDAP), when an unknown name may
 // only be unknown for now.
 func directoryDown(u Users) bool {
 	d, ok := u.(interface{ Unreachable() bool })

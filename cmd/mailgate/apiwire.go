@@ -9,11 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"mailgate/accounts"
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/filters"
 	"mailgate/internal/mailmsg"
-	"mailgate/mailbox"
 	"mailgate/queue"
 	"mailgate/suppression"
 	"mailgate/webhook"
@@ -150,7 +150,7 @@ func (aq apiQueue) Status(id string) (api.Status, bool) {
 // password of its account (one secret for both); only a key with the
 // send scope logs in, and only as its own account.
 type keyLogins struct {
-	*mailbox.Accounts
+	*accounts.Accounts
 	keys *api.Keys
 }
 
@@ -163,7 +163,7 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 		return "", err
 	}
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	return key.Account, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailgate/accounts"
 	"mailgate/api"
 	"mailgate/authlimit"
 	"mailgate/certs"
@@ -53,7 +54,7 @@ type app struct {
 	log      *slog.Logger
 	level    *slog.LevelVar // log.level, changed by a reload
 	reg      *prometheus.Registry
-	accounts *mailbox.Accounts
+	accounts *accounts.Accounts
 	certs    *certs.Manager
 	tls      *tls.Config
 	resolver *net.Resolver
@@ -155,7 +156,7 @@ func (a *app) start(embedded bool) error {
 }
 
 func (a *app) startAccounts(embedded bool) error {
-	accts, err := mailbox.OpenAccounts(a.cfg.DataDir)
+	accts, err := accounts.OpenAccounts(a.cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -173,7 +174,7 @@ func (a *app) startAccounts(embedded bool) error {
 	// send mail at once. The password is shown this once, never stored.
 	addr := "postmaster@" + a.cfg.LocalDomains[0]
 	pw := randomPassword()
-	if err := accts.Add(mailbox.Account{Address: addr}, pw); err != nil {
+	if err := accts.Add(accounts.Account{Address: addr}, pw); err != nil {
 		return err
 	}
 	a.log.Warn("created first account; note its password, it is not shown again", "account", addr, "password", pw)
@@ -225,7 +226,7 @@ func (a *app) startStore(bool) error {
 	}
 	a.store = st
 	a.accounts.SetCatchAll(a.cfg.Mailbox.CatchAll)
-	a.accounts.OnReload(func(list []mailbox.Account) {
+	a.accounts.OnReload(func(list []accounts.Account) {
 		for _, acc := range list {
 			if acc.Quota > 0 {
 				st.SetQuota(acc.Address, acc.Quota)
