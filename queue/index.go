@@ -28,9 +28,9 @@ var indexSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"rcpt": {Name: "rcpt", Indexes: map[string]*memdb.IndexSchema{
 		"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
 		// Every index is a radix tree copied on each insert: the domain
-		// index adds about 8 µs per two-recipient message on the 2-core
-		// test machine (BenchmarkIndexMessage: id-state-domain against
-		// id-state). The next attempt is not indexed here: the
+		// index adds roughly 8-16 µs per two-recipient message on the
+		// 2-core test machine (BenchmarkIndexMessage: id-state-domain
+		// against id-state). The next attempt is not indexed here: the
 		// scheduler's per-destination heaps find due recipients more than
 		// 50 times faster (BenchmarkTakeDue, docs/spool.md).
 		"state":  {Name: "state", Indexer: &memdb.StringFieldIndex{Field: "State"}},
@@ -92,7 +92,8 @@ func (q *Queue) unindexMessage(m *message) {
 // indexOp is a change to the index not yet written to it. A go-memdb
 // write transaction allocates a cache of written nodes and copies each
 // tree's path per change: one transaction per message was 8% of the
-// CPU at 2,000 messages a second, in allocations and garbage collection.
+// CPU at 2,000 messages a second, in allocations and garbage collection
+// (BenchmarkIndexMessage, batched against unbatched).
 // Changes therefore wait, in order, and go in together: when
 // maxIndexOps are waiting, or when the index is read.
 type indexOp struct {

@@ -30,16 +30,18 @@ func benchMessages(n int) []*message {
 // recipients, changes written in batches as the queue does), with the
 // schema the queue uses (id, state, domain) and with id and state
 // only, which is all the queue indexed before `queue list` filtered by
-// domain, state and age.
+// domain, state and age; and with one write transaction per message
+// instead of batches (index.go, indexOp).
 func BenchmarkIndexMessage(b *testing.B) {
 	idState := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{"rcpt": {Name: "rcpt", Indexes: map[string]*memdb.IndexSchema{
 		"id":    indexSchema.Tables["rcpt"].Indexes["id"],
 		"state": indexSchema.Tables["rcpt"].Indexes["state"],
 	}}}}
 	for _, bc := range []struct {
-		name   string
-		schema *memdb.DBSchema
-	}{{"id-state-domain", indexSchema}, {"id-state", idState}} {
+		name      string
+		schema    *memdb.DBSchema
+		unbatched bool
+	}{{"id-state-domain", indexSchema, false}, {"id-state", idState, false}, {"id-state-domain-unbatched", indexSchema, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			msgs := benchMessages(10000)
 			db, err := memdb.NewMemDB(bc.schema)
@@ -54,6 +56,9 @@ func BenchmarkIndexMessage(b *testing.B) {
 					q.unindexMessage(m)
 				}
 				q.indexMessage(m)
+				if bc.unbatched {
+					q.flushIndex() // one write transaction per message
+				}
 				i++
 			}
 			q.flushIndex()

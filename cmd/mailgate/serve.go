@@ -119,7 +119,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 // gcHeadroom is how far above the live heap the collector lets the heap
 // grow (internal/gctune): with a live heap of a few megabytes, GOGC=100
 // collected 50 times a second under load (+3-12% messages/s in paired
-// runs at 4 KB c=20 with the collector run less often).
+// bench/compare runs at 4 KB c=20 with the collector run less often).
 const gcHeadroom = 32 << 20
 
 // shutdownTimeout bounds SIGTERM: SMTP transactions in progress and
