@@ -113,3 +113,34 @@ func TestResolverReadsADAndTLSA(t *testing.T) {
 		t.Fatal("SERVFAIL gave no error")
 	}
 }
+
+func TestResolverHostAddresses(t *testing.T) {
+	d := dnstest.Start(t,
+		"mx.example.com. 300 IN A 127.0.0.1",
+		"v6.example.com. 300 IN AAAA ::1",
+		"alias.example.com. 300 IN CNAME mx.hoster.example.",
+		"mx.hoster.example. 300 IN A 127.0.0.2",
+		"plain.example. 300 IN A 127.0.0.3",
+	)
+	d.Secure("mx.example.com", "v6.example.com", "alias.example.com")
+	d.ServFail("bogus.example.com")
+	res := &Resolver{Server: d.Addr, Timeout: 5 * time.Second}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		host, want string
+	}{
+		{"mx.example.com", "true [mx.example.com]"},
+		{"v6.example.com", "true [v6.example.com]"},
+		{"alias.example.com", "true [mx.hoster.example alias.example.com]"},
+		{"plain.example", "false [plain.example]"},
+		{"missing.example", "false [missing.example]"},
+	} {
+		ha, err := res.Host(ctx, tc.host)
+		if got := fmt.Sprint(ha.Secure, " ", ha.Names); err != nil || got != tc.want {
+			t.Errorf("Host(%s) = %s, %v; want %s", tc.host, got, err, tc.want)
+		}
+	}
+	if _, err := res.Host(ctx, "bogus.example.com"); err == nil {
+		t.Error("SERVFAIL gave no error")
+	}
+}

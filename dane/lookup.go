@@ -61,6 +61,76 @@ func (r *Resolver) SecureMX(ctx context.Context, domain string) (bool, error) {
 	return m.AuthenticatedData, nil
 }
 
+// HostAnswer is what DNSSEC says about one MX host's addresses.
+type HostAnswer struct {
+	// Secure: every address answer (and the CNAMEs leading to it) was
+	// validated. DANE applies only then (RFC 7672 §2.2.2): an attacker
+	// who can forge an insecure address can also steer the TLSA lookup.
+	Secure bool
+	// Names are the TLSA base domains in the order RFC 7672 §2.2.2 tries
+	// them: the CNAME-expanded name first (when the MX host is an alias),
+	// then the MX host name. They are also the reference identifiers a
+	// DANE-TA certificate may match (RFC 7672 §3.2.2).
+	Names []string
+}
+
+// maxCNAMEs bounds how far Host follows an alias chain in one answer.
+const maxCNAMEs = 8
+
+// Host looks up the MX host's A and AAAA records to learn whether they
+// are DNSSEC-validated and whether the name is an alias. An error (such
+// as SERVFAIL for a bogus signature) means the host must be skipped.
+func (r *Resolver) Host(ctx context.Context, host string) (HostAnswer, error) {
+	name := dns.Fqdn(strings.ToLower(host))
+	ha := HostAnswer{Secure: true, Names: []string{strings.TrimSuffix(name, ".")}}
+	found := false
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		m, err := r.query(ctx, name, qtype)
+		if err != nil {
+			return HostAnswer{}, err
+		}
+		target, n := expand(m, name)
+		if n == 0 {
+			continue
+		}
+		found = true
+		ha.Secure = ha.Secure && m.AuthenticatedData
+		if target != name && len(ha.Names) == 1 {
+			ha.Names = []string{strings.TrimSuffix(target, "."), ha.Names[0]}
+		}
+	}
+	ha.Secure = ha.Secure && found
+	if !ha.Secure {
+		ha.Names = ha.Names[len(ha.Names)-1:] // an insecure alias is no base domain
+	}
+	return ha, nil
+}
+
+// expand follows the CNAME chain from name through m's answer and
+// counts the address records at its end.
+func expand(m *dns.Msg, name string) (string, int) {
+	for i := 0; i < maxCNAMEs; i++ {
+		next := ""
+		for _, rr := range m.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
+				next = strings.ToLower(dns.Fqdn(c.Target))
+			}
+		}
+		if next == "" {
+			break
+		}
+		name = next
+	}
+	n := 0
+	for _, rr := range m.Answer {
+		t := rr.Header().Rrtype
+		if (t == dns.TypeA || t == dns.TypeAAAA) && strings.EqualFold(rr.Header().Name, name) {
+			n++
+		}
+	}
+	return name, n
+}
+
 func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(strings.ToLower(name), qtype)

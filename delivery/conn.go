@@ -83,10 +83,11 @@ const (
 
 // target is one host to connect to.
 type target struct {
-	addr string  // ip:port
-	mta  string  // host name: TLS server name, Remote-MTA
-	mode tlsMode // what TLS to insist on
-	tlsa []dane.TLSA
+	addr  string  // ip:port
+	mta   string  // host name: TLS server name, Remote-MTA
+	mode  tlsMode // what TLS to insist on
+	tlsa  []dane.TLSA
+	names []string // DANE reference identifiers, when not just mta
 }
 
 func (t target) key() string { return t.addr + "|" + t.mta }

@@ -111,7 +111,7 @@ func (r *Remote) deliver(ctx context.Context, req *mailmsg.Attempt) (res []mailm
 			if tries++; tries > maxAddresses {
 				return mailmsg.AllFail(req, last), "", ""
 			}
-			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: hp.mode, tlsa: hp.tlsa}
+			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: hp.mode, tlsa: hp.tlsa, names: hp.names}
 			res, s, err := c.send(ctx, t, req)
 			r.reportSession(hp, a, s, err)
 			if err == nil {

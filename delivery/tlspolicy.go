@@ -56,6 +56,7 @@ type hostPolicy struct {
 	mode   tlsMode
 	label  string // Policy*
 	tlsa   []dane.TLSA
+	names  []string    // DANE reference identifiers: the expanded name, the MX name
 	report *TLSOutcome // the report row this host's connection fills in, or nil
 }
 
@@ -84,18 +85,9 @@ func (r *Remote) policy(ctx context.Context, domain string, base tlsMode) destPo
 // for a secure MX (RFC 7672 §2.2.2: the host is then unusable).
 func (r *Remote) host(ctx context.Context, p destPolicy, h string) (hostPolicy, error) {
 	if p.secureMX {
-		a, err := r.Policies.DANE.TLSA(ctx, h, r.port())
-		if err != nil {
-			r.report(TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", MXHost: h, Result: "dnssec-invalid", Detail: err.Error()})
-			return hostPolicy{}, tempErr(mailmsg.CmdTLS, h, "4.7.5", "DANE: the TLSA lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
-		}
-		if a.Secure && a.Exists {
-			hp := hostPolicy{mode: tlsDANE, label: PolicyDANE, tlsa: a.TLSA}
-			if !dane.Usable(a.TLSA) {
-				hp.mode = tlsEncrypt // RFC 7672 §2.2: TLS still mandatory
-			}
-			hp.report = &TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", Policy: tlsaStrings(a.TLSA), MXHost: h}
-			return hp, nil
+		hp, ok, err := r.daneHost(ctx, p, h)
+		if err != nil || ok {
+			return hp, err
 		}
 	}
 	if p.sts != nil {
@@ -105,6 +97,43 @@ func (r *Remote) host(ctx context.Context, p destPolicy, h string) (hostPolicy, 
 		return hostPolicy{mode: tlsVerified, label: PolicyRequired}, nil
 	}
 	return hostPolicy{mode: tlsOpportunistic, label: PolicyOpportunistic}, nil
+}
+
+// daneHost applies DANE to one MX host of a secure MX set: only when its
+// address records are validated too, trying the CNAME-expanded name's
+// TLSA records before the MX name's (RFC 7672 §2.2.2). ok is false
+// when DANE does not apply to this host.
+func (r *Remote) daneHost(ctx context.Context, p destPolicy, h string) (hp hostPolicy, ok bool, err error) {
+	ha, err := r.Policies.DANE.Host(ctx, h)
+	if err != nil {
+		return hostPolicy{}, false, r.daneLookupFailed(p, h, "address", err)
+	}
+	if !ha.Secure {
+		return hostPolicy{}, false, nil
+	}
+	for _, base := range ha.Names {
+		a, err := r.Policies.DANE.TLSA(ctx, base, r.port())
+		if err != nil {
+			return hostPolicy{}, false, r.daneLookupFailed(p, h, "TLSA", err)
+		}
+		if !a.Secure || !a.Exists {
+			continue
+		}
+		hp := hostPolicy{mode: tlsDANE, label: PolicyDANE, tlsa: a.TLSA, names: ha.Names}
+		if !dane.Usable(a.TLSA) {
+			hp.mode = tlsEncrypt // RFC 7672 §2.2: TLS still mandatory
+		}
+		hp.report = &TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", Policy: tlsaStrings(a.TLSA), MXHost: h}
+		return hp, true, nil
+	}
+	return hostPolicy{}, false, nil
+}
+
+// daneLookupFailed reports a failed DNSSEC lookup for a host of a secure
+// MX set: the host cannot be used, with or without DANE.
+func (r *Remote) daneLookupFailed(p destPolicy, h, what string, err error) error {
+	r.report(TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", MXHost: h, Result: "dnssec-invalid", Detail: err.Error()})
+	return tempErr(mailmsg.CmdTLS, h, "4.7.5", "DANE: the "+what+" lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
 }
 
 func (r *Remote) stsHost(p destPolicy, h string) (hostPolicy, error) {
@@ -157,7 +186,11 @@ func (d *dialer) verifyPeer(cs tls.ConnectionState, t target) (string, error) {
 		return "", errors.New("no certificate")
 	}
 	if t.mode == tlsDANE {
-		if err := dane.Verify(cs.PeerCertificates, t.tlsa, []string{t.mta}, time.Now()); err != nil {
+		names := t.names
+		if len(names) == 0 {
+			names = []string{t.mta}
+		}
+		if err := dane.Verify(cs.PeerCertificates, t.tlsa, names, time.Now()); err != nil {
 			return "", err
 		}
 		return tlsLabelDANE, nil

@@ -72,7 +72,7 @@ func newPolicyWorld(t *testing.T, certNames []string, starttls bool) *policyWorl
 func (w *policyWorld) tlsa(t *testing.T, usage int, spki []byte) {
 	h := sha256.Sum256(spki)
 	w.dns.Add(t, fmt.Sprintf("_%d._tcp.mx.dest.test. 300 IN TLSA %d 1 1 %x", w.srv.Port(), usage, h))
-	w.dns.Secure("dest.test", fmt.Sprintf("_%d._tcp.mx.dest.test", w.srv.Port()))
+	w.dns.Secure("dest.test", "mx.dest.test", fmt.Sprintf("_%d._tcp.mx.dest.test", w.srv.Port()))
 }
 
 // sts gives the Remote an MTA-STS policy for dest.test, as if fetched.
@@ -143,6 +143,73 @@ func TestDANENeedsDNSSEC(t *testing.T) {
 	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=opportunistic") {
 		t.Errorf("log does not say tls=opportunistic:\n%s", w.logs)
+	}
+}
+
+// An MX host whose address records DNSSEC does not vouch for gets no
+// DANE even with signed TLSA records (RFC 7672 §2.2.2): a forged address
+// could point anywhere, so the mismatching TLSA record below is not used.
+func TestDANENeedsSecureMXAddresses(t *testing.T) {
+	t.Parallel()
+	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
+	w.tlsa(t, 3, testpki.New(t).Cert.RawSubjectPublicKeyInfo)
+	w.dns.Insecure("mx.dest.test")
+	wantErr(t, w.deliver(t), mailmsg.Error{})
+	if !strings.Contains(w.logs.String(), "tls=opportunistic") {
+		t.Errorf("log does not say tls=opportunistic:\n%s", w.logs)
+	}
+}
+
+// A bogus (SERVFAIL) address answer in a secure MX set makes the host
+// unusable: neither DANE nor plain delivery.
+func TestDANEBogusMXAddressDefers(t *testing.T) {
+	t.Parallel()
+	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
+	w.tlsa(t, 3, w.srv.Certificate().Leaf.RawSubjectPublicKeyInfo)
+	w.dns.ServFail("mx.dest.test")
+	r := w.deliver(t)
+	wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
+	if n := len(w.srv.Messages()); n != 0 {
+		t.Fatalf("%d messages reached the server despite the bogus address", n)
+	}
+	if !strings.Contains(r.Err.Error(), "address lookup for mx.dest.test failed") {
+		t.Errorf("reason %q", r.Err)
+	}
+}
+
+// An MX host that is a secure alias (CNAME) is checked against the TLSA
+// records of the expanded name first (RFC 7672 §2.2.2), and a DANE-TA
+// certificate may name the expanded host.
+func TestDANEFollowsSecureMXAlias(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		match bool
+	}{{"match", true}, {"mismatch", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newPolicyWorld(t, []string{"real.hoster.test"}, true)
+			w.dns = dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.",
+				"mx.dest.test. 300 IN CNAME real.hoster.test.", "real.hoster.test. 300 IN A 127.0.0.1")
+			w.r, w.logs, _ = newRemote(t, w.dns, w.srv.Port())
+			w.r.RootCAs = w.ca.Pool
+			w.r.Policies = TLSPolicies{DANE: &dane.Resolver{Server: w.dns.Addr, Timeout: 5 * time.Second}, Report: w.rep}
+			spki := testpki.New(t).Cert.RawSubjectPublicKeyInfo
+			if tc.match {
+				spki = w.ca.Cert.RawSubjectPublicKeyInfo // DANE-TA: the CA, names checked
+			}
+			h := sha256.Sum256(spki)
+			w.dns.Add(t, fmt.Sprintf("_%d._tcp.real.hoster.test. 300 IN TLSA 2 1 1 %x", w.srv.Port(), h))
+			w.dns.Secure("dest.test", "mx.dest.test", fmt.Sprintf("_%d._tcp.real.hoster.test", w.srv.Port()))
+			r := w.deliver(t)
+			if !tc.match {
+				wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
+				return
+			}
+			wantErr(t, r, mailmsg.Error{})
+			if !strings.Contains(w.logs.String(), "tls=dane") {
+				t.Errorf("log does not say tls=dane:\n%s", w.logs)
+			}
+		})
 	}
 }
 

@@ -28,7 +28,7 @@ func filled(t *testing.T, dir string) *Recorder {
 	r := &Recorder{Dir: dir, Now: func() time.Time { return day1 }}
 	pass := Evaluation{SourceIP: "192.0.2.1", HeaderFrom: "src.test", Disposition: "none", DKIM: "pass", SPF: "pass",
 		DKIMAuth: []DKIMAuth{{Domain: "src.test", Selector: "s1", Result: "pass"}}, SPFAuth: SPFAuth{Domain: "src.test", Scope: "mfrom", Result: "pass"}}
-	fail := Evaluation{SourceIP: "198.51.100.7", HeaderFrom: "src.test", Disposition: "reject", DKIM: "fail", SPF: "fail",
+	fail := Evaluation{SourceIP: "2001:db8::7", HeaderFrom: "src.test", EnvelopeFrom: "evil.test", Disposition: "reject", DKIM: "fail", SPF: "fail",
 		SPFAuth: SPFAuth{Domain: "evil.test", Scope: "mfrom", Result: "fail"}}
 	for i := 0; i < 4; i++ {
 		r.Record(pub, pass)
@@ -57,6 +57,27 @@ func TestReportAfterRestartIsValidXML(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWithPython(t, x)
+	checkWithSchema(t, x)
+}
+
+// checkWithSchema validates the report against RFC 7489 Appendix C's
+// schema with libxml2's xmllint (testdata/SOURCE.txt says where the
+// schema comes from). CI installs xmllint; elsewhere the check is skipped.
+func checkWithSchema(t *testing.T, x []byte) {
+	t.Helper()
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xmllint (libxml2-utils) is not installed; .ci/run installs it")
+		}
+		t.Skip("xmllint not installed (Debian package libxml2-utils)")
+	}
+	file := filepath.Join(t.TempDir(), "r.xml")
+	os.WriteFile(file, x, 0o600)
+	out, err := exec.Command(xmllint, "--noout", "--schema", "testdata/rfc7489-appendix-c.xsd", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the report does not validate against RFC 7489 Appendix C: %v\n%s\n%s", err, out, x)
+	}
 }
 
 // checkWithPython parses the report with Python's XML parser and checks
@@ -78,7 +99,8 @@ md = root.find("report_metadata")
 assert [c.tag for c in md] == ["org_name", "email", "report_id", "date_range"], [c.tag for c in md]
 assert md.find("date_range/begin").text == "1796342400" and md.find("date_range/end").text == "1796428799"
 pp = root.find("policy_published")
-assert [c.tag for c in pp] == ["domain", "adkim", "aspf", "p", "sp", "pct"], [c.tag for c in pp]
+assert [c.tag for c in pp] == ["domain", "adkim", "aspf", "p", "sp", "pct", "fo"], [c.tag for c in pp]
+assert pp.find("fo").text == "0"
 recs = root.findall("record")
 assert len(recs) == 2
 for r in recs:
@@ -89,6 +111,8 @@ for r in recs:
     assert ar[-1] == "spf" and all(t == "dkim" for t in ar[:-1]), ar
 assert recs[0].find("row/count").text == "4"
 assert recs[1].find("row/policy_evaluated/disposition").text == "reject"
+assert recs[1].find("row/source_ip").text == "2001:db8:0:0:0:0:0:7", recs[1].find("row/source_ip").text
+assert recs[1].find("identifiers/envelope_from").text == "evil.test"
 print("ok")
 `
 	out, err := exec.Command(py, "-c", script, file).CombinedOutput()

@@ -30,6 +30,7 @@ type Published struct {
 	P      string   `json:"p"`
 	SP     string   `json:"sp"`
 	Pct    int      `json:"pct"`
+	FO     string   `json:"fo,omitempty"` // failure reporting options, "0" when absent
 	RUA    []string `json:"rua,omitempty"`
 }
 

@@ -5,6 +5,9 @@ import (
 	"compress/gzip"
 	"encoding/xml"
 	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +42,7 @@ type PolicyPublished struct {
 	P      string `xml:"p"`
 	SP     string `xml:"sp"`
 	Pct    int    `xml:"pct"`
+	FO     string `xml:"fo"` // required by RFC 7489 Appendix C
 }
 
 // Record is one row: a source, its count and its results.
@@ -53,7 +57,10 @@ type Record struct {
 		} `xml:"policy_evaluated"`
 	} `xml:"row"`
 	Identifiers struct {
-		HeaderFrom string `xml:"header_from"`
+		// EnvelopeFrom is required by RFC 7489 Appendix C; it is empty
+		// for a null reverse-path.
+		EnvelopeFrom string `xml:"envelope_from"`
+		HeaderFrom   string `xml:"header_from"`
 	} `xml:"identifiers"`
 	Auth struct {
 		DKIM []DKIMAuth `xml:"dkim"`
@@ -75,13 +82,13 @@ func Build(org, email, submitter, date string, dom *Domain) (*Feedback, error) {
 			ReportID:  fmt.Sprintf("%s.%s@%s", date, pub.Domain, submitter),
 			DateRange: DateRange{Begin: start.Unix(), End: start.Add(24*time.Hour).Unix() - 1},
 		},
-		Published: PolicyPublished{Domain: pub.Domain, ADKIM: or(pub.ADKIM, "r"), ASPF: or(pub.ASPF, "r"), P: pub.P, SP: or(pub.SP, pub.P), Pct: pub.Pct},
+		Published: PolicyPublished{Domain: pub.Domain, ADKIM: or(pub.ADKIM, "r"), ASPF: or(pub.ASPF, "r"), P: pub.P, SP: or(pub.SP, pub.P), Pct: pub.Pct, FO: or(pub.FO, "0")},
 	}
 	for _, row := range dom.Rows {
 		var rec Record
-		rec.Row.SourceIP, rec.Row.Count = row.SourceIP, row.Count
+		rec.Row.SourceIP, rec.Row.Count = fullIP(row.SourceIP), row.Count
 		rec.Row.Policy.Disposition, rec.Row.Policy.DKIM, rec.Row.Policy.SPF = row.Disposition, row.DKIM, row.SPF
-		rec.Identifiers.HeaderFrom = row.HeaderFrom
+		rec.Identifiers.EnvelopeFrom, rec.Identifiers.HeaderFrom = row.EnvelopeFrom, row.HeaderFrom
 		rec.Auth.DKIM = row.DKIMAuth
 		// The schema wants one spf result at least (RFC 7489 Appendix C).
 		spf := row.SPFAuth
@@ -90,6 +97,21 @@ func Build(org, email, submitter, date string, dom *Domain) (*Feedback, error) {
 		f.Records = append(f.Records, rec)
 	}
 	return f, nil
+}
+
+// fullIP writes an IPv6 address in its eight groups: RFC 7489 Appendix
+// C's IPAddress pattern does not accept the "::" shorthand.
+func fullIP(s string) string {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return s
+	}
+	b := ip.As16()
+	groups := make([]string, 8)
+	for i := range groups {
+		groups[i] = strconv.FormatUint(uint64(b[2*i])<<8|uint64(b[2*i+1]), 16)
+	}
+	return strings.Join(groups, ":")
 }
 
 func or(s, def string) string {

@@ -80,7 +80,7 @@ func TestOutboundMTASTSAndDANE(t *testing.T) {
 		"dane.test. 60 IN MX 10 mx.dane.test.", "mx.dane.test. 60 IN A 127.0.0.1",
 		fmt.Sprintf("_%d._tcp.mx.dane.test. 60 IN TLSA 3 1 1 %x", remote.Port(), spki),
 	)
-	dns.Secure("dane.test", fmt.Sprintf("_%d._tcp.mx.dane.test", remote.Port()))
+	dns.Secure("dane.test", "mx.dane.test", fmt.Sprintf("_%d._tcp.mx.dane.test", remote.Port()))
 	caFile := ca.WriteCA(t, t.TempDir())
 	srv := mgtest.Start(t, mgtest.Options{
 		Protocols: []string{"submission"},

@@ -1,6 +1,8 @@
 package filters
 
 import (
+	"strings"
+
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"mailgate/config"
@@ -54,9 +56,28 @@ func (f *dmarcFilter) record(st *State, rec *dmarc.Record, policyDomain, from, r
 
 func published(rec *dmarc.Record, domain string) dmarcrpt.Published {
 	p := dmarcrpt.Published{Domain: domain, ADKIM: string(rec.DKIMAlignment), ASPF: string(rec.SPFAlignment),
-		P: string(rec.Policy), SP: string(rec.SubdomainPolicy), Pct: 100, RUA: rec.ReportURIAggregate}
+		P: string(rec.Policy), SP: string(rec.SubdomainPolicy), Pct: 100, FO: failureOptions(rec.FailureOptions),
+		RUA: rec.ReportURIAggregate}
 	if rec.Percent != nil {
 		p.Pct = *rec.Percent
 	}
 	return p
+}
+
+// failureOptions writes the record's fo= tag back as the report's fo
+// element wants it ("0", "1", "d", "s" joined by colons).
+func failureOptions(o dmarc.FailureOptions) string {
+	var out []string
+	for _, f := range []struct {
+		bit  dmarc.FailureOptions
+		name string
+	}{{dmarc.FailureAll, "0"}, {dmarc.FailureAny, "1"}, {dmarc.FailureDKIM, "d"}, {dmarc.FailureSPF, "s"}} {
+		if o&f.bit != 0 {
+			out = append(out, f.name)
+		}
+	}
+	if len(out) == 0 {
+		return "0"
+	}
+	return strings.Join(out, ":")
 }

@@ -106,6 +106,15 @@ func (s *Server) Secure(names ...string) {
 	}
 }
 
+// Insecure takes the AD bit away from answers for names again.
+func (s *Server) Insecure(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		delete(s.secure, dns.Fqdn(strings.ToLower(n)))
+	}
+}
+
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
