@@ -230,7 +230,7 @@ func (q *Queue) recordResult(m *message, i int, res mailmsg.Result, now time.Tim
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
 		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
-		r.Relayed, r.DSNPassed, r.Reply = res.Relayed, res.NextHopDSN, clean(res.Reply)
+		r.Relayed, r.DSNPassed, r.Reply = res.Relayed, res.NextHopDSN, mailmsg.Clean(res.Reply)
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")

@@ -22,13 +22,13 @@ import (
 // of the data to the real end (CRLF.CRLF) after any rejection here, so a
 // rejected message cannot leave commands behind.
 func (ss *session) Data(r io.Reader) error {
-	return ss.receive(r, func(env *queue.Envelope, size int64) error { return ss.checkRoom(env.Recipients, size) })
+	return ss.receive(r, func(env *mailmsg.Envelope, size int64) error { return ss.checkRoom(env.Recipients, size) })
 }
 
 // roomCheck decides, once the message's size is known, whether the
 // local mailboxes can take it: an error refuses the message; it may also
 // drop recipients from env (LMTP answers each recipient on its own).
-type roomCheck func(env *queue.Envelope, size int64) error
+type roomCheck func(env *mailmsg.Envelope, size int64) error
 
 // receive is Data with the mailbox room check of the protocol.
 func (ss *session) receive(r io.Reader, room roomCheck) error {

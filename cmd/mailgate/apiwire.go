@@ -202,7 +202,7 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 		return "", accounts.ErrAuthFailed
 	}
 	if acc, ok := k.Accounts.Get(key.Account); ok && acc.Disabled {
-		return "", mailbox.ErrAuthFailed // disabled in the console: its keys log in no more
+		return "", accounts.ErrAuthFailed // disabled in the console: its keys log in no more
 	}
 	return key.Account, nil
 }
