@@ -80,6 +80,10 @@ func runImaptest(t *testing.T, bin string, srv *mgtest.Server, timeout time.Dura
 	args = append([]string{"host=" + host, "port=" + port, "user=" + imaptestUser, "pass=" + imaptestPass}, args...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = t.TempDir()
+	if dir := os.Getenv("IMAPTEST_RAWLOG"); dir != "" { // every client's session, for a failure's post-mortem
+		cmd.Dir = dir
+		cmd.Args = append(cmd.Args, "rawlog")
+	}
 	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH=/usr/lib/dovecot")
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {

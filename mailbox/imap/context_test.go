@@ -54,6 +54,14 @@ func TestSearchPartial(t *testing.T) {
 		{"r SORT RETURN (PARTIAL 1:*) (ARRIVAL) UTF-8 ALL", `r BAD SORT: PARTIAL range "1:*" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`},
 		{"t SEARCH RETURN (SAVE PARTIAL -1:-2) ALL", `* ESEARCH (TAG "t") PARTIAL (-1:-2 4:5)`},
 		{"u SEARCH $", "* SEARCH 4 5"},
+		// RFC 9394 §3.2: SAVE keeps the part returned and MIN/MAX, or
+		// every result with COUNT.
+		{"v SEARCH RETURN (SAVE MIN PARTIAL -1:-1) 2:4", `* ESEARCH (TAG "v") MIN 2 PARTIAL (-1:-1 4)`},
+		{"w SEARCH $", "* SEARCH 2 4"},
+		{"x SEARCH RETURN (SAVE COUNT PARTIAL 1:1) 2:4", `* ESEARCH (TAG "x") COUNT 3 PARTIAL (1:1 2)`},
+		{"y SEARCH $", "* SEARCH 2 3 4"},
+		{"z SEARCH RETURN (SAVE MAX) 2:4", `* ESEARCH (TAG "z") MAX 4`},
+		{"z1 SEARCH $", "* SEARCH 4"},
 	}
 	for _, s := range steps {
 		c.send(s.cmd + "\r\n")
