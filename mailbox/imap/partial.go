@@ -86,6 +86,23 @@ func (ro *returnOpts) option(p *keyParser, t token, allowed []string) error {
 	return nil
 }
 
+// partialModifier reads UID FETCH's SP partial-range after PARTIAL.
+func (req *fetchRequest) partialModifier(args *argReader, uid bool) error {
+	switch {
+	case !uid:
+		return fmt.Errorf("PARTIAL is a modifier of UID FETCH only (RFC 9394)")
+	case req.partial != nil:
+		return fmt.Errorf("PARTIAL given twice")
+	}
+	w := ""
+	if args.sp() == nil {
+		w, _ = args.word()
+	}
+	r, err := parsePartialRange(w)
+	req.partial = r
+	return err
+}
+
 // parsePartialRange reads n:m or -n:-m (no 0, no "*", both of one sign).
 func parsePartialRange(s string) (*partialRange, error) {
 	bad := fmt.Errorf("PARTIAL range %q is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)", s)
