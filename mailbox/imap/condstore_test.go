@@ -111,7 +111,7 @@ func TestCondstoreMistakes(t *testing.T) {
 		{"i UID FETCH 1 (FLAGS) (VANISHED)",
 			[]string{"i BAD UID FETCH: VANISHED needs CHANGEDSINCE, as in (CHANGEDSINCE 12345 VANISHED)"}},
 		{"j UID FETCH 1 (FLAGS) (CHANGEDSINCE 5 VANISHED)", []string{"j BAD UID FETCH: VANISHED needs ENABLE QRESYNC first"}},
-		{"k FETCH 1 (FLAGS) (PRIORITY 5)", []string{`k BAD FETCH: unknown FETCH modifier "PRIORITY"; use CHANGEDSINCE or VANISHED`}},
+		{"k FETCH 1 (FLAGS) (PRIORITY 5)", []string{`k BAD FETCH: unknown FETCH modifier "PRIORITY"; use CHANGEDSINCE, VANISHED or (UID FETCH) PARTIAL`}},
 		{`l STORE 1 (UNCHANGEDSINCE) +FLAGS (\Seen)`,
 			[]string{`l BAD STORE: UNCHANGEDSINCE needs a mod-sequence: a number from 0 to 9223372036854775807`}},
 		{`m STORE 1 (UNCHANGEDSINCE -1) +FLAGS (\Seen)`,
