@@ -48,6 +48,9 @@ func (c *conn) cmdNoop(cmd *command) error {
 	if !c.noArgs(cmd) {
 		return c.write(cmd.tag + " BAD " + cmd.name + " takes no arguments")
 	}
+	if cmd.name == "CHECK" && c.sess.sel != nil {
+		c.srv.appends.wait(c.sess.account, c.sess.sel.name, maxCheckWait)
+	}
 	if err := c.poll(true); err != nil {
 		return err
 	}
