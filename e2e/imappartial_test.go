@@ -1,14 +1,8 @@
 package e2e
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"mailgate/internal/mgtest"
-	"mailgate/internal/testenv"
 )
 
 // partialPy pages through a mailbox of six messages with Python's
@@ -56,21 +50,7 @@ m.logout()
 // of a range with 0.
 func TestIMAPPartialPaging(t *testing.T) {
 	t.Parallel()
-	python := testenv.Tool(t, "python3")
-	srv := mgtest.Start(t, mgtest.Options{
-		Protocols: []string{"imap"},
-		Users:     map[string]string{"alice@localhost": "alice pw"},
-	})
-	script := filepath.Join(srv.Dir, "partial.py")
-	if err := os.WriteFile(script, []byte(partialPy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.Addr["imap"], ":")
-	cafile := filepath.Join(srv.DataDir, "tls", "selfsigned.crt")
-	out, err := exec.Command(python, script, host, port, cafile, "alice@localhost", "alice pw").CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
+	got := runImaplib(t, partialPy)
 	want := strings.Join([]string{
 		"capability True",
 		"uid search last 2 | T UID PARTIAL (-1:-2 5:6)",
@@ -81,7 +61,7 @@ func TestIMAPPartialPaging(t *testing.T) {
 		"sort modseq | OK ['6 5 4 (MODSEQ 7)']",
 		`bad range | UID command error: BAD [b'[CLIENTBUG] SEARCH syntax error: PARTIAL range "0:5" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)']`,
 	}, "\n")
-	if got := strings.TrimSpace(string(out)); got != want {
+	if got != want {
 		t.Errorf("imaplib saw:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -25,10 +25,7 @@ func deliverN(t *testing.T, env *testEnv, n int) {
 // and every malformed range answered BAD with what to write instead.
 func TestSearchPartial(t *testing.T) {
 	t.Parallel()
-	env := startServer(t, nil)
-	deliverN(t, env, 5)
-	c := loginRaw(t, env)
-	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	c := fiveSelected(t)
 	badRange := func(tag, r string) string {
 		return tag + ` BAD [CLIENTBUG] SEARCH syntax error: PARTIAL range "` + r +
 			`" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`
@@ -72,15 +69,22 @@ func TestSearchPartial(t *testing.T) {
 	}
 }
 
+// fiveSelected is a session with INBOX selected, holding five messages.
+func fiveSelected(t *testing.T) *rawConn {
+	t.Helper()
+	env := startServer(t, nil)
+	deliverN(t, env, 5)
+	c := loginRaw(t, env)
+	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	return c
+}
+
 // TestUIDFetchPartial: UID FETCH's PARTIAL modifier (RFC 9394 §3.3):
 // positions among the messages of the set, from the end too, after
 // CHANGEDSINCE; \Seen only for the page; the refusals.
 func TestUIDFetchPartial(t *testing.T) {
 	t.Parallel()
-	env := startServer(t, nil)
-	deliverN(t, env, 5)
-	c := loginRaw(t, env)
-	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	c := fiveSelected(t)
 	c.run(t, []step{
 		{"a UID FETCH 1:* (UID) (PARTIAL -1:-2)", []string{"* 4 FETCH (UID 4)", "* 5 FETCH (UID 5)", "a OK UID FETCH completed"}},
 		{"b UID FETCH 2:4 (UID) (PARTIAL 2:10)", []string{"* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)", "b OK UID FETCH completed"}},
