@@ -19,6 +19,8 @@ import (
 // imaptest's checkpoints (interop TestImaptestCheckpoints) do exactly
 // that: they stop the clients that selected the mailbox, let the other
 // clients' APPENDs run on, and compare the CHECK answers (TESTING.md).
+// An APPEND pipelined behind another command of its connection has not
+// begun until that command ends, so it is not waited for.
 type appendsInFlight struct {
 	mu      sync.Mutex
 	next    uint64                         // tickets handed out
