@@ -208,16 +208,16 @@ type consoleKeys struct{ k *api.Keys }
 
 func (k consoleKeys) List() ([]console.Key, error) {
 	keys, err := k.k.List()
-	out := make([]console.Key, 0, len(keys))
-	for _, x := range keys {
-		out = append(out, console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created})
-	}
-	return out, err
+	return convert(keys, consoleKey), err
 }
 
 func (k consoleKeys) Add(account, name string) (console.Key, string, error) {
 	x, secret, err := k.k.Add(account, name, []string{api.ScopeSend, api.ScopeRead})
-	return console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created}, secret, err
+	return consoleKey(x), secret, err
+}
+
+func consoleKey(x api.Key) console.Key {
+	return console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created}
 }
 
 func (k consoleKeys) Revoke(id string) error { return k.k.Revoke(id) }
