@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -27,6 +28,7 @@ func (a *app) startConsole(bool) error {
 		DNS: consoleDNS{a}, Config: consoleConfig{a}, Status: a.consoleStatus, Counters: a.consoleCounts,
 		Setup:       func() []console.Server { return consoleServers(clientConfig(a.live.Load())) },
 		Domains:     func() []string { return a.live.Load().LocalDomains },
+		ChartFile:   filepath.Join(a.cfg.DataDir, "console-charts.json"),
 		SessionIdle: a.cfg.HTTP.SessionIdle.D(), SessionLifetime: a.cfg.HTTP.SessionLifetime.D(),
 		FailureDelay: a.cfg.Auth.Delay.D(), Logger: a.log.With("component", "console"),
 	}
@@ -39,7 +41,7 @@ func (a *app) startConsole(bool) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.Start(ctx)
-	a.stops = append(a.stops, func(context.Context) { cancel() })
+	a.stops = append(a.stops, func(context.Context) { cancel(); c.Wait() })
 	a.console = c
 	if a.http != nil {
 		for _, p := range console.Paths {
