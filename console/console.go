@@ -22,14 +22,17 @@ type Options struct {
 	Admins   func() []string // accounts allowed on /admin/ (http.admins, live)
 	Queue    Queue
 	Accounts Accounts
-	Keys     Keys
-	Sieve    Sieve
-	DNS      DNS
-	Config   ConfigView
-	Status   func() Status   // queue size, disk, certificate now
-	Counters func() Counts   // the in-process totals the charts sample
-	Setup    func() []Server // client set-up values (autoconfig)
-	Domains  func() []string // local domains
+	// Directory, when set, lists the accounts of auth.ldap on the
+	// accounts page too (read-only).
+	Directory Directory
+	Keys      Keys
+	Sieve     Sieve
+	DNS       DNS
+	Config    ConfigView
+	Status    func() Status   // queue size, disk, certificate now
+	Counters  func() Counts   // the in-process totals the charts sample
+	Setup     func() []Server // client set-up values (autoconfig)
+	Domains   func() []string // local domains
 	// ChartFile keeps the overview's samples across restarts
 	// (<data_dir>/console-charts.json); "" keeps them in memory only.
 	ChartFile string

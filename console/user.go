@@ -44,6 +44,10 @@ func (c *Console) mePassword(w http.ResponseWriter, r *http.Request, s *session)
 		c.fail(w, r, s, http.StatusForbidden, "The current password is wrong; the password was not changed.")
 		return
 	}
+	if acc, _ := c.opts.Accounts.Get(s.account); acc.FromDirectory {
+		c.fail(w, r, s, http.StatusBadRequest, "Your password is managed in your organisation's directory (LDAP): change it there.")
+		return
+	}
 	pw := r.PostFormValue("password")
 	if msg := weakPassword(pw); msg != "" {
 		c.fail(w, r, s, http.StatusBadRequest, msg)

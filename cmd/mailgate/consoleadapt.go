@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"mailgate/console"
 	"mailgate/mailbox"
+	"mailgate/mailbox/ldapdir"
 	"mailgate/queue"
 	"mailgate/sieve"
 	"mailgate/sieve/scripts"
@@ -76,7 +78,23 @@ func (c consoleAccounts) Get(addr string) (console.Account, bool) {
 	if !ok || !strings.EqualFold(acc.Address, addr) {
 		return console.Account{}, false // an alias is not an account
 	}
-	return consoleAccount(acc), true
+	ca := consoleAccount(acc)
+	ca.FromDirectory = !c.inFile(acc.Address)
+	return ca, true
+}
+
+// inFile reports whether addr is an account of accounts.yaml, not of
+// the directory (LDAP).
+func (c consoleAccounts) inFile(addr string) bool {
+	return slices.ContainsFunc(c.a.List(), func(x mailbox.Account) bool { return strings.EqualFold(x.Address, addr) })
+}
+
+// consoleDirectory lists the LDAP accounts for the accounts page.
+type consoleDirectory struct{ d *ldapdir.Directory }
+
+func (c consoleDirectory) List(substr string, limit int) ([]console.Account, bool, error) {
+	accs, more, err := c.d.List(substr, limit)
+	return convert(accs, consoleAccount), more, err
 }
 
 func consoleAccount(acc mailbox.Account) console.Account {

@@ -32,6 +32,9 @@ func (a *app) startConsole(bool) error {
 		SessionIdle: a.cfg.HTTP.SessionIdle.D(), SessionLifetime: a.cfg.HTTP.SessionLifetime.D(),
 		FailureDelay: a.cfg.Auth.Delay.D(), Logger: a.log.With("component", "console"),
 	}
+	if a.ldap != nil {
+		o.Directory = consoleDirectory{a.ldap}
+	}
 	if a.cfg.Sieve.Enabled && a.sieveScripts != nil {
 		o.Sieve = consoleSieve{a.sieveScripts, a.log}
 	}

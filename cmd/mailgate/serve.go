@@ -34,6 +34,7 @@ import (
 	"mailgate/internal/gctune"
 	"mailgate/mailbox"
 	"mailgate/mailbox/imap"
+	"mailgate/mailbox/ldapdir"
 	"mailgate/mailbox/pop3"
 	"mailgate/metrics"
 	"mailgate/queue"
@@ -54,6 +55,7 @@ type app struct {
 	level    *slog.LevelVar // log.level, changed by a reload
 	reg      *prometheus.Registry
 	accounts *mailbox.Accounts
+	ldap     *ldapdir.Directory // auth.ldap's accounts, nil without
 	certs    *certs.Manager
 	tls      *tls.Config
 	resolver *net.Resolver
