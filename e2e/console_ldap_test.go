@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"mailgate/internal/mgtest"
 )
 
@@ -27,9 +29,10 @@ func ldapMany(n int) string {
 // address or alias; an LDAP account's page is read-only (its password
 // and aliases are refused: they are managed in LDAP) but takes API keys;
 // the LDAP user logs in to the console by bind and uses the user pages,
-// where the password change is refused the same way.
+// where the password change is refused the same way. With slapd gone
+// the page lists accounts.yaml's accounts and says the directory is down.
 func TestConsoleLDAPAccounts(t *testing.T) {
-	_, ldapURL := startSlapd(t, ldapMany(120))
+	sd, ldapURL := startSlapd(t, ldapMany(120))
 	cfg := fmt.Sprintf("auth:\n  ldap:\n    url: %s\n    base_dn: ou=people,%s\n    filter: (|(mail=%%s)(mailLocalAddress=%%s))\n"+
 		"    alias_attribute: mailLocalAddress\n    send_as_attribute: carLicense\n", ldapURL, ldapSuffix)
 	srv := consoleServer(t, cfg, mgtest.Options{})
@@ -92,5 +95,27 @@ func TestConsoleLDAPAccounts(t *testing.T) {
 		"password": {"a-new-password-1"}, "again": {"a-new-password-1"}})
 	if code != http.StatusBadRequest || !strings.Contains(body, "managed in your organisation") {
 		t.Errorf("password change of the LDAP user: %d\n%s", code, body)
+	}
+
+	// The same in a real browser: the operator finds carol by search
+	// and opens her read-only page.
+	ctx := newChromium(t)
+	base := "http://" + srv.Addr["http"]
+	run(t, ctx, "LDAP account in the browser", loginSteps(base, consoleAdmin, consoleAdminPass, "#queue-size"),
+		chromedp.Navigate(base+"/admin/accounts"),
+		chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "carol"),
+		clickLoad("#search"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/admin/accounts/carol@localhost"]`)), shot(t, "ldap-accounts"),
+		clickLoad(`a[href="/admin/accounts/carol@localhost"]`),
+		chromedp.WaitVisible(chromedp.CSS("#directory-account")), shot(t, "ldap-account"),
+	)
+
+	// With the directory down the page still lists accounts.yaml's and
+	// says why the others are missing.
+	sd.kill()
+	_, down, _ := admin.get("/admin/accounts")
+	if !strings.Contains(down, `id="directory-down"`) || !strings.Contains(down, "2 accounts;") || strings.Contains(down, "p000@localhost") {
+		t.Errorf("accounts page with the directory down:\n%s", down)
 	}
 }
