@@ -249,7 +249,9 @@ func (d *Directory) List(substr string, limit int) (accs []mailbox.Account, more
 	if len(accs) > limit {
 		accs, more = accs[:limit], true
 	}
-	slices.SortFunc(accs, func(a, b mailbox.Account) int { return strings.Compare(strings.ToLower(a.Address), strings.ToLower(b.Address)) })
+	slices.SortFunc(accs, func(a, b mailbox.Account) int {
+		return strings.Compare(strings.ToLower(a.Address), strings.ToLower(b.Address))
+	})
 	return accs, more, nil
 }
 
