@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/mailbox"
-	"mailgate/mailbox/ldapdir"
+	"mailgate/internal/mailmsg"
 	"mailgate/queue"
 	"mailgate/suppression"
 	"mailgate/webhook"
@@ -72,7 +73,7 @@ func (a *app) apiAccountState(account string) api.AccountState {
 	return accountState(a.accounts, account)
 }
 
-func accountState(accs *mailbox.Accounts, account string) api.AccountState {
+func accountState(accs *accounts.Accounts, account string) api.AccountState {
 	acc, ok := accs.Get(account)
 	switch {
 	case ok && strings.EqualFold(acc.Address, account) && acc.Disabled:
@@ -149,10 +150,10 @@ func (a *app) suppressBounce(o queue.Outcome) bool {
 type apiQueue struct{ q *queue.Queue }
 
 func (aq apiQueue) Submit(ctx context.Context, m api.Outgoing) error {
-	env := &queue.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
+	env := &mailmsg.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
 		Listener: "api", Account: m.Account, UTF8: m.UTF8, EightBit: m.EightBit, Quarantine: m.Quarantine}
 	for _, r := range m.Recipients {
-		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r.Addr, Orig: r.Orig})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r.Addr, Orig: r.Orig})
 	}
 	return aq.q.Enqueue(ctx, env, m.Raw)
 }
@@ -205,7 +206,7 @@ func finishedStatus(rec queue.FinishedRecord, ok bool) (api.Status, bool) {
 // password of its account (one secret for both); only a key with the
 // send scope logs in, and only as its own account.
 type keyLogins struct {
-	*mailbox.Accounts
+	*accounts.Accounts
 	keys *api.Keys
 }
 
@@ -218,7 +219,7 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 		return "", err
 	}
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	switch accountState(k.Accounts, key.Account) {
 	case api.AccountActive:
@@ -226,5 +227,5 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 	case api.AccountUnavailable:
 		return "", ldapdir.ErrUnavailable
 	}
-	return "", mailbox.ErrAuthFailed // disabled or deleted: its keys log in no more
+	return "", accounts.ErrAuthFailed // disabled or deleted: its keys log in no more
 }

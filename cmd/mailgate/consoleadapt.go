@@ -6,9 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/console"
 	"mailgate/mailbox"
-	"mailgate/mailbox/ldapdir"
 	"mailgate/queue"
 	"mailgate/sieve"
 	"mailgate/sieve/scripts"
@@ -67,7 +68,7 @@ func consoleMessage(mi queue.MessageInfo) console.Message {
 
 // consoleAccounts is accounts.yaml plus the store's quota use.
 type consoleAccounts struct {
-	a     *mailbox.Accounts
+	a     *accounts.Accounts
 	store *mailbox.Store
 }
 
@@ -86,7 +87,7 @@ func (c consoleAccounts) Get(addr string) (console.Account, bool) {
 // inFile reports whether addr is an account of accounts.yaml, not of
 // the directory (LDAP).
 func (c consoleAccounts) inFile(addr string) bool {
-	return slices.ContainsFunc(c.a.List(), func(x mailbox.Account) bool { return strings.EqualFold(x.Address, addr) })
+	return slices.ContainsFunc(c.a.List(), func(x accounts.Account) bool { return strings.EqualFold(x.Address, addr) })
 }
 
 // consoleDirectory lists the LDAP accounts for the accounts page.
@@ -97,12 +98,12 @@ func (c consoleDirectory) List(substr string, limit int) ([]console.Account, boo
 	return convert(accs, consoleAccount), more, err
 }
 
-func consoleAccount(acc mailbox.Account) console.Account {
+func consoleAccount(acc accounts.Account) console.Account {
 	return console.Account{Address: acc.Address, Aliases: acc.Aliases, SendAs: acc.SendAs, Quota: acc.Quota, Disabled: acc.Disabled}
 }
 
 func (c consoleAccounts) Add(addr, password string) error {
-	return c.a.Add(mailbox.Account{Address: addr}, password)
+	return c.a.Add(accounts.Account{Address: addr}, password)
 }
 
 func (c consoleAccounts) SetPassword(addr, password string) error {

@@ -1,7 +1,7 @@
 // Package ldapdir reads accounts from an LDAP directory (auth.ldap): an
 // entry found by the configured filter is an account with its aliases,
 // send-as addresses and quota, and a user logs in by binding as that
-// entry with their own password. mailbox.Accounts asks it for the
+// entry with their own password. accounts.Accounts asks it for the
 // addresses accounts.yaml does not know.
 package ldapdir
 
@@ -23,8 +23,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"mailgate/accounts"
 	"mailgate/config"
-	"mailgate/mailbox"
 )
 
 // ErrUnavailable is a login that could not be checked: the directory did
@@ -59,7 +59,7 @@ type Directory struct {
 
 // entry is one lookup: the account, or found false.
 type entry struct {
-	acc   mailbox.Account
+	acc   accounts.Account
 	dn    string
 	found bool
 	until time.Time
@@ -98,7 +98,7 @@ func New(cfg config.LDAP, log *slog.Logger) (*Directory, error) {
 func (d *Directory) Unreachable() bool { return d.down.Load() }
 
 // Find returns the account whose address or alias is addr.
-func (d *Directory) Find(addr string) (mailbox.Account, bool) {
+func (d *Directory) Find(addr string) (accounts.Account, bool) {
 	e, err := d.lookup(addr)
 	return e.acc, err == nil && e.found
 }
@@ -107,14 +107,14 @@ func (d *Directory) Find(addr string) (mailbox.Account, bool) {
 // be the account's address (not an alias), as for accounts.yaml.
 func (d *Directory) Authenticate(ctx context.Context, username, password string) (string, error) {
 	if password == "" { // an empty password would be an unauthenticated bind
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	e, err := d.lookup(username)
 	if err != nil {
 		return "", ErrUnavailable
 	}
 	if !e.found || !strings.EqualFold(e.acc.Address, username) {
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	conn, err := d.dial()
 	if err != nil {
@@ -123,7 +123,7 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	defer conn.Close()
 	if err := conn.Bind(e.dn, password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return "", mailbox.ErrAuthFailed
+			return "", accounts.ErrAuthFailed
 		}
 		d.failed(err)
 		return "", ErrUnavailable
@@ -222,7 +222,7 @@ func (d *Directory) query(filter string, limit int) (*ldap.SearchResult, error) 
 // substr ("": all), sorted by address: the configured filter with each
 // %s as a substring match, or as substr itself. It stops after limit entries and then
 // reports more; the directory's own size limit counts as more too.
-func (d *Directory) List(substr string, limit int) (accs []mailbox.Account, more bool, err error) {
+func (d *Directory) List(substr string, limit int) (accs []accounts.Account, more bool, err error) {
 	filter := strings.ReplaceAll(d.cfg.Filter, "%s", "*")
 	if substr != "" {
 		// Also the whole address: an attribute without a substring
@@ -249,7 +249,7 @@ func (d *Directory) List(substr string, limit int) (accs []mailbox.Account, more
 	if len(accs) > limit {
 		accs, more = accs[:limit], true
 	}
-	slices.SortFunc(accs, func(a, b mailbox.Account) int {
+	slices.SortFunc(accs, func(a, b accounts.Account) int {
 		return strings.Compare(strings.ToLower(a.Address), strings.ToLower(b.Address))
 	})
 	return accs, more, nil
@@ -258,7 +258,7 @@ func (d *Directory) List(substr string, limit int) (accs []mailbox.Account, more
 // toEntry reads the configured attributes of one entry.
 func (d *Directory) toEntry(le *ldap.Entry) entry {
 	c := d.cfg
-	acc := mailbox.Account{Address: le.GetAttributeValue(c.AddressAttribute)}
+	acc := accounts.Account{Address: le.GetAttributeValue(c.AddressAttribute)}
 	if acc.Address == "" {
 		return entry{}
 	}
