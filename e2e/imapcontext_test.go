@@ -68,21 +68,7 @@ laptop.logout()
 // while a laptop reads, expunges and appends in the same mailbox.
 func TestIMAPSearchContextTwoSessions(t *testing.T) {
 	t.Parallel()
-	python := testenv.Tool(t, "python3")
-	srv := mgtest.Start(t, mgtest.Options{
-		Protocols: []string{"imap"},
-		Users:     map[string]string{"alice@localhost": "alice pw"},
-	})
-	script := filepath.Join(srv.Dir, "context.py")
-	if err := os.WriteFile(script, []byte(contextPy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.Addr["imap"], ":")
-	cafile := filepath.Join(srv.DataDir, "tls", "selfsigned.crt")
-	out, err := exec.Command(python, script, host, port, cafile, "alice@localhost", "alice pw").CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
+	got := runImaplib(t, contextPy)
 	want := strings.Join([]string{
 		"search OK | (TAG T) UID COUNT 3",
 		"laptop read 2 | (TAG T) UID REMOVEFROM (0 2)",
@@ -91,7 +77,30 @@ func TestIMAPSearchContextTwoSessions(t *testing.T) {
 		"cancel OK",
 		"after cancel | none",
 	}, "\n")
-	if got := strings.TrimSpace(string(out)); got != want {
+	if got != want {
 		t.Errorf("phone saw:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// runImaplib starts mailgate with an IMAP listener and alice@localhost,
+// runs a Python imaplib script against it (argv = host port cafile user
+// password) and returns its output, trimmed.
+func runImaplib(t *testing.T, script string) string {
+	t.Helper()
+	python := testenv.Tool(t, "python3")
+	srv := mgtest.Start(t, mgtest.Options{
+		Protocols: []string{"imap"},
+		Users:     map[string]string{"alice@localhost": "alice pw"},
+	})
+	path := filepath.Join(srv.Dir, "client.py")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(srv.Addr["imap"], ":")
+	cafile := filepath.Join(srv.DataDir, "tls", "selfsigned.crt")
+	out, err := exec.Command(python, path, host, port, cafile, "alice@localhost", "alice pw").CombinedOutput()
+	if err != nil {
+		t.Fatalf("imaplib: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -40,6 +40,8 @@ func (c *conn) cmdAppend(cmd *command) error {
 		c.skipMessages(cmd)
 		return c.argError(cmd, err)
 	}
+	end := c.srv.appends.begin(c.sess.account, name)
+	defer end()
 	var staged []*mailbox.Staged
 	for {
 		st, err := c.stageNext(cmd, args, name)
@@ -59,6 +61,7 @@ func (c *conn) cmdAppend(cmd *command) error {
 		}
 	}
 	res, err := c.srv.opts.Store.CommitStaged(c.sess.account, name, staged)
+	end() // committed: a CHECK waiting for it may go on
 	if err != nil {
 		return c.appendError(cmd, err)
 	}

@@ -40,13 +40,16 @@ func (c *conn) capabilities() string {
 		"LIST-EXTENDED", "LIST-STATUS", "MOVE", "STATUS=SIZE", "BINARY", "CHILDREN", "SPECIAL-USE",
 		"LITERAL+", "APPENDLIMIT="+strconv.FormatUint(uint64(c.sess.AppendLimit()), 10),
 		"QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-		"MULTIAPPEND", "CATENATE", "NOTIFY", "ID", "CONDSTORE", "QRESYNC")
+		"MULTIAPPEND", "CATENATE", "NOTIFY", "ID", "CONDSTORE", "QRESYNC", "PARTIAL")
 	return strings.Join(l, " ")
 }
 
 func (c *conn) cmdNoop(cmd *command) error {
 	if !c.noArgs(cmd) {
 		return c.write(cmd.tag + " BAD " + cmd.name + " takes no arguments")
+	}
+	if cmd.name == "CHECK" && c.sess.sel != nil {
+		c.srv.appends.wait(c.sess.account, c.sess.sel.name, maxCheckWait)
 	}
 	if err := c.poll(true); err != nil {
 		return err

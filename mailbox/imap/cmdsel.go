@@ -198,7 +198,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 		}
 	}
 	if line := c.searchReply(uid, cmd.tag, ro, found); line != "" {
-		c.write(line + c.searchModSeq(&criteria, c.searchReturned(ro), found))
+		c.write(line + c.searchModSeq(&criteria, ro == nil && !c.rev2(), returned(ro, found)))
 	}
 	return c.finish(cmd, nil, cmd.name+" completed")
 }
@@ -215,7 +215,7 @@ func (c *conn) searchReply(uid bool, tag string, ro *returnOpts, found []*candid
 		}
 	}
 	if ro != nil && slices.Contains(ro.items, "SAVE") {
-		c.sess.sel.searchRes = savedSet(found, ro.partial)
+		c.sess.sel.searchRes = savedSet(returned(ro, found))
 		ro.items = slices.DeleteFunc(ro.items, func(s string) bool { return s == "SAVE" })
 		if len(ro.items) == 0 && ro.partial == nil && !ro.update {
 			return ""
@@ -234,30 +234,11 @@ func (c *conn) searchReply(uid bool, tag string, ro *returnOpts, found []*candid
 	return line
 }
 
-// searchReturned names what a SEARCH reply returns for searchModSeq:
-// nil for a plain SEARCH reply, else the ESEARCH items (ALL when none).
-func (c *conn) searchReturned(ro *returnOpts) []string {
-	switch {
-	case ro == nil && !c.rev2():
-		return nil
-	case ro == nil || len(ro.items) == 0:
-		return []string{"ALL"}
-	}
-	return ro.items
-}
-
-// savedSet is the UIDs SEARCH RETURN (SAVE) keeps.
-func savedSet(found []*candidate, partial *partialRange) goimap.UIDSet {
-	uids := make([]uint32, len(found))
-	for i, m := range found {
-		uids[i] = m.uid
-	}
-	if partial != nil {
-		uids = partial.pick(uids)
-	}
+// savedSet is the UIDs SEARCH RETURN (SAVE) keeps (returned).
+func savedSet(kept []*candidate) goimap.UIDSet {
 	var set goimap.UIDSet
-	for _, u := range uids {
-		set.AddNum(goimap.UID(u))
+	for _, m := range kept {
+		set.AddNum(goimap.UID(m.uid))
 	}
 	return set
 }

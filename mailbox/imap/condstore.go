@@ -85,7 +85,8 @@ func modseqArg(args *argReader, name string) (uint64, error) {
 	return n, nil
 }
 
-// modifiers reads FETCH's modifiers: SP "(" CHANGEDSINCE n [SP VANISHED] ")".
+// modifiers reads FETCH's modifiers: SP "(" CHANGEDSINCE n [SP VANISHED] ")",
+// and UID FETCH's PARTIAL range (RFC 9394 §3.3), in any order.
 func (req *fetchRequest) modifiers(args *argReader, uid bool) error {
 	if err := args.sp(); err != nil || !args.peek("(") {
 		return fmt.Errorf("unexpected text after the data items")
@@ -103,8 +104,10 @@ func (req *fetchRequest) modifiers(args *argReader, uid bool) error {
 		case "VANISHED":
 			req.vanished = true
 			return nil
+		case "PARTIAL":
+			return req.partialModifier(args, uid)
 		}
-		return fmt.Errorf("unknown FETCH modifier %q; use CHANGEDSINCE or VANISHED", w)
+		return fmt.Errorf("unknown FETCH modifier %q; use CHANGEDSINCE, VANISHED or (UID FETCH) PARTIAL", w)
 	})
 	switch {
 	case err != nil:

@@ -25,10 +25,7 @@ func deliverN(t *testing.T, env *testEnv, n int) {
 // and every malformed range answered BAD with what to write instead.
 func TestSearchPartial(t *testing.T) {
 	t.Parallel()
-	env := startServer(t, nil)
-	deliverN(t, env, 5)
-	c := loginRaw(t, env)
-	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	c := fiveSelected(t)
 	badRange := func(tag, r string) string {
 		return tag + ` BAD [CLIENTBUG] SEARCH syntax error: PARTIAL range "` + r +
 			`" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`
@@ -54,6 +51,14 @@ func TestSearchPartial(t *testing.T) {
 		{"r SORT RETURN (PARTIAL 1:*) (ARRIVAL) UTF-8 ALL", `r BAD SORT: PARTIAL range "1:*" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`},
 		{"t SEARCH RETURN (SAVE PARTIAL -1:-2) ALL", `* ESEARCH (TAG "t") PARTIAL (-1:-2 4:5)`},
 		{"u SEARCH $", "* SEARCH 4 5"},
+		// RFC 9394 §3.2: SAVE keeps the part returned and MIN/MAX, or
+		// every result with COUNT.
+		{"v SEARCH RETURN (SAVE MIN PARTIAL -1:-1) 2:4", `* ESEARCH (TAG "v") MIN 2 PARTIAL (-1:-1 4)`},
+		{"w SEARCH $", "* SEARCH 2 4"},
+		{"x SEARCH RETURN (SAVE COUNT PARTIAL 1:1) 2:4", `* ESEARCH (TAG "x") COUNT 3 PARTIAL (1:1 2)`},
+		{"y SEARCH $", "* SEARCH 2 3 4"},
+		{"z SEARCH RETURN (SAVE MAX) 2:4", `* ESEARCH (TAG "z") MAX 4`},
+		{"z1 SEARCH $", "* SEARCH 4"},
 	}
 	for _, s := range steps {
 		c.send(s.cmd + "\r\n")
@@ -62,6 +67,38 @@ func TestSearchPartial(t *testing.T) {
 			t.Errorf("%s:\n%s\nwant the line %q", s.cmd, strings.Join(got, "\n"), s.want)
 		}
 	}
+}
+
+// fiveSelected is a session with INBOX selected, holding five messages.
+func fiveSelected(t *testing.T) *rawConn {
+	t.Helper()
+	env := startServer(t, nil)
+	deliverN(t, env, 5)
+	c := loginRaw(t, env)
+	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	return c
+}
+
+// TestUIDFetchPartial: UID FETCH's PARTIAL modifier (RFC 9394 §3.3):
+// positions among the messages of the set, from the end too, after
+// CHANGEDSINCE; \Seen only for the page; the refusals.
+func TestUIDFetchPartial(t *testing.T) {
+	t.Parallel()
+	c := fiveSelected(t)
+	c.run(t, []step{
+		{"a UID FETCH 1:* (UID) (PARTIAL -1:-2)", []string{"* 4 FETCH (UID 4)", "* 5 FETCH (UID 5)", "a OK UID FETCH completed"}},
+		{"b UID FETCH 2:4 (UID) (PARTIAL 2:10)", []string{"* 3 FETCH (UID 3)", "* 4 FETCH (UID 4)", "b OK UID FETCH completed"}},
+		{"c UID FETCH 1:* (UID) (PARTIAL 6:9)", []string{"c OK UID FETCH completed"}},
+		{`d UID STORE 2,4 +FLAGS.SILENT (\Flagged)`, []string{"d OK UID STORE completed"}},
+		{"e UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6 PARTIAL 1:1)", []string{`* 2 FETCH (UID 2 FLAGS (\Flagged \Recent) MODSEQ (7))`, "e OK UID FETCH completed"}},
+		{"f UID FETCH 1:* (FLAGS) (PARTIAL -1:-1 CHANGEDSINCE 6)", []string{`* 4 FETCH (UID 4 FLAGS (\Flagged \Recent) MODSEQ (8))`, "f OK UID FETCH completed"}},
+		{"g UID FETCH 1:* (BODY[]) (PARTIAL 1:1)", []string{"g OK UID FETCH completed"}},
+		{"h FETCH 1:* (FLAGS)", []string{`* 1 FETCH (UID 1 FLAGS (\Seen \Recent) MODSEQ (9))`, `* 3 FETCH (UID 3 FLAGS (\Recent) MODSEQ (4))`}},
+		{"i FETCH 1:* (UID) (PARTIAL 1:2)", []string{"i BAD FETCH: PARTIAL is a modifier of UID FETCH only (RFC 9394)"}},
+		{"j UID FETCH 1:* (UID) (PARTIAL 1:*)", []string{`j BAD UID FETCH: PARTIAL range "1:*" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`}},
+		{"k UID FETCH 1:* (UID) (PARTIAL)", []string{`k BAD UID FETCH: PARTIAL range "" is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)`}},
+		{"l UID FETCH 1:* (UID) (PARTIAL 1:2 PARTIAL 3:4)", []string{"l BAD UID FETCH: PARTIAL given twice"}},
+	})
 }
 
 // TestSearchContextUpdate: RETURN (UPDATE) of SEARCH, UID SEARCH and

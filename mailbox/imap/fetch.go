@@ -19,6 +19,12 @@ func (s *session) Fetch(w *fetchWriter, numSet goimap.NumSet, options *goimap.Fe
 	s.srv.metrics.commands.WithLabelValues("FETCH").Inc()
 	v := s.sel
 	ts := v.resolve(numSet)
+	if w.req != nil && w.req.partial != nil && len(ts) > 0 {
+		var err error
+		if ts, err = s.partialTargets(w.req.partial, ts, options.ChangedSince); err != nil {
+			return s.imapError(err)
+		}
+	}
 	if len(ts) == 0 {
 		return nil
 	}
@@ -78,6 +84,29 @@ func (s *session) Fetch(w *fetchWriter, numSet goimap.NumSet, options *goimap.Fe
 		return errExpungeIssued
 	}
 	return nil
+}
+
+// partialTargets keeps the messages at UID FETCH's PARTIAL positions
+// (RFC 9394 §3.3) among those of the set that still exist and changed
+// since CHANGEDSINCE, which is applied first so that a client can page
+// through what changed (§3.4). It runs before FETCH sets \Seen, which
+// only the messages of the page get.
+func (s *session) partialTargets(r *partialRange, ts []target, changedSince uint64) ([]target, error) {
+	list, err := s.store().Infos(s.account, s.sel.name, uidsOf(ts))
+	if err != nil {
+		return nil, err
+	}
+	modseqs := make(map[uint32]uint64, len(list))
+	for _, m := range list {
+		modseqs[m.UID] = m.ModSeq
+	}
+	var live []target
+	for _, t := range ts {
+		if ms, ok := modseqs[t.uid]; ok && ms > changedSince {
+			live = append(live, t)
+		}
+	}
+	return pickRange(r, live), nil
 }
 
 // errExpungeIssued answers a FETCH that named messages another session

@@ -24,6 +24,9 @@ type fetchRequest struct {
 	// changedSince: CHANGEDSINCE was given (opts.ChangedSince holds it);
 	// vanished: and QRESYNC's VANISHED (condstore.go).
 	changedSince, vanished bool
+	// partial: UID FETCH's PARTIAL modifier (RFC 9394 §3.3), the
+	// positions among the messages of the set (after CHANGEDSINCE).
+	partial *partialRange
 }
 
 // parseFetch reads SP sequence-set SP (items or macro).

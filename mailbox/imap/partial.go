@@ -86,6 +86,23 @@ func (ro *returnOpts) option(p *keyParser, t token, allowed []string) error {
 	return nil
 }
 
+// partialModifier reads UID FETCH's SP partial-range after PARTIAL.
+func (req *fetchRequest) partialModifier(args *argReader, uid bool) error {
+	switch {
+	case !uid:
+		return fmt.Errorf("PARTIAL is a modifier of UID FETCH only (RFC 9394)")
+	case req.partial != nil:
+		return fmt.Errorf("PARTIAL given twice")
+	}
+	w := ""
+	if args.sp() == nil {
+		w, _ = args.word()
+	}
+	r, err := parsePartialRange(w)
+	req.partial = r
+	return err
+}
+
 // parsePartialRange reads n:m or -n:-m (no 0, no "*", both of one sign).
 func parsePartialRange(s string) (*partialRange, error) {
 	bad := fmt.Errorf("PARTIAL range %q is not valid; write two numbers of the same sign such as 1:100 or -1:-100 (no 0, no *)", s)
@@ -132,9 +149,9 @@ func (r *partialRange) String() string {
 	return strconv.FormatInt(r.first, 10) + ":" + strconv.FormatInt(r.last, 10)
 }
 
-// pick returns the results (in their order) at the range's positions.
-func (r *partialRange) pick(nums []uint32) []uint32 {
-	n := int64(len(nums))
+// pickRange returns the results (in their order) at r's positions.
+func pickRange[T any](r *partialRange, results []T) []T {
+	n := int64(len(results))
 	lo, hi := r.first, r.last // 1-based positions
 	if lo < 0 {
 		lo, hi = n+1+r.last, n+1+r.first
@@ -143,7 +160,38 @@ func (r *partialRange) pick(nums []uint32) []uint32 {
 	if lo > hi {
 		return nil
 	}
-	return nums[lo-1 : hi]
+	return results[lo-1 : hi]
+}
+
+// returned are the results a reply with these RETURN options shows, in
+// their order (mailbox order for SEARCH, sort order for SORT): all of
+// them for a plain reply (ro nil), ALL, COUNT and SAVE alone, else those
+// of MIN, MAX and PARTIAL. RETURN (SAVE) keeps these (RFC 5182 §2.4, RFC 9394 §3.2:
+// with COUNT or ALL, every result), and a MODSEQ search reports the
+// highest MODSEQ among them (RFC 7162 §3.1.5).
+func returned[T any](ro *returnOpts, results []T) []T {
+	if ro == nil || slices.Contains(ro.items, "ALL") || slices.Contains(ro.items, "COUNT") || len(results) == 0 {
+		return results
+	}
+	first, last := slices.Contains(ro.items, "MIN"), slices.Contains(ro.items, "MAX")
+	switch {
+	case first || last || ro.partial != nil:
+	case slices.Contains(ro.items, "SAVE"):
+		return results // SAVE alone keeps them all
+	default:
+		return nil // RETURN (UPDATE): no result data yet
+	}
+	var out []T
+	if first {
+		out = append(out, results[0])
+	}
+	if ro.partial != nil {
+		out = append(out, pickRange(ro.partial, results)...)
+	}
+	if last {
+		out = append(out, results[len(results)-1])
+	}
+	return out
 }
 
 // esearchLine is the ESEARCH reply of a SEARCH or SORT with RETURN:
@@ -154,7 +202,7 @@ func esearchLine(tag string, uid bool, ro *returnOpts, nums []uint32) string {
 		return line
 	}
 	set := "NIL"
-	if picked := ro.partial.pick(nums); len(picked) > 0 {
+	if picked := pickRange(ro.partial, nums); len(picked) > 0 {
 		set = orderedSet(picked)
 	}
 	return line + " PARTIAL (" + ro.partial.String() + " " + set + ")"

@@ -64,39 +64,24 @@ func hasModSeq(c *goimap.SearchCriteria) bool {
 	return false
 }
 
-// searchModSeq is what a SEARCH with the MODSEQ key adds to its reply:
-// " (MODSEQ n)" after SEARCH's numbers, " MODSEQ n" in ESEARCH, n being
-// the highest MODSEQ of the messages returned (of MIN and MAX only, when
-// only they are asked for). Nothing when no message matched. The key
-// enables CONDSTORE.
-func (c *conn) searchModSeq(criteria *goimap.SearchCriteria, ret []string, found []*candidate) string {
+// searchModSeq is what a SEARCH or SORT with the MODSEQ key adds to its
+// reply: " (MODSEQ n)" after a plain SEARCH or SORT reply's numbers,
+// " MODSEQ n" in ESEARCH, n being the highest MODSEQ of the messages the
+// reply returns (partial.go's returned). Nothing when it returns none.
+// The key enables CONDSTORE.
+func (c *conn) searchModSeq(criteria *goimap.SearchCriteria, plain bool, got []*candidate) string {
 	if !hasModSeq(criteria) {
 		return ""
 	}
 	c.enableCondstore()
-	if len(found) == 0 {
-		return ""
-	}
-	var returned []*candidate
-	switch {
-	case ret == nil || slices.Contains(ret, "ALL") || slices.Contains(ret, "COUNT"):
-		returned = found
-	default:
-		if slices.Contains(ret, "MIN") {
-			returned = append(returned, found[0])
-		}
-		if slices.Contains(ret, "MAX") {
-			returned = append(returned, found[len(found)-1])
-		}
-	}
 	var n uint64
-	for _, m := range returned {
+	for _, m := range got {
 		n = max(n, m.info.ModSeq)
 	}
-	if n == 0 {
-		return "" // SAVE alone: nothing returned
-	}
-	if ret == nil {
+	switch {
+	case n == 0:
+		return ""
+	case plain:
 		return " (MODSEQ " + strconv.FormatUint(n, 10) + ")"
 	}
 	return " MODSEQ " + strconv.FormatUint(n, 10)

@@ -90,6 +90,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	ids       atomic.Uint64
 	commands  map[string]handler // read-only once built
+	appends   appendsInFlight    // for CHECK (appendwait.go)
 }
 
 // New returns a Server; call Serve for each listener.

@@ -153,7 +153,9 @@ func firstAddress(c *candidate, field string, display bool) string {
 }
 
 // sortCommand answers SORT and UID SORT, with ESORT's RETURN options
-// (RFC 5267) in an ESEARCH reply, PARTIAL, and UPDATE (context.go).
+// (RFC 5267) in an ESEARCH reply, PARTIAL, and UPDATE (context.go); with
+// the MODSEQ search key, the highest MODSEQ of the messages returned, as
+// SEARCH does (RFC 7162 §3.1.5 and its sort-data syntax).
 func (f *conn) sortCommand(c *command, uid bool) []string {
 	var keys []sortKey
 	var ro *returnOpts // nil: a plain SORT reply
@@ -179,14 +181,15 @@ func (f *conn) sortCommand(c *command, uid bool) []string {
 			return []string{c.tag + " BAD " + c.name + ": " + err.Error()}
 		}
 	}
+	modseq := f.searchModSeq(&criteria, ro == nil, returned(ro, found))
 	if ro != nil {
-		return []string{esearchLine(c.tag, uid, ro, nums), c.tag + " OK " + c.name + " completed"}
+		return []string{esearchLine(c.tag, uid, ro, nums) + modseq, c.tag + " OK " + c.name + " completed"}
 	}
 	line := "* SORT"
 	for _, n := range nums {
 		line += " " + strconv.FormatUint(uint64(n), 10)
 	}
-	return []string{line, c.tag + " OK " + c.name + " completed"}
+	return []string{line + modseq, c.tag + " OK " + c.name + " completed"}
 }
 
 // sortFound orders messages by keys, ties by sequence number.
