@@ -89,6 +89,10 @@ type Options struct {
 	Chain func() *filters.Chain
 	// Suppressions, when set, refuses recipients that bounced hard.
 	Suppressions Suppressions
+	// AccountState tells, on every request, whether a key's account may
+	// use the API now (nil: always); a key outlives the account's
+	// disabling or deletion, so the key alone does not decide.
+	AccountState func(account string) AccountState
 	// IsLocal reports whether a domain is one of local_domains.
 	IsLocal  func(domain string) bool
 	Hostname string
@@ -201,12 +205,45 @@ func (s *Server) withKey(scope string, h handler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "the API key is unknown or revoked")
 			return
 		}
+		if !s.accountAdmits(w, key.Account) {
+			return
+		}
 		if !key.Has(scope) {
 			writeError(w, http.StatusForbidden, "scope", "this API key lacks the "+scope+" scope (mailgate apikey add --scope "+scope+")")
 			return
 		}
 		h(w, r, caller{key: key, ip: ip, tls: r.TLS != nil})
 	}
+}
+
+// AccountState is whether an account may use its keys now.
+type AccountState int
+
+const (
+	AccountActive      AccountState = iota
+	AccountDisabled                 // logins disabled by the operator
+	AccountGone                     // deleted
+	AccountUnavailable              // its directory (LDAP) does not answer
+)
+
+// accountAdmits answers a request whose key's account may not use the
+// API now, and reports whether it may.
+func (s *Server) accountAdmits(w http.ResponseWriter, account string) bool {
+	if s.opts.AccountState == nil {
+		return true
+	}
+	switch s.opts.AccountState(account) {
+	case AccountActive:
+		return true
+	case AccountDisabled:
+		writeError(w, http.StatusForbidden, "account_disabled", "the account "+truncate(account)+" of this API key is disabled; ask the operator to enable it")
+	case AccountGone:
+		writeError(w, http.StatusForbidden, "account_gone", "the account "+truncate(account)+" of this API key no longer exists")
+	default:
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "try_later", "the account directory does not answer; try again later")
+	}
+	return false
 }
 
 func clientIP(r *http.Request) string {

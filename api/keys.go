@@ -1,10 +1,8 @@
 package api
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -96,31 +94,18 @@ func keyID(s string) (string, bool) {
 // Add makes a key for account and returns it with its secret, which is
 // shown this once and never stored.
 func (k *Keys) Add(account, name string, scopes []string) (Key, string, error) {
-	var idb [4]byte
-	var sec [32]byte
-	rand.Read(idb[:])
-	rand.Read(sec[:])
-	id := hex.EncodeToString(idb[:])
-	secret := keyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(sec[:])
+	id := jsonfile.NewID()
+	secret := keyPrefix + id + "_" + jsonfile.NewSecret(32)
 	sum := sha256.Sum256([]byte(secret))
 	key := Key{ID: id, Account: strings.ToLower(account), Name: name, Scopes: scopes, Hash: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
-	err := k.file.Edit(func(keys []Key) ([]Key, error) { return append(slices.Clone(keys), key), nil })
-	return key, secret, err
+	return key, secret, jsonfile.Append(k.file, key)
 }
 
 // Revoke deletes the key with id.
 func (k *Keys) Revoke(id string) error {
-	return k.file.Edit(func(keys []Key) ([]Key, error) {
-		i := slices.IndexFunc(keys, func(x Key) bool { return x.ID == id })
-		if i < 0 {
-			return nil, fmt.Errorf("no API key with id %q (see mailgate apikey list)", id)
-		}
-		return slices.Delete(slices.Clone(keys), i, i+1), nil
-	})
+	return jsonfile.Remove(k.file, func(x Key) bool { return x.ID == id },
+		fmt.Errorf("no API key with id %q (see mailgate apikey list)", id))
 }
 
 // List returns every key, without secrets.
-func (k *Keys) List() ([]Key, error) {
-	keys, _, err := k.file.Get()
-	return slices.Clone(keys), err
-}
+func (k *Keys) List() ([]Key, error) { return jsonfile.Items(k.file) }

@@ -3,20 +3,9 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
-
-type accountsData struct {
-	Accounts []Account
-}
-
-func (c *Console) accountList(w http.ResponseWriter, r *http.Request, s *session) {
-	list := c.opts.Accounts.List()
-	slices.SortFunc(list, func(a, b Account) int { return strings.Compare(strings.ToLower(a.Address), strings.ToLower(b.Address)) })
-	c.render(w, r, s, http.StatusOK, "accounts", accountsData{Accounts: list})
-}
 
 // accountAdd creates an account with the password the operator typed.
 func (c *Console) accountAdd(w http.ResponseWriter, r *http.Request, s *session) {
@@ -68,12 +57,17 @@ func (c *Console) accountAction(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	addr := acc.Address
 	back := "/admin/accounts/" + url.PathEscape(addr)
-	msg, err := c.changeAccount(r, s, addr, r.PathValue("action"))
+	action := r.PathValue("action")
+	if acc.FromDirectory && action != "key" && action != "revoke" {
+		c.fail(w, r, s, http.StatusBadRequest, addr+" is an account of the directory (LDAP): change its password, aliases and send-as addresses there.")
+		return
+	}
+	msg, err := c.changeAccount(r, s, addr, action)
 	if err != nil {
 		c.fail(w, r, s, http.StatusBadRequest, err.Error())
 		return
 	}
-	c.log.Info("console account changed", "by", s.account, "account", addr, "action", r.PathValue("action"))
+	c.log.Info("console account changed", "by", s.account, "account", addr, "action", action)
 	c.done(w, r, s, back, msg)
 }
 

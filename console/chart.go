@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -13,13 +14,19 @@ const ringSize = 24*60 + 1
 
 // sampler keeps a per-minute reading of the mail counters, so the
 // overview can chart the last hour and day without a time-series store.
-// A restart starts the ring afresh (the counters start at 0 too).
+// The ring is kept in a file (chartstore.go) across restarts; the
+// counters start at 0 in a new process, so base, the last reading kept,
+// is added to each new one and the series keeps rising.
 type sampler struct {
 	read func() Counts
 	now  func() time.Time
+	file string // "" keeps nothing
+	log  *slog.Logger
 
-	mu   sync.Mutex
-	ring []sample // oldest first, at most ringSize
+	mu    sync.Mutex
+	ring  []sample // oldest first, at most ringSize
+	base  Counts
+	dirty bool // samples since the last save
 }
 
 type sample struct {
@@ -27,36 +34,60 @@ type sample struct {
 	c  Counts
 }
 
-func newSampler(read func() Counts, now func() time.Time) *sampler {
-	s := &sampler{read: read, now: now}
+// saveEvery is how often the ring is written while the server runs; a
+// crash loses at most this much of the charts' history.
+const saveEvery = 5 * time.Minute
+
+func newSampler(read func() Counts, now func() time.Time, file string, log *slog.Logger) *sampler {
+	s := &sampler{read: read, now: now, file: file, log: log}
+	s.load()
 	s.record()
 	return s
 }
 
+// run samples once a minute and saves every saveEvery until ctx ends,
+// then takes a last sample and saves it.
 func (s *sampler) run(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	save := time.NewTicker(saveEvery)
+	defer save.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			s.record()
+			s.save()
 			return
 		case <-t.C:
 			s.record()
+		case <-save.C:
+			s.save()
 		}
 	}
+}
+
+// reading is the counters now, continued from the kept history.
+func (s *sampler) reading() Counts {
+	c := s.read()
+	s.mu.Lock()
+	b := s.base
+	s.mu.Unlock()
+	return Counts{Accepted: b.Accepted + c.Accepted, Delivered: b.Delivered + c.Delivered,
+		Deferred: b.Deferred + c.Deferred, Bounced: b.Bounced + c.Bounced}
 }
 
 func (s *sampler) record() {
 	if s.read == nil {
 		return
 	}
-	smp := sample{at: s.now(), c: s.read()}
+	smp := sample{at: s.now(), c: s.reading()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ring = append(s.ring, smp)
 	if len(s.ring) > ringSize {
 		s.ring = append(s.ring[:0], s.ring[len(s.ring)-ringSize:]...)
 	}
+	s.dirty = true
 }
 
 // window is the counts of each step of span, oldest first: steps of
@@ -69,7 +100,7 @@ func (s *sampler) window(span, step time.Duration) []Counts {
 	s.mu.Lock()
 	pts := append([]sample(nil), s.ring...)
 	s.mu.Unlock()
-	pts = append(pts, sample{at: now, c: s.read()})
+	pts = append(pts, sample{at: now, c: s.reading()})
 	n := int(span / step)
 	out := make([]Counts, n)
 	for i := range n {

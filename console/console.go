@@ -3,7 +3,8 @@
 // and under /account/ for each user (password, Sieve, API keys, client
 // set-up). It reads and changes the server through the small interfaces
 // below, which cmd/mailgate implements with the real queue, accounts and
-// stores; it keeps nothing on disk itself (sessions live in memory).
+// stores; it keeps one file itself, the charts' samples (sessions live in
+// memory).
 package console
 
 import (
@@ -21,14 +22,20 @@ type Options struct {
 	Admins   func() []string // accounts allowed on /admin/ (http.admins, live)
 	Queue    Queue
 	Accounts Accounts
-	Keys     Keys
-	Sieve    Sieve
-	DNS      DNS
-	Config   ConfigView
-	Status   func() Status   // queue size, disk, certificate now
-	Counters func() Counts   // the in-process totals the charts sample
-	Setup    func() []Server // client set-up values (autoconfig)
-	Domains  func() []string // local domains
+	// Directory, when set, lists the accounts of auth.ldap on the
+	// accounts page too (read-only).
+	Directory Directory
+	Keys      Keys
+	Sieve     Sieve
+	DNS       DNS
+	Config    ConfigView
+	Status    func() Status   // queue size, disk, certificate now
+	Counters  func() Counts   // the in-process totals the charts sample
+	Setup     func() []Server // client set-up values (autoconfig)
+	Domains   func() []string // local domains
+	// ChartFile keeps the overview's samples across restarts
+	// (<data_dir>/console-charts.json); "" keeps them in memory only.
+	ChartFile string
 
 	// SessionIdle and SessionLifetime end a session; FailureDelay is the
 	// pause before answering a wrong password (auth.delay).
@@ -59,9 +66,10 @@ type Console struct {
 	sessions *sessions
 	pages    *pages
 	samples  *sampler
+	stopped  chan struct{} // closed when the sampler has saved its last sample
 }
 
-// New builds the console; Close stops its sampler.
+// New builds the console; Start runs its sampler.
 func New(o Options) (*Console, error) {
 	c := &Console{opts: o, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
 	if c.log == nil {
@@ -76,13 +84,27 @@ func New(o Options) (*Console, error) {
 	}
 	c.pages = p
 	c.sessions = newSessions(o.SessionIdle, o.SessionLifetime, c.now)
-	c.samples = newSampler(o.Counters, c.now)
+	c.samples = newSampler(o.Counters, c.now, o.ChartFile, c.log)
 	c.routes()
 	return c, nil
 }
 
-// Start samples the counters once a minute until ctx ends.
-func (c *Console) Start(ctx context.Context) { go c.samples.run(ctx) }
+// Start samples the counters once a minute until ctx ends; Wait then
+// returns once the last sample is saved.
+func (c *Console) Start(ctx context.Context) {
+	c.stopped = make(chan struct{})
+	go func() {
+		defer close(c.stopped)
+		c.samples.run(ctx)
+	}()
+}
+
+// Wait blocks until the sampler Start began has stopped and saved.
+func (c *Console) Wait() {
+	if c.stopped != nil {
+		<-c.stopped
+	}
+}
 
 // Paths are the URL prefixes the console answers; mount each on the
 // HTTP server.

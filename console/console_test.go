@@ -12,7 +12,7 @@ func TestSamplerWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	c := Counts{}
-	s := newSampler(func() Counts { return c }, func() time.Time { return now })
+	s := newSampler(func() Counts { return c }, func() time.Time { return now }, "", nil)
 	for i := range 5 {
 		now = now.Add(time.Minute)
 		c.Accepted += float64(i + 1)

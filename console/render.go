@@ -25,6 +25,7 @@ var funcs = template.FuncMap{
 	"bytes": humanBytes,
 	"when":  func(t time.Time) string { return whenText(t) },
 	"join":  strings.Join,
+	"count": func(n int, what string) string { return plural(n, what) },
 	"ago":   func(t time.Time) string { return Age(time.Since(t)) },
 }
 

@@ -61,6 +61,15 @@ type Accounts interface {
 	Usage(addr string) (used, limit int64, err error)
 }
 
+// Directory is a second source of accounts that the console lists but
+// does not edit (LDAP): their password, aliases and send-as addresses
+// are managed there.
+type Directory interface {
+	// List returns the accounts whose address or alias contains substr
+	// ("": all), at most limit, and whether the directory holds more.
+	List(substr string, limit int) (accs []Account, more bool, err error)
+}
+
 // Account is one login.
 type Account struct {
 	Address       string

@@ -31,6 +31,10 @@ func (c *Console) mePage(w http.ResponseWriter, r *http.Request, s *session) {
 // one (a session left open on a shared screen cannot take the account);
 // the account's other sessions end.
 func (c *Console) mePassword(w http.ResponseWriter, r *http.Request, s *session) {
+	if acc, _ := c.opts.Accounts.Get(s.account); acc.FromDirectory {
+		c.fail(w, r, s, http.StatusBadRequest, "Your password is managed in your organisation's directory (LDAP): change it there.")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	ip, _, _ := net.SplitHostPort(r.RemoteAddr)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"mailgate/internal/dnstest"
@@ -80,6 +81,19 @@ func textInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// clickLoad clicks sel and waits for the load event of the page the
+// click brings (a form's POST, its redirect, the GET). A query sent
+// right after a click would otherwise race the navigation: it can find
+// the old page's element (the old #flash) or hang on a document that is
+// going away until the step's deadline, which is what made
+// TestConsoleInChromium flaky on a loaded machine.
+func clickLoad(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))(ctx, tg)
+		return err
+	})
+}
+
 // run runs browser steps, each group bounded by two minutes (a loaded
 // machine), and fails the test with what it was doing.
 func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -92,13 +106,25 @@ func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Actio
 	}
 }
 
+// submitFlash runs the steps that fill a form, submits it with button
+// and checks that the page it brings shows a flash message with want.
+func submitFlash(t *testing.T, ctx context.Context, what, button, want, shotName string, fill ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	var flash string
+	run(t, ctx, what, append(fill, clickLoad(button), chromedp.WaitVisible(chromedp.CSS("#flash")),
+		textInto("#flash", &flash), shot(t, shotName))...)
+	if !strings.Contains(flash, want) {
+		t.Errorf("%s: the page says %q, want %q", what, flash, want)
+	}
+}
+
 func loginSteps(base, user, pass, landing string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.Navigate(base+"/console/login"),
 		chromedp.WaitVisible(chromedp.CSS("#username")),
 		chromedp.SendKeys(chromedp.CSS("#username"), user),
 		chromedp.SendKeys(chromedp.CSS("#password"), pass),
-		chromedp.Click(chromedp.CSS("#login-submit")),
+		clickLoad("#login-submit"),
 		chromedp.WaitVisible(chromedp.CSS(landing)),
 	)
 }
@@ -124,12 +150,12 @@ func TestConsoleInChromium(t *testing.T) {
 	run(t, ctx, "hold and release",
 		chromedp.Navigate(base+"/admin/messages?state=deferred"),
 		chromedp.WaitVisible(chromedp.CSS("#queue")), shot(t, "queue"),
-		chromedp.Click(chromedp.CSS(`a.msg[href$="`+id+`"]`)),
+		clickLoad(`a.msg[href$="`+id+`"]`),
 		chromedp.WaitVisible(chromedp.CSS("#hold")),
-		chromedp.Click(chromedp.CSS("#hold")),
+		clickLoad("#hold"),
 		chromedp.WaitVisible(chromedp.CSS("#release")),
 		textInto("#held", &held), shot(t, "message-held"),
-		chromedp.Click(chromedp.CSS("#release")),
+		clickLoad("#release"),
 		chromedp.WaitVisible(chromedp.CSS("#hold")),
 		textInto("#held", &released),
 	)
@@ -139,36 +165,22 @@ func TestConsoleInChromium(t *testing.T) {
 	srv.WaitLog("msg=held msgid=" + id)
 	srv.WaitLog("msg=released msgid=" + id)
 
-	var flash string
-	run(t, ctx, "add an account",
+	submitFlash(t, ctx, "add an account", "#add", "carol@localhost added", "account-added",
 		chromedp.Navigate(base+"/admin/accounts"),
 		chromedp.WaitVisible(chromedp.CSS("#new-address")),
 		chromedp.SendKeys(chromedp.CSS("#new-address"), "carol@localhost"),
 		chromedp.SendKeys(chromedp.CSS("#new-password"), "carol-pass-2026"),
-		chromedp.Click(chromedp.CSS("#add")),
-		chromedp.WaitVisible(chromedp.CSS("#flash")),
-		textInto("#flash", &flash), shot(t, "account-added"),
 	)
-	if !strings.Contains(flash, "carol@localhost added") {
-		t.Errorf("after adding: %q", flash)
-	}
 	if out, _ := srv.Run("", "user", "list", "-config", srv.ConfigPath); !strings.Contains(out, "carol@localhost") {
 		t.Errorf("carol not in `mailgate user list`:\n%s", out)
 	}
-	run(t, ctx, "disable the new account",
-		chromedp.Click(chromedp.CSS("#toggle")),
-		chromedp.WaitVisible(chromedp.CSS("#flash")),
-		textInto("#flash", &flash), shot(t, "account-disabled"),
-	)
-	if !strings.Contains(flash, "logins disabled") {
-		t.Errorf("after disabling: %q", flash)
-	}
+	submitFlash(t, ctx, "disable the new account", "#toggle", "logins disabled", "account-disabled")
 
 	var summary, checks string
 	run(t, ctx, "DNS check",
 		chromedp.Navigate(base+"/admin/domains"),
 		chromedp.WaitVisible(chromedp.CSS("#domains")),
-		chromedp.Click(chromedp.CSS("#domains a.check")),
+		clickLoad("#domains a.check"),
 		chromedp.WaitVisible(chromedp.CSS("#summary")),
 		textInto("#summary", &summary),
 		textInto("#checks", &checks), shot(t, "dns-check"),
@@ -191,29 +203,22 @@ func TestConsoleInChromium(t *testing.T) {
 func userSteps(t *testing.T, srv *mgtest.Server, base string) {
 	ctx := newChromium(t)
 	newPass := "user-new-pass-99"
-	var flash string
-	run(t, ctx, "user changes the password",
+	submitFlash(t, ctx, "user changes the password", "#change", "Password changed", "user-password",
 		loginSteps(base, consoleUser, consoleUserPass, "#password-form"),
 		chromedp.SendKeys(chromedp.CSS("#current"), consoleUserPass),
 		chromedp.SendKeys(chromedp.CSS("#new"), newPass),
 		chromedp.SendKeys(chromedp.CSS("#again"), newPass),
-		chromedp.Click(chromedp.CSS("#change")),
-		chromedp.WaitVisible(chromedp.CSS("#flash")),
-		textInto("#flash", &flash), shot(t, "user-password"),
 	)
-	if !strings.Contains(flash, "Password changed") {
-		t.Errorf("after the password change: %q", flash)
-	}
 	var scripts string
 	run(t, ctx, "log in again and set a vacation reply",
-		chromedp.Click(chromedp.CSS(`form.logout button`)),
+		clickLoad(`form.logout button`),
 		chromedp.WaitVisible(chromedp.CSS("#username")),
 		loginSteps(base, consoleUser, newPass, "#password-form"),
 		chromedp.Navigate(base+"/account/sieve"),
 		chromedp.WaitVisible(chromedp.CSS("#vacation-message")),
 		chromedp.SendKeys(chromedp.CSS("#vacation-subject"), "Away"),
 		chromedp.SendKeys(chromedp.CSS("#vacation-message"), `Back on Monday; "urgent" mail to ops@localhost.`),
-		chromedp.Click(chromedp.CSS("#vacation-on")),
+		clickLoad("#vacation-on"),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 		textInto("#scripts", &scripts), shot(t, "user-vacation"),
 	)
@@ -225,7 +230,7 @@ func userSteps(t *testing.T, srv *mgtest.Server, base string) {
 		chromedp.Navigate(base+"/account/keys"),
 		chromedp.WaitVisible(chromedp.CSS("#key-name")),
 		chromedp.SendKeys(chromedp.CSS("#key-name"), "billing app"),
-		chromedp.Click(chromedp.CSS("#key-add")),
+		clickLoad("#key-add"),
 		chromedp.WaitVisible(chromedp.CSS("#secret")),
 		textInto("#secret", &secret), shot(t, "user-key"),
 		chromedp.Navigate(base+"/account/setup"),

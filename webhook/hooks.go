@@ -1,9 +1,6 @@
 package webhook
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -76,10 +73,7 @@ func (h *Hooks) Get(id string) (Hook, bool) {
 }
 
 // List returns every hook.
-func (h *Hooks) List() ([]Hook, error) {
-	hooks, _, err := h.file.Get()
-	return slices.Clone(hooks), err
-}
+func (h *Hooks) List() ([]Hook, error) { return jsonfile.Items(h.file) }
 
 // Add makes a hook with a new secret.
 func (h *Hooks) Add(account, rawURL string, events []string) (Hook, error) {
@@ -92,22 +86,13 @@ func (h *Hooks) Add(account, rawURL string, events []string) (Hook, error) {
 			return Hook{}, fmt.Errorf("%q is not an event; write some of %s", e, strings.Join(Types(), ","))
 		}
 	}
-	var id [4]byte
-	var sec [24]byte
-	rand.Read(id[:])
-	rand.Read(sec[:])
-	hook := Hook{ID: hex.EncodeToString(id[:]), Account: strings.ToLower(account), URL: rawURL, Events: events,
-		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(sec[:]), Created: time.Now().UTC()}
-	return hook, h.file.Edit(func(l []Hook) ([]Hook, error) { return append(slices.Clone(l), hook), nil })
+	hook := Hook{ID: jsonfile.NewID(), Account: strings.ToLower(account), URL: rawURL, Events: events,
+		Secret: "whsec_" + jsonfile.NewSecret(24), Created: time.Now().UTC()}
+	return hook, jsonfile.Append(h.file, hook)
 }
 
 // Remove deletes the hook with id.
 func (h *Hooks) Remove(id string) error {
-	return h.file.Edit(func(l []Hook) ([]Hook, error) {
-		i := slices.IndexFunc(l, func(k Hook) bool { return k.ID == id })
-		if i < 0 {
-			return nil, fmt.Errorf("no webhook with id %q (see mailgate webhook list)", id)
-		}
-		return slices.Delete(slices.Clone(l), i, i+1), nil
-	})
+	return jsonfile.Remove(h.file, func(k Hook) bool { return k.ID == id },
+		fmt.Errorf("no webhook with id %q (see mailgate webhook list)", id))
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,27 +175,8 @@ func (d *Directory) ok() {
 
 // search finds addr's entry with the service account (or anonymously).
 func (d *Directory) search(addr string) (entry, error) {
-	conn, err := d.dial()
-	if err != nil {
-		return entry{}, err
-	}
-	defer conn.Close()
-	if d.cfg.BindDN != "" {
-		if err := conn.Bind(d.cfg.BindDN, d.bindPW); err != nil {
-			return entry{}, err
-		}
-	}
-	c := d.cfg
-	attrs := []string{c.AddressAttribute}
-	for _, a := range []string{c.AliasAttribute, c.SendAsAttribute, c.QuotaAttribute} {
-		if a != "" {
-			attrs = append(attrs, a)
-		}
-	}
-	filter := strings.ReplaceAll(c.Filter, "%s", ldap.EscapeFilter(addr))
-	req := ldap.NewSearchRequest(c.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2,
-		int(c.Timeout.D().Seconds()), false, filter, attrs, nil)
-	res, err := conn.Search(req)
+	filter := strings.ReplaceAll(d.cfg.Filter, "%s", ldap.EscapeFilter(addr))
+	res, err := d.query(filter, 2)
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || (err == nil && len(res.Entries) > 1) {
 		d.log.Warn("ldap filter matches more than one entry; the address is nobody's", "address", addr)
 		return entry{}, nil
@@ -209,6 +191,68 @@ func (d *Directory) search(addr string) (entry, error) {
 		return entry{}, nil
 	}
 	return d.toEntry(res.Entries[0]), nil
+}
+
+// query runs one search below base_dn for the configured attributes,
+// bound as the service account (or anonymously), at most limit entries.
+func (d *Directory) query(filter string, limit int) (*ldap.SearchResult, error) {
+	conn, err := d.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	c := d.cfg
+	if c.BindDN != "" {
+		if err := conn.Bind(c.BindDN, d.bindPW); err != nil {
+			return nil, err
+		}
+	}
+	attrs := []string{c.AddressAttribute}
+	for _, a := range []string{c.AliasAttribute, c.SendAsAttribute, c.QuotaAttribute} {
+		if a != "" {
+			attrs = append(attrs, a)
+		}
+	}
+	req := ldap.NewSearchRequest(c.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, limit,
+		int(c.Timeout.D().Seconds()), false, filter, attrs, nil)
+	return conn.Search(req)
+}
+
+// List returns the directory's accounts whose address or alias contains
+// substr ("": all), sorted by address: the configured filter with each
+// %s as a substring match, or as substr itself. It stops after limit entries and then
+// reports more; the directory's own size limit counts as more too.
+func (d *Directory) List(substr string, limit int) (accs []accounts.Account, more bool, err error) {
+	filter := strings.ReplaceAll(d.cfg.Filter, "%s", "*")
+	if substr != "" {
+		// Also the whole address: an attribute without a substring
+		// rule (misc.schema's mailLocalAddress) matches only that.
+		q := ldap.EscapeFilter(substr)
+		filter = "(|" + strings.ReplaceAll(d.cfg.Filter, "%s", "*"+q+"*") + strings.ReplaceAll(d.cfg.Filter, "%s", q) + ")"
+	}
+	res, err := d.query(filter, limit+1)
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+		more = true
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return nil, false, nil
+	case err != nil:
+		d.failed(err)
+		return nil, false, ErrUnavailable
+	}
+	d.ok()
+	for _, le := range resEntries(res) {
+		if e := d.toEntry(le); e.found {
+			accs = append(accs, e.acc)
+		}
+	}
+	if len(accs) > limit {
+		accs, more = accs[:limit], true
+	}
+	slices.SortFunc(accs, func(a, b accounts.Account) int {
+		return strings.Compare(strings.ToLower(a.Address), strings.ToLower(b.Address))
+	})
+	return accs, more, nil
 }
 
 // toEntry reads the configured attributes of one entry.
@@ -246,4 +290,11 @@ func (d *Directory) dial() (*ldap.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+func resEntries(res *ldap.SearchResult) []*ldap.Entry {
+	if res == nil {
+		return nil
+	}
+	return res.Entries
 }

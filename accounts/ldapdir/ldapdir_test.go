@@ -57,3 +57,12 @@ func TestDirectoryDown(t *testing.T) {
 		t.Error("an entry expired longer than staleFor ago still answers")
 	}
 }
+
+// TestListDirectoryDown: a listing with the server down is
+// ErrUnavailable, and marks the directory unreachable.
+func TestListDirectoryDown(t *testing.T) {
+	d := downDirectory(t)
+	if accs, _, err := d.List("", 10); !errors.Is(err, ErrUnavailable) || accs != nil || !d.Unreachable() {
+		t.Errorf("List with the directory down: %v, %v (unreachable %v); want ErrUnavailable", accs, err, d.Unreachable())
+	}
+}

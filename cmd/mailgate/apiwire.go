@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/filters"
@@ -26,7 +27,7 @@ func (a *app) startAPI(bool) error {
 	lim := a.cfg.Limits
 	srv, err := api.New(api.Options{
 		Keys: a.keys, Accounts: a.accounts, Suppressions: a.suppress, Queue: apiQueue{a.queue}, Chain: a.apiChain.Load,
-		IsLocal: a.isLocal, Hostname: a.cfg.Hostname,
+		AccountState: a.apiAccountState, IsLocal: a.isLocal, Hostname: a.cfg.Hostname,
 		MaxMessageSize: int64(lim.MaxMessageSize), MaxRecipients: lim.MaxRecipients,
 		Dir: a.apiDir(), Logger: a.log,
 	})
@@ -64,6 +65,25 @@ func (a *app) setAPIChain(cfg *config.Config, chains map[string]*filters.Chain) 
 
 func (a *app) isLocal(domain string) bool {
 	return slices.ContainsFunc(a.live.Load().LocalDomains, func(d string) bool { return strings.EqualFold(d, domain) })
+}
+
+// apiAccountState is whether an API key's account may use it now: the
+// HTTP API and SMTP AUTH with a key both ask on every use.
+func (a *app) apiAccountState(account string) api.AccountState {
+	return accountState(a.accounts, account)
+}
+
+func accountState(accs *accounts.Accounts, account string) api.AccountState {
+	acc, ok := accs.Get(account)
+	switch {
+	case ok && strings.EqualFold(acc.Address, account) && acc.Disabled:
+		return api.AccountDisabled
+	case ok && strings.EqualFold(acc.Address, account):
+		return api.AccountActive
+	case accs.Unreachable():
+		return api.AccountUnavailable
+	}
+	return api.AccountGone
 }
 
 func (a *app) apiDir() string { return filepath.Join(a.cfg.DataDir, "api") }
@@ -201,8 +221,11 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
 		return "", accounts.ErrAuthFailed
 	}
-	if acc, ok := k.Accounts.Get(key.Account); ok && acc.Disabled {
-		return "", accounts.ErrAuthFailed // disabled in the console: its keys log in no more
+	switch accountState(k.Accounts, key.Account) {
+	case api.AccountActive:
+		return key.Account, nil
+	case api.AccountUnavailable:
+		return "", ldapdir.ErrUnavailable
 	}
-	return key.Account, nil
+	return "", accounts.ErrAuthFailed // disabled or deleted: its keys log in no more
 }

@@ -60,6 +60,7 @@ func (a *app) startDirectory(bool) error {
 	if err != nil {
 		return err
 	}
+	a.ldap = d
 	a.accounts.SetDirectory(d, func(acc accounts.Account) {
 		if acc.Quota > 0 {
 			a.store.SetQuota(acc.Address, acc.Quota)

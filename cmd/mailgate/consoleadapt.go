@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"log/slog"
-	"mailgate/accounts"
+	"slices"
 	"strings"
 
+	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/console"
 	"mailgate/mailbox"
 	"mailgate/queue"
@@ -16,11 +18,13 @@ import (
 // consoleQueue is the queue as the console sees it.
 type consoleQueue struct{ q *queue.Queue }
 
-func (c consoleQueue) List() []console.Message {
-	list := c.q.List()
-	out := make([]console.Message, 0, len(list))
-	for _, mi := range list {
-		out = append(out, consoleMessage(mi))
+func (c consoleQueue) List() []console.Message { return convert(c.q.List(), consoleMessage) }
+
+// convert maps each item of a list to the console's type.
+func convert[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, x := range in {
+		out = append(out, f(x))
 	}
 	return out
 }
@@ -68,21 +72,30 @@ type consoleAccounts struct {
 	store *mailbox.Store
 }
 
-func (c consoleAccounts) List() []console.Account {
-	list := c.a.List()
-	out := make([]console.Account, 0, len(list))
-	for _, acc := range list {
-		out = append(out, consoleAccount(acc))
-	}
-	return out
-}
+func (c consoleAccounts) List() []console.Account { return convert(c.a.List(), consoleAccount) }
 
 func (c consoleAccounts) Get(addr string) (console.Account, bool) {
 	acc, ok := c.a.Get(addr)
 	if !ok || !strings.EqualFold(acc.Address, addr) {
 		return console.Account{}, false // an alias is not an account
 	}
-	return consoleAccount(acc), true
+	ca := consoleAccount(acc)
+	ca.FromDirectory = !c.inFile(acc.Address)
+	return ca, true
+}
+
+// inFile reports whether addr is an account of accounts.yaml, not of
+// the directory (LDAP).
+func (c consoleAccounts) inFile(addr string) bool {
+	return slices.ContainsFunc(c.a.List(), func(x accounts.Account) bool { return strings.EqualFold(x.Address, addr) })
+}
+
+// consoleDirectory lists the LDAP accounts for the accounts page.
+type consoleDirectory struct{ d *ldapdir.Directory }
+
+func (c consoleDirectory) List(substr string, limit int) ([]console.Account, bool, error) {
+	accs, more, err := c.d.List(substr, limit)
+	return convert(accs, consoleAccount), more, err
 }
 
 func consoleAccount(acc accounts.Account) console.Account {
@@ -124,11 +137,7 @@ type consoleSieve struct {
 
 func (c consoleSieve) List(account string) ([]console.Script, error) {
 	list, err := c.s.List(account)
-	out := make([]console.Script, 0, len(list))
-	for _, i := range list {
-		out = append(out, console.Script{Name: i.Name, Active: i.Active})
-	}
-	return out, c.sieveErr(err)
+	return convert(list, func(i scripts.Info) console.Script { return console.Script{Name: i.Name, Active: i.Active} }), c.sieveErr(err)
 }
 
 func (c consoleSieve) Get(account, name string) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"mailgate/web"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -28,8 +29,12 @@ func (a *app) startConsole(bool) error {
 		DNS: consoleDNS{a}, Config: consoleConfig{a}, Status: a.consoleStatus, Counters: a.consoleCounts,
 		Setup:       func() []console.Server { return consoleServers(clientConfig(a.live.Load())) },
 		Domains:     func() []string { return a.live.Load().LocalDomains },
+		ChartFile:   filepath.Join(a.cfg.DataDir, "console-charts.json"),
 		SessionIdle: a.cfg.HTTP.SessionIdle.D(), SessionLifetime: a.cfg.HTTP.SessionLifetime.D(),
 		FailureDelay: a.cfg.Auth.Delay.D(), Logger: a.log.With("component", "console"),
+	}
+	if a.ldap != nil {
+		o.Directory = consoleDirectory{a.ldap}
 	}
 	if a.cfg.Sieve.Enabled && a.sieveScripts != nil {
 		o.Sieve = consoleSieve{a.sieveScripts, a.log}
@@ -40,7 +45,7 @@ func (a *app) startConsole(bool) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.Start(ctx)
-	a.stops = append(a.stops, func(context.Context) { cancel() })
+	a.stops = append(a.stops, func(context.Context) { cancel(); c.Wait() })
 	a.console = c
 	if a.http != nil {
 		for _, p := range console.Paths {
@@ -209,16 +214,16 @@ type consoleKeys struct{ k *api.Keys }
 
 func (k consoleKeys) List() ([]console.Key, error) {
 	keys, err := k.k.List()
-	out := make([]console.Key, 0, len(keys))
-	for _, x := range keys {
-		out = append(out, console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created})
-	}
-	return out, err
+	return convert(keys, consoleKey), err
 }
 
 func (k consoleKeys) Add(account, name string) (console.Key, string, error) {
 	x, secret, err := k.k.Add(account, name, []string{api.ScopeSend, api.ScopeRead})
-	return console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created}, secret, err
+	return consoleKey(x), secret, err
+}
+
+func consoleKey(x api.Key) console.Key {
+	return console.Key{ID: x.ID, Account: x.Account, Name: x.Name, Scopes: x.Scopes, Created: x.Created}
 }
 
 func (k consoleKeys) Revoke(id string) error { return k.k.Revoke(id) }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/api"
 	"mailgate/authlimit"
 	"mailgate/bounces"
@@ -57,6 +58,7 @@ type app struct {
 	level    *slog.LevelVar // log.level, changed by a reload
 	reg      *prometheus.Registry
 	accounts *accounts.Accounts
+	ldap     *ldapdir.Directory // auth.ldap's accounts, nil without
 	certs    *certs.Manager
 	tls      *tls.Config
 	resolver *net.Resolver
