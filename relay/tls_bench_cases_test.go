@@ -19,9 +19,12 @@ type submissionCase struct {
 	reuse    bool   // one connection for every message
 	big      bool   // 100 KB instead of 180 bytes
 	dkim     string // "": no filters; "ed25519", "rsa": the submission chain with dkim_sign
+	plain    bool   // no TLS (allow_insecure_auth on loopback): the baseline
 }
 
 var submissionCases = []submissionCase{
+	{name: "plain/new-conn", listener: "submission", plain: true},
+	{name: "plain/new-conn/chain-ed25519", listener: "submission", plain: true, dkim: "ed25519"},
 	{name: "starttls/new-conn/ecdsa/full", listener: "submission"},
 	{name: "starttls/new-conn/ecdsa/resumed", listener: "submission", resume: true},
 	{name: "starttls/new-conn/rsa2048/full", listener: "submission", rsa: true},
@@ -49,6 +52,13 @@ func (bc submissionCase) setup(b *testing.B) (string, func(*config.Config)) {
 	if bc.big {
 		msg += strings.Repeat(strings.Repeat("x", 98)+"\r\n", 1000)
 		edits = append(edits, func(c *config.Config) { c.Limits.MaxMessageSize = 1 << 20 })
+	}
+	if bc.plain {
+		edits = append(edits, func(c *config.Config) {
+			for i := range c.Listeners {
+				c.Listeners[i].AllowInsecureAuth = true
+			}
+		})
 	}
 	if bc.dkim != "" {
 		edits = append(edits, submissionChain(b, bc.dkim))

@@ -26,7 +26,7 @@ import (
 type submitter struct {
 	ts       *testServer
 	listener string
-	tls      *tls.Config
+	tls      *tls.Config // nil: plain text (allow_insecure_auth)
 }
 
 // open connects, upgrades and logs in.
@@ -34,9 +34,12 @@ func (s submitter) open() (*smtp.Client, error) {
 	addr := s.ts.addr[s.listener]
 	var c *smtp.Client
 	var err error
-	if s.listener == "submissions" {
+	switch {
+	case s.tls == nil:
+		c, err = smtp.Dial(addr)
+	case s.listener == "submissions":
 		c, err = smtp.DialTLS(addr, s.tls)
-	} else {
+	default:
 		c, err = smtp.DialStartTLS(addr, s.tls)
 	}
 	if err != nil {
@@ -111,6 +114,9 @@ func BenchmarkSubmission(b *testing.B) {
 				cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 			}
 			s := submitter{ts: ts, listener: bc.listener, tls: cfg}
+			if bc.plain {
+				s.tls = nil
+			}
 			cpu := cpuTime()
 			if bc.reuse {
 				benchReused(b, s, msg)
