@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,11 +55,11 @@ func TestLoginCacheForgetsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := "- address: " + user + "\n"
-	if !strings.Contains(string(b), line) {
-		t.Fatalf("accounts.yaml has no %q:\n%s", line, b)
+	m := regexp.MustCompile(`(?m)^( *)- address: ` + regexp.QuoteMeta(user) + `\n`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("accounts.yaml has no entry for %s:\n%s", user, b)
 	}
-	disabled := strings.Replace(string(b), line, line+"  disabled: true\n", 1)
+	disabled := strings.Replace(string(b), m[0], m[0]+m[1]+"  disabled: true\n", 1)
 	if err := os.WriteFile(file, []byte(disabled), 0o600); err != nil {
 		t.Fatal(err)
 	}
