@@ -100,3 +100,22 @@ func TestLoginSeesOtherWritersAtOnce(t *testing.T) {
 	}
 	login("deleted", "new-pw", false)
 }
+
+// BenchmarkAuthenticateCached is one login answered from the login cache
+// (what an application sending a message per connection pays after its
+// first login): the look at accounts.yaml, the lookup and the HMAC.
+func BenchmarkAuthenticateCached(b *testing.B) {
+	a, _ := OpenAccounts(b.TempDir())
+	if err := a.Add(Account{Address: "app@example.com"}, "pw-bench-1"); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.Authenticate(ctx, "app@example.com", "pw-bench-1"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, "app@example.com", "pw-bench-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
