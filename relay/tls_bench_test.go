@@ -17,7 +17,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
 )
 
 // submitter sends messages as an application does: logged in as alice,
