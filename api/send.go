@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailgate/filters"
+	"mailgate/internal/mailmsg"
 )
 
 // accepted is the 202 body.
@@ -252,7 +253,7 @@ func (s *Server) route(rcpts []string) ([]Recipient, error) {
 	seen := map[string]bool{}
 	for _, to := range rcpts {
 		targets := []string{to}
-		if s.opts.IsLocal(domainOf(to)) {
+		if s.opts.IsLocal(mailmsg.Domain(to)) {
 			t, ok := s.opts.Accounts.Expand(to, s.opts.IsLocal)
 			if !ok {
 				return nil, badField("to", "%s: no such mailbox here (550 5.1.1)", to)
@@ -271,10 +272,6 @@ func (s *Server) route(rcpts []string) ([]Recipient, error) {
 		}
 	}
 	return out, nil
-}
-
-func domainOf(addr string) string {
-	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
 }
 
 // checkSender refuses a sender the key's account may not use, whether

@@ -115,12 +115,12 @@ class PeakPSS:
 
 
 class Sink:
-    """`mailgate bench sink` with a status port, up for the whole run."""
+    """`mailgate-bench sink` with a status port, up for the whole run."""
 
-    def __init__(self, mailgate, tmp):
+    def __init__(self, bench_tool, tmp):
         self.port, self.status = free_port(), free_port()
         self.proc = subprocess.Popen(
-            [mailgate, "bench", "sink", "-addr", "127.0.0.1:%d" % self.port,
+            [bench_tool, "sink", "-addr", "127.0.0.1:%d" % self.port,
              "-status", "127.0.0.1:%d" % self.status, "-timeout", "4h"],
             stdout=open(os.path.join(tmp, "sink.out"), "w"), stderr=subprocess.STDOUT)
         wait_port(self.port, proc=self.proc)

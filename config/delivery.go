@@ -26,7 +26,8 @@ type Delivery struct {
 	// is queue.per_destination's, so that a busy destination's
 	// connections all stay open between messages: with 2, most of 20
 	// parallel deliveries dialled, greeted and quit for each message
-	// (bench send at 4 KB, c=20: 10-30% fewer messages per second).
+	// (bench/compare, mailgate-bench send at 4 KB, c=20: 10-30% fewer
+	// messages per second).
 	MaxIdlePerHost int               `yaml:"max_idle_per_host"`
 	Timeouts       DeliveryTimeouts  `yaml:"timeouts"`
 	Smarthost      DeliverySmarthost `yaml:"smarthost"`

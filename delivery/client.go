@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+
+	"mailgate/internal/mailmsg"
 )
 
 // client sends requests to hosts through pooled sessions; Remote and
@@ -27,7 +29,7 @@ type sent struct {
 // send delivers req over a session to t: a pooled one if there is one
 // that meets t's TLS needs, else a new one. An error means no session
 // could be had, so the caller may try another host.
-func (c *client) send(ctx context.Context, t target, req *Request) ([]Result, sent, error) {
+func (c *client) send(ctx context.Context, t target, req *mailmsg.Attempt) ([]mailmsg.Result, sent, error) {
 	if s := c.pool.get(t.key()); s != nil {
 		if s.satisfies(t.mode) {
 			c.metrics.reuse(c.route)
@@ -67,18 +69,18 @@ func (c *client) finish(s *session, st connState) {
 }
 
 // logResults writes one line per recipient attempt and counts it.
-func logResults(log *slog.Logger, m *Metrics, route, mta, tls string, req *Request, res []Result) {
+func logResults(log *slog.Logger, m *Metrics, route, mta, tls string, req *mailmsg.Attempt, res []mailmsg.Result) {
 	for _, r := range res {
 		m.attempt(route, r.Err)
 		attrs := []any{"msgid", req.ID, "rcpt", r.Rcpt, "route", route, "result", resultOf(r.Err)}
-		var e *Error
+		var e *mailmsg.Error
 		switch {
 		case r.Err == nil:
 			attrs = append(attrs, "mta", mta, "tls", tls)
 		case errors.As(r.Err, &e):
 			attrs = append(attrs, "mta", e.RemoteMTA, "command", e.Command, "code", e.Code, "status", e.Enhanced, "reply", e.Diagnostic())
 		default:
-			attrs = append(attrs, "error", clean(r.Err.Error()))
+			attrs = append(attrs, "error", mailmsg.Clean(r.Err.Error()))
 		}
 		log.Info("delivery attempt", attrs...)
 	}

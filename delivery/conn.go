@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/dane"
+	"mailgate/internal/mailmsg"
 )
 
 // Timeouts are the SMTP client limits of RFC 5321 §4.5.3.2 (plus the TCP
@@ -145,7 +146,7 @@ func (d *dialer) open(ctx context.Context, t target) (*session, error) {
 	raw, err := d.net.DialContext(dctx, "tcp", t.addr)
 	cancel()
 	if err != nil {
-		return nil, tempErr(CmdConnect, t.mta, "4.4.1", "cannot connect to "+t.addr+": "+err.Error(), err)
+		return nil, tempErr(mailmsg.CmdConnect, t.mta, "4.4.1", "cannot connect to "+t.addr+": "+err.Error(), err)
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
@@ -164,7 +165,7 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*sessio
 		tc := tls.Client(raw, d.tlsConfig(t, s))
 		raw.SetDeadline(time.Now().Add(d.timeouts.Greeting))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
+			return nil, tempErr(mailmsg.CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
 		}
 		raw.SetDeadline(time.Time{})
 		conn, s.tls = tc, tlsLabelVerified
@@ -172,7 +173,7 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*sessio
 	s.c, s.stream = smtp.NewClient(conn), conn
 	s.c.CommandTimeout = d.timeouts.Greeting
 	if err := s.c.Hello(d.hostname); err != nil {
-		e := remoteErr(CmdConnect, t.mta, err)
+		e := remoteErr(mailmsg.CmdConnect, t.mta, err)
 		e.Permanent = false // another MX, or a later try, may answer
 		return nil, e
 	}
@@ -181,7 +182,7 @@ func (d *dialer) handshake(ctx context.Context, raw net.Conn, t target) (*sessio
 	}
 	if ok, _ := s.c.Extension("STARTTLS"); !ok {
 		if t.mode.required() {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.10", "TLS is required for this destination but "+t.mta+" does not offer STARTTLS", errNoSTARTTLS)
+			return nil, tempErr(mailmsg.CmdTLS, t.mta, "4.7.10", "TLS is required for this destination but "+t.mta+" does not offer STARTTLS", errNoSTARTTLS)
 		}
 		return s, nil
 	}
@@ -198,26 +199,26 @@ func (d *dialer) startTLS(ctx context.Context, s *session) (*session, error) {
 	s.raw.SetDeadline(time.Now().Add(d.timeouts.Greeting))
 	defer s.raw.SetDeadline(time.Time{})
 	if _, err := fmt.Fprintf(s.raw, "STARTTLS\r\n"); err != nil {
-		return nil, tempErr(CmdTLS, t.mta, "4.4.2", "connection lost at STARTTLS: "+err.Error(), err)
+		return nil, tempErr(mailmsg.CmdTLS, t.mta, "4.4.2", "connection lost at STARTTLS: "+err.Error(), err)
 	}
 	code, msg, err := textproto.NewReader(bufio.NewReaderSize(s.raw, 512)).ReadResponse(220)
 	if err != nil {
 		if t.mode.required() || code == 0 {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.10", fmt.Sprintf("STARTTLS refused: %d %s", code, msg), errors.Join(errNoSTARTTLS, err))
+			return nil, tempErr(mailmsg.CmdTLS, t.mta, "4.7.10", fmt.Sprintf("STARTTLS refused: %d %s", code, msg), errors.Join(errNoSTARTTLS, err))
 		}
 		return s, nil // a refusal leaves the plain session usable
 	}
 	tc := tls.Client(s.raw, d.tlsConfig(t, s))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if t.mode.required() {
-			return nil, tempErr(CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
+			return nil, tempErr(mailmsg.CmdTLS, t.mta, "4.7.5", "TLS handshake failed: "+err.Error(), err)
 		}
 		return nil, errTLSFallback
 	}
 	c := smtp.NewClient(&replayConn{Conn: tc, pending: []byte("220 TLS ready\r\n")})
 	c.CommandTimeout = d.timeouts.Greeting
 	if err := c.Hello(d.hostname); err != nil {
-		e := remoteErr(CmdTLS, t.mta, err)
+		e := remoteErr(mailmsg.CmdTLS, t.mta, err)
 		e.Permanent = false
 		return nil, e
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 )
 
@@ -53,7 +54,7 @@ func TestRemoteNeverSendsSmugglingSequences(t *testing.T) {
 		body := "Subject: smuggle\r\n\r\nbefore" + string(seq) + "MAIL FROM:<evil@x.test>\r\nRCPT TO:<victim@dest.test>\r\nDATA\r\nforged\r\n"
 		req := request("s-"+cols[0], "a@dest.test")
 		req.Body = []byte(body)
-		wantErr(t, r.Deliver(context.Background(), req)[0], Error{})
+		wantErr(t, r.Deliver(context.Background(), req)[0], mailmsg.Error{})
 		n++
 		got := string(srv.WaitMessages(t, n, 5*time.Second)[n-1].Raw)
 		if want := wire(body); got != want {
@@ -83,29 +84,29 @@ func TestRemoteFailureModes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  smtptest.Config
-		req  func(*Request)
-		want Error
+		req  func(*mailmsg.Attempt)
+		want mailmsg.Error
 	}{
 		{"drop after dot", smtptest.Config{DropAfterDot: true}, nil,
-			Error{Code: 451, Enhanced: "4.4.2", Command: CmdData, Reason: "connection lost during DATA"}},
+			mailmsg.Error{Code: 451, Enhanced: "4.4.2", Command: mailmsg.CmdData, Reason: "connection lost during DATA"}},
 		{"hang after dot", smtptest.Config{Hang: smtptest.HangDot}, nil,
-			Error{Code: 451, Enhanced: "4.4.2", Command: CmdData, Reason: "timeout"}},
+			mailmsg.Error{Code: 451, Enhanced: "4.4.2", Command: mailmsg.CmdData, Reason: "timeout"}},
 		{"hang at greeting", smtptest.Config{Hang: smtptest.HangGreeting}, nil,
-			Error{Code: 451, Enhanced: "4.4.2", Command: CmdConnect, Reason: "timeout"}},
+			mailmsg.Error{Code: 451, Enhanced: "4.4.2", Command: mailmsg.CmdConnect, Reason: "timeout"}},
 		{"hang at RCPT", smtptest.Config{Hang: smtptest.HangRcpt}, nil,
-			Error{Code: 451, Enhanced: "4.4.2", Command: CmdRcpt, Reason: "timeout"}},
+			mailmsg.Error{Code: 451, Enhanced: "4.4.2", Command: mailmsg.CmdRcpt, Reason: "timeout"}},
 		{"554 after dot", smtptest.Config{DataReplies: []string{"554 5.7.1 spam\r\n"}}, nil,
-			Error{Permanent: true, Code: 554, Enhanced: "5.7.1", Command: CmdData}},
+			mailmsg.Error{Permanent: true, Code: 554, Enhanced: "5.7.1", Command: mailmsg.CmdData}},
 		{"452 at MAIL", smtptest.Config{MailReply: "452 4.3.1 insufficient storage"}, nil,
-			Error{Code: 452, Enhanced: "4.3.1", Command: CmdMail, RemoteLine: "452 4.3.1 insufficient storage"}},
+			mailmsg.Error{Code: 452, Enhanced: "4.3.1", Command: mailmsg.CmdMail, RemoteLine: "452 4.3.1 insufficient storage"}},
 		{"no enhanced code", smtptest.Config{MailReply: "550 go away"}, nil,
-			Error{Permanent: true, Code: 550, Enhanced: "5.0.0", Command: CmdMail, RemoteLine: "550 go away"}},
-		{"needs SMTPUTF8", smtptest.Config{Extensions: []string{"8BITMIME"}}, func(r *Request) { r.UTF8 = true },
-			Error{Permanent: true, Code: 550, Enhanced: "5.6.7", Command: CmdMail, Reason: "does not offer it"}},
-		{"needs 8BITMIME", smtptest.Config{Extensions: []string{"SMTPUTF8"}}, func(r *Request) { r.EightBit = true },
-			Error{Permanent: true, Code: 550, Enhanced: "5.6.3", Command: CmdMail, Reason: "8BITMIME"}},
-		{"needs REQUIRETLS", smtptest.Config{STARTTLS: true}, func(r *Request) { r.RequireTLS = true },
-			Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, Reason: "certificate"}},
+			mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.0.0", Command: mailmsg.CmdMail, RemoteLine: "550 go away"}},
+		{"needs SMTPUTF8", smtptest.Config{Extensions: []string{"8BITMIME"}}, func(r *mailmsg.Attempt) { r.UTF8 = true },
+			mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.6.7", Command: mailmsg.CmdMail, Reason: "does not offer it"}},
+		{"needs 8BITMIME", smtptest.Config{Extensions: []string{"SMTPUTF8"}}, func(r *mailmsg.Attempt) { r.EightBit = true },
+			mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.6.3", Command: mailmsg.CmdMail, Reason: "8BITMIME"}},
+		{"needs REQUIRETLS", smtptest.Config{STARTTLS: true}, func(r *mailmsg.Attempt) { r.RequireTLS = true },
+			mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, Reason: "certificate"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -133,7 +134,7 @@ func TestRemoteRequireTLS(t *testing.T) {
 	r, _, _ := newRemote(t, dns, plain.Port())
 	r.RequireTLS = []string{"dest.test"}
 	wantErr(t, r.Deliver(context.Background(), request("t1", "a@dest.test"))[0],
-		Error{Code: 451, Enhanced: "4.7.10", Command: CmdTLS, RemoteMTA: "mx.dest.test", Reason: "does not offer STARTTLS"})
+		mailmsg.Error{Code: 451, Enhanced: "4.7.10", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test", Reason: "does not offer STARTTLS"})
 	if len(plain.Messages()) != 0 {
 		t.Error("message sent in clear to a require_tls domain")
 	}
@@ -141,13 +142,13 @@ func TestRemoteRequireTLS(t *testing.T) {
 	r, _, _ = newRemote(t, dns, tlsSrv.Port())
 	r.RequireTLS = []string{"dest.test"}
 	wantErr(t, r.Deliver(context.Background(), request("t2", "a@dest.test"))[0],
-		Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, Reason: "certificate signed by unknown authority"})
+		mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, Reason: "certificate signed by unknown authority"})
 
 	r, _, _ = newRemote(t, dns, tlsSrv.Port())
 	r.RootCAs = tlsSrv.CertPool()
 	req := request("t3", "a@dest.test")
 	req.RequireTLS = true
-	wantErr(t, r.Deliver(context.Background(), req)[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), req)[0], mailmsg.Error{})
 	m := tlsSrv.WaitMessages(t, 1, 5*time.Second)[0]
 	if !m.TLS || !strings.Contains(m.MailParams, "REQUIRETLS") {
 		t.Errorf("TLS=%v params=%q, want TLS with REQUIRETLS", m.TLS, m.MailParams)
@@ -162,7 +163,7 @@ func TestRemoteFallsBackToPlainWhenTLSBreaks(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Config{STARTTLS: true, BrokenTLS: true})
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 	r, _, _ := newRemote(t, dns, srv.Port())
-	wantErr(t, r.Deliver(context.Background(), request("b1", "a@dest.test"))[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), request("b1", "a@dest.test"))[0], mailmsg.Error{})
 	if m := srv.WaitMessages(t, 1, 5*time.Second)[0]; m.TLS || srv.Connections() != 2 {
 		t.Errorf("TLS=%v after %d connections, want plain text on the second", m.TLS, srv.Connections())
 	}
@@ -177,9 +178,9 @@ func TestRemoteIdleConnectionIsClosed(t *testing.T) {
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 	r, _, _ := newRemote(t, dns, srv.Port())
 	r.IdleTimeout = 50 * time.Millisecond
-	wantErr(t, r.Deliver(context.Background(), request("i1", "a@dest.test"))[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), request("i1", "a@dest.test"))[0], mailmsg.Error{})
 	srv.WaitCommand(t, "QUIT", 5*time.Second)
-	wantErr(t, r.Deliver(context.Background(), request("i2", "a@dest.test"))[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), request("i2", "a@dest.test"))[0], mailmsg.Error{})
 	if srv.Connections() != 2 {
 		t.Errorf("%d connections, want a new one after the idle one was closed", srv.Connections())
 	}
@@ -192,13 +193,13 @@ func TestRemoteStopsOnCancel(t *testing.T) {
 	r, _, _ := newRemote(t, dns, srv.Port())
 	r.Timeouts.DataEnd = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan []Result)
+	done := make(chan []mailmsg.Result)
 	go func() { done <- r.Deliver(ctx, request("c1", "a@dest.test")) }()
 	srv.WaitMessages(t, 1, 5*time.Second)
 	cancel()
 	select {
 	case res := <-done:
-		wantErr(t, res[0], Error{Code: 451, Enhanced: "4.4.2", Command: CmdData})
+		wantErr(t, res[0], mailmsg.Error{Code: 451, Enhanced: "4.4.2", Command: mailmsg.CmdData})
 	case <-time.After(5 * time.Second):
 		t.Fatal("Deliver did not return after cancel")
 	}

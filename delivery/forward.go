@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"mailgate/arc"
+	"mailgate/internal/mailmsg"
 	"mailgate/srs"
 )
 
@@ -35,7 +36,7 @@ const arcVerifyTimeout = 20 * time.Second
 // remote delivers the remote recipients at idx: those a forward of ours
 // produced go out as that forward sends them, one transaction per
 // forward address, the others as they are.
-func (r *Router) remote(ctx context.Context, req *Request, idx []int, res []Result) {
+func (r *Router) remote(ctx context.Context, req *mailmsg.Attempt, idx []int, res []mailmsg.Result) {
 	var order []string
 	groups := map[string][]int{}
 	for _, i := range idx {
@@ -55,7 +56,7 @@ func (r *Router) remote(ctx context.Context, req *Request, idx []int, res []Resu
 }
 
 // forwardedBy is the local address whose forward made rc, or "".
-func (r *Router) forwardedBy(rc Rcpt) string {
+func (r *Router) forwardedBy(rc mailmsg.Recipient) string {
 	if r.Forwarding == nil || rc.Orig == "" || !r.IsLocal(rc.Orig) {
 		return ""
 	}
@@ -64,9 +65,11 @@ func (r *Router) forwardedBy(rc Rcpt) string {
 
 // prepare returns a copy of req as the forward via sends it on. A failure
 // to rewrite or seal is logged and the message goes as it is: that is
-// what it would have been without forwarding support.
-func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLocal func(string) bool, m *Metrics) *Request {
-	out := *req
+// what it would have been without forwarding support. The envelope is
+// copied too: req's is the queue's own, which the SRS sender must not touch.
+func (f *Forwarding) prepare(ctx context.Context, req *mailmsg.Attempt, via string, isLocal func(string) bool, m *Metrics) *mailmsg.Attempt {
+	out, env := *req, *req.Envelope
+	out.Envelope = &env
 	log := orDiscard(f.Logger).With("msgid", req.ID, "forward", via)
 	srsDone := f.rewrite(&out, via, isLocal, log)
 	arcDone := f.seal(ctx, &out, via, log)
@@ -76,11 +79,11 @@ func (f *Forwarding) prepare(ctx context.Context, req *Request, via string, isLo
 
 // rewrite puts the SRS sender into out and says what it did: rewritten,
 // kept (<>, a local sender, keep_sender, SRS off) or failed.
-func (f *Forwarding) rewrite(out *Request, via string, isLocal func(string) bool, log *slog.Logger) string {
+func (f *Forwarding) rewrite(out *mailmsg.Attempt, via string, isLocal func(string) bool, log *slog.Logger) string {
 	if f.SRS == nil || out.From == "" || isLocal(out.From) || f.KeepSender != nil && f.KeepSender(via) {
 		return "kept"
 	}
-	from, err := f.SRS.Forward(out.From, domainOf(via))
+	from, err := f.SRS.Forward(out.From, mailmsg.Domain(via))
 	if err != nil {
 		log.Warn("srs rewrite failed; the original sender is kept", "err", err)
 		return "failed"
@@ -91,10 +94,10 @@ func (f *Forwarding) rewrite(out *Request, via string, isLocal func(string) bool
 
 // seal puts an ARC set on top of out's body and says what it did:
 // sealed, none (no key for the domain, ARC off) or failed.
-func (f *Forwarding) seal(ctx context.Context, out *Request, via string, log *slog.Logger) string {
+func (f *Forwarding) seal(ctx context.Context, out *mailmsg.Attempt, via string, log *slog.Logger) string {
 	var s *arc.Sealer
 	if f.Sealer != nil {
-		s = f.Sealer(domainOf(via))
+		s = f.Sealer(mailmsg.Domain(via))
 	}
 	if s == nil {
 		return "none"

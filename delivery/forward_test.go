@@ -11,22 +11,23 @@ import (
 	"time"
 
 	"mailgate/arc"
+	"mailgate/internal/mailmsg"
 	"mailgate/srs"
 )
 
 // captureTransport records the requests it gets and delivers them all.
 type captureTransport struct {
 	mu   sync.Mutex
-	reqs []*Request
+	reqs []*mailmsg.Attempt
 }
 
-func (c *captureTransport) Deliver(_ context.Context, req *Request) []Result {
+func (c *captureTransport) Deliver(_ context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reqs = append(c.reqs, req)
-	res := make([]Result, len(req.Recipients))
+	res := make([]mailmsg.Result, len(req.Recipients))
 	for i, r := range req.Recipients {
-		res[i] = Result{Rcpt: r.Addr}
+		res[i] = mailmsg.Result{Rcpt: r.Addr}
 	}
 	return res
 }
@@ -64,7 +65,7 @@ func TestRouterForwardedCopies(t *testing.T) {
 	t.Parallel()
 	r, remote := forwardRouter(t, "keep@fwd.test")
 	r.Metrics = NewMetrics(nil)
-	req := &Request{ID: "q1", From: "a@origin.test", Body: []byte(fwdBody), Recipients: []Rcpt{
+	req := &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "q1", From: "a@origin.test"}, Body: []byte(fwdBody), Recipients: []mailmsg.Recipient{
 		{Addr: "x@far.test", Orig: "list@fwd.test"}, {Addr: "y@far.test", Orig: "list@fwd.test"},
 		{Addr: "z@far.test"}, {Addr: "w@far.test", Orig: "keep@fwd.test"}}}
 	res := r.Deliver(context.Background(), req)
@@ -101,8 +102,8 @@ func TestRouterForwardedCopies(t *testing.T) {
 
 	for _, from := range []string{"", "user@fwd.test"} {
 		remote.reqs = nil
-		r.Deliver(context.Background(), &Request{ID: "q2", From: from, Body: []byte(fwdBody),
-			Recipients: []Rcpt{{Addr: "x@far.test", Orig: "list@fwd.test"}}})
+		r.Deliver(context.Background(), &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "q2", From: from}, Body: []byte(fwdBody),
+			Recipients: []mailmsg.Recipient{{Addr: "x@far.test", Orig: "list@fwd.test"}}})
 		if got := remote.reqs[0].From; got != from {
 			t.Errorf("sender %q was rewritten to %q", from, got)
 		}

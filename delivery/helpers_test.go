@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 	"mailgate/resolver"
 )
@@ -55,16 +56,16 @@ func newRemote(t *testing.T, dns *dnstest.Server, port int) (*Remote, *logBuf, *
 	return r, logs, reg
 }
 
-func request(id string, rcpts ...string) *Request {
-	req := &Request{ID: id, From: "sender@src.test", Body: []byte("From: sender@src.test\r\nSubject: hi\r\n\r\nhello\r\n")}
+func request(id string, rcpts ...string) *mailmsg.Attempt {
+	req := &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: id, From: "sender@src.test"}, Body: []byte("From: sender@src.test\r\nSubject: hi\r\n\r\nhello\r\n")}
 	for _, r := range rcpts {
-		req.Recipients = append(req.Recipients, Rcpt{Addr: r})
+		req.Recipients = append(req.Recipients, mailmsg.Recipient{Addr: r})
 	}
 	return req
 }
 
 // wantErr checks a result's error fields; a zero want means delivered.
-func wantErr(t *testing.T, got Result, want Error) {
+func wantErr(t *testing.T, got mailmsg.Result, want mailmsg.Error) {
 	t.Helper()
 	if want.Code == 0 {
 		if got.Err != nil {
@@ -72,9 +73,9 @@ func wantErr(t *testing.T, got Result, want Error) {
 		}
 		return
 	}
-	var e *Error
+	var e *mailmsg.Error
 	if !errors.As(got.Err, &e) {
-		t.Fatalf("%s: got %v, want *delivery.Error", got.Rcpt, got.Err)
+		t.Fatalf("%s: got %v, want *mailmsg.Error", got.Rcpt, got.Err)
 	}
 	if e.Permanent != want.Permanent || e.Code != want.Code || e.Enhanced != want.Enhanced || e.Command != want.Command {
 		t.Errorf("%s: got permanent=%v code=%d enhanced=%s command=%s (%v), want %v %d %s %s",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mailgate/internal/mailmsg"
 	"net"
 	"strings"
 	"sync"
@@ -62,14 +63,14 @@ func (l *LMTP) Close() {
 }
 
 // Deliver sends req to the LMTP server and reports each recipient.
-func (l *LMTP) Deliver(ctx context.Context, req *Request) []Result {
+func (l *LMTP) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	l.init()
 	res := l.deliver(ctx, req)
 	logResults(orDiscard(l.Logger), l.Metrics, RouteLMTP, l.Addr, tlsLabelNone, req, res)
 	return res
 }
 
-func (l *LMTP) deliver(ctx context.Context, req *Request) []Result {
+func (l *LMTP) deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	t := l.target()
 	if s := l.pool.get(t.key()); s != nil {
 		l.Metrics.reuse(RouteLMTP)
@@ -82,7 +83,7 @@ func (l *LMTP) deliver(ctx context.Context, req *Request) []Result {
 	}
 	s, err := l.open(ctx, t)
 	if err != nil {
-		return allFail(req, err)
+		return mailmsg.AllFail(req, err)
 	}
 	l.Metrics.connection(RouteLMTP, tlsLabelNone)
 	res, st := l.transact(ctx, s, req)
@@ -108,7 +109,7 @@ func (l *LMTP) open(ctx context.Context, t target) (*session, error) {
 	raw, err := l.d.net.DialContext(dctx, network, addr)
 	cancel()
 	if err != nil {
-		return nil, tempErr(CmdConnect, t.mta, "4.4.1", "cannot connect to the LMTP server "+t.addr+": "+err.Error(), err)
+		return nil, tempErr(mailmsg.CmdConnect, t.mta, "4.4.1", "cannot connect to the LMTP server "+t.addr+": "+err.Error(), err)
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
@@ -116,7 +117,7 @@ func (l *LMTP) open(ctx context.Context, t target) (*session, error) {
 	s.c.CommandTimeout = l.d.timeouts.Greeting
 	if err := s.c.Hello(l.Hostname); err != nil {
 		raw.Close()
-		e := remoteErr(CmdConnect, t.mta, err)
+		e := remoteErr(mailmsg.CmdConnect, t.mta, err)
 		e.Permanent = false // the server may be starting or overloaded
 		return nil, e
 	}
@@ -125,25 +126,25 @@ func (l *LMTP) open(ctx context.Context, t target) (*session, error) {
 
 // transact sends MAIL, each RCPT and the content, and reads one reply
 // per accepted recipient.
-func (l *LMTP) transact(ctx context.Context, s *session, req *Request) ([]Result, connState) {
+func (l *LMTP) transact(ctx context.Context, s *session, req *mailmsg.Attempt) ([]mailmsg.Result, connState) {
 	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
 	defer stop()
 	mta := s.t.mta
 	if ok, _ := s.c.Extension("SMTPUTF8"); req.UTF8 && !ok {
-		return allFail(req, permErr(CmdMail, mta, "5.6.7", "the message needs SMTPUTF8 and the LMTP server does not offer it", nil)), connOK
+		return mailmsg.AllFail(req, permErr(mailmsg.CmdMail, mta, "5.6.7", "the message needs SMTPUTF8 and the LMTP server does not offer it", nil)), connOK
 	}
 	if strings.ContainsAny(req.From, "\r\n<>") {
-		return allFail(req, permErr(CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
+		return mailmsg.AllFail(req, permErr(mailmsg.CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
 	}
 	opts := mailOptions(s, req)
 	opts.RequireTLS = false // final delivery: REQUIRETLS governs relaying only (RFC 8689)
 	s.c.CommandTimeout = l.d.timeouts.Mail
 	if err := s.c.Mail(req.From, opts); err != nil {
 		if !isReply(err) {
-			return allFail(req, remoteErr(CmdMail, mta, err)), connStale
+			return mailmsg.AllFail(req, remoteErr(mailmsg.CmdMail, mta, err)), connStale
 		}
-		e := remoteErr(CmdMail, mta, err)
-		return allFail(req, e), resetOrBreak(s, e.Code)
+		e := remoteErr(mailmsg.CmdMail, mta, err)
+		return mailmsg.AllFail(req, e), resetOrBreak(s, e.Code)
 	}
 	res, accepted, st := l.rcpts(s, req)
 	if st != connOK || len(accepted) == 0 {
@@ -156,13 +157,13 @@ func (l *LMTP) transact(ctx context.Context, s *session, req *Request) ([]Result
 }
 
 // rcpts sends RCPT for each recipient and returns the indexes accepted.
-func (l *LMTP) rcpts(s *session, req *Request) ([]Result, []int, connState) {
-	res := make([]Result, len(req.Recipients))
+func (l *LMTP) rcpts(s *session, req *mailmsg.Attempt) ([]mailmsg.Result, []int, connState) {
+	res := make([]mailmsg.Result, len(req.Recipients))
 	var accepted []int
 	for i, r := range req.Recipients {
 		res[i].Rcpt = r.Addr
 		if strings.ContainsAny(r.Addr, "\r\n<>") {
-			res[i].Err = permErr(CmdRcpt, s.t.mta, "5.1.3", "the recipient address is malformed", nil)
+			res[i].Err = permErr(mailmsg.CmdRcpt, s.t.mta, "5.1.3", "the recipient address is malformed", nil)
 			continue
 		}
 		s.c.CommandTimeout = l.d.timeouts.Rcpt
@@ -171,11 +172,11 @@ func (l *LMTP) rcpts(s *session, req *Request) ([]Result, []int, connState) {
 		case err == nil:
 			accepted = append(accepted, i)
 		case isReply(err):
-			res[i].Err = remoteErr(CmdRcpt, s.t.mta, err)
+			res[i].Err = remoteErr(mailmsg.CmdRcpt, s.t.mta, err)
 		default:
-			e := remoteErr(CmdRcpt, s.t.mta, err)
+			e := remoteErr(mailmsg.CmdRcpt, s.t.mta, err)
 			for j := i; j < len(res); j++ {
-				res[j] = Result{Rcpt: req.Recipients[j].Addr, Err: e}
+				res[j] = mailmsg.Result{Rcpt: req.Recipients[j].Addr, Err: e}
 			}
 			for _, j := range accepted {
 				res[j].Err = e
@@ -187,7 +188,7 @@ func (l *LMTP) rcpts(s *session, req *Request) ([]Result, []int, connState) {
 }
 
 // data sends the content and records each accepted recipient's reply.
-func (l *LMTP) data(s *session, req *Request, res []Result, accepted []int) connState {
+func (l *LMTP) data(s *session, req *mailmsg.Attempt, res []mailmsg.Result, accepted []int) connState {
 	s.c.CommandTimeout = l.d.timeouts.DataInit
 	w, err := s.c.Data()
 	if err != nil {
@@ -207,7 +208,7 @@ func (l *LMTP) data(s *session, req *Request, res []Result, accepted []int) conn
 
 // lmtpResults maps the per-recipient replies to DATA into res. A
 // recipient with no reply of its own (the connection broke) is retried.
-func lmtpResults(mta string, req *Request, res []Result, accepted []int, replies map[string]*smtp.DataResponse, err error) connState {
+func lmtpResults(mta string, req *mailmsg.Attempt, res []mailmsg.Result, accepted []int, replies map[string]*smtp.DataResponse, err error) connState {
 	var perRcpt smtp.LMTPDataError
 	errors.As(err, &perRcpt)
 	state := connOK
@@ -215,10 +216,10 @@ func lmtpResults(mta string, req *Request, res []Result, accepted []int, replies
 		addr := req.Recipients[i].Addr
 		switch {
 		case perRcpt[addr] != nil:
-			res[i].Err = remoteErr(CmdData, mta, perRcpt[addr])
+			res[i].Err = remoteErr(mailmsg.CmdData, mta, perRcpt[addr])
 		case replies[addr] != nil:
 		default: // no reply of its own: the connection broke or timed out
-			res[i].Err = tempErr(CmdData, mta, "4.4.2", "connection lost before the LMTP server answered for this recipient", err)
+			res[i].Err = tempErr(mailmsg.CmdData, mta, "4.4.2", "connection lost before the LMTP server answered for this recipient", err)
 			state = connBroken
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mailgate/internal/mailmsg"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -90,18 +91,18 @@ func TestLMTPResultsAndReuse(t *testing.T) {
 	st, addr := startLMTPStore(t)
 	l := &LMTP{Addr: addr, Hostname: "mg.test", IdleTimeout: time.Minute, MaxIdle: 2, Metrics: NewMetrics(nil)}
 	defer l.Close()
-	req := &Request{ID: "q1", From: "a@example.org", Body: []byte("Subject: x\r\n\r\n.dot\r\nhi\r\n"),
-		Recipients: []Rcpt{{Addr: "ok@example.com"}, {Addr: "full@example.com"}, {Addr: "gone@example.com"}}}
+	req := &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "q1", From: "a@example.org"}, Body: []byte("Subject: x\r\n\r\n.dot\r\nhi\r\n"),
+		Recipients: []mailmsg.Recipient{{Addr: "ok@example.com"}, {Addr: "full@example.com"}, {Addr: "gone@example.com"}}}
 	for round := 0; round < 2; round++ {
 		res := l.Deliver(context.Background(), req)
 		if res[0].Err != nil || res[0].Relayed {
 			t.Errorf("ok@: %+v", res[0])
 		}
-		var e *Error
-		if !errors.As(res[1].Err, &e) || e.Permanent || e.Code != 452 || e.Enhanced != "4.2.2" || e.Command != CmdData {
+		var e *mailmsg.Error
+		if !errors.As(res[1].Err, &e) || e.Permanent || e.Code != 452 || e.Enhanced != "4.2.2" || e.Command != mailmsg.CmdData {
 			t.Errorf("full@: %v", res[1].Err)
 		}
-		if !errors.As(res[2].Err, &e) || !e.Permanent || e.Code != 550 || e.Command != CmdRcpt {
+		if !errors.As(res[2].Err, &e) || !e.Permanent || e.Code != 550 || e.Command != mailmsg.CmdRcpt {
 			t.Errorf("gone@: %v", res[2].Err)
 		}
 	}
@@ -115,8 +116,8 @@ func TestLMTPServerDown(t *testing.T) {
 	t.Parallel()
 	l := &LMTP{Addr: "unix:/nonexistent/lmtp", Hostname: "mg.test", Metrics: NewMetrics(nil)}
 	defer l.Close()
-	res := l.Deliver(context.Background(), &Request{ID: "q", From: "a@example.org", Body: []byte("x\r\n"), Recipients: []Rcpt{{Addr: "ok@example.com"}}})
-	var e *Error
+	res := l.Deliver(context.Background(), &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "q", From: "a@example.org"}, Body: []byte("x\r\n"), Recipients: []mailmsg.Recipient{{Addr: "ok@example.com"}}})
+	var e *mailmsg.Error
 	if !errors.As(res[0].Err, &e) || e.Permanent || e.Enhanced != "4.4.1" {
 		t.Errorf("result %v", res[0].Err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtpdata"
 )
 
@@ -44,7 +46,7 @@ type Local struct {
 	// Classify maps a store error to a delivery error, e.g. a quota error
 	// to MailboxFull; nil, or a nil answer, falls back to an error's
 	// Permanent() bool method, else a temporary 451 4.3.0.
-	Classify func(error) *Error
+	Classify func(error) *mailmsg.Error
 	Logger   *slog.Logger
 	Metrics  *Metrics
 }
@@ -53,13 +55,13 @@ var _ Transport = (*Local)(nil)
 
 // MailboxFull is the error for a full mailbox: 452 4.2.2 while it may
 // empty, 552 5.2.2 when the message is larger than the whole quota.
-func MailboxFull(permanent bool, cause error) *Error {
+func MailboxFull(permanent bool, cause error) *mailmsg.Error {
 	if permanent {
-		e := permErr(CmdLocal, "", "5.2.2", "the message is larger than the mailbox quota", cause)
+		e := permErr(mailmsg.CmdLocal, "", "5.2.2", "the message is larger than the mailbox quota", cause)
 		e.Code = 552
 		return e
 	}
-	e := tempErr(CmdLocal, "", "4.2.2", "the mailbox is full", cause)
+	e := tempErr(mailmsg.CmdLocal, "", "4.2.2", "the mailbox is full", cause)
 	e.Code = 452
 	return e
 }
@@ -67,28 +69,28 @@ func MailboxFull(permanent bool, cause error) *Error {
 // Rejected is the error for a message a recipient's Sieve script
 // rejected after it was accepted (RFC 5429): the queue bounces it with
 // the script's reason.
-func Rejected(reason string, cause error) *Error {
-	return permErr(CmdLocal, "", "5.7.1", reason, cause)
+func Rejected(reason string, cause error) *mailmsg.Error {
+	return permErr(mailmsg.CmdLocal, "", "5.7.1", reason, cause)
 }
 
 // Deliver stores the message for each recipient.
-func (l *Local) Deliver(ctx context.Context, req *Request) []Result {
-	res := make([]Result, len(req.Recipients))
+func (l *Local) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
+	res := make([]mailmsg.Result, len(req.Recipients))
 	for i, r := range req.Recipients {
-		res[i] = Result{Rcpt: r.Addr, Err: l.one(ctx, req, r.Addr)}
+		res[i] = mailmsg.Result{Rcpt: r.Addr, Err: l.one(ctx, req, r.Addr)}
 	}
 	logResults(orDiscard(l.Logger), l.Metrics, RouteLocal, "", "", req, res)
 	return res
 }
 
-func (l *Local) one(ctx context.Context, req *Request, addr string) error {
+func (l *Local) one(ctx context.Context, req *mailmsg.Attempt, addr string) error {
 	account, folder, ok := l.Directory.Lookup(addr)
 	if d, isDir := l.Directory.(interface{ Unreachable() bool }); !ok && isDir && d.Unreachable() {
 		// The account directory (LDAP) is down: the address may exist.
-		return tempErr(CmdLocal, "", "4.4.3", "cannot look "+addr+" up right now", nil)
+		return tempErr(mailmsg.CmdLocal, "", "4.4.3", "cannot look "+addr+" up right now", nil)
 	}
 	if !ok {
-		return permErr(CmdLocal, "", "5.1.1", "no mailbox here for "+addr, nil)
+		return permErr(mailmsg.CmdLocal, "", "5.1.1", "no mailbox here for "+addr, nil)
 	}
 	var err error
 	if l.Sieve != nil && !req.Quarantine {
@@ -100,7 +102,7 @@ func (l *Local) one(ctx context.Context, req *Request, addr string) error {
 	if err == nil {
 		return nil
 	}
-	var de *Error
+	var de *mailmsg.Error
 	if errors.As(err, &de) {
 		return de // already a delivery verdict (a Sieve reject)
 	}
@@ -111,7 +113,7 @@ func (l *Local) one(ctx context.Context, req *Request, addr string) error {
 	}
 	var p interface{ Permanent() bool }
 	if errors.As(err, &p) && p.Permanent() {
-		return permErr(CmdLocal, "", "5.2.0", "the mailbox refused the message", err)
+		return permErr(mailmsg.CmdLocal, "", "5.2.0", "the mailbox refused the message", err)
 	}
-	return tempErr(CmdLocal, "", "4.3.0", "local delivery failed; will retry", err)
+	return tempErr(mailmsg.CmdLocal, "", "4.3.0", "local delivery failed; will retry", err)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"mailgate/internal/mailmsg"
 )
 
 // fakeSieve records what it was handed, and rejects for "no@".
@@ -25,8 +27,8 @@ func TestLocalSieveHook(t *testing.T) {
 	sv := &fakeSieve{}
 	l := &Local{Mailboxes: store, Sieve: sv, Directory: mapDir{
 		"a+tag@example.com": {"a@example.com", "tag"}, "no@example.com": {"no@example.com", ""}}}
-	res := l.Deliver(context.Background(), &Request{ID: "Q1", From: "s@example.org", Body: []byte("Subject: x\n\nhi\n"),
-		Recipients: []Rcpt{{Addr: "a+tag@example.com"}, {Addr: "no@example.com"}}})
+	res := l.Deliver(context.Background(), &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "Q1", From: "s@example.org"}, Body: []byte("Subject: x\n\nhi\n"),
+		Recipients: []mailmsg.Recipient{{Addr: "a+tag@example.com"}, {Addr: "no@example.com"}}})
 	if res[0].Err != nil || len(sv.got) != 2 {
 		t.Fatalf("results %+v, sieve got %d", res, len(sv.got))
 	}
@@ -35,13 +37,13 @@ func TestLocalSieveHook(t *testing.T) {
 		m.Folder != "tag" || string(m.Body) != "Subject: x\r\n\r\nhi\r\n" {
 		t.Errorf("sieve got %+v", m)
 	}
-	var de *Error
+	var de *mailmsg.Error
 	if !errors.As(res[1].Err, &de) || !de.Permanent || de.Enhanced != "5.7.1" || de.Reason != "rejected by the recipient's filter: go away" {
 		t.Errorf("reject: %#v", res[1].Err)
 	}
 	sv.got = nil
-	res = l.Deliver(context.Background(), &Request{ID: "Q2", Quarantine: true, Body: []byte("x\r\n"),
-		Recipients: []Rcpt{{Addr: "a+tag@example.com"}}})
+	res = l.Deliver(context.Background(), &mailmsg.Attempt{Envelope: &mailmsg.Envelope{ID: "Q2", Quarantine: true}, Body: []byte("x\r\n"),
+		Recipients: []mailmsg.Recipient{{Addr: "a+tag@example.com"}}})
 	if res[0].Err != nil || len(sv.got) != 0 || len(store.msgs["a@example.com/Junk"]) != 1 {
 		t.Errorf("quarantine: err %v, sieve got %d, junk %d", res[0].Err, len(sv.got), len(store.msgs["a@example.com/Junk"]))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 )
 
@@ -56,7 +57,7 @@ func (d mapDir) Lookup(addr string) (string, string, bool) {
 	return v[0], v[1], ok
 }
 
-func classify(err error) *Error {
+func classify(err error) *mailmsg.Error {
 	var q quotaErr
 	if errors.As(err, &q) {
 		return MailboxFull(q.permanent, err)
@@ -79,12 +80,12 @@ func TestLocal(t *testing.T) {
 	req := request("l1", "alice@here.test", "alice+news@here.test", "nobody@here.test", "small@here.test", "full@here.test", "ro@here.test")
 	req.Body = []byte("Subject: x\n\nbody\n")
 	res := l.Deliver(context.Background(), req)
-	wantErr(t, res[0], Error{})
-	wantErr(t, res[1], Error{})
-	wantErr(t, res[2], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdLocal})
-	wantErr(t, res[3], Error{Permanent: true, Code: 552, Enhanced: "5.2.2", Command: CmdLocal})
-	wantErr(t, res[4], Error{Code: 452, Enhanced: "4.2.2", Command: CmdLocal})
-	wantErr(t, res[5], Error{Permanent: true, Code: 550, Enhanced: "5.2.0", Command: CmdLocal})
+	wantErr(t, res[0], mailmsg.Error{})
+	wantErr(t, res[1], mailmsg.Error{})
+	wantErr(t, res[2], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: mailmsg.CmdLocal})
+	wantErr(t, res[3], mailmsg.Error{Permanent: true, Code: 552, Enhanced: "5.2.2", Command: mailmsg.CmdLocal})
+	wantErr(t, res[4], mailmsg.Error{Code: 452, Enhanced: "4.2.2", Command: mailmsg.CmdLocal})
+	wantErr(t, res[5], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.2.0", Command: mailmsg.CmdLocal})
 	if got := st.msgs["alice/"]; len(got) != 1 || got[0] != "Subject: x\r\n\r\nbody\r\n" {
 		t.Errorf("alice INBOX = %q, want one CRLF message", got)
 	}
@@ -93,7 +94,7 @@ func TestLocal(t *testing.T) {
 	}
 	req = request("l2", "alice@here.test")
 	req.Quarantine = true
-	wantErr(t, l.Deliver(context.Background(), req)[0], Error{})
+	wantErr(t, l.Deliver(context.Background(), req)[0], mailmsg.Error{})
 	if len(st.msgs["alice/Junk"]) != 1 {
 		t.Error("quarantined message not in Junk")
 	}
@@ -114,10 +115,10 @@ func TestRouterSplitsLocalAndRemote(t *testing.T) {
 	if len(res) != 4 || res[0].Rcpt != "x@dest.test" || res[1].Rcpt != "alice@HERE.test" || res[3].Rcpt != "y@dest.test" {
 		t.Fatalf("results out of order: %+v", res)
 	}
-	wantErr(t, res[0], Error{})
-	wantErr(t, res[1], Error{})
-	wantErr(t, res[2], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdLocal})
-	wantErr(t, res[3], Error{})
+	wantErr(t, res[0], mailmsg.Error{})
+	wantErr(t, res[1], mailmsg.Error{})
+	wantErr(t, res[2], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: mailmsg.CmdLocal})
+	wantErr(t, res[3], mailmsg.Error{})
 	if m := srv.WaitMessages(t, 1, 5*time.Second)[0]; strings.Join(m.Rcpts, ",") != "x@dest.test,y@dest.test" {
 		t.Errorf("remote got %q", m.Rcpts)
 	}
@@ -177,13 +178,13 @@ func TestRouterRefusesLooping(t *testing.T) {
 	req := request("r1", "x@dest.test", "alice@here.test")
 	req.Body = append([]byte(strings.Repeat("Received: from a by b; Thu, 3 Dec 2026 12:00:00 +0000\r\n", 4)), req.Body...)
 	res := rt.Deliver(context.Background(), req)
-	wantErr(t, res[0], Error{Permanent: true, Code: 554, Enhanced: "5.4.6", Command: CmdData})
-	wantErr(t, res[1], Error{})
+	wantErr(t, res[0], mailmsg.Error{Permanent: true, Code: 554, Enhanced: "5.4.6", Command: mailmsg.CmdData})
+	wantErr(t, res[1], mailmsg.Error{})
 	if len(st.msgs["alice/"]) != 1 {
 		t.Error("alice got nothing")
 	}
 	req.Body = req.Body[len("Received: from a by b; Thu, 3 Dec 2026 12:00:00 +0000\r\n"):] // 3 fields: not a loop
-	wantErr(t, rt.Deliver(context.Background(), req)[0], Error{})
+	wantErr(t, rt.Deliver(context.Background(), req)[0], mailmsg.Error{})
 	if n := len(srv.WaitMessages(t, 1, 5*time.Second)); n != 1 {
 		t.Errorf("remote got %d messages, want 1", n)
 	}

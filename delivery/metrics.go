@@ -1,6 +1,10 @@
 package delivery
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mailgate/internal/mailmsg"
+)
 
 // Result labels.
 const (
@@ -93,7 +97,7 @@ func resultOf(err error) string {
 	if err == nil {
 		return resultDelivered
 	}
-	if e, ok := err.(*Error); ok && e.Permanent {
+	if e, ok := err.(*mailmsg.Error); ok && e.Permanent {
 		return resultBounced
 	}
 	return resultDeferred

@@ -14,6 +14,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/dane"
+	"mailgate/internal/mailmsg"
 	"mailgate/mtasts"
 	"mailgate/resolver"
 )
@@ -21,7 +22,7 @@ import (
 // New builds the transports the config describes: a Router over Local
 // (or LMTP, when delivery.local.lmtp is set) and either a Smarthost (delivery.smarthost.host set) or a Remote. The
 // caller closes the Router at shutdown.
-func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory, classify func(error) *Error,
+func New(cfg *config.Config, res resolver.Resolver, mb Mailboxes, dir Directory, classify func(error) *mailmsg.Error,
 	logger *slog.Logger, reg prometheus.Registerer) (*Router, error) {
 	d := cfg.Delivery
 	m := NewMetrics(reg)

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"mailgate/internal/smtpdata"
 	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
+
+	"mailgate/internal/mailmsg"
+	"mailgate/internal/smtpdata"
 
 	"github.com/emersion/go-smtp"
 )
@@ -23,7 +25,7 @@ import (
 
 // canPipeline reports whether req can go pipelined over s: the server
 // offers it and no parameter needs encodings only go-smtp implements.
-func canPipeline(s *session, req *Request) bool {
+func canPipeline(s *session, req *mailmsg.Attempt) bool {
 	if ok, _ := s.c.Extension("PIPELINING"); !ok || s.stream == nil {
 		return false
 	}
@@ -48,7 +50,7 @@ type piped struct {
 // pipeline sends MAIL, the RCPTs of the recipients in idx and DATA,
 // returning the MAIL error, one error per RCPT (nil: accepted) and how
 // DATA went. A non-reply error means the connection broke.
-func (d *dialer) pipeline(s *session, req *Request, idx []int) (error, []error, *piped) {
+func (d *dialer) pipeline(s *session, req *mailmsg.Attempt, idx []int) (error, []error, *piped) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "MAIL FROM:<%s>%s\r\n", req.From, mailParams(s, req))
 	for _, i := range idx {
@@ -98,7 +100,7 @@ func (d *dialer) pipeline(s *session, req *Request, idx []int) (error, []error, 
 
 // pipedData sends the content after a pipelined DATA got 354, and ends
 // it, in the same writes; then reads the reply to the end of data.
-func (d *dialer) pipedData(s *session, req *Request, p *piped) (string, error) {
+func (d *dialer) pipedData(s *session, req *mailmsg.Attempt, p *piped) (string, error) {
 	if err := writeStuffedThen(s.stream, smtpdata.Normalize(req.Body), []byte(".\r\n"), d.timeouts.DataBlock); err != nil {
 		return "", err
 	}
@@ -167,7 +169,7 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 }
 
 // mailParams are the MAIL FROM parameters go-smtp's Mail would send.
-func mailParams(s *session, req *Request) string {
+func mailParams(s *session, req *mailmsg.Attempt) string {
 	o := mailOptions(s, req)
 	var b strings.Builder
 	if ok, _ := s.c.Extension("8BITMIME"); ok {
@@ -192,7 +194,7 @@ func mailParams(s *session, req *Request) string {
 }
 
 // rcptParams are the RCPT TO parameters go-smtp's Rcpt would send.
-func rcptParams(s *session, r Rcpt) string {
+func rcptParams(s *session, r mailmsg.Recipient) string {
 	o := rcptOptions(s, r)
 	if o == nil {
 		return ""

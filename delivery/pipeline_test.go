@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 )
 
@@ -27,7 +28,7 @@ func TestPipelinedTransaction(t *testing.T) {
 	r := pipelinedRemote(t, srv)
 	for _, id := range []string{"p1", "p2"} {
 		for _, res := range r.Deliver(context.Background(), request(id, "a@dest.test", "b@dest.test")) {
-			wantErr(t, res, Error{})
+			wantErr(t, res, mailmsg.Error{})
 		}
 	}
 	msgs := srv.WaitMessages(t, 2, 5*time.Second)
@@ -49,8 +50,8 @@ func TestPipelinedDataRefused(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Config{DataCommandReplies: []string{"451 4.3.0 try again later", "354 go ahead"}})
 	r := pipelinedRemote(t, srv)
 	res := r.Deliver(context.Background(), request("p1", "a@dest.test"))
-	wantErr(t, res[0], Error{Code: 451, Enhanced: "4.3.0", Command: CmdData, RemoteLine: "451 4.3.0 try again later"})
-	wantErr(t, r.Deliver(context.Background(), request("p2", "a@dest.test"))[0], Error{})
+	wantErr(t, res[0], mailmsg.Error{Code: 451, Enhanced: "4.3.0", Command: mailmsg.CmdData, RemoteLine: "451 4.3.0 try again later"})
+	wantErr(t, r.Deliver(context.Background(), request("p2", "a@dest.test"))[0], mailmsg.Error{})
 	if msgs := srv.WaitMessages(t, 1, 5*time.Second); len(msgs) != 1 {
 		t.Errorf("%d messages, want 1", len(msgs))
 	}
@@ -72,8 +73,8 @@ func TestPipelinedDataWithoutRecipients(t *testing.T) {
 		RcptReplies: map[string][]string{"a@dest.test": {"550 5.1.1 no such user"}}})
 	r := pipelinedRemote(t, srv)
 	res := r.Deliver(context.Background(), request("p1", "a@dest.test"))
-	wantErr(t, res[0], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdRcpt})
-	wantErr(t, r.Deliver(context.Background(), request("p2", "b@dest.test"))[0], Error{})
+	wantErr(t, res[0], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: mailmsg.CmdRcpt})
+	wantErr(t, r.Deliver(context.Background(), request("p2", "b@dest.test"))[0], mailmsg.Error{})
 	msgs := srv.WaitMessages(t, 1, 5*time.Second)
 	if len(msgs) != 1 || len(msgs[0].Rcpts) != 1 || msgs[0].Rcpts[0] != "b@dest.test" {
 		t.Errorf("messages %+v, want one to b@dest.test", msgs)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"mailgate/internal/mailmsg"
 	"mailgate/resolver"
 )
 
@@ -72,7 +73,7 @@ func newClient(route, hostname string, t Timeouts, d Dialer, roots *x509.CertPoo
 func (r *Remote) Close() { r.client().pool.close() }
 
 // Deliver sends req to the first MX host of its domain that answers.
-func (r *Remote) Deliver(ctx context.Context, req *Request) []Result {
+func (r *Remote) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	if len(req.Recipients) == 0 {
 		return nil
 	}
@@ -81,12 +82,12 @@ func (r *Remote) Deliver(ctx context.Context, req *Request) []Result {
 	return res
 }
 
-func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, tls string) {
+func (r *Remote) deliver(ctx context.Context, req *mailmsg.Attempt) (res []mailmsg.Result, mta, tls string) {
 	c := r.client()
-	domain := domainOf(req.Recipients[0].Addr)
+	domain := mailmsg.Domain(req.Recipients[0].Addr)
 	hosts, implicit, err := r.mxHosts(ctx, domain)
 	if err != nil {
-		return allFail(req, err), "", ""
+		return mailmsg.AllFail(req, err), "", ""
 	}
 	base := tlsOpportunistic
 	if req.RequireTLS || slices.ContainsFunc(r.RequireTLS, func(d string) bool { return strings.EqualFold(d, domain) }) {
@@ -108,7 +109,7 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 		}
 		for _, a := range addrs {
 			if tries++; tries > maxAddresses {
-				return allFail(req, last), "", ""
+				return mailmsg.AllFail(req, last), "", ""
 			}
 			t := target{addr: net.JoinHostPort(a, strconv.Itoa(r.port())), mta: h, mode: hp.mode, tlsa: hp.tlsa, names: hp.names}
 			res, s, err := c.send(ctx, t, req)
@@ -119,7 +120,7 @@ func (r *Remote) deliver(ctx context.Context, req *Request) (res []Result, mta, 
 			last = err
 		}
 	}
-	return allFail(req, last), "", ""
+	return mailmsg.AllFail(req, last), "", ""
 }
 
 // reportSession records a new connection under a policy for TLS-RPT:
@@ -131,9 +132,9 @@ func (r *Remote) reportSession(hp hostPolicy, ip string, s sent, err error) {
 	}
 	o := *hp.report
 	o.ReceivingIP = ip
-	var e *Error
+	var e *mailmsg.Error
 	switch {
-	case err != nil && errors.As(err, &e) && e.Command == CmdTLS:
+	case err != nil && errors.As(err, &e) && e.Command == mailmsg.CmdTLS:
 		o.Result, o.Detail = tlsResultType(e.Err), e.Diagnostic()
 	case err != nil:
 		return // not a TLS matter: the host did not answer
@@ -163,7 +164,7 @@ func (r *Remote) port() int {
 // among equals; the domain itself (implicit MX) when it has no MX.
 func (r *Remote) mxHosts(ctx context.Context, domain string) ([]string, bool, error) {
 	if domain == "" {
-		return nil, false, permErr(CmdDNS, "", "5.1.3", "the recipient address has no domain", nil)
+		return nil, false, permErr(mailmsg.CmdDNS, "", "5.1.3", "the recipient address has no domain", nil)
 	}
 	mxs, err := r.Resolver.LookupMX(ctx, domain)
 	var de *net.DNSError
@@ -173,7 +174,7 @@ func (r *Remote) mxHosts(ctx context.Context, domain string) ([]string, bool, er
 	case err != nil:
 		return nil, false, dnsErr("MX", domain, err)
 	case len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == ""):
-		e := permErr(CmdDNS, "", "5.1.10", domain+" publishes a null MX (RFC 7505): it accepts no mail", nil)
+		e := permErr(mailmsg.CmdDNS, "", "5.1.10", domain+" publishes a null MX (RFC 7505): it accepts no mail", nil)
 		e.Code = 556
 		return nil, false, e
 	}
@@ -198,7 +199,7 @@ func (r *Remote) addresses(ctx context.Context, host string, implicit bool) ([]s
 	ips, err := r.Resolver.LookupIPAddr(ctx, host)
 	var de *net.DNSError
 	if err != nil && errors.As(err, &de) && de.IsNotFound && implicit {
-		return nil, permErr(CmdDNS, "", "5.1.2", host+" has no MX and no address record: the domain does not receive mail", err)
+		return nil, permErr(mailmsg.CmdDNS, "", "5.1.2", host+" has no MX and no address record: the domain does not receive mail", err)
 	}
 	if err != nil {
 		return nil, dnsErr("address", host, err)
@@ -208,12 +209,12 @@ func (r *Remote) addresses(ctx context.Context, host string, implicit bool) ([]s
 		out = append(out, ip.IP.String())
 	}
 	if len(out) == 0 {
-		return nil, tempErr(CmdDNS, host, "4.4.4", host+" has no address", nil)
+		return nil, tempErr(mailmsg.CmdDNS, host, "4.4.4", host+" has no address", nil)
 	}
 	return out, nil
 }
 
-func dnsErr(what, name string, err error) *Error {
+func dnsErr(what, name string, err error) *mailmsg.Error {
 	reason := what + " lookup for " + name + " failed"
 	var de *net.DNSError
 	switch {
@@ -226,5 +227,5 @@ func dnsErr(what, name string, err error) *Error {
 	default:
 		reason += ": " + err.Error()
 	}
-	return tempErr(CmdDNS, "", "4.4.3", reason, err)
+	return tempErr(mailmsg.CmdDNS, "", "4.4.3", reason, err)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 )
 
@@ -22,7 +23,7 @@ func TestRemoteDeliversOverSTARTTLS(t *testing.T) {
 	req.Ret, req.EnvID = "HDRS", "env1"
 	res := r.Deliver(context.Background(), req)
 	for _, x := range res {
-		wantErr(t, x, Error{})
+		wantErr(t, x, mailmsg.Error{})
 	}
 	m := srv.WaitMessages(t, 1, 5*time.Second)[0]
 	if want := "Subject: x\r\n\r\n..leading dot\r\nbare lf\r\nend\r\n.\r\n"; string(m.Raw) != want {
@@ -67,9 +68,9 @@ func TestRemotePipelines(t *testing.T) {
 	req.Recipients[0].Notify = []string{"SUCCESS"}
 	req.Recipients[0].ORCPT = "rfc822;o+a@dest.test"
 	res := r.Deliver(context.Background(), req)
-	wantErr(t, res[0], Error{})
-	wantErr(t, res[1], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdRcpt, RemoteLine: "550 5.1.1 no such user"})
-	wantErr(t, res[2], Error{})
+	wantErr(t, res[0], mailmsg.Error{})
+	wantErr(t, res[1], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: mailmsg.CmdRcpt, RemoteLine: "550 5.1.1 no such user"})
+	wantErr(t, res[2], mailmsg.Error{})
 	m := srv.WaitMessages(t, 1, 5*time.Second)[0]
 	if !m.Pipelined {
 		t.Error("MAIL and RCPT were not pipelined")
@@ -86,10 +87,10 @@ func TestRemotePipelines(t *testing.T) {
 	srv.Update(func(c *smtptest.Config) { c.MailReply = "553 5.1.8 sender domain unknown" })
 	res = r.Deliver(context.Background(), request("p2", "a@dest.test", "b@dest.test"))
 	for _, x := range res {
-		wantErr(t, x, Error{Permanent: true, Code: 553, Enhanced: "5.1.8", Command: CmdMail, RemoteLine: "553 5.1.8 sender domain unknown"})
+		wantErr(t, x, mailmsg.Error{Permanent: true, Code: 553, Enhanced: "5.1.8", Command: mailmsg.CmdMail, RemoteLine: "553 5.1.8 sender domain unknown"})
 	}
 	srv.Update(func(c *smtptest.Config) { c.MailReply = "" })
-	wantErr(t, r.Deliver(context.Background(), request("p3", "a@dest.test"))[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), request("p3", "a@dest.test"))[0], mailmsg.Error{})
 	if srv.Connections() != 1 {
 		t.Errorf("%d connections, want 1 (RSET after the refused MAIL keeps it)", srv.Connections())
 	}
@@ -104,9 +105,9 @@ func TestRemotePerRecipientReplies(t *testing.T) {
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 	r, _, _ := newRemote(t, dns, srv.Port())
 	res := r.Deliver(context.Background(), request("q2", "ok@dest.test", "later@dest.test", "gone@dest.test"))
-	wantErr(t, res[0], Error{})
-	wantErr(t, res[1], Error{Code: 450, Enhanced: "4.2.1", Command: CmdRcpt, RemoteLine: "450 4.2.1 mailbox busy try later", RemoteMTA: "mx.dest.test"})
-	wantErr(t, res[2], Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: CmdRcpt, RemoteLine: "550 5.1.1 no such user"})
+	wantErr(t, res[0], mailmsg.Error{})
+	wantErr(t, res[1], mailmsg.Error{Code: 450, Enhanced: "4.2.1", Command: mailmsg.CmdRcpt, RemoteLine: "450 4.2.1 mailbox busy try later", RemoteMTA: "mx.dest.test"})
+	wantErr(t, res[2], mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.1", Command: mailmsg.CmdRcpt, RemoteLine: "550 5.1.1 no such user"})
 	if m := srv.WaitMessages(t, 1, 5*time.Second)[0]; len(m.Rcpts) != 1 || m.Rcpts[0] != "ok@dest.test" {
 		t.Errorf("server got recipients %q, want only ok@dest.test", m.Rcpts)
 	}
@@ -120,11 +121,11 @@ func TestRemoteRetryAfter4xxAndConnectionReuse(t *testing.T) {
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 	r, _, _ := newRemote(t, dns, srv.Port())
 	res := r.Deliver(context.Background(), request("q3", "a@dest.test"))
-	wantErr(t, res[0], Error{Code: 451, Enhanced: "4.3.0", Command: CmdRcpt})
+	wantErr(t, res[0], mailmsg.Error{Code: 451, Enhanced: "4.3.0", Command: mailmsg.CmdRcpt})
 	res = r.Deliver(context.Background(), request("q3", "a@dest.test"))
-	wantErr(t, res[0], Error{})
+	wantErr(t, res[0], mailmsg.Error{})
 	res = r.Deliver(context.Background(), request("q4", "b@dest.test"))
-	wantErr(t, res[0], Error{})
+	wantErr(t, res[0], mailmsg.Error{})
 	if n := srv.Connections(); n != 1 {
 		t.Errorf("%d connections for three messages, want 1 reused", n)
 	}
@@ -147,15 +148,15 @@ func TestRemoteDNS(t *testing.T) {
 	r, _, _ := newRemote(t, dns, srv.Port())
 	for _, tc := range []struct {
 		domain string
-		want   Error
+		want   mailmsg.Error
 	}{
-		{"null.test", Error{Permanent: true, Code: 556, Enhanced: "5.1.10", Command: CmdDNS, Reason: "null MX"}},
-		{"implicit.test", Error{}},
-		{"servfail.test", Error{Code: 451, Enhanced: "4.4.3", Command: CmdDNS, Reason: "DNS server failure"}},
-		{"slow.test", Error{Code: 451, Enhanced: "4.4.3", Command: CmdDNS, Reason: "DNS timeout"}},
-		{"nxdomain.test", Error{Permanent: true, Code: 550, Enhanced: "5.1.2", Command: CmdDNS}},
-		{"exists.test", Error{Permanent: true, Code: 550, Enhanced: "5.1.2", Command: CmdDNS}},
-		{"badmx.test", Error{Code: 451, Enhanced: "4.4.3", Command: CmdDNS, Reason: "no such host"}},
+		{"null.test", mailmsg.Error{Permanent: true, Code: 556, Enhanced: "5.1.10", Command: mailmsg.CmdDNS, Reason: "null MX"}},
+		{"implicit.test", mailmsg.Error{}},
+		{"servfail.test", mailmsg.Error{Code: 451, Enhanced: "4.4.3", Command: mailmsg.CmdDNS, Reason: "DNS server failure"}},
+		{"slow.test", mailmsg.Error{Code: 451, Enhanced: "4.4.3", Command: mailmsg.CmdDNS, Reason: "DNS timeout"}},
+		{"nxdomain.test", mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.2", Command: mailmsg.CmdDNS}},
+		{"exists.test", mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.1.2", Command: mailmsg.CmdDNS}},
+		{"badmx.test", mailmsg.Error{Code: 451, Enhanced: "4.4.3", Command: mailmsg.CmdDNS, Reason: "no such host"}},
 	} {
 		t.Run(tc.domain, func(t *testing.T) {
 			t.Parallel()
@@ -188,7 +189,7 @@ func TestRemoteTriesNextMX(t *testing.T) {
 			dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx1.dest.test.", "dest.test. 300 IN MX 20 mx2.dest.test.", tc.first, second)
 			r, _, _ := newRemote(t, dns, v4.Port())
 			res := r.Deliver(context.Background(), request("q6", "a@dest.test"))
-			wantErr(t, res[0], Error{})
+			wantErr(t, res[0], mailmsg.Error{})
 			if len(v4.Messages())+len(v6.Messages()) != 1 {
 				t.Errorf("messages: %d on 127.0.0.1, %d on ::1, want 1 in all", len(v4.Messages()), len(v6.Messages()))
 			}
@@ -202,7 +203,7 @@ func TestRemoteIPv6(t *testing.T) {
 	srv := smtptest.StartOn(t, "[::1]:0", smtptest.Config{})
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN AAAA ::1")
 	r, _, _ := newRemote(t, dns, srv.Port())
-	wantErr(t, r.Deliver(context.Background(), request("q7", "a@dest.test"))[0], Error{})
+	wantErr(t, r.Deliver(context.Background(), request("q7", "a@dest.test"))[0], mailmsg.Error{})
 	srv.WaitMessages(t, 1, 5*time.Second)
 }
 
@@ -212,7 +213,7 @@ func TestRemoteAllMXDown(t *testing.T) {
 	dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 	r, _, _ := newRemote(t, dns, srv.Port())
 	res := r.Deliver(context.Background(), request("q8", "a@dest.test"))
-	wantErr(t, res[0], Error{Code: 554, Enhanced: "5.3.2", Command: CmdConnect, RemoteLine: "554 5.3.2 not accepting mail"})
+	wantErr(t, res[0], mailmsg.Error{Code: 554, Enhanced: "5.3.2", Command: mailmsg.CmdConnect, RemoteLine: "554 5.3.2 not accepting mail"})
 }
 
 func TestRemoteReplacesDeadPooledConnection(t *testing.T) {
@@ -221,8 +222,8 @@ func TestRemoteReplacesDeadPooledConnection(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.Config{CloseAfterMessage: true, Extensions: ext})
 		dns := dnstest.Start(t, "dest.test. 300 IN MX 10 mx.dest.test.", "mx.dest.test. 300 IN A 127.0.0.1")
 		r, _, _ := newRemote(t, dns, srv.Port())
-		wantErr(t, r.Deliver(context.Background(), request("d1", "a@dest.test"))[0], Error{})
-		wantErr(t, r.Deliver(context.Background(), request("d2", "a@dest.test"))[0], Error{})
+		wantErr(t, r.Deliver(context.Background(), request("d1", "a@dest.test"))[0], mailmsg.Error{})
+		wantErr(t, r.Deliver(context.Background(), request("d2", "a@dest.test"))[0], mailmsg.Error{})
 		if n := len(srv.WaitMessages(t, 2, 5*time.Second)); n != 2 || srv.Connections() != 2 {
 			t.Errorf("%v: %d messages over %d connections, want 2 over 2", ext, n, srv.Connections())
 		}

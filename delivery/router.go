@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"mailgate/internal/hops"
+	"mailgate/internal/mailmsg"
 )
 
 // Router sends local-domain recipients to Local and the rest to Remote
@@ -39,18 +40,18 @@ func (r *Router) Destination(addr string) string {
 	if _, ok := r.Remote.(*Smarthost); ok && !r.IsLocal(addr) {
 		return SmarthostDestination
 	}
-	return domainOf(addr)
+	return mailmsg.Domain(addr)
 }
 
 // IsLocal reports whether addr's domain is one of ours.
 func (r *Router) IsLocal(addr string) bool {
-	d := domainOf(addr)
+	d := mailmsg.Domain(addr)
 	return slices.ContainsFunc(r.LocalDomains, func(l string) bool { return strings.EqualFold(l, d) })
 }
 
 // Deliver splits req by route and merges the results in the order of
 // req.Recipients.
-func (r *Router) Deliver(ctx context.Context, req *Request) []Result {
+func (r *Router) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	var local, remote []int
 	for i, rc := range req.Recipients {
 		if r.IsLocal(rc.Addr) {
@@ -59,11 +60,11 @@ func (r *Router) Deliver(ctx context.Context, req *Request) []Result {
 			remote = append(remote, i)
 		}
 	}
-	res := make([]Result, len(req.Recipients))
+	res := make([]mailmsg.Result, len(req.Recipients))
 	r.part(ctx, req, local, r.Local, res)
 	if err := r.loop(req, len(remote)); err != nil {
 		for _, i := range remote {
-			res[i] = Result{Rcpt: req.Recipients[i].Addr, Err: err}
+			res[i] = mailmsg.Result{Rcpt: req.Recipients[i].Addr, Err: err}
 		}
 		return res
 	}
@@ -75,12 +76,12 @@ func (r *Router) Deliver(ctx context.Context, req *Request) []Result {
 // than the limit: the relay refuses such a message at DATA, but one
 // queued before the limit was lowered, or by an older version, must not
 // go round a forwarding loop once more. It bounces (5.4.6, RFC 3463).
-func (r *Router) loop(req *Request, remote int) error {
+func (r *Router) loop(req *mailmsg.Attempt, remote int) error {
 	if r.MaxReceived <= 0 || remote == 0 {
 		return nil
 	}
 	if n := hops.Count(req.Body); n > r.MaxReceived {
-		e := permErr(CmdData, "", "5.4.6", fmt.Sprintf("routing loop detected: the message carries %d Received fields, more than %d", n, r.MaxReceived), nil)
+		e := permErr(mailmsg.CmdData, "", "5.4.6", fmt.Sprintf("routing loop detected: the message carries %d Received fields, more than %d", n, r.MaxReceived), nil)
 		e.Code = 554
 		return e
 	}
@@ -88,18 +89,18 @@ func (r *Router) loop(req *Request, remote int) error {
 }
 
 // part delivers the recipients at idx through t into res.
-func (r *Router) part(ctx context.Context, req *Request, idx []int, t Transport, res []Result) {
+func (r *Router) part(ctx context.Context, req *mailmsg.Attempt, idx []int, t Transport, res []mailmsg.Result) {
 	if len(idx) == 0 {
 		return
 	}
 	sub := *req
-	sub.Recipients = make([]Rcpt, len(idx))
+	sub.Recipients = make([]mailmsg.Recipient, len(idx))
 	for j, i := range idx {
 		sub.Recipients[j] = req.Recipients[i]
 	}
-	var out []Result
+	var out []mailmsg.Result
 	if t == nil {
-		out = allFail(&sub, tempErr(CmdLocal, "", "4.3.5", "no transport is configured for this route", nil))
+		out = mailmsg.AllFail(&sub, tempErr(mailmsg.CmdLocal, "", "4.3.5", "no transport is configured for this route", nil))
 	} else {
 		out = t.Deliver(ctx, &sub)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 	"mailgate/resolver"
 )
 
@@ -65,7 +66,7 @@ func (h *Smarthost) client() *client {
 func (h *Smarthost) Close() { h.client().pool.close() }
 
 // Deliver hands req to the relay.
-func (h *Smarthost) Deliver(ctx context.Context, req *Request) []Result {
+func (h *Smarthost) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	if len(req.Recipients) == 0 {
 		return nil
 	}
@@ -74,11 +75,11 @@ func (h *Smarthost) Deliver(ctx context.Context, req *Request) []Result {
 	return res
 }
 
-func (h *Smarthost) deliver(ctx context.Context, req *Request) ([]Result, string) {
+func (h *Smarthost) deliver(ctx context.Context, req *mailmsg.Attempt) ([]mailmsg.Result, string) {
 	c := h.client()
 	addrs, err := h.addresses(ctx)
 	if err != nil {
-		return allFail(req, err), ""
+		return mailmsg.AllFail(req, err), ""
 	}
 	mode := tlsVerified
 	switch h.TLS {
@@ -95,7 +96,7 @@ func (h *Smarthost) deliver(ctx context.Context, req *Request) ([]Result, string
 		}
 		last = err
 	}
-	return allFail(req, last), ""
+	return mailmsg.AllFail(req, last), ""
 }
 
 func (h *Smarthost) port() int {
@@ -108,7 +109,7 @@ func (h *Smarthost) addresses(ctx context.Context) ([]string, error) {
 		return []string{h.Host}, nil
 	}
 	if h.Resolver == nil {
-		return nil, tempErr(CmdDNS, h.Host, "4.4.3", "no resolver to look up the smarthost", nil)
+		return nil, tempErr(mailmsg.CmdDNS, h.Host, "4.4.3", "no resolver to look up the smarthost", nil)
 	}
 	ips, err := h.Resolver.LookupIPAddr(ctx, h.Host)
 	if err != nil || len(ips) == 0 {
@@ -131,11 +132,11 @@ func (h *Smarthost) auth(s *session) error {
 		return nil
 	}
 	if !s.c.SupportsAuth("PLAIN") {
-		return tempErr(CmdAuth, h.Host, "4.7.0", "the smarthost does not offer AUTH PLAIN", nil)
+		return tempErr(mailmsg.CmdAuth, h.Host, "4.7.0", "the smarthost does not offer AUTH PLAIN", nil)
 	}
 	s.c.CommandTimeout = h.client().dialer.timeouts.Mail
 	if err := s.c.Auth(sasl.NewPlainClient("", h.Username, h.Password)); err != nil {
-		e := remoteErr(CmdAuth, h.Host, err)
+		e := remoteErr(mailmsg.CmdAuth, h.Host, err)
 		e.Permanent = false
 		if e.Reason == "" {
 			e.Reason = "the smarthost refused our login; check delivery.smarthost.username and password_file"

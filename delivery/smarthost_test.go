@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 )
 
@@ -34,9 +35,9 @@ func TestSmarthostAuthOverSTARTTLS(t *testing.T) {
 	h := newSmarthost(t, srv, config.SmarthostSTARTTLS, pass)
 	req := request("h1", "a@one.test")
 	for _, res := range h.Deliver(context.Background(), req) {
-		wantErr(t, res, Error{})
+		wantErr(t, res, mailmsg.Error{})
 	}
-	wantErr(t, h.Deliver(context.Background(), request("h2", "b@two.test"))[0], Error{})
+	wantErr(t, h.Deliver(context.Background(), request("h2", "b@two.test"))[0], mailmsg.Error{})
 	msgs := srv.WaitMessages(t, 2, 5*time.Second)
 	for _, m := range msgs {
 		if !m.TLS || m.AuthUser != "relayuser" {
@@ -55,7 +56,7 @@ func TestSmarthostImplicitTLS(t *testing.T) {
 	t.Parallel()
 	srv := smtptest.Start(t, smtptest.Config{ImplicitTLS: true, AuthUser: "relayuser", AuthPass: "pw"})
 	h := newSmarthost(t, srv, config.SmarthostImplicit, "pw")
-	wantErr(t, h.Deliver(context.Background(), request("h3", "a@one.test"))[0], Error{})
+	wantErr(t, h.Deliver(context.Background(), request("h3", "a@one.test"))[0], mailmsg.Error{})
 	if m := srv.WaitMessages(t, 1, 5*time.Second)[0]; !m.TLS || m.AuthUser != "relayuser" {
 		t.Errorf("TLS=%v user=%q", m.TLS, m.AuthUser)
 	}
@@ -68,14 +69,14 @@ func TestSmarthostFailures(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.Config{STARTTLS: true, AuthUser: "relayuser", AuthPass: "right"})
 		h := newSmarthost(t, srv, config.SmarthostSTARTTLS, "wrong")
 		wantErr(t, h.Deliver(context.Background(), request("h4", "a@one.test"))[0],
-			Error{Code: 535, Enhanced: "5.7.8", Command: CmdAuth, RemoteMTA: "127.0.0.1", RemoteLine: "535 5.7.8 Authentication credentials invalid"})
+			mailmsg.Error{Code: 535, Enhanced: "5.7.8", Command: mailmsg.CmdAuth, RemoteMTA: "127.0.0.1", RemoteLine: "535 5.7.8 Authentication credentials invalid"})
 	})
 	t.Run("no STARTTLS defers, password never sent", func(t *testing.T) {
 		t.Parallel()
 		srv := smtptest.Start(t, smtptest.Config{AuthUser: "relayuser", AuthPass: "pw"})
 		h := newSmarthost(t, srv, config.SmarthostSTARTTLS, "pw")
 		wantErr(t, h.Deliver(context.Background(), request("h5", "a@one.test"))[0],
-			Error{Code: 451, Enhanced: "4.7.10", Command: CmdTLS})
+			mailmsg.Error{Code: 451, Enhanced: "4.7.10", Command: mailmsg.CmdTLS})
 		for _, c := range srv.Commands() {
 			if c == "AUTH ..." {
 				t.Error("AUTH sent without TLS")
@@ -88,7 +89,7 @@ func TestSmarthostFailures(t *testing.T) {
 		h := newSmarthost(t, srv, config.SmarthostSTARTTLS, "pw")
 		h.RootCAs = nil
 		wantErr(t, h.Deliver(context.Background(), request("h6", "a@one.test"))[0],
-			Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS})
+			mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS})
 	})
 	t.Run("relay rejects recipient", func(t *testing.T) {
 		t.Parallel()
@@ -96,6 +97,6 @@ func TestSmarthostFailures(t *testing.T) {
 			RcptReplies: map[string][]string{"x@one.test": {"550 5.7.1 relaying denied"}}})
 		h := newSmarthost(t, srv, config.SmarthostNoTLS, "pw")
 		wantErr(t, h.Deliver(context.Background(), request("h7", "x@one.test"))[0],
-			Error{Permanent: true, Code: 550, Enhanced: "5.7.1", Command: CmdRcpt, RemoteMTA: "127.0.0.1"})
+			mailmsg.Error{Permanent: true, Code: 550, Enhanced: "5.7.1", Command: mailmsg.CmdRcpt, RemoteMTA: "127.0.0.1"})
 	})
 }

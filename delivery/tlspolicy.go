@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailgate/dane"
+	"mailgate/internal/mailmsg"
 	"mailgate/mtasts"
 	"mailgate/tlsrpt"
 )
@@ -132,7 +133,7 @@ func (r *Remote) daneHost(ctx context.Context, p destPolicy, h string) (hp hostP
 // MX set: the host cannot be used, with or without DANE.
 func (r *Remote) daneLookupFailed(p destPolicy, h, what string, err error) error {
 	r.report(TLSOutcome{PolicyDomain: p.domain, PolicyType: "tlsa", MXHost: h, Result: "dnssec-invalid", Detail: err.Error()})
-	return tempErr(CmdTLS, h, "4.7.5", "DANE: the "+what+" lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
+	return tempErr(mailmsg.CmdTLS, h, "4.7.5", "DANE: the "+what+" lookup for "+h+" failed, so it cannot be used: "+err.Error(), err)
 }
 
 func (r *Remote) stsHost(p destPolicy, h string) (hostPolicy, error) {
@@ -141,7 +142,7 @@ func (r *Remote) stsHost(p destPolicy, h string) (hostPolicy, error) {
 		row.Result, row.Detail = "validation-failure", h+" is not an MX host the policy names"
 		r.report(*row)
 		if p.sts.Mode == mtasts.Enforce {
-			return hostPolicy{}, tempErr(CmdTLS, h, "4.7.5", "MTA-STS: the policy of "+p.domain+" does not name "+h+" as an MX host", nil)
+			return hostPolicy{}, tempErr(mailmsg.CmdTLS, h, "4.7.5", "MTA-STS: the policy of "+p.domain+" does not name "+h+" as an MX host", nil)
 		}
 		return hostPolicy{mode: tlsOpportunistic, label: PolicyMTASTS}, nil
 	}

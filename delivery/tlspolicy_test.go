@@ -11,6 +11,7 @@ import (
 
 	"mailgate/dane"
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 	"mailgate/internal/testpki"
 	"mailgate/mtasts"
@@ -90,7 +91,7 @@ func (w *policyWorld) sts(t *testing.T, mode mtasts.Mode, mx string) {
 	}
 }
 
-func (w *policyWorld) deliver(t *testing.T) Result {
+func (w *policyWorld) deliver(t *testing.T) mailmsg.Result {
 	t.Helper()
 	res := w.r.Deliver(context.Background(), request("p1", "a@dest.test"))
 	return res[0]
@@ -100,7 +101,7 @@ func TestDANEMatchDelivers(t *testing.T) {
 	t.Parallel()
 	w := newPolicyWorld(t, []string{"unrelated.example"}, true) // DANE-EE ignores the names
 	w.tlsa(t, 3, w.srv.Certificate().Leaf.RawSubjectPublicKeyInfo)
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=dane") {
 		t.Errorf("log does not say tls=dane:\n%s", w.logs)
 	}
@@ -114,7 +115,7 @@ func TestDANEMismatchDefersWithoutPlainText(t *testing.T) {
 	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
 	w.tlsa(t, 3, testpki.New(t).Cert.RawSubjectPublicKeyInfo)
 	r := w.deliver(t)
-	wantErr(t, r, Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+	wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 	if n := len(w.srv.Messages()); n != 0 {
 		t.Fatalf("%d messages reached the server despite the TLSA mismatch", n)
 	}
@@ -127,7 +128,7 @@ func TestDANEWithoutSTARTTLSDefers(t *testing.T) {
 	t.Parallel()
 	w := newPolicyWorld(t, []string{"mx.dest.test"}, false)
 	w.tlsa(t, 3, []byte("any"))
-	wantErr(t, w.deliver(t), Error{Code: 451, Enhanced: "4.7.10", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+	wantErr(t, w.deliver(t), mailmsg.Error{Code: 451, Enhanced: "4.7.10", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 	if got := strings.Join(w.rep.results(), ","); got != "tlsa:starttls-not-supported" {
 		t.Errorf("reported %s", got)
 	}
@@ -139,7 +140,7 @@ func TestDANENeedsDNSSEC(t *testing.T) {
 	h := sha256.Sum256([]byte("not the key"))
 	w.dns.Add(t, fmt.Sprintf("_%d._tcp.mx.dest.test. 300 IN TLSA 3 1 1 %x", w.srv.Port(), h))
 	// No AD bit: the TLSA records are not trusted, delivery is opportunistic.
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=opportunistic") {
 		t.Errorf("log does not say tls=opportunistic:\n%s", w.logs)
 	}
@@ -153,7 +154,7 @@ func TestDANENeedsSecureMXAddresses(t *testing.T) {
 	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
 	w.tlsa(t, 3, testpki.New(t).Cert.RawSubjectPublicKeyInfo)
 	w.dns.Insecure("mx.dest.test")
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=opportunistic") {
 		t.Errorf("log does not say tls=opportunistic:\n%s", w.logs)
 	}
@@ -167,7 +168,7 @@ func TestDANEBogusMXAddressDefers(t *testing.T) {
 	w.tlsa(t, 3, w.srv.Certificate().Leaf.RawSubjectPublicKeyInfo)
 	w.dns.ServFail("mx.dest.test")
 	r := w.deliver(t)
-	wantErr(t, r, Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+	wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 	if n := len(w.srv.Messages()); n != 0 {
 		t.Fatalf("%d messages reached the server despite the bogus address", n)
 	}
@@ -201,10 +202,10 @@ func TestDANEFollowsSecureMXAlias(t *testing.T) {
 			w.dns.Secure("dest.test", "mx.dest.test", fmt.Sprintf("_%d._tcp.real.hoster.test", w.srv.Port()))
 			r := w.deliver(t)
 			if !tc.match {
-				wantErr(t, r, Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+				wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 				return
 			}
-			wantErr(t, r, Error{})
+			wantErr(t, r, mailmsg.Error{})
 			if !strings.Contains(w.logs.String(), "tls=dane") {
 				t.Errorf("log does not say tls=dane:\n%s", w.logs)
 			}
@@ -217,7 +218,7 @@ func TestDANETakesPrecedenceOverMTASTS(t *testing.T) {
 	w := newPolicyWorld(t, []string{"wrong.example"}, true) // fails MTA-STS's name check
 	w.sts(t, mtasts.Enforce, "mx.dest.test")
 	w.tlsa(t, 3, w.srv.Certificate().Leaf.RawSubjectPublicKeyInfo)
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=dane") {
 		t.Errorf("log does not say tls=dane:\n%s", w.logs)
 	}
@@ -227,7 +228,7 @@ func TestMTASTSEnforce(t *testing.T) {
 	t.Parallel()
 	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
 	w.sts(t, mtasts.Enforce, "*.dest.test")
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if !strings.Contains(w.logs.String(), "tls=mta-sts") {
 		t.Errorf("log does not say tls=mta-sts:\n%s", w.logs)
 	}
@@ -240,7 +241,7 @@ func TestMTASTSEnforceRefusesBadCertificate(t *testing.T) {
 	t.Parallel()
 	w := newPolicyWorld(t, []string{"other.dest.test"}, true)
 	w.sts(t, mtasts.Enforce, "mx.dest.test")
-	wantErr(t, w.deliver(t), Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+	wantErr(t, w.deliver(t), mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 	if n := len(w.srv.Messages()); n != 0 {
 		t.Fatalf("%d messages sent over a connection the policy forbids", n)
 	}
@@ -254,7 +255,7 @@ func TestMTASTSEnforceRefusesUnlistedMX(t *testing.T) {
 	w := newPolicyWorld(t, []string{"mx.dest.test"}, true)
 	w.sts(t, mtasts.Enforce, "mail.dest.test")
 	r := w.deliver(t)
-	wantErr(t, r, Error{Code: 451, Enhanced: "4.7.5", Command: CmdTLS, RemoteMTA: "mx.dest.test"})
+	wantErr(t, r, mailmsg.Error{Code: 451, Enhanced: "4.7.5", Command: mailmsg.CmdTLS, RemoteMTA: "mx.dest.test"})
 	if !strings.Contains(r.Err.Error(), "does not name mx.dest.test") {
 		t.Errorf("reason %q", r.Err)
 	}
@@ -264,7 +265,7 @@ func TestMTASTSTestingDeliversAndReports(t *testing.T) {
 	t.Parallel()
 	w := newPolicyWorld(t, []string{"other.dest.test"}, true)
 	w.sts(t, mtasts.Testing, "mx.dest.test")
-	wantErr(t, w.deliver(t), Error{})
+	wantErr(t, w.deliver(t), mailmsg.Error{})
 	if got := strings.Join(w.rep.results(), ","); got != "sts:certificate-host-mismatch" {
 		t.Errorf("reported %s", got)
 	}

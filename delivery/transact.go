@@ -3,8 +3,10 @@ package delivery
 import (
 	"context"
 	"errors"
-	"mailgate/internal/smtpdata"
 	"strings"
+
+	"mailgate/internal/mailmsg"
+	"mailgate/internal/smtpdata"
 
 	"github.com/emersion/go-smtp"
 )
@@ -20,23 +22,23 @@ const (
 
 // transact sends one message over s: MAIL, RCPT per recipient, DATA.
 // Every recipient gets a result.
-func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Result, connState) {
+func (d *dialer) transact(ctx context.Context, s *session, req *mailmsg.Attempt) ([]mailmsg.Result, connState) {
 	stop := context.AfterFunc(ctx, func() { s.raw.Close() })
 	defer stop()
 	mta := s.t.mta
 	if e := checkNeeds(s, req); e != nil {
-		return allFail(req, e), connOK
+		return mailmsg.AllFail(req, e), connOK
 	}
 	if strings.ContainsAny(req.From, "\r\n<>") {
-		return allFail(req, permErr(CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
+		return mailmsg.AllFail(req, permErr(mailmsg.CmdMail, mta, "5.1.7", "the sender address is malformed", nil)), connOK
 	}
-	res := make([]Result, len(req.Recipients))
+	res := make([]mailmsg.Result, len(req.Recipients))
 	dsn, _ := s.c.Extension("DSN")
 	var send []int
 	for i, r := range req.Recipients {
 		res[i].Rcpt, res[i].Relayed, res[i].NextHopDSN = r.Addr, true, dsn
 		if strings.ContainsAny(r.Addr, "\r\n<>") {
-			res[i].Err = permErr(CmdRcpt, mta, "5.1.3", "the recipient address is malformed", nil)
+			res[i].Err = permErr(mailmsg.CmdRcpt, mta, "5.1.3", "the recipient address is malformed", nil)
 			continue
 		}
 		send = append(send, i)
@@ -53,7 +55,7 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 		mailErr, rcptErrs = d.oneByOne(s, req, send)
 	}
 	if mailErr != nil {
-		e := remoteErr(CmdMail, mta, mailErr)
+		e := remoteErr(mailmsg.CmdMail, mta, mailErr)
 		for _, i := range send {
 			res[i].Err = e
 		}
@@ -69,7 +71,7 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 	state := connOK
 	for j, i := range send {
 		if err := rcptErrs[j]; err != nil {
-			res[i].Err = remoteErr(CmdRcpt, mta, err)
+			res[i].Err = remoteErr(mailmsg.CmdRcpt, mta, err)
 			if !isReply(err) {
 				state = connBroken
 			}
@@ -80,7 +82,7 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 	switch {
 	case state == connBroken:
 		for _, i := range accepted {
-			res[i].Err = tempErr(CmdRcpt, mta, "4.4.2", "connection lost before DATA", nil)
+			res[i].Err = tempErr(mailmsg.CmdRcpt, mta, "4.4.2", "connection lost before DATA", nil)
 		}
 		return res, connBroken
 	case len(accepted) == 0:
@@ -97,7 +99,7 @@ func (d *dialer) transact(ctx context.Context, s *session, req *Request) ([]Resu
 
 // finishPiped ends a pipelined transaction with accepted recipients: the
 // content when DATA got 354, else RSET after the refusal, as data does.
-func (d *dialer) finishPiped(s *session, req *Request, res []Result, accepted []int, p *piped) connState {
+func (d *dialer) finishPiped(s *session, req *mailmsg.Attempt, res []mailmsg.Result, accepted []int, p *piped) connState {
 	if p.dataErr != nil {
 		return d.dataRefused(s, res, accepted, p.dataErr)
 	}
@@ -108,7 +110,7 @@ func (d *dialer) finishPiped(s *session, req *Request, res []Result, accepted []
 // dataRefused records a DATA command that got no 354 for every accepted
 // recipient and ends the transaction with RSET, unless the connection
 // broke.
-func (d *dialer) dataRefused(s *session, res []Result, accepted []int, err error) connState {
+func (d *dialer) dataRefused(s *session, res []mailmsg.Result, accepted []int, err error) connState {
 	if st := d.dataResult(s, res, accepted, "", err); st != connOK {
 		return st
 	}
@@ -116,7 +118,7 @@ func (d *dialer) dataRefused(s *session, res []Result, accepted []int, err error
 }
 
 // oneByOne sends MAIL, then each RCPT after the previous reply.
-func (d *dialer) oneByOne(s *session, req *Request, idx []int) (error, []error) {
+func (d *dialer) oneByOne(s *session, req *mailmsg.Attempt, idx []int) (error, []error) {
 	rcptErrs := make([]error, len(idx))
 	s.c.CommandTimeout = d.timeouts.Mail
 	if err := s.c.Mail(req.From, mailOptions(s, req)); err != nil {
@@ -138,7 +140,7 @@ func (d *dialer) oneByOne(s *session, req *Request, idx []int) (error, []error) 
 
 // data sends the message to the accepted recipients and records the
 // outcome in res.
-func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) connState {
+func (d *dialer) data(s *session, req *mailmsg.Attempt, res []mailmsg.Result, accepted []int) connState {
 	s.c.CommandTimeout = d.timeouts.DataInit
 	w, err := s.c.Data()
 	if err != nil {
@@ -162,14 +164,14 @@ func (d *dialer) data(s *session, req *Request, res []Result, accepted []int) co
 // dataResult records the outcome of the content (err nil: accepted,
 // with the remote's reply) for every accepted recipient and says what is
 // left of the connection.
-func (d *dialer) dataResult(s *session, res []Result, accepted []int, reply string, err error) connState {
+func (d *dialer) dataResult(s *session, res []mailmsg.Result, accepted []int, reply string, err error) connState {
 	if err == nil {
 		for _, i := range accepted {
 			res[i].Reply = reply
 		}
 		return connOK
 	}
-	e := remoteErr(CmdData, s.t.mta, err)
+	e := remoteErr(mailmsg.CmdData, s.t.mta, err)
 	for _, i := range accepted {
 		res[i].Err = e
 	}
@@ -183,21 +185,21 @@ func (d *dialer) dataResult(s *session, res []Result, accepted []int, reply stri
 }
 
 // checkNeeds refuses a message the remote cannot take as it is.
-func checkNeeds(s *session, req *Request) *Error {
+func checkNeeds(s *session, req *mailmsg.Attempt) *mailmsg.Error {
 	mta := s.t.mta
 	if ok, _ := s.c.Extension("SMTPUTF8"); req.UTF8 && !ok {
-		return permErr(CmdMail, mta, "5.6.7", "the message needs SMTPUTF8 (non-ASCII addresses or headers) and "+mta+" does not offer it", nil)
+		return permErr(mailmsg.CmdMail, mta, "5.6.7", "the message needs SMTPUTF8 (non-ASCII addresses or headers) and "+mta+" does not offer it", nil)
 	}
 	if ok, _ := s.c.Extension("8BITMIME"); req.EightBit && !ok {
-		return permErr(CmdMail, mta, "5.6.3", "the message has 8-bit content and "+mta+" does not offer 8BITMIME", nil)
+		return permErr(mailmsg.CmdMail, mta, "5.6.3", "the message has 8-bit content and "+mta+" does not offer 8BITMIME", nil)
 	}
 	if ok, _ := s.c.Extension("REQUIRETLS"); req.RequireTLS && !ok {
-		return permErr(CmdMail, mta, "5.7.30", "the sender asked for REQUIRETLS and "+mta+" does not offer it", nil)
+		return permErr(mailmsg.CmdMail, mta, "5.7.30", "the sender asked for REQUIRETLS and "+mta+" does not offer it", nil)
 	}
 	return nil
 }
 
-func mailOptions(s *session, req *Request) *smtp.MailOptions {
+func mailOptions(s *session, req *mailmsg.Attempt) *smtp.MailOptions {
 	o := &smtp.MailOptions{UTF8: req.UTF8, RequireTLS: req.RequireTLS, Size: int64(len(req.Body))}
 	if ok, _ := s.c.Extension("DSN"); !ok {
 		return o
@@ -214,7 +216,7 @@ func mailOptions(s *session, req *Request) *smtp.MailOptions {
 
 // rcptOptions passes NOTIFY and ORCPT on when they are well formed, since
 // go-smtp fails the command on malformed ones.
-func rcptOptions(s *session, r Rcpt) *smtp.RcptOptions {
+func rcptOptions(s *session, r mailmsg.Recipient) *smtp.RcptOptions {
 	if ok, _ := s.c.Extension("DSN"); !ok {
 		return nil
 	}

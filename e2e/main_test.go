@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/mgtest"
-	"mailgate/queue"
 )
 
 func TestMain(m *testing.M) { mgtest.Main(m) }
@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { mgtest.Main(m) }
 const spoolMagic = "MAILGATE-SPOOL/1\n"
 
 // readSpool returns the envelope and message of the spool file for id.
-func readSpool(t *testing.T, spoolDir, id string) (*queue.Envelope, []byte) {
+func readSpool(t *testing.T, spoolDir, id string) (*mailmsg.Envelope, []byte) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(spoolDir, id+".msg"))
 	if err != nil {
@@ -33,7 +33,7 @@ func readSpool(t *testing.T, spoolDir, id string) (*queue.Envelope, []byte) {
 	return parseSpool(t, id, data)
 }
 
-func parseSpool(t *testing.T, id string, data []byte) (*queue.Envelope, []byte) {
+func parseSpool(t *testing.T, id string, data []byte) (*mailmsg.Envelope, []byte) {
 	t.Helper()
 	rest, ok := bytes.CutPrefix(data, []byte(spoolMagic))
 	if !ok {
@@ -43,7 +43,7 @@ func parseSpool(t *testing.T, id string, data []byte) (*queue.Envelope, []byte) 
 	if !ok {
 		t.Fatalf("%s.msg has no envelope line", id)
 	}
-	env := &queue.Envelope{}
+	env := &mailmsg.Envelope{}
 	if err := json.Unmarshal(head, env); err != nil {
 		t.Fatalf("%s.msg envelope: %v", id, err)
 	}

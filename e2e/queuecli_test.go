@@ -69,6 +69,25 @@ func TestDeliveryAndQueueCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(queueCmd(t, srv, 0, "list", "--json")), &infos); err != nil || len(infos) != 1 || infos[0].ID != id {
 		t.Fatalf("queue list --json: %v %+v", err, infos)
 	}
+	// Listings filtered by the index: domain, state, age.
+	for _, c := range []struct {
+		args []string
+		n    int
+	}{
+		{[]string{"--domain", "remote.test"}, 1}, {[]string{"--domain", "REMOTE.test."}, 1}, {[]string{"--domain", "other.test"}, 0},
+		{[]string{"--state", "deferred"}, 1}, {[]string{"--state", "pending"}, 0},
+		{[]string{"--domain", "remote.test", "--state", "bounced"}, 1},
+		{[]string{"--older-than", "0s"}, 1}, {[]string{"--older-than", "24h"}, 0},
+	} {
+		var got []queue.MessageInfo
+		out := queueCmd(t, srv, 0, append([]string{"list", "--json"}, c.args...)...)
+		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != c.n {
+			t.Errorf("queue list %v: %v, %d message(s), want %d:\n%s", c.args, err, len(got), c.n, out)
+		}
+	}
+	if out := queueCmd(t, srv, 1, "list", "--state", "stuck"); !strings.Contains(out, "state must be pending, deferred, held, delivered or bounced") {
+		t.Errorf("queue list --state stuck: %s", out)
+	}
 	show := queueCmd(t, srv, 0, "show", id)
 	for _, want := range []string{"Recipient: later@remote.test", "state: deferred, attempts: 1", "Subject: queue cli"} {
 		if !strings.Contains(show, want) {

@@ -14,6 +14,7 @@ import (
 
 	"mailgate/arc"
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 	"mailgate/resolver"
 )
 
@@ -193,12 +194,12 @@ func (c *Chain) apply(st *State, name string, v Verdict) error {
 	case ActionReject, ActionTempfail:
 		reply := replyFor(act, v.Reply)
 		c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result,
-			"action", act, "reason", clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
+			"action", act, "reason", mailmsg.Clean(v.Reason), "reply", fmt.Sprintf("%d %d.%d.%d", reply.Code,
 				reply.EnhancedCode[0], reply.EnhancedCode[1], reply.EnhancedCode[2]))
 		return reply
 	}
 	if act != ActionAccept {
-		c.log.Info("verdict", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result, "action", act, "reason", clean(v.Reason))
+		c.log.Info("verdict", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", name, "result", v.Result, "action", act, "reason", mailmsg.Clean(v.Reason))
 	}
 	return nil
 }
@@ -207,9 +208,9 @@ func (c *Chain) apply(st *State, name string, v Verdict) error {
 // the client never sees err's text.
 func (c *Chain) internal(st *State, name string, err error) error {
 	c.metrics.errors.WithLabelValues(name).Inc()
-	c.log.Error("filter error", "session", st.Conn.SessionID, "filter", name, "err", clean(err.Error()))
+	c.log.Error("filter error", "session", st.Conn.SessionID, "filter", name, "err", mailmsg.Clean(err.Error()))
 	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
-		Message: "Temporary local problem, please try again later (session " + clean(st.Conn.SessionID) + ")"}
+		Message: "Temporary local problem, please try again later (session " + mailmsg.Clean(st.Conn.SessionID) + ")"}
 }
 
 // replyFor makes the verdict's reply match the action's class: 5xx for
@@ -233,19 +234,8 @@ func replyFor(act string, r *smtp.SMTPError) *smtp.SMTPError {
 		}
 		out.EnhancedCode[0] = 4
 	}
-	out.Message = clean(out.Message)
+	out.Message = mailmsg.Clean(out.Message)
 	return &out
-}
-
-// clean strips CR, LF and other control characters from text bound for a
-// reply, a header field or a log line.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // suppressed refuses a recipient on the account's suppression list with
@@ -255,7 +245,7 @@ func (c *Chain) suppressed(st *State, to string) error {
 		return nil
 	}
 	c.metrics.verdicts.WithLabelValues("suppression", "suppressed", ActionReject).Inc()
-	c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", "suppression", "rcpt", clean(to))
+	c.log.Info("rejected", "session", st.Conn.SessionID, "account", st.Conn.Account, "filter", "suppression", "rcpt", mailmsg.Clean(to))
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf(
-		"<%s> is suppressed for %s: it bounced hard before; lift it with mailgate suppression remove", clean(to), strings.ToLower(clean(st.Conn.Account)))}
+		"<%s> is suppressed for %s: it bounced hard before; lift it with mailgate suppression remove", mailmsg.Clean(to), strings.ToLower(mailmsg.Clean(st.Conn.Account)))}
 }

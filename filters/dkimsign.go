@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 )
 
 // signedHeaders is the header set RFC 6376 section 5.4.1 recommends. Each
@@ -72,7 +73,7 @@ func (f *dkimSignFilter) Close()                   {}
 func (f *dkimSignFilter) Decorate(ctx context.Context, st *State, msg *Message) error {
 	head := make([]byte, 0, len(msg.Prepend)+len(msg.Header))
 	head = append(append(head, msg.Prepend...), msg.Header...)
-	keys := f.keys[domainOf(fromAddress(head))]
+	keys := f.keys[mailmsg.Domain(fromAddress(head))]
 	if len(keys) == 0 {
 		keys = f.keys[f.defaultDomain]
 	}

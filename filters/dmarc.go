@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 	"mailgate/resolver"
 )
 
@@ -42,7 +43,7 @@ func (f *dmarcFilter) CheckData(ctx context.Context, st *State, msg *Message) Ve
 	if st.Conn.Account != "" {
 		return Verdict{}
 	}
-	from := domainOf(fromAddress(msg.Header))
+	from := mailmsg.Domain(fromAddress(msg.Header))
 	if from == "" {
 		st.auth = append(st.auth, &authres.DMARCResult{Value: authres.ResultPermError, Reason: "no single From address"})
 		return Verdict{Result: "permerror", Reason: "header From missing, repeated or unparsable"}

@@ -6,6 +6,7 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 
 	"mailgate/dmarcrpt"
+	"mailgate/internal/mailmsg"
 )
 
 // DMARCRecorder keeps DMARC evaluations for aggregate reports
@@ -31,7 +32,7 @@ func (f *dmarcFilter) record(st *State, rec *dmarc.Record, policyDomain, from, r
 	case ActionQuarantine:
 		disp = "quarantine"
 	}
-	e := dmarcrpt.Evaluation{SourceIP: st.Conn.IP.String(), HeaderFrom: from, EnvelopeFrom: domainOf(st.From),
+	e := dmarcrpt.Evaluation{SourceIP: st.Conn.IP.String(), HeaderFrom: from, EnvelopeFrom: mailmsg.Domain(st.From),
 		Disposition: disp, DKIM: "fail", SPF: "fail"}
 	for _, d := range st.DKIM {
 		e.DKIMAuth = append(e.DKIMAuth, dmarcrpt.DKIMAuth{Domain: d.Domain, Selector: d.Selector, Result: d.Result})

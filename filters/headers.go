@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/msgheader"
 )
 
@@ -41,15 +42,6 @@ func fromAddress(raw []byte) string {
 		return ""
 	}
 	return list[0].Address
-}
-
-// domainOf returns the lower-case domain of an address ("" if none).
-func domainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
 }
 
 // removeOurAuthResults drops every Authentication-Results field that claims
@@ -105,7 +97,7 @@ func (t *Txn) traceFields() []byte {
 		b.WriteString("Authentication-Results: " + t.chain.authservID)
 		for _, r := range st.auth {
 			s := authres.Format("x", []authres.Result{r})
-			b.WriteString(";\r\n\t" + clean(strings.TrimSpace(strings.TrimPrefix(s, "x;"))))
+			b.WriteString(";\r\n\t" + mailmsg.Clean(strings.TrimSpace(strings.TrimPrefix(s, "x;"))))
 		}
 		b.WriteString("\r\n")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 )
 
 // milterFilter hands each message to an external milter (rspamd, or any
@@ -190,7 +191,7 @@ func milterVerdict(act *milter.Action) Verdict {
 
 // parseMilterReply splits "5.7.1 text" into the enhanced code and text.
 func parseMilterReply(code int, text string) *smtp.SMTPError {
-	r := &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 7, 1}, Message: clean(text)}
+	r := &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 7, 1}, Message: mailmsg.Clean(text)}
 	var a, b, c int
 	if first, rest, ok := strings.Cut(r.Message, " "); ok {
 		if n, _ := fmt.Sscanf(first, "%d.%d.%d", &a, &b, &c); n == 3 && a == code/100 {

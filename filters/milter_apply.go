@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 
+	"mailgate/internal/mailmsg"
+
 	"github.com/emersion/go-milter"
 )
 
@@ -42,7 +44,7 @@ func apply(mods []milter.ModifyAction, msg *Message, head []byte) (quarantine bo
 // headerLine renders a field from a milter, turning bare LF in a folded
 // value into CRLF.
 func headerLine(name, value string) []byte {
-	return append([]byte(clean(name)+": "), toCRLF([]byte(value+"\n"))...)
+	return append([]byte(mailmsg.Clean(name)+": "), toCRLF([]byte(value+"\n"))...)
 }
 
 // changeHeader replaces the index-th (1-based) field called name; an empty

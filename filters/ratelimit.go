@@ -14,6 +14,7 @@ import (
 
 	"mailgate/cluster"
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 )
 
 // RateLimits holds the token buckets, keyed by account, client IP (IPv6 by
@@ -266,7 +267,7 @@ func (s *rateLimitSession) CheckMail(ctx context.Context, st *State) Verdict {
 // per new recipient domain.
 func (s *rateLimitSession) CheckRcpt(ctx context.Context, st *State, to string) Verdict {
 	wants := s.wants(st, false, 1)
-	dom := domainOf(to)
+	dom := mailmsg.Domain(to)
 	if st.Conn.Account != "" && dom != "" {
 		l := s.rl.cfg.PerRcptDomain
 		wants = append(wants, want{key: "rcptdom-r:" + dom, limit: l.Recipients, period: l.Period.D(), n: 1, what: "recipients at " + dom})
@@ -303,7 +304,7 @@ func (s *rateLimitSession) wants(st *State, messages bool, n int) []want {
 	if st.Conn.IP != nil {
 		add("ip", ipKey(st.Conn.IP), "your address", cfg.PerIP)
 	}
-	if d := domainOf(st.From); d != "" {
+	if d := mailmsg.Domain(st.From); d != "" {
 		add("sender", d, "sender domain "+d, cfg.PerSenderDomain)
 	}
 	return out

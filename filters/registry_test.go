@@ -2,6 +2,7 @@ package filters
 
 import (
 	"context"
+	"mailgate/internal/mailmsg"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func (f *stampFilter) Close()                   {}
 
 func (f *stampFilter) CheckRcpt(ctx context.Context, st *State, to string) Verdict {
 	for _, d := range f.c.Refuse {
-		if strings.EqualFold(domainOf(to), d) {
+		if strings.EqualFold(mailmsg.Domain(to), d) {
 			return Verdict{Result: "listed", Reply: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 				Message: "Recipient domain refused by the stamp filter"}}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 )
 
 // senderPolicyFilter keeps a logged-in account to its own addresses: the
@@ -117,7 +118,7 @@ func (f *senderPolicyFilter) repairs(raw []byte) []byte {
 func forbidden(account, addr, where string) Verdict {
 	return Verdict{Result: "forbidden", Reason: where + " " + addr, Reply: &smtp.SMTPError{
 		Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-		Message: fmt.Sprintf("%s <%s> is not an address of %s; use your own address, an alias or a send-as address", where, clean(addr), strings.ToLower(clean(account)))}}
+		Message: fmt.Sprintf("%s <%s> is not an address of %s; use your own address, an alias or a send-as address", where, mailmsg.Clean(addr), strings.ToLower(mailmsg.Clean(account)))}}
 }
 
 // malformed refuses a message whose sender fields cannot be checked.

@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 	"mailgate/resolver"
 )
 
@@ -47,7 +48,7 @@ func (f *spfFilter) CheckMail(ctx context.Context, st *State) Verdict {
 	if sender == "" {
 		sender, identity = "postmaster@"+helo, "helo"
 	}
-	domain := domainOf(sender)
+	domain := mailmsg.Domain(sender)
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	res, err := spf.CheckHostWithSender(st.Conn.IP, helo, sender,
@@ -72,7 +73,7 @@ func (f *spfFilter) CheckMail(ctx context.Context, st *State) Verdict {
 // receivedSPF renders the Received-SPF field of RFC 7208 section 9.1.
 func (f *spfFilter) receivedSPF(st *State, result, sender, identity string) string {
 	ip := st.Conn.IP.String()
-	comment := fmt.Sprintf("%s: domain of %s", f.hostname, domainOf(sender))
+	comment := fmt.Sprintf("%s: domain of %s", f.hostname, mailmsg.Domain(sender))
 	switch result {
 	case "pass":
 		comment += " designates " + ip + " as permitted sender"
@@ -83,7 +84,7 @@ func (f *spfFilter) receivedSPF(st *State, result, sender, identity string) stri
 	default:
 		comment += " could not be checked"
 	}
-	return clean(fmt.Sprintf("Received-SPF: %s (%s) client-ip=%s; envelope-from=%q; helo=%q; receiver=%s; identity=%s",
+	return mailmsg.Clean(fmt.Sprintf("Received-SPF: %s (%s) client-ip=%s; envelope-from=%q; helo=%q; receiver=%s; identity=%s",
 		result, comment, ip, sender, st.Conn.Helo, f.hostname, identity))
 }
 

@@ -1,3 +1,7 @@
+// Package metrics holds the server-wide Prometheus series (config
+// reloads, certificate expiry, spool disk space); every package declares
+// its own series in its metrics.go on the registry cmd/mailgate hands it,
+// and package web serves that registry on /metrics.
 package metrics
 
 import (

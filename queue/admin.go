@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 // ErrNotFound is returned by admin operations for an unknown queue ID.
@@ -32,16 +33,7 @@ type RecipientInfo struct {
 }
 
 // List returns every queued message, oldest first.
-func (q *Queue) List() []MessageInfo {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := make([]MessageInfo, 0, len(q.msgs))
-	for _, m := range q.msgs {
-		out = append(out, q.info(m))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (q *Queue) List() []MessageInfo { return q.Select(Filter{}) }
 
 func (q *Queue) info(m *message) MessageInfo {
 	mi := MessageInfo{ID: m.env.ID, Received: m.env.Received, From: m.env.From, Account: m.env.Account, Size: m.size, Held: m.st.Held}
@@ -99,7 +91,7 @@ func (q *Queue) Flush(id, domain string) (int, error) {
 		changed := false
 		for i := range m.st.Recipients {
 			r := &m.st.Recipients[i]
-			if r.final() || m.inFlight[i] || (domain != "" && domainOf(m.env.Recipients[i].Addr) != domain) {
+			if r.final() || m.inFlight[i] || (domain != "" && mailmsg.Domain(m.env.Recipients[i].Addr) != domain) {
 				continue
 			}
 			r.NextAttempt = now

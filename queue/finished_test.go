@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"mailgate/internal/mailmsg"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ func TestFinishedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := NewID(now)
+	id := mailmsg.NewID(now)
 	rec := FinishedRecord{ID: id, Account: "a@x", Recipients: []FinishedRcpt{{Recipient: "r@y", State: StateDelivered, Reply: "250 ok"}}}
 	if err := f.Append(rec); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func TestFinishedRecords(t *testing.T) {
 	if !ok || got.Recipients[0].State != StateBounced || got.Account != "a@x" {
 		t.Fatalf("Get: %+v %v", got, ok)
 	}
-	if _, ok := f.Get(NewID(now.Add(-time.Hour))); ok {
+	if _, ok := f.Get(mailmsg.NewID(now.Add(-time.Hour))); ok {
 		t.Error("an unknown ID was found")
 	}
 	old := filepath.Join(dir, "200001010000"+finishedSuffix)

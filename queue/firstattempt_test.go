@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 )
 
 // probe is a Deliverer that looks at the message's .state file while the
@@ -20,13 +20,13 @@ type probe struct {
 	seen chan []byte // the .state file's content, nil when it did not exist
 }
 
-func (p *probe) Deliver(ctx context.Context, req *delivery.Request) []delivery.Result {
+func (p *probe) Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result {
 	b, err := os.ReadFile(filepath.Join(p.dir, req.ID+stateSuffix))
 	if err != nil {
 		b = nil
 	}
 	p.seen <- b
-	return make([]delivery.Result, len(req.Recipients))
+	return make([]mailmsg.Result, len(req.Recipients))
 }
 
 func openProbed(t *testing.T, dir string, d Deliverer) *Queue {
@@ -43,8 +43,8 @@ func openProbed(t *testing.T, dir string, d Deliverer) *Queue {
 
 func enqueueOne(t *testing.T, q *Queue) string {
 	t.Helper()
-	env := &Envelope{ID: NewID(time.Now()), From: "a@origin.test", Received: time.Now(),
-		Recipients: []Recipient{{Addr: "b@remote.test"}}}
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(time.Now()), From: "a@origin.test", Received: time.Now(),
+		Recipients: []mailmsg.Recipient{{Addr: "b@remote.test"}}}
 	if err := q.Enqueue(context.Background(), env, []byte("Subject: x\r\n\r\nHello.\r\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"mailgate/internal/mailmsg"
 	"os"
 	"path/filepath"
 	"sort"
@@ -89,7 +90,7 @@ func (q *Queue) importDir(dir string) (string, error) {
 func (q *Queue) importOne(dir, id string) ImportResult {
 	r := ImportResult{ID: id}
 	data, err := os.ReadFile(filepath.Join(dir, id+msgSuffix))
-	var env *Envelope
+	var env *mailmsg.Envelope
 	var raw []byte
 	if err == nil {
 		env, raw, err = parseSpoolFile(data)

@@ -11,9 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
+
+	"mailgate/internal/mailmsg"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,7 +116,7 @@ type Queue struct {
 
 // message is a queued message: its envelope (immutable) and state.
 type message struct {
-	env      *Envelope
+	env      *mailmsg.Envelope
 	size     int64
 	st       msgState
 	inFlight map[int]bool
@@ -247,7 +248,7 @@ func (q *Queue) Close() {
 
 // Enqueue stores a message durably and schedules it; when it returns nil
 // the message may be acknowledged with 250.
-func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
+func (q *Queue) Enqueue(ctx context.Context, env *mailmsg.Envelope, raw []byte) error {
 	if err := q.spool.Write(env, raw); err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func (q *Queue) Enqueue(ctx context.Context, env *Envelope, raw []byte) error {
 // EnqueueFrom is Enqueue for a message that is head followed by body,
 // where body is read from where it lies (a large message on disk) and
 // never held in memory: its first attempt reads the spool file.
-func (q *Queue) EnqueueFrom(ctx context.Context, env *Envelope, head []byte, body Body) error {
+func (q *Queue) EnqueueFrom(ctx context.Context, env *mailmsg.Envelope, head []byte, body Body) error {
 	if err := q.spool.WriteFrom(env, head, body); err != nil {
 		return err
 	}
@@ -277,14 +278,14 @@ func (q *Queue) EnqueueFrom(ctx context.Context, env *Envelope, head []byte, bod
 	return nil
 }
 
-func (q *Queue) logQueued(env *Envelope, size int64) {
-	q.log.Info("queued", "msgid", env.ID, "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
+func (q *Queue) logQueued(env *mailmsg.Envelope, size int64) {
+	q.log.Info("queued", "msgid", env.ID, "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients), "size", size)
 }
 
 // add indexes a newly spooled message and wakes the scheduler; the
 // caller holds q.mu. The spool write happens before, outside the lock, so
 // acceptances share group commits instead of queueing on the mutex.
-func (q *Queue) add(env *Envelope, size int) *message {
+func (q *Queue) add(env *mailmsg.Envelope, size int) *message {
 	m := &message{env: env, size: int64(size), st: newMsgState(env), inFlight: map[int]bool{}, fresh: true}
 	q.msgs[env.ID] = m
 	q.indexMessage(m)
@@ -312,13 +313,3 @@ func (q *Queue) poke() {
 
 // Spool exposes the spool (for tests and the admin API).
 func (q *Queue) Spool() *Spool { return q.spool }
-
-// clean strips CR/LF from text bound for logs, DSNs and the CLI.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}

@@ -2,11 +2,13 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"mailgate/delivery"
 	"mailgate/internal/dnstest"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/smtptest"
 	"mailgate/resolver"
 )
@@ -84,9 +87,9 @@ func (w *world) restart() {
 // send queues a message and returns its ID.
 func (w *world) send(from string, rcpts ...string) string {
 	w.t.Helper()
-	env := &Envelope{ID: NewID(w.clock.Now()), From: from, Received: w.clock.Now()}
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(w.clock.Now()), From: from, Received: w.clock.Now()}
 	for _, r := range rcpts {
-		env.Recipients = append(env.Recipients, Recipient{Addr: r})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r})
 	}
 	raw := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: test %s\r\nMessage-ID: <%s@mailgate.test>\r\n\r\nHello.\r\n", from, rcpts[0], env.ID, env.ID)
 	if err := w.q.Enqueue(context.Background(), env, []byte(raw)); err != nil {
@@ -374,8 +377,8 @@ func TestNotifyParameters(t *testing.T) {
 	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{
 		"gone@remote.test": {"550 5.1.1 user unknown"},
 	}})
-	env := &Envelope{ID: NewID(w.clock.Now()), From: "alice@origin.test", Received: w.clock.Now(), Ret: "FULL",
-		Recipients: []Recipient{
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(w.clock.Now()), From: "alice@origin.test", Received: w.clock.Now(), Ret: "FULL",
+		Recipients: []mailmsg.Recipient{
 			{Addr: "gone@remote.test", Notify: []string{"NEVER"}},
 			{Addr: "ok@remote.test", Notify: []string{"SUCCESS"}, ORCPT: "rfc822;OK@remote.test"},
 		}}
@@ -445,5 +448,45 @@ func TestGivesUpAtWillRetryUntil(t *testing.T) {
 		if !strings.Contains(report, want) {
 			t.Errorf("bounce lacks %q:\n%s", want, report)
 		}
+	}
+}
+
+// TestSelectUsesTheIndex: listings filter by domain (any case, trailing
+// dot), state and age, and follow the index as recipients change state.
+func TestSelectUsesTheIndex(t *testing.T) {
+	w := newWorld(t, smtptest.Config{RcptReplies: map[string][]string{"later@remote.test": {"451 4.7.1 later"}}})
+	id := w.send("a@origin.test", "later@remote.test", "ok@remote.test")
+	w.settle(id)
+	w.clock.Advance(2 * time.Hour)
+	id2 := w.send("b@origin.test", "x@origin.test")
+	w.settle(id2)
+	if err := w.q.Hold(id2); err != nil && !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	ids := func(f Filter) []string {
+		var out []string
+		for _, mi := range w.q.Select(f) {
+			out = append(out, mi.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		f    Filter
+		want []string
+	}{
+		{Filter{Domain: "remote.test"}, []string{id}},
+		{Filter{Domain: "Remote.TEST."}, []string{id}},
+		{Filter{Domain: "remote.test", State: StateDelivered}, []string{id}},
+		{Filter{Domain: "remote.test", State: StatePending}, nil},
+		{Filter{State: StateDeferred}, []string{id}},
+		{Filter{OlderThan: time.Hour}, []string{id}},
+		{Filter{Domain: "nowhere.test"}, nil},
+	} {
+		if got := ids(c.f); !slices.Equal(got, c.want) {
+			t.Errorf("Select(%+v) = %v, want %v", c.f, got, c.want)
+		}
+	}
+	if got := len(w.q.List()); got < 1 {
+		t.Errorf("List: %d messages", got)
 	}
 }

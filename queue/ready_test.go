@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 func readyQueue(perDest int) *Queue {
@@ -12,9 +14,9 @@ func readyQueue(perDest int) *Queue {
 }
 
 func queued(q *Queue, id string, rcpts ...string) *message {
-	env := &Envelope{ID: id}
+	env := &mailmsg.Envelope{ID: id}
 	for _, r := range rcpts {
-		env.Recipients = append(env.Recipients, Recipient{Addr: r})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r})
 	}
 	m := &message{env: env, st: newMsgState(env), inFlight: map[int]bool{}}
 	q.msgs[id] = m

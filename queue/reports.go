@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 // wants reports whether a recipient's NOTIFY asks for a report of kind
@@ -105,13 +107,13 @@ func (q *Queue) report(m *message, action string, idx []int, now time.Time) {
 		q.log.Error("cannot build report", "msgid", m.env.ID, "err", err)
 		return
 	}
-	env := &Envelope{
-		ID: NewID(now), From: "", Recipients: []Recipient{{Addr: m.env.From}},
+	env := &mailmsg.Envelope{
+		ID: mailmsg.NewID(now), From: "", Recipients: []mailmsg.Recipient{{Addr: m.env.From}},
 		Received: now, Bounce: true, UTF8: m.env.UTF8,
 	}
 	// A trace field with the report's own queue ID, as for accepted mail,
 	// so the report can be followed like any other message.
-	trace := fmt.Sprintf("Received: by %s (mailgate) id %s\r\n\tfor <%s>; %s\r\n", q.opts.Hostname, env.ID, clean(m.env.From), now.Format(time.RFC1123Z))
+	trace := fmt.Sprintf("Received: by %s (mailgate) id %s\r\n\tfor <%s>; %s\r\n", q.opts.Hostname, env.ID, mailmsg.Clean(m.env.From), now.Format(time.RFC1123Z))
 	body = append([]byte(trace), body...)
 	if err := q.enqueueLocked(env, body); err != nil {
 		q.log.Error("cannot queue report", "msgid", m.env.ID, "err", err)
@@ -129,7 +131,7 @@ func lastAttempt(r RcptState) time.Time {
 }
 
 // enqueueLocked is Enqueue for callers holding q.mu.
-func (q *Queue) enqueueLocked(env *Envelope, raw []byte) error {
+func (q *Queue) enqueueLocked(env *mailmsg.Envelope, raw []byte) error {
 	if err := q.spool.Write(env, raw); err != nil {
 		return err
 	}

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"time"
 
-	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 )
 
 // Deliverer is how the queue sees delivery: one method, per message and
 // destination domain.
 type Deliverer interface {
-	Deliver(ctx context.Context, req *delivery.Request) []delivery.Result
+	Deliver(ctx context.Context, req *mailmsg.Attempt) []mailmsg.Result
 }
 
 // job is one delivery attempt: a message's due recipients in one domain.
@@ -24,7 +24,7 @@ type job struct {
 
 type jobResult struct {
 	job     *job
-	results []delivery.Result
+	results []mailmsg.Result
 	err     error // reading the spool failed
 }
 
@@ -163,19 +163,19 @@ func (q *Queue) releaseCold(size int64) {
 // memory to count against coldBudget and to hand back at once.
 const largeMessage = 1 << 20
 
-func (q *Queue) request(env *Envelope, raw []byte, idx []int) *delivery.Request {
-	req := &delivery.Request{
-		ID: env.ID, From: env.From, Body: raw, UTF8: env.UTF8, EightBit: env.EightBit,
-		RequireTLS: env.RequireTLS, Ret: env.Ret, EnvID: env.EnvID, Quarantine: env.Quarantine,
-	}
-	if req.EnvID == "" && env.Account != "" && !env.Bounce && q.opts.EnvelopeID != nil {
-		req.EnvID = q.opts.EnvelopeID(env.ID)
+func (q *Queue) request(env *mailmsg.Envelope, raw []byte, idx []int) *mailmsg.Attempt {
+	a := &mailmsg.Attempt{Envelope: env, Body: raw}
+	if env.EnvID == "" && env.Account != "" && !env.Bounce && q.opts.EnvelopeID != nil {
+		// An ENVID of our own, so a late bounce names this message; the
+		// queue's envelope is shared with readers, so the attempt gets a copy.
+		own := *env
+		own.EnvID = q.opts.EnvelopeID(env.ID)
+		a.Envelope = &own
 	}
 	for _, i := range idx {
-		rc := env.Recipients[i]
-		req.Recipients = append(req.Recipients, delivery.Rcpt{Addr: rc.Addr, Orig: rc.Orig, Notify: rc.Notify, ORCPT: rc.ORCPT})
+		a.Recipients = append(a.Recipients, env.Recipients[i])
 	}
-	return req
+	return a
 }
 
 // drainResults waits for workers still running at shutdown and records
@@ -210,9 +210,9 @@ func (q *Queue) finish(r jobResult) {
 	}
 	now := q.now()
 	for k, i := range j.idx {
-		var res delivery.Result
+		var res mailmsg.Result
 		if r.err != nil {
-			res.Err = &delivery.Error{Code: 451, Enhanced: "4.3.0", Command: delivery.CmdLocal, Reason: "spool read failed", Err: r.err}
+			res.Err = &mailmsg.Error{Code: 451, Enhanced: "4.3.0", Command: mailmsg.CmdLocal, Reason: "spool read failed", Err: r.err}
 		} else if k < len(r.results) {
 			res = r.results[k]
 		}
@@ -225,23 +225,23 @@ func (q *Queue) finish(r jobResult) {
 }
 
 // recordResult applies one recipient's outcome.
-func (q *Queue) recordResult(m *message, i int, res delivery.Result, now time.Time) {
+func (q *Queue) recordResult(m *message, i int, res mailmsg.Result, now time.Time) {
 	r, err := &m.st.Recipients[i], res.Err
 	log := q.log.With("msgid", m.env.ID, "rcpt", m.env.Recipients[i].Addr, "attempt", r.Attempts)
 	if err == nil {
 		r.State, r.Status, r.LastError = StateDelivered, "2.0.0", ""
-		r.Relayed, r.DSNPassed, r.Reply = res.Relayed, res.NextHopDSN, clean(res.Reply)
+		r.Relayed, r.DSNPassed, r.Reply = res.Relayed, res.NextHopDSN, mailmsg.Clean(res.Reply)
 		r.record(now, StateDelivered, "")
 		q.metrics.deliveryLatency.Observe(now.Sub(m.env.Received).Seconds())
 		log.Info("delivered")
 		q.tell(m, i, r.State, "")
 		return
 	}
-	var de *delivery.Error
+	var de *mailmsg.Error
 	if !errors.As(err, &de) {
-		de = &delivery.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
+		de = &mailmsg.Error{Code: 451, Enhanced: "4.3.0", Reason: err.Error()}
 	}
-	r.LastError, r.Status, r.RemoteMTA = clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
+	r.LastError, r.Status, r.RemoteMTA = mailmsg.Clean(de.Diagnostic()), de.Enhanced, de.RemoteMTA
 	expired := now.Sub(m.env.Received) >= q.opts.MaxAge
 	switch {
 	case de.Permanent:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailgate/internal/inodepool"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/rawfile"
 	"mailgate/internal/safefile"
 )
@@ -114,13 +115,13 @@ type Body interface {
 
 // Write stores a message durably. When it returns nil the message survives
 // a crash; on error nothing of it is left behind.
-func (s *Spool) Write(env *Envelope, raw []byte) error {
+func (s *Spool) Write(env *mailmsg.Envelope, raw []byte) error {
 	return s.WriteFrom(env, raw, nil)
 }
 
 // WriteFrom is Write for the message head followed by body (nil: none),
 // which is read twice, for its checksum and to copy it, and never held.
-func (s *Spool) WriteFrom(env *Envelope, head []byte, body Body) error {
+func (s *Spool) WriteFrom(env *mailmsg.Envelope, head []byte, body Body) error {
 	if !validID(env.ID) {
 		return fmt.Errorf("queue: bad message id %q", env.ID)
 	}
@@ -155,7 +156,7 @@ func (s *Spool) WriteFrom(env *Envelope, head []byte, body Body) error {
 	return <-req.err
 }
 
-func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *Envelope, raw []byte, body Body) error {
+func (s *Spool) writeTemp(tmp string, pooled bool, oldSize int64, env *mailmsg.Envelope, raw []byte, body Body) error {
 	msgLen, crc := int64(len(raw)), crc32.Checksum(raw, crcTable)
 	if body != nil {
 		var err error
@@ -291,7 +292,7 @@ func (s *Spool) commit(batch []*commitReq) {
 }
 
 // ReadMessage returns a spooled message's envelope and raw bytes.
-func (s *Spool) ReadMessage(id string) (*Envelope, []byte, error) {
+func (s *Spool) ReadMessage(id string) (*mailmsg.Envelope, []byte, error) {
 	if !validID(id) {
 		return nil, nil, fmt.Errorf("queue: bad message id %q", id)
 	}
@@ -303,7 +304,7 @@ func (s *Spool) ReadMessage(id string) (*Envelope, []byte, error) {
 }
 
 // parseSpoolFile splits a spool file into envelope and message.
-func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
+func parseSpoolFile(data []byte) (*mailmsg.Envelope, []byte, error) {
 	if !bytes.HasPrefix(data, []byte(spoolMagic)) {
 		return nil, nil, errors.New("not a mailgate spool file")
 	}
@@ -312,7 +313,7 @@ func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
 	if i < 0 {
 		return nil, nil, io.ErrUnexpectedEOF
 	}
-	head := spoolHead{Envelope: &Envelope{}}
+	head := spoolHead{Envelope: &mailmsg.Envelope{}}
 	if err := json.Unmarshal(rest[:i], &head); err != nil {
 		return nil, nil, fmt.Errorf("bad envelope: %v", err)
 	}
@@ -341,7 +342,7 @@ func parseSpoolFile(data []byte) (*Envelope, []byte, error) {
 // message's name on a mix of old and new bytes: the length and checksum
 // tell, and Recover moves such a file aside (it was never acknowledged).
 type spoolHead struct {
-	*Envelope
+	*mailmsg.Envelope
 	BodyLen int64  `json:"body_len,omitempty"`
 	BodyCRC uint32 `json:"body_crc32c,omitempty"`
 }
@@ -408,7 +409,7 @@ func (s *Spool) syncDir() error {
 
 // Recovered is what Recover found for one message.
 type Recovered struct {
-	Env   *Envelope
+	Env   *mailmsg.Envelope
 	State []byte // content of the .state file, nil if none
 	Size  int    // the message's length (the file also holds the envelope)
 }

@@ -9,13 +9,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
-func testEnv(i int) *Envelope {
-	return &Envelope{
-		ID:         NewID(time.Now()),
+func testEnv(i int) *mailmsg.Envelope {
+	return &mailmsg.Envelope{
+		ID:         mailmsg.NewID(time.Now()),
 		From:       fmt.Sprintf("sender%d@example.com", i),
-		Recipients: []Recipient{{Addr: "rcpt@example.org", Notify: []string{"FAILURE"}}},
+		Recipients: []mailmsg.Recipient{{Addr: "rcpt@example.org", Notify: []string{"FAILURE"}}},
 		Received:   time.Now().UTC().Truncate(time.Second),
 	}
 }

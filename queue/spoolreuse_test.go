@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mailgate/internal/mailmsg"
 )
 
 // TestSpoolReusedFileKeepsOnlyItsMessage: a short message written over a
@@ -58,7 +60,7 @@ func TestSpoolTornReuseIsMovedAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := testEnv(1), testEnv(2)
-	for _, env := range []*Envelope{a, b} {
+	for _, env := range []*mailmsg.Envelope{a, b} {
 		if err := s.Write(env, []byte("Subject: x\r\n\r\nbody of "+env.ID+"\r\n")); err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,9 @@ package queue
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"time"
+
+	"mailgate/internal/mailmsg"
 )
 
 // Recipient delivery states.
@@ -33,7 +34,7 @@ type RcptState struct {
 	// this recipient, so a report is never sent twice.
 	Reported bool `json:"reported,omitempty"`
 	// Relayed and DSNPassed say how a delivered recipient left us (see
-	// delivery.Result): to another server, and one that took over the
+	// mailmsg.Result): to another server, and one that took over the
 	// DSN request.
 	Relayed   bool `json:"relayed,omitempty"`
 	DSNPassed bool `json:"dsn_passed,omitempty"`
@@ -68,7 +69,7 @@ type msgState struct {
 	DelayWarned bool        `json:"delay_warned,omitempty"`
 }
 
-func newMsgState(env *Envelope) msgState {
+func newMsgState(env *mailmsg.Envelope) msgState {
 	st := msgState{Recipients: make([]RcptState, len(env.Recipients))}
 	for i := range st.Recipients {
 		st.Recipients[i].State = StatePending
@@ -78,7 +79,7 @@ func newMsgState(env *Envelope) msgState {
 
 // loadState parses a .state file; a missing or mismatched one means every
 // recipient is still pending (the message was accepted, never tried).
-func loadState(env *Envelope, data []byte) msgState {
+func loadState(env *mailmsg.Envelope, data []byte) msgState {
 	st := newMsgState(env)
 	if len(data) == 0 {
 		return st
@@ -102,12 +103,4 @@ func backoff(n int, first, max time.Duration) time.Duration {
 	}
 	jitter := time.Duration(float64(d) * 0.1 * (2*rand.Float64() - 1))
 	return d + jitter
-}
-
-func domainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return ""
-	}
-	return strings.ToLower(addr[i+1:])
 }

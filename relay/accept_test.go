@@ -13,7 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // received is the Received header the relay must put on top, per RFC 5321
@@ -108,10 +108,10 @@ func TestSubmissionSTARTTLS(t *testing.T) {
 	if want := received(id, "ESMTPSA", &state, alice, "") + msg; string(raw) != want {
 		t.Errorf("spooled message:\n%q\nwant:\n%q", raw, want)
 	}
-	want := &queue.Envelope{
+	want := &mailmsg.Envelope{
 		ID: id, From: alice, Received: start, ClientIP: "127.0.0.1", Helo: "client.example.net",
 		Listener: "submission", Account: alice, EightBit: true, Ret: "HDRS", EnvID: "env-42",
-		Recipients: []queue.Recipient{
+		Recipients: []mailmsg.Recipient{
 			{Addr: bob, Notify: []string{"SUCCESS", "FAILURE"}, ORCPT: "RFC822;Bob+orig@example.com"},
 			{Addr: "carol@remote.example", Notify: []string{"NEVER"}},
 		},

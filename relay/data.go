@@ -14,7 +14,7 @@ import (
 	"mailgate/config"
 	"mailgate/filters"
 	"mailgate/internal/hops"
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // Data receives the message, checks it, runs the filters and has it on
@@ -22,13 +22,13 @@ import (
 // of the data to the real end (CRLF.CRLF) after any rejection here, so a
 // rejected message cannot leave commands behind.
 func (ss *session) Data(r io.Reader) error {
-	return ss.receive(r, func(env *queue.Envelope, size int64) error { return ss.checkRoom(env.Recipients, size) })
+	return ss.receive(r, func(env *mailmsg.Envelope, size int64) error { return ss.checkRoom(env.Recipients, size) })
 }
 
 // roomCheck decides, once the message's size is known, whether the
 // local mailboxes can take it: an error refuses the message; it may also
 // drop recipients from env (LMTP answers each recipient on its own).
-type roomCheck func(env *queue.Envelope, size int64) error
+type roomCheck func(env *mailmsg.Envelope, size int64) error
 
 // receive is Data with the mailbox room check of the protocol.
 func (ss *session) receive(r io.Reader, room roomCheck) error {
@@ -57,7 +57,7 @@ func (ss *session) receive(r io.Reader, room roomCheck) error {
 		return ss.fail("data", err)
 	}
 	env := ss.env
-	env.ID = queue.NewID(ss.srv.now())
+	env.ID = mailmsg.NewID(ss.srv.now())
 	log := ss.log.With("msgid", env.ID)
 	msg := &filters.Message{From: env.From, Header: header, Body: body}
 	for _, rc := range env.Recipients {
@@ -67,7 +67,7 @@ func (ss *session) receive(r io.Reader, room roomCheck) error {
 		return ss.fail("data", err)
 	}
 	if msg.Discard {
-		log.Info("discarded by filter", "from", clean(env.From), "rcpts", len(env.Recipients))
+		log.Info("discarded by filter", "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients))
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 	}
 	env.Quarantine = msg.Quarantine
@@ -80,7 +80,7 @@ func (ss *session) receive(r io.Reader, room roomCheck) error {
 	}
 	ss.srv.metrics.accepted.WithLabelValues(ss.listener.Name).Inc()
 	ss.srv.metrics.msgBytes.Observe(float64(size))
-	log.Info("accepted", "from", clean(env.From), "rcpts", len(env.Recipients), "size", size)
+	log.Info("accepted", "from", mailmsg.Clean(env.From), "rcpts", len(env.Recipients), "size", size)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + env.ID}
 }
 
@@ -89,7 +89,7 @@ func (ss *session) receive(r io.Reader, room roomCheck) error {
 // body are the content as read, to see whether they changed). A message
 // in memory is built in one slice, in place when it can; one on disk is
 // copied from its file by the spool.
-func (ss *session) enqueue(env *queue.Envelope, c content, msg *filters.Message, header []byte, body filters.Body) (int64, error) {
+func (ss *session) enqueue(env *mailmsg.Envelope, c content, msg *filters.Message, header []byte, body filters.Body) (int64, error) {
 	head := ss.receivedHeader(env)
 	q := ss.srv.opts.Queue
 	if c.file != nil {
@@ -154,7 +154,7 @@ func (ss *session) readError(r io.Reader, err error) error {
 
 // receivedHeader builds the RFC 5321 §4.4 trace field, with the protocol
 // keyword of RFC 3848 and the TLS parameters.
-func (ss *session) receivedHeader(env *queue.Envelope) []byte {
+func (ss *session) receivedHeader(env *mailmsg.Envelope) []byte {
 	proto := "ESMTP"
 	switch {
 	case ss.listener.Protocol == config.ProtoLMTP && env.UTF8:

@@ -18,10 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"mailgate/accounts"
 	"mailgate/certs"
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/mailbox"
+	"mailgate/internal/mailmsg"
 	"mailgate/queue"
 	"mailgate/relay"
 )
@@ -149,11 +150,11 @@ func startServerQuotas(t testing.TB, edit func(*config.Config), serverTLS *tls.C
 		}
 	})
 
-	accts, err := mailbox.OpenAccounts(dir)
+	accts, err := accounts.OpenAccounts(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []mailbox.Account{{Address: alice}, {Address: bob, Aliases: []string{bobAlias}}} {
+	for _, a := range []accounts.Account{{Address: alice}, {Address: bob, Aliases: []string{bobAlias}}} {
 		if err := accts.Add(a, password); err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +235,7 @@ func clientTLS(t testing.TB, certFile string) *tls.Config {
 }
 
 // spooled returns the envelope and message the queue holds for id.
-func (ts *testServer) spooled(id string) (*queue.Envelope, []byte) {
+func (ts *testServer) spooled(id string) (*mailmsg.Envelope, []byte) {
 	ts.t.Helper()
 	env, raw, err := ts.queue.Spool().ReadMessage(id)
 	if err != nil {

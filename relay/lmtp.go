@@ -3,12 +3,12 @@ package relay
 import (
 	"errors"
 	"io"
+	"mailgate/internal/mailmsg"
 	"strings"
 
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
-	"mailgate/queue"
 )
 
 // LMTP (RFC 2033) is served by the same protocol layer and session as
@@ -98,7 +98,7 @@ func (ss *session) DataLMTP(r io.Reader) []error {
 		return []error{ss.Data(r)}
 	}
 	refused := make([]error, len(ss.given))
-	err := ss.receive(r, func(env *queue.Envelope, size int64) error {
+	err := ss.receive(r, func(env *mailmsg.Envelope, size int64) error {
 		return ss.keepRoom(env, size, refused)
 	})
 	out := make([]error, len(ss.given))
@@ -111,7 +111,7 @@ func (ss *session) DataLMTP(r io.Reader) []error {
 			// once by receive.
 			out[i] = e
 			ss.srv.metrics.reject(ss.listener.Name, "data", codeOf(e))
-			ss.log.Info("rejected", "stage", "data", "rcpt", clean(ss.given[i].addr), "code", codeOf(e))
+			ss.log.Info("rejected", "stage", "data", "rcpt", mailmsg.Clean(ss.given[i].addr), "code", codeOf(e))
 		default:
 			out[i] = e
 		}
@@ -129,7 +129,7 @@ func accepted(err error) bool {
 // size bytes (refused[i] for given[i]), and drops from env the targets
 // that only refused addresses lead to. With every address refused, the
 // message is refused with the first one's reply.
-func (ss *session) keepRoom(env *queue.Envelope, size int64, refused []error) error {
+func (ss *session) keepRoom(env *mailmsg.Envelope, size int64, refused []error) error {
 	keep := map[string]bool{}
 	for i, g := range ss.given {
 		if refused[i] = ss.roomFor(g, size); refused[i] != nil {
@@ -139,7 +139,7 @@ func (ss *session) keepRoom(env *queue.Envelope, size int64, refused []error) er
 			keep[strings.ToLower(t)] = true
 		}
 	}
-	var rcpts []queue.Recipient
+	var rcpts []mailmsg.Recipient
 	for _, rc := range env.Recipients {
 		if keep[strings.ToLower(rc.Addr)] {
 			rcpts = append(rcpts, rc)
@@ -155,9 +155,9 @@ func (ss *session) keepRoom(env *queue.Envelope, size int64, refused []error) er
 // roomFor is checkRoom for the targets of one given address; the reply
 // names the address as given, never an alias's private targets.
 func (ss *session) roomFor(g lmtpRcpt, size int64) error {
-	rcpts := make([]queue.Recipient, len(g.targets))
+	rcpts := make([]mailmsg.Recipient, len(g.targets))
 	for i, t := range g.targets {
-		rcpts[i] = queue.Recipient{Addr: t, Orig: g.addr}
+		rcpts[i] = mailmsg.Recipient{Addr: t, Orig: g.addr}
 	}
 	return ss.checkRoom(rcpts, size)
 }

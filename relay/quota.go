@@ -3,7 +3,7 @@ package relay
 import (
 	"fmt"
 
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // Quotas tells the relay how full the mailbox behind a local delivery
@@ -20,12 +20,12 @@ type Quotas interface {
 
 // Replies for a mailbox over its quota (RFC 3463 4.2.2, 5.2.2).
 func errMailboxFull(rcpt string) error {
-	return reply(452, 4, 2, 2, fmt.Sprintf("Mailbox of <%s> is full; try again later", clean(rcpt)))
+	return reply(452, 4, 2, 2, fmt.Sprintf("Mailbox of <%s> is full; try again later", mailmsg.Clean(rcpt)))
 }
 
 func errTooBigForMailbox(rcpt string, size, limit int64) error {
 	return reply(552, 5, 2, 2, fmt.Sprintf("Message too large for the mailbox of <%s>: %d bytes, and the whole mailbox holds %d; send a smaller message",
-		clean(rcpt), size, limit))
+		mailmsg.Clean(rcpt), size, limit))
 }
 
 // checkFull refuses a recipient (at RCPT) whose mailbox, or one of whose
@@ -50,7 +50,7 @@ func (ss *session) checkFull(to string, targets []string) error {
 // reply to DATA for all recipients, so one full mailbox refuses the
 // message for all of them; RCPT already turned away mailboxes that were
 // full before the message came.
-func (ss *session) checkRoom(rcpts []queue.Recipient, size int64) error {
+func (ss *session) checkRoom(rcpts []mailmsg.Recipient, size int64) error {
 	q := ss.srv.opts.Quotas
 	if q == nil {
 		return nil

@@ -21,6 +21,7 @@ import (
 	"mailgate/authlimit"
 	"mailgate/config"
 	"mailgate/filters"
+	"mailgate/internal/mailmsg"
 	"mailgate/queue"
 )
 
@@ -32,7 +33,7 @@ type Users interface {
 }
 
 // directoryDown reports whether u reads accounts from a directory that
-// failed lately (mailbox.Accounts with LDAP), when an unknown name may
+// failed lately (accounts.Accounts with LDAP), when an unknown name may
 // only be unknown for now.
 func directoryDown(u Users) bool {
 	d, ok := u.(interface{ Unreachable() bool })
@@ -49,10 +50,10 @@ func temporary(err error) bool {
 // Queue takes accepted messages; Enqueue returns only once the message is
 // durable.
 type Queue interface {
-	Enqueue(ctx context.Context, env *queue.Envelope, raw []byte) error
+	Enqueue(ctx context.Context, env *mailmsg.Envelope, raw []byte) error
 	// EnqueueFrom spools head followed by body, read from where it lies
 	// (a large message's file), without holding it in memory.
-	EnqueueFrom(ctx context.Context, env *queue.Envelope, head []byte, body queue.Body) error
+	EnqueueFrom(ctx context.Context, env *mailmsg.Envelope, head []byte, body queue.Body) error
 }
 
 // Options are the relay's dependencies.

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 
+	"mailgate/internal/mailmsg"
 	"mailgate/queue"
 )
 
@@ -47,23 +47,13 @@ func toReply(err error, sessionID string, log *slog.Logger) *smtp.SMTPError {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
-		return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: clean(se.Message)}
+		return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: mailmsg.Clean(se.Message)}
 	case errors.Is(err, queue.ErrDiskFull):
 		log.Error("spool disk full", "err", err)
 		return errDiskFull
 	}
 	log.Error("internal error", "err", err)
 	return reply(451, 4, 3, 0, fmt.Sprintf("Internal error; try again later (session %s)", sessionID))
-}
-
-// clean strips CR and LF so text from anywhere cannot break a reply line.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // The account directory (LDAP) is down: logins and unknown local

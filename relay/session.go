@@ -14,7 +14,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/queue"
+	"mailgate/internal/mailmsg"
 )
 
 // session is one SMTP connection's state from EHLO on (the protocol
@@ -36,7 +36,7 @@ type session struct {
 	cancel context.CancelFunc
 
 	txn *filters.Txn
-	env *queue.Envelope // current transaction, nil before MAIL
+	env *mailmsg.Envelope // current transaction, nil before MAIL
 	// given are the accepted RCPTs of the transaction, in order, on an
 	// LMTP listener only: DATA answers each (lmtp.go).
 	given []lmtpRcpt
@@ -74,7 +74,7 @@ func (s *Server) newSession(be *backend, c *smtpConn) (*session, error) {
 	ss.txn = s.chain(l.Name).Begin(ss.ctx, ss.client)
 	s.metrics.sessions.WithLabelValues(l.Name).Inc()
 	s.metrics.active.WithLabelValues(l.Name).Inc()
-	ss.log.Debug("session start", "helo", clean(ss.client.Helo), "tls", ss.client.TLS != nil)
+	ss.log.Debug("session start", "helo", mailmsg.Clean(ss.client.Helo), "tls", ss.client.TLS != nil)
 	return ss, nil
 }
 
@@ -198,7 +198,7 @@ func (ss *session) login(mech, identity, username, password string) error {
 	}
 	ss.srv.metrics.auth.WithLabelValues(mech, "failure").Inc()
 	// A stable line for fail2ban: see deploy/fail2ban.
-	ss.log.Warn("auth failure", "mechanism", mech, "username", clean(username))
+	ss.log.Warn("auth failure", "mechanism", mech, "username", mailmsg.Clean(username))
 	locked := ss.srv.auth.Fail(ip, username)
 	select { // slow down guessing, unless the client goes away
 	case <-time.After(ss.srv.conf().Auth.Delay.D()):
@@ -229,8 +229,8 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		return ss.fail("mail", err)
 	}
 	ss.be.busy.Store(true)
-	ss.env = &queue.Envelope{
-		From: from, Received: ss.srv.now(), ClientIP: clientIP(ss.client.IP), Helo: clean(ss.client.Helo),
+	ss.env = &mailmsg.Envelope{
+		From: from, Received: ss.srv.now(), ClientIP: clientIP(ss.client.IP), Helo: mailmsg.Clean(ss.client.Helo),
 		Listener: ss.listener.Name, Account: ss.client.Account,
 		UTF8: opts.UTF8, EightBit: opts.Body == smtp.Body8BitMIME,
 		Ret: string(opts.Return), EnvID: opts.EnvelopeID, RequireTLS: opts.RequireTLS,
@@ -265,7 +265,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		if ss.hasRecipient(t) {
 			continue // RCPT twice, or an alias of one already given: deliver once
 		}
-		r := queue.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
+		r := mailmsg.Recipient{Addr: t, Notify: notify, ORCPT: orcpt}
 		if !strings.EqualFold(t, to) {
 			r.Orig = to
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailgate/config"
+	"mailgate/internal/mailmsg"
 )
 
 // handle runs one command line and reports whether the conversation goes
@@ -47,7 +48,7 @@ func (c *smtpConn) handle(line string) bool {
 	case "SEND", "SOML", "SAML", "EXPN", "HELP", "TURN":
 		c.reply(502, code(5, 5, 1), verb+" command not implemented")
 	default:
-		return c.protocolError(500, code(5, 5, 2), fmt.Sprintf("Syntax errors, %s command unrecognized", clean(verb)))
+		return c.protocolError(500, code(5, 5, 2), fmt.Sprintf("Syntax errors, %s command unrecognized", mailmsg.Clean(verb)))
 	}
 	return true
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailgate/internal/jsonfile"
+	"mailgate/internal/mailmsg"
 )
 
 // fileName is the list inside the data directory.
@@ -179,12 +180,7 @@ func (l *List) Entries(account string) ([]Entry, error) {
 
 // clean keeps a remote's reply printable and short.
 func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	s = mailmsg.Clean(s)
 	if len(s) > 300 {
 		s = s[:300]
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"mailgate/accounts"
 	"mailgate/api"
-	"mailgate/mailbox"
 )
 
 const apikeyUsage = `usage:
@@ -92,7 +92,7 @@ func apikeyVerb(verb, arg, name, scope, dataDir string, keys *api.Keys, stdout i
 }
 
 func apikeyAdd(account, name, scope, dataDir string, keys *api.Keys, stdout io.Writer) error {
-	accts, err := mailbox.OpenAccounts(dataDir)
+	accts, err := accounts.OpenAccounts(dataDir)
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"mailgate/accounts"
 	"mailgate/api"
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/mailbox"
+	"mailgate/internal/mailmsg"
 	"mailgate/queue"
 	"mailgate/suppression"
 	"mailgate/webhook"
@@ -129,10 +130,10 @@ func (a *app) suppressBounce(o queue.Outcome) bool {
 type apiQueue struct{ q *queue.Queue }
 
 func (aq apiQueue) Submit(ctx context.Context, m api.Outgoing) error {
-	env := &queue.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
+	env := &mailmsg.Envelope{ID: m.ID, From: m.From, Received: m.Received, ClientIP: m.ClientIP, Helo: "api",
 		Listener: "api", Account: m.Account, UTF8: m.UTF8, EightBit: m.EightBit, Quarantine: m.Quarantine}
 	for _, r := range m.Recipients {
-		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r.Addr, Orig: r.Orig})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r.Addr, Orig: r.Orig})
 	}
 	return aq.q.Enqueue(ctx, env, m.Raw)
 }
@@ -185,7 +186,7 @@ func finishedStatus(rec queue.FinishedRecord, ok bool) (api.Status, bool) {
 // password of its account (one secret for both); only a key with the
 // send scope logs in, and only as its own account.
 type keyLogins struct {
-	*mailbox.Accounts
+	*accounts.Accounts
 	keys *api.Keys
 }
 
@@ -198,10 +199,10 @@ func (k keyLogins) Authenticate(ctx context.Context, username, password string) 
 		return "", err
 	}
 	if err != nil || !strings.EqualFold(key.Account, username) || !key.Has(api.ScopeSend) {
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	if acc, ok := k.Accounts.Get(key.Account); ok && acc.Disabled {
-		return "", mailbox.ErrAuthFailed // disabled in the console: its keys log in no more
+		return "", accounts.ErrAuthFailed // disabled in the console: its keys log in no more
 	}
 	return key.Account, nil
 }

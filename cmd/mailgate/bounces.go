@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"mailgate/internal/mailmsg"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ type bounceTap struct {
 // maxBounceRead bounds a report read back from a large message's file.
 const maxBounceRead = 1 << 20
 
-func (b bounceTap) Enqueue(ctx context.Context, env *queue.Envelope, raw []byte) error {
+func (b bounceTap) Enqueue(ctx context.Context, env *mailmsg.Envelope, raw []byte) error {
 	if err := b.q.Enqueue(ctx, env, raw); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func (b bounceTap) Enqueue(ctx context.Context, env *queue.Envelope, raw []byte)
 	return nil
 }
 
-func (b bounceTap) EnqueueFrom(ctx context.Context, env *queue.Envelope, head []byte, body queue.Body) error {
+func (b bounceTap) EnqueueFrom(ctx context.Context, env *mailmsg.Envelope, head []byte, body queue.Body) error {
 	if err := b.q.EnqueueFrom(ctx, env, head, body); err != nil {
 		return err
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"mailgate/accounts"
+	"mailgate/accounts/ldapdir"
 	"mailgate/authlimit"
 	"mailgate/cluster"
 	"mailgate/filters"
-	"mailgate/mailbox"
-	"mailgate/mailbox/ldapdir"
 	"mailgate/mailbox/pop3"
 )
 
@@ -60,7 +60,7 @@ func (a *app) startDirectory(bool) error {
 	if err != nil {
 		return err
 	}
-	a.accounts.SetDirectory(d, func(acc mailbox.Account) {
+	a.accounts.SetDirectory(d, func(acc accounts.Account) {
 		if acc.Quota > 0 {
 			a.store.SetQuota(acc.Address, acc.Quota)
 		}
@@ -72,7 +72,7 @@ func (a *app) startDirectory(bool) error {
 // pop3Auth marks the logins the account directory could not check (LDAP
 // down) as pop3.ErrAuthUnavailable, so POP3 answers them [SYS/TEMP]
 // instead of counting a failed login.
-type pop3Auth struct{ *mailbox.Accounts }
+type pop3Auth struct{ *accounts.Accounts }
 
 func (p pop3Auth) Authenticate(ctx context.Context, username, password string) (string, error) {
 	account, err := p.Accounts.Authenticate(ctx, username, password)

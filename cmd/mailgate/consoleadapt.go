@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"mailgate/accounts"
 	"strings"
 
 	"mailgate/console"
@@ -63,7 +64,7 @@ func consoleMessage(mi queue.MessageInfo) console.Message {
 
 // consoleAccounts is accounts.yaml plus the store's quota use.
 type consoleAccounts struct {
-	a     *mailbox.Accounts
+	a     *accounts.Accounts
 	store *mailbox.Store
 }
 
@@ -84,12 +85,12 @@ func (c consoleAccounts) Get(addr string) (console.Account, bool) {
 	return consoleAccount(acc), true
 }
 
-func consoleAccount(acc mailbox.Account) console.Account {
+func consoleAccount(acc accounts.Account) console.Account {
 	return console.Account{Address: acc.Address, Aliases: acc.Aliases, SendAs: acc.SendAs, Quota: acc.Quota, Disabled: acc.Disabled}
 }
 
 func (c consoleAccounts) Add(addr, password string) error {
-	return c.a.Add(mailbox.Account{Address: addr}, password)
+	return c.a.Add(accounts.Account{Address: addr}, password)
 }
 
 func (c consoleAccounts) SetPassword(addr, password string) error {

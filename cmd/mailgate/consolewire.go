@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"mailgate/web"
 	"net/http"
 	"os"
 	"regexp"
@@ -124,9 +125,9 @@ func addAttempt[L labelPair](c *console.Counts, labels []L, v float64) {
 	}
 }
 
-func consoleServers(cc metrics.ClientConfig) []console.Server {
+func consoleServers(cc web.ClientConfig) []console.Server {
 	var out []console.Server
-	for _, s := range append(append([]metrics.ClientServer(nil), cc.Incoming...), cc.Outgoing...) {
+	for _, s := range append(append([]web.ClientServer(nil), cc.Incoming...), cc.Outgoing...) {
 		out = append(out, console.Server{Type: s.Type, Hostname: s.Hostname, Port: s.Port, Socket: s.Socket})
 	}
 	return out

@@ -11,7 +11,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/filters"
-	"mailgate/metrics"
+	"mailgate/web"
 )
 
 // service is one client-facing listener: its RFC 6186 / RFC 8314 SRV
@@ -53,15 +53,15 @@ func services(cfg *config.Config) map[string]service {
 }
 
 // clientConfig is what the HTTP listener's autoconfig file describes.
-func clientConfig(cfg *config.Config) metrics.ClientConfig {
-	cc := metrics.ClientConfig{Domains: cfg.LocalDomains}
+func clientConfig(cfg *config.Config) web.ClientConfig {
+	cc := web.ClientConfig{Domains: cfg.LocalDomains}
 	have := services(cfg)
 	for _, o := range srvOrder {
 		s, ok := have[o.srv]
 		if !ok {
 			continue
 		}
-		cs := metrics.ClientServer{Type: s.kind, Hostname: cfg.Hostname, Port: s.port, Socket: s.socket}
+		cs := web.ClientServer{Type: s.kind, Hostname: cfg.Hostname, Port: s.port, Socket: s.socket}
 		if s.kind == "smtp" {
 			cc.Outgoing = append(cc.Outgoing, cs)
 		} else {

@@ -44,7 +44,7 @@ Prints the embedded default config, the one "mailgate serve" runs without
 var commandUsages = map[string]string{
 	"serve": serveUsage, "check-config": checkConfigUsage, "user": userUsage,
 	"queue": queueUsage, "dkim": dkimUsage, "dns-records": dnsRecordsUsage,
-	"bench": benchUsage, "default-config": defaultConfigUsage, "dmarc": dmarcUsage, "srs": srsUsage,
+	"default-config": defaultConfigUsage, "dmarc": dmarcUsage, "srs": srsUsage,
 	"apikey": apikeyUsage, "suppression": suppressionUsage, "webhook": webhookUsage,
 }
 
@@ -61,17 +61,12 @@ func asksHelp(args []string) bool {
 	return false
 }
 
-// help answers "mailgate CMD ... -h"; false for an unknown CMD. The
-// bench tools list their many flags themselves (their flag sets print
-// them); every other command prints its usage text.
-func help(cmd string, args []string, stdin io.Reader, stdout io.Writer) bool {
+// help answers "mailgate CMD ... -h" with the command's usage text; false
+// for an unknown CMD.
+func help(cmd string, stdout io.Writer) bool {
 	text, ok := commandUsages[cmd]
 	if !ok {
 		return false
-	}
-	if cmd == "bench" && len(args) > 0 && !asksHelp(args[:1]) {
-		benchCommand(args, stdin, stdout, stdout) // prints the flags, does nothing else
-		return true
 	}
 	fmt.Fprint(stdout, text)
 	return true

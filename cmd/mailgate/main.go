@@ -38,7 +38,6 @@ commands:
   srs rotate [-config FILE]     new SRS key for forwarded mail; the old ones still verify
   sieve check FILE | sieve test FILE MESSAGE [--from ADDR] [--to ADDR]
                                 check a Sieve script; show the actions it takes on a message
-  bench send|sink|imap [flags]  load tools for benchmarks on loopback (see BENCHMARKS.md)
   default-config                print the embedded default config
 `
 
@@ -51,7 +50,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	if len(args) > 1 && asksHelp(args[1:]) && help(args[0], args[1:], stdin, stdout) {
+	if len(args) > 1 && asksHelp(args[1:]) && help(args[0], stdout) {
 		return 0
 	}
 	switch args[0] {
@@ -73,8 +72,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return queueCommand(args[1:], stdout, stderr)
 	case "dns-records":
 		return dnsRecordsCommand(args[1:], stdin, stdout, stderr)
-	case "bench":
-		return benchCommand(args[1:], stdin, stdout, stderr)
 	case "sieve":
 		return sieveCommand(args[1:], stdout, stderr)
 	case "dmarc":

@@ -21,7 +21,10 @@ import (
 )
 
 const queueUsage = `usage: mailgate queue COMMAND [-config FILE] [--json]
-  list                      every queued message, one row per recipient
+  list [--domain D] [--state S] [--older-than 2h]
+                            queued messages, one row per recipient; only those
+                            with a recipient in domain D / in state S (pending,
+                            deferred, held), received longer ago than the age
   show ID                   envelope, per-recipient history and headers
   flush [ID | --domain D]   retry deferred recipients now
   hold ID | release ID      stop / resume delivery attempts
@@ -47,9 +50,20 @@ func queueCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	domain := fs.String("domain", "", "with flush: only recipients in this domain")
+	domain := fs.String("domain", "", "with list and flush: only recipients in this domain")
+	state := fs.String("state", "", "with list: only messages with a recipient in this state (pending, deferred, held)")
+	olderThan := fs.Duration("older-than", 0, "with list: only messages received longer ago than this (e.g. 2h)")
 	if err := fs.Parse(rest); err != nil {
 		return 2
+	}
+	filter := url.Values{}
+	for k, v := range map[string]string{"domain": *domain, "state": *state} {
+		if v != "" {
+			filter.Set(k, v)
+		}
+	}
+	if *olderThan > 0 {
+		filter.Set("older-than", olderThan.String())
 	}
 	pos = append(pos, fs.Args()...)
 	cfg, ok := loadConfig(*cfgPath, stderr)
@@ -61,14 +75,14 @@ func queueCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mailgate:", err)
 		return 1
 	}
-	if err := c.queueVerb(verb, pos, *domain, *asJSON, stdout); err != nil {
+	if err := c.queueVerb(verb, pos, *domain, filter, *asJSON, stdout); err != nil {
 		fmt.Fprintln(stderr, "mailgate:", err)
 		return 1
 	}
 	return 0
 }
 
-func (c *adminClient) queueVerb(verb string, pos []string, domain string, asJSON bool, out io.Writer) error {
+func (c *adminClient) queueVerb(verb string, pos []string, domain string, filter url.Values, asJSON bool, out io.Writer) error {
 	needID := func() (string, error) {
 		if len(pos) != 1 {
 			return "", fmt.Errorf("queue %s takes one message ID\n%s", verb, queueUsage)
@@ -78,7 +92,11 @@ func (c *adminClient) queueVerb(verb string, pos []string, domain string, asJSON
 	switch verb {
 	case "list":
 		var list []queue.MessageInfo
-		if err := c.do("GET", "/admin/queue", nil, &list); err != nil {
+		path := "/admin/queue"
+		if len(filter) > 0 {
+			path += "?" + filter.Encode()
+		}
+		if err := c.do("GET", path, nil, &list); err != nil {
 			return err
 		}
 		if asJSON {

@@ -1,6 +1,9 @@
 package main
 
-import "mailgate/mailbox"
+import (
+	"mailgate/accounts"
+	"mailgate/mailbox"
+)
 
 // mailboxQuotas answers the relay's question "how full is the mailbox
 // behind this delivery target?" (relay.Quotas) from the account
@@ -8,7 +11,7 @@ import "mailgate/mailbox"
 // knows the account's usage and limit: the same two that local delivery
 // asks when it stores the message.
 type mailboxQuotas struct {
-	accounts *mailbox.Accounts
+	accounts *accounts.Accounts
 	store    *mailbox.Store
 }
 

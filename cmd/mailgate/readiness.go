@@ -10,6 +10,7 @@ import (
 
 	"mailgate/config"
 	"mailgate/metrics"
+	"mailgate/web"
 )
 
 // addReadyChecks makes /readyz answer 200 only when every configured
@@ -17,10 +18,10 @@ import (
 // has more than http.min_free_disk free (the value of the last good
 // reload).
 func (a *app) addReadyChecks() {
-	a.http.AddCheck(metrics.Check{Name: "listeners", Func: func(context.Context) error {
+	a.http.AddCheck(web.Check{Name: "listeners", Func: func(context.Context) error {
 		return a.listening.missing(a.cfg.Listeners)
 	}})
-	a.http.AddCheck(metrics.Check{Name: "spool", Func: func(context.Context) error {
+	a.http.AddCheck(web.Check{Name: "spool", Func: func(context.Context) error {
 		return checkWritable(filepath.Join(a.cfg.DataDir, "queue"), int64(a.live.Load().HTTP.MinFreeDisk))
 	}})
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"mailgate/accounts"
 	"mailgate/api"
 	"mailgate/authlimit"
 	"mailgate/bounces"
@@ -32,6 +33,7 @@ import (
 	"mailgate/delivery"
 	"mailgate/filters"
 	"mailgate/internal/gctune"
+	"mailgate/internal/mailmsg"
 	"mailgate/mailbox"
 	"mailgate/mailbox/imap"
 	"mailgate/mailbox/pop3"
@@ -42,6 +44,7 @@ import (
 	"mailgate/sieve/scripts"
 	"mailgate/srs"
 	"mailgate/suppression"
+	"mailgate/web"
 	"mailgate/webhook"
 )
 
@@ -53,7 +56,7 @@ type app struct {
 	log      *slog.Logger
 	level    *slog.LevelVar // log.level, changed by a reload
 	reg      *prometheus.Registry
-	accounts *mailbox.Accounts
+	accounts *accounts.Accounts
 	certs    *certs.Manager
 	tls      *tls.Config
 	resolver *net.Resolver
@@ -63,7 +66,7 @@ type app struct {
 	queue    *queue.Queue
 	release  *gctune.Releaser // memory back to the system after large messages
 	relay    *relay.Server
-	http     *metrics.Server
+	http     *web.Server
 	console  *console.Console              // the web console, on the http and api listeners
 	keys     *api.Keys                     // API keys: HTTP API and SMTP AUTH
 	suppress *suppression.List             // recipients that bounced hard, per account
@@ -120,7 +123,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 // gcHeadroom is how far above the live heap the collector lets the heap
 // grow (internal/gctune): with a live heap of a few megabytes, GOGC=100
 // collected 50 times a second under load (+3-12% messages/s in paired
-// runs at 4 KB c=20 with the collector run less often).
+// bench/compare runs at 4 KB c=20 with the collector run less often).
 const gcHeadroom = 32 << 20
 
 // shutdownTimeout bounds SIGTERM: SMTP transactions in progress and
@@ -157,7 +160,7 @@ func (a *app) start(embedded bool) error {
 }
 
 func (a *app) startAccounts(embedded bool) error {
-	accts, err := mailbox.OpenAccounts(a.cfg.DataDir)
+	accts, err := accounts.OpenAccounts(a.cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -175,7 +178,7 @@ func (a *app) startAccounts(embedded bool) error {
 	// send mail at once. The password is shown this once, never stored.
 	addr := "postmaster@" + a.cfg.LocalDomains[0]
 	pw := randomPassword()
-	if err := accts.Add(mailbox.Account{Address: addr}, pw); err != nil {
+	if err := accts.Add(accounts.Account{Address: addr}, pw); err != nil {
 		return err
 	}
 	a.log.Warn("created first account; note its password, it is not shown again", "account", addr, "password", pw)
@@ -231,7 +234,7 @@ func (a *app) startStore(bool) error {
 	}
 	a.store = st
 	a.accounts.SetCatchAll(a.cfg.Mailbox.CatchAll)
-	a.accounts.OnReload(func(list []mailbox.Account) {
+	a.accounts.OnReload(func(list []accounts.Account) {
 		for _, acc := range list {
 			if acc.Quota > 0 {
 				st.SetQuota(acc.Address, acc.Quota)
@@ -242,7 +245,7 @@ func (a *app) startStore(bool) error {
 }
 
 func (a *app) startQueue(bool) error {
-	classify := func(err error) *delivery.Error {
+	classify := func(err error) *mailmsg.Error {
 		var qe mailbox.QuotaError
 		if errors.As(err, &qe) {
 			return delivery.MailboxFull(qe.Permanent, err)
@@ -277,8 +280,8 @@ func (a *app) startQueue(bool) error {
 	a.queue = q
 	q.Start()
 	if a.http != nil {
-		a.http.Handle("/admin/queue", q.AdminHandler())
-		a.http.Handle("/admin/queue/", q.AdminHandler())
+		a.http.Handle("/admin/queue", web.QueueAdmin(q))
+		a.http.Handle("/admin/queue/", web.QueueAdmin(q))
 	}
 	a.stops = append(a.stops, func(context.Context) { q.Close(); router.Close() })
 	return nil
@@ -298,7 +301,7 @@ func (a *app) startHTTP(bool) error {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	a.http = metrics.New(a.reg, token, a.log)
+	a.http = web.New(a.reg, token, a.log)
 	a.addReadyChecks()
 	a.http.SetAutoconfig(clientConfig(a.cfg))
 	return a.serve(l, func(ln net.Listener) error { return a.http.Serve(ln) }, a.http.Shutdown)

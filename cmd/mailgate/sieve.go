@@ -11,9 +11,9 @@ import (
 	"mailgate/config"
 	"mailgate/delivery"
 	"mailgate/filters"
+	"mailgate/internal/mailmsg"
 	"mailgate/mailbox"
 	"mailgate/managesieve"
-	"mailgate/queue"
 	"mailgate/sieve"
 	"mailgate/sieve/filter"
 	"mailgate/sieve/scripts"
@@ -73,9 +73,9 @@ func (s sieveQueue) enqueue(ctx context.Context, from, via string, to []string, 
 	if src == "" {
 		src = "sieve"
 	}
-	env := &queue.Envelope{ID: queue.NewID(now), From: from, Received: now, Listener: src, EightBit: true}
+	env := &mailmsg.Envelope{ID: mailmsg.NewID(now), From: from, Received: now, Listener: src, EightBit: true}
 	for _, r := range to {
-		env.Recipients = append(env.Recipients, queue.Recipient{Addr: r, Orig: via})
+		env.Recipients = append(env.Recipients, mailmsg.Recipient{Addr: r, Orig: via})
 	}
 	return s.app.queue.Enqueue(ctx, env, msg)
 }

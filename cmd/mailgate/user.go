@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/term"
 
+	"mailgate/accounts"
 	"mailgate/config"
-	"mailgate/mailbox"
 )
 
 const userUsage = `usage:
@@ -92,7 +92,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mailgate:", err)
 		return 1
 	}
-	accts, err := mailbox.OpenAccounts(cfg.DataDir)
+	accts, err := accounts.OpenAccounts(cfg.DataDir)
 	if err != nil {
 		fmt.Fprintln(stderr, "mailgate:", err)
 		return 1
@@ -116,7 +116,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func userVerb(verb, addr string, accts *mailbox.Accounts, o userOpts, stdin io.Reader, stdout, stderr io.Writer) error {
+func userVerb(verb, addr string, accts *accounts.Accounts, o userOpts, stdin io.Reader, stdout, stderr io.Writer) error {
 	aliases, sendAs, quota := o.aliases, o.sendAs, o.quota
 	switch verb {
 	case "add":
@@ -124,7 +124,7 @@ func userVerb(verb, addr string, accts *mailbox.Accounts, o userOpts, stdin io.R
 		if err != nil {
 			return err
 		}
-		acc := mailbox.Account{Address: addr, Aliases: aliases, SendAs: sendAs}
+		acc := accounts.Account{Address: addr, Aliases: aliases, SendAs: sendAs}
 		if quota > 0 {
 			acc.Quota = quota
 		}
@@ -235,13 +235,13 @@ func readPassword(fromStdin bool, stdin io.Reader, stderr io.Writer) (string, er
 
 // parseRateLimit reads --rate-limit: "" (not given), "default" (nil), or
 // MESSAGES[,RECIPIENTS]/PERIOD.
-func parseRateLimit(s string) (*mailbox.RateLimit, error) {
+func parseRateLimit(s string) (*accounts.RateLimit, error) {
 	if s == "" || s == "default" {
 		return nil, nil
 	}
 	counts, period, ok := strings.Cut(s, "/")
 	msgs, rcpts, _ := strings.Cut(counts, ",")
-	var rl mailbox.RateLimit
+	var rl accounts.RateLimit
 	var err error
 	if ok {
 		rl.Period, err = time.ParseDuration(period)
@@ -259,7 +259,7 @@ func parseRateLimit(s string) (*mailbox.RateLimit, error) {
 }
 
 // rateLimitText is how `user list` shows an account's own limit.
-func rateLimitText(rl *mailbox.RateLimit) string {
+func rateLimitText(rl *accounts.RateLimit) string {
 	if rl == nil {
 		return ""
 	}

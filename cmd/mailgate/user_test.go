@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"mailgate/mailbox"
+	"mailgate/accounts"
 )
 
 // TestParseRateLimit: --rate-limit takes messages, optionally recipients,
@@ -12,7 +12,7 @@ import (
 // write.
 func TestParseRateLimit(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]*mailbox.RateLimit{
+	for in, want := range map[string]*accounts.RateLimit{
 		"":                nil,
 		"default":         nil,
 		"20000/1m":        {Messages: 20000, Period: time.Minute},

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"mailgate/mailbox"
+	"mailgate/accounts"
 	"mailgate/webhook"
 )
 
@@ -61,7 +61,7 @@ func webhookCommand(args []string, stdout, stderr io.Writer) int {
 func webhookVerb(verb string, pos []string, events, dataDir string, hooks *webhook.Hooks, stdout io.Writer) error {
 	switch verb {
 	case "add":
-		accts, err := mailbox.OpenAccounts(dataDir)
+		accts, err := accounts.OpenAccounts(dataDir)
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,9 @@ func NewNoLinks(dir string) *Pool {
 // content). Put then keeps a file's content instead of truncating it, as
 // long as the pool holds at most maxBytes of it: emptying a file freed its
 // blocks (with the discard mount option, a discard request each) only for
-// the next message to allocate them again, 9% of the CPU per message.
+// the next message to allocate them again, 9% of the CPU per message
+// (perf under mailgate-bench send; queue's BenchmarkSpoolLifecycle runs
+// this path).
 func NewKeeping(dir string, maxBytes int64) *Pool {
 	p := NewNoLinks(dir)
 	p.keepMax = maxBytes

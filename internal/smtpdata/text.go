@@ -8,7 +8,7 @@ import "bytes"
 // CR and there are as many CRs as LFs, every CR is followed by its LF;
 // both scans are the vectorised byte searches (bytes.IndexAny over two
 // bytes goes one byte at a time: 5% of the relay's CPU at 100 KB per
-// message, relay BenchmarkAccept).
+// message in a perf profile under mailgate-bench send, BENCHMARKS.md).
 func HasBareLineEnding(b []byte) bool {
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '\n')
@@ -70,7 +70,8 @@ var dot = []byte(".")
 // piece before every line that starts with "."; only CRLF starts a line.
 // It stops at emit's first error. The searches run over the whole
 // buffer: a byte-at-a-time writer (net/textproto's dotWriter) was 13% of
-// the server's CPU at 100 KB per message (delivery BenchmarkDeliver).
+// the server's CPU at 100 KB per message (BenchmarkAppendStuffed; perf under
+// mailgate-bench send, BENCHMARKS.md).
 func Stuff(content []byte, emit func([]byte) error) error {
 	if len(content) > 0 && content[0] == '.' {
 		if err := emit(dot); err != nil {

@@ -22,7 +22,7 @@ import (
 )
 
 // Authenticator checks a user's password and returns the canonical
-// account (such as "alice@example.com"). mailbox.Accounts satisfies it.
+// account (such as "alice@example.com"). accounts.Accounts satisfies it.
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (account string, err error)
 }

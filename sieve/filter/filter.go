@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 	"mailgate/sieve"
 	"mailgate/sieve/scripts"
 )
@@ -72,7 +73,7 @@ func (f *Filter) Deliver(ctx context.Context, m *delivery.LocalMessage) error {
 	if script == nil {
 		if err != nil {
 			f.log().Warn("sieve script unusable; delivering to INBOX", "msgid", m.QueueID, "account", m.Account,
-				"script", name, "err", clean(err.Error()))
+				"script", name, "err", mailmsg.Clean(err.Error()))
 			f.Metrics.run("broken")
 		}
 		return f.Mailboxes.Deliver(ctx, m.Account, m.Folder, m.Body, false)
@@ -90,7 +91,7 @@ func (f *Filter) Deliver(ctx context.Context, m *delivery.LocalMessage) error {
 	cancel()
 	if err != nil {
 		f.log().Warn("sieve script failed; delivering to INBOX (implicit keep)", "msgid", m.QueueID,
-			"account", m.Account, "script", name, "err", clean(err.Error()))
+			"account", m.Account, "script", name, "err", mailmsg.Clean(err.Error()))
 		f.Metrics.run("error")
 		return f.Mailboxes.Deliver(ctx, m.Account, m.Folder, m.Body, false)
 	}
@@ -106,7 +107,7 @@ func (f *Filter) carryOut(ctx context.Context, m *delivery.LocalMessage, msg *si
 		if a.Kind == sieve.ActReject || a.Kind == sieve.ActEReject {
 			f.Metrics.action(string(a.Kind))
 			f.log().Info("sieve rejected", "msgid", m.QueueID, "account", m.Account)
-			return delivery.Rejected("rejected by the recipient's filter: "+clean(a.Reason), nil)
+			return delivery.Rejected("rejected by the recipient's filter: "+mailmsg.Clean(a.Reason), nil)
 		}
 	}
 	kept, err := f.redirects(ctx, m, msg, res)
@@ -158,7 +159,7 @@ func (f *Filter) store(ctx context.Context, m *delivery.LocalMessage, a sieve.Ac
 		if a.Create && !f.Mailboxes.FolderExists(m.Account, folder) {
 			if err := f.Mailboxes.CreateFolder(m.Account, folder); err != nil {
 				f.log().Warn("sieve fileinto :create failed; filing in INBOX", "msgid", m.QueueID,
-					"account", m.Account, "folder", clean(folder), "err", clean(err.Error()))
+					"account", m.Account, "folder", mailmsg.Clean(folder), "err", mailmsg.Clean(err.Error()))
 			}
 		}
 	case sieve.ActDiscard:
@@ -188,7 +189,7 @@ func (f *Filter) redirects(ctx context.Context, m *delivery.LocalMessage, msg *s
 		}
 		if len(marks) >= maxLoopMarks || containsFold(marks, m.Rcpt) {
 			f.log().Warn("sieve redirect refused: the message was forwarded here before (loop)", "msgid", m.QueueID,
-				"account", m.Account, "to", clean(a.Address))
+				"account", m.Account, "to", mailmsg.Clean(a.Address))
 			f.Metrics.failure("redirect_loop")
 			if !kept && !res.Keeps() {
 				kept = true
@@ -202,12 +203,12 @@ func (f *Filter) redirects(ctx context.Context, m *delivery.LocalMessage, msg *s
 		if m.From == "" {
 			from = "" // never make a bounce bounceable
 		}
-		out := append([]byte(loopHeader+": "+clean(m.Rcpt)+"\r\n"), m.Body...)
+		out := append([]byte(loopHeader+": "+mailmsg.Clean(m.Rcpt)+"\r\n"), m.Body...)
 		if err := f.forward(ctx, from, m.Rcpt, a.Address, out); err != nil {
 			return kept, fmt.Errorf("sieve redirect: %w", err)
 		}
 		f.Metrics.action("redirect")
-		f.log().Info("sieve redirected", "msgid", m.QueueID, "account", m.Account, "to", clean(a.Address))
+		f.log().Info("sieve redirected", "msgid", m.QueueID, "account", m.Account, "to", mailmsg.Clean(a.Address))
 	}
 	return kept, nil
 }
@@ -232,11 +233,6 @@ func (f *Filter) now() time.Time {
 		return f.Now()
 	}
 	return time.Now()
-}
-
-// clean strips CR and LF, for logs and header fields.
-func clean(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }
 
 func containsFold(list []string, s string) bool {

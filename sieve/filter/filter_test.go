@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 	"mailgate/sieve/scripts"
 )
 
@@ -119,7 +120,7 @@ func TestFilterFailureKeeps(t *testing.T) {
 	}
 	f, _, _ = newFilter(t, t.TempDir(), `require "reject"; reject "I do not want this.";`)
 	err := deliver(t, f, "x@example.org", "Subject: x\n\nhi\n")
-	var de *delivery.Error
+	var de *mailmsg.Error
 	if !errors.As(err, &de) || !de.Permanent || de.Enhanced != "5.7.1" || !strings.Contains(de.Reason, "I do not want this.") {
 		t.Errorf("reject: %#v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailgate/delivery"
+	"mailgate/internal/mailmsg"
 	"mailgate/internal/safefile"
 	"mailgate/sieve"
 )
@@ -46,17 +47,17 @@ func (f *Filter) vacation(ctx context.Context, m *delivery.LocalMessage, msg *si
 	if err := f.writeRecord(rec); err != nil {
 		f.Metrics.failure("vacation_record")
 		f.log().Error("sieve vacation record not written; no reply sent", "msgid", m.QueueID, "account", m.Account,
-			"err", clean(err.Error()))
+			"err", mailmsg.Clean(err.Error()))
 		return
 	}
 	if err := f.Queue.Submit(ctx, "", []string{m.From}, reply, true); err != nil {
 		f.Metrics.failure("vacation_submit")
-		f.log().Error("sieve vacation reply not queued", "msgid", m.QueueID, "account", m.Account, "err", clean(err.Error()))
+		f.log().Error("sieve vacation reply not queued", "msgid", m.QueueID, "account", m.Account, "err", mailmsg.Clean(err.Error()))
 		return
 	}
 	f.Metrics.action("vacation")
 	f.Metrics.vacationResult("sent")
-	f.log().Info("sieve vacation sent", "msgid", m.QueueID, "account", m.Account, "to", clean(m.From))
+	f.log().Info("sieve vacation sent", "msgid", m.QueueID, "account", m.Account, "to", mailmsg.Clean(m.From))
 }
 
 // suppress returns why no reply goes out, or "".
@@ -201,11 +202,11 @@ func (f *Filter) reply(m *delivery.LocalMessage, msg *sieve.Message, v *sieve.Va
 		}
 		subject = "Auto: " + orig
 	}
-	fmt.Fprintf(&b, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\n", clean(from), clean(m.From), mime.QEncoding.Encode("utf-8", clean(subject)))
+	fmt.Fprintf(&b, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\n", mailmsg.Clean(from), mailmsg.Clean(m.From), mime.QEncoding.Encode("utf-8", mailmsg.Clean(subject)))
 	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <%s@%s>\r\n", f.now().Format(time.RFC1123Z), randomID(), f.Hostname)
 	if id := msg.Header("Message-ID"); len(id) > 0 {
 		refs := strings.Join(msg.Header("References"), " ")
-		fmt.Fprintf(&b, "In-Reply-To: %s\r\nReferences: %s\r\n", clean(id[0]), strings.TrimSpace(clean(refs+" "+id[0])))
+		fmt.Fprintf(&b, "In-Reply-To: %s\r\nReferences: %s\r\n", mailmsg.Clean(id[0]), strings.TrimSpace(mailmsg.Clean(refs+" "+id[0])))
 	}
 	b.WriteString("Auto-Submitted: auto-replied\r\nPrecedence: bulk\r\nMIME-Version: 1.0\r\n")
 	if v.MIME {

@@ -1,9 +1,9 @@
-package mailbox
+package accounts
 
 import "context"
 
 // Directory is a second source of accounts besides accounts.yaml, such
-// as LDAP (mailbox/ldapdir). accounts.yaml answers first; the directory
+// as LDAP (accounts/ldapdir). accounts.yaml answers first; the directory
 // is asked for the names it does not know.
 type Directory interface {
 	// Find returns the account whose address or alias is addr.

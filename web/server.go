@@ -1,10 +1,9 @@
-// Package metrics is mailgate's HTTP side: one Prometheus registry served
-// on /metrics, liveness and readiness on /healthz and /readyz, the admin
-// API that other packages mount under /admin/, and Thunderbird's
-// autoconfig file; plus the server-wide series (config reloads,
-// certificate expiry, spool disk space). Any package may import it; it
-// imports no other mailgate package.
-package metrics
+// Package web is mailgate's HTTP listener: the Prometheus registry served
+// on /metrics, liveness and readiness on /healthz and /readyz,
+// Thunderbird's autoconfig file, and the admin API under /admin/ (the
+// queue's handler, guarded: loopback only or a bearer token). It reads
+// the packages it serves; none of them imports it.
+package web
 
 import (
 	"context"

@@ -1,4 +1,10 @@
-package mailbox
+// Package accounts is who may log in and where their mail goes: the
+// accounts file (<data_dir>/accounts.yaml) with password hashes, aliases,
+// send-as addresses, quotas and rate limits, and the address rules
+// (aliases, catch-all, user+tag) that map a recipient to an account and
+// folder. The relay, IMAP, POP3 and local delivery ask it; the mailbox
+// store keeps the mail.
+package accounts
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package metrics
+package web
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"mailgate/metrics"
 )
 
 // serve runs s on a loopback port until the test ends.
@@ -125,7 +127,7 @@ func TestOpsProcessMetrics(t *testing.T) {
 	leaf := selfSigned(t, notAfter)
 	var current *x509.Certificate
 	reg := prometheus.NewRegistry()
-	p := NewProcess(reg, func() *x509.Certificate { return current }, t.TempDir())
+	p := metrics.NewProcess(reg, func() *x509.Certificate { return current }, t.TempDir())
 	if got := exposition(t, reg, "mailgate_tls_certificate_expiry_timestamp_seconds"); got != "" {
 		t.Errorf("expiry series without a certificate:\n%s", got)
 	}
@@ -154,7 +156,7 @@ mailgate_config_reloads_total{result="success"} 1
 		"mailgate_config_last_reload_success_timestamp_seconds"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if free, err := FreeBytes(t.TempDir()); err != nil || free <= 0 {
+	if free, err := metrics.FreeBytes(t.TempDir()); err != nil || free <= 0 {
 		t.Errorf("FreeBytes: %d, %v", free, err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package ldapdir reads accounts from an LDAP directory (auth.ldap): an
 // entry found by the configured filter is an account with its aliases,
 // send-as addresses and quota, and a user logs in by binding as that
-// entry with their own password. mailbox.Accounts asks it for the
+// entry with their own password. accounts.Accounts asks it for the
 // addresses accounts.yaml does not know.
 package ldapdir
 
@@ -22,8 +22,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"mailgate/accounts"
 	"mailgate/config"
-	"mailgate/mailbox"
 )
 
 // ErrUnavailable is a login that could not be checked: the directory did
@@ -58,7 +58,7 @@ type Directory struct {
 
 // entry is one lookup: the account, or found false.
 type entry struct {
-	acc   mailbox.Account
+	acc   accounts.Account
 	dn    string
 	found bool
 	until time.Time
@@ -97,7 +97,7 @@ func New(cfg config.LDAP, log *slog.Logger) (*Directory, error) {
 func (d *Directory) Unreachable() bool { return d.down.Load() }
 
 // Find returns the account whose address or alias is addr.
-func (d *Directory) Find(addr string) (mailbox.Account, bool) {
+func (d *Directory) Find(addr string) (accounts.Account, bool) {
 	e, err := d.lookup(addr)
 	return e.acc, err == nil && e.found
 }
@@ -106,14 +106,14 @@ func (d *Directory) Find(addr string) (mailbox.Account, bool) {
 // be the account's address (not an alias), as for accounts.yaml.
 func (d *Directory) Authenticate(ctx context.Context, username, password string) (string, error) {
 	if password == "" { // an empty password would be an unauthenticated bind
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	e, err := d.lookup(username)
 	if err != nil {
 		return "", ErrUnavailable
 	}
 	if !e.found || !strings.EqualFold(e.acc.Address, username) {
-		return "", mailbox.ErrAuthFailed
+		return "", accounts.ErrAuthFailed
 	}
 	conn, err := d.dial()
 	if err != nil {
@@ -122,7 +122,7 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 	defer conn.Close()
 	if err := conn.Bind(e.dn, password); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return "", mailbox.ErrAuthFailed
+			return "", accounts.ErrAuthFailed
 		}
 		d.failed(err)
 		return "", ErrUnavailable
@@ -214,7 +214,7 @@ func (d *Directory) search(addr string) (entry, error) {
 // toEntry reads the configured attributes of one entry.
 func (d *Directory) toEntry(le *ldap.Entry) entry {
 	c := d.cfg
-	acc := mailbox.Account{Address: le.GetAttributeValue(c.AddressAttribute)}
+	acc := accounts.Account{Address: le.GetAttributeValue(c.AddressAttribute)}
 	if acc.Address == "" {
 		return entry{}
 	}

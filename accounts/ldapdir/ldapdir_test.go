@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"mailgate/accounts"
 	"mailgate/config"
-	"mailgate/mailbox"
 )
 
 // downDirectory is a Directory whose server does not listen.
@@ -35,7 +35,7 @@ func downDirectory(t *testing.T) *Directory {
 // an entry that expired less than staleFor ago still answers.
 func TestDirectoryDown(t *testing.T) {
 	d := downDirectory(t)
-	if _, err := d.Authenticate(context.Background(), "carol@example.com", ""); !errors.Is(err, mailbox.ErrAuthFailed) {
+	if _, err := d.Authenticate(context.Background(), "carol@example.com", ""); !errors.Is(err, accounts.ErrAuthFailed) {
 		t.Errorf("empty password: %v; want ErrAuthFailed", err)
 	}
 	if d.Unreachable() {
@@ -48,11 +48,11 @@ func TestDirectoryDown(t *testing.T) {
 	}
 	now := time.Now()
 	d.now = func() time.Time { return now }
-	d.cache["dave@example.com"] = entry{acc: mailbox.Account{Address: "dave@example.com"}, found: true, until: now.Add(-time.Minute)}
+	d.cache["dave@example.com"] = entry{acc: accounts.Account{Address: "dave@example.com"}, found: true, until: now.Add(-time.Minute)}
 	if acc, ok := d.Find("Dave@example.com"); !ok || acc.Address != "dave@example.com" {
 		t.Errorf("stale entry with the directory down: %v %v; want it found", acc, ok)
 	}
-	d.cache["dave@example.com"] = entry{acc: mailbox.Account{Address: "dave@example.com"}, found: true, until: now.Add(-staleFor - time.Minute)}
+	d.cache["dave@example.com"] = entry{acc: accounts.Account{Address: "dave@example.com"}, found: true, until: now.Add(-staleFor - time.Minute)}
 	if _, ok := d.Find("dave@example.com"); ok {
 		t.Error("an entry expired longer than staleFor ago still answers")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,36 +19,43 @@ import (
 	"mailgate/resolver"
 )
 
-const benchUsage = `usage: mailgate bench send|sink|imap [flags]   (loopback only)
+const benchUsage = `usage: mailgate-bench send|sink|imap [flags]   (loopback only)
 
   send   submit N messages over C connections and report msgs/s and latency
   sink   an SMTP server that accepts, counts (and optionally DKIM-verifies
          or saves) messages, for end-to-end runs
   imap   N concurrent IMAP clients doing login, select, fetch, store,
          search, append, expunge; reports operations/s and latency
-Run "mailgate bench send -h" for the flags of each.
+Run "mailgate-bench send -h" for the flags of each.
 `
 
-// benchCommand runs the load tools of the loadgen package.
-func benchCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+// benchCommand runs the load tools of the loadgen package. -h prints
+// the usage, or a tool's flags, on stdout and exits 0.
+func benchCommand(args []string, stdout, stderr io.Writer) int {
+	tools := map[string]func(args []string, stdout, stderr io.Writer) int{
+		"send": benchSend, "sink": benchSink, "imap": benchIMAP,
+	}
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, benchUsage)
+		return 0
+	}
+	if len(args) == 0 || tools[args[0]] == nil {
 		fmt.Fprint(stderr, benchUsage)
 		return 2
 	}
-	switch args[0] {
-	case "send":
-		return benchSend(args[1:], stdout, stderr)
-	case "sink":
-		return benchSink(args[1:], stdout, stderr)
-	case "imap":
-		return benchIMAP(args[1:], stdout, stderr)
+	if slices.ContainsFunc(args[1:], isHelp) {
+		tools[args[0]](args[1:], stdout, stdout) // prints the flags, does nothing else
+		return 0
 	}
-	fmt.Fprint(stderr, benchUsage)
-	return 2
+	return tools[args[0]](args[1:], stdout, stderr)
 }
 
+// isHelp tells whether a is -h, -help or --help: a flag set prints its
+// flags then, and the tool does nothing.
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
 func benchSend(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench send", flag.ContinueOnError)
+	fs := flag.NewFlagSet("mailgate-bench send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o loadgen.SendOptions
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:2587", "server address (loopback)")
@@ -67,7 +75,7 @@ func benchSend(args []string, stdout, stderr io.Writer) int {
 	}
 	n, err := config.ParseSize(*size)
 	if err != nil {
-		fmt.Fprintln(stderr, "bench send: -size:", err)
+		fmt.Fprintln(stderr, "mailgate-bench send: -size:", err)
 		return 2
 	}
 	o.Size = int(n)
@@ -78,7 +86,7 @@ func benchSend(args []string, stdout, stderr io.Writer) int {
 	if *passFile != "" {
 		b, err := os.ReadFile(*passFile)
 		if err != nil {
-			fmt.Fprintln(stderr, "bench send:", err)
+			fmt.Fprintln(stderr, "mailgate-bench send:", err)
 			return 1
 		}
 		o.Password = strings.TrimRight(string(b), "\r\n")
@@ -86,7 +94,7 @@ func benchSend(args []string, stdout, stderr io.Writer) int {
 	o.Progress = terminal(stderr)
 	res, err := loadgen.Send(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "bench send:", err)
+		fmt.Fprintln(stderr, "mailgate-bench send:", err)
 		return 1
 	}
 	printResult(stdout, res, *asJSON, "messages")
@@ -97,7 +105,7 @@ func benchSend(args []string, stdout, stderr io.Writer) int {
 }
 
 func benchSink(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench sink", flag.ContinueOnError)
+	fs := flag.NewFlagSet("mailgate-bench sink", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o loadgen.SinkOptions
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:2526", "listen address (loopback)")
@@ -120,7 +128,7 @@ func benchSink(args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := loadgen.StartSink(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "bench sink:", err)
+		fmt.Fprintln(stderr, "mailgate-bench sink:", err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "sink listening on %s\n", s.Addr())
@@ -192,7 +200,7 @@ func terminal(w io.Writer) io.Writer {
 }
 
 func benchIMAP(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench imap", flag.ContinueOnError)
+	fs := flag.NewFlagSet("mailgate-bench imap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o loadgen.IMAPOptions
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:2143", "server address (loopback)")
@@ -209,7 +217,7 @@ func benchIMAP(args []string, stdout, stderr io.Writer) int {
 	}
 	n, err := config.ParseSize(*size)
 	if err != nil {
-		fmt.Fprintln(stderr, "bench imap: -size:", err)
+		fmt.Fprintln(stderr, "mailgate-bench imap: -size:", err)
 		return 2
 	}
 	o.MessageSize = int(n)
@@ -217,13 +225,13 @@ func benchIMAP(args []string, stdout, stderr io.Writer) int {
 		o.TLS = ""
 	}
 	if o.Users, err = readCredentials(*users); err != nil {
-		fmt.Fprintln(stderr, "bench imap:", err)
+		fmt.Fprintln(stderr, "mailgate-bench imap:", err)
 		return 2
 	}
 	o.Progress = terminal(stderr)
 	res, err := loadgen.IMAPLoad(o)
 	if err != nil {
-		fmt.Fprintln(stderr, "bench imap:", err)
+		fmt.Fprintln(stderr, "mailgate-bench imap:", err)
 		return 1
 	}
 	printResult(stdout, res, *asJSON, "operations")

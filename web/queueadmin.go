@@ -1,19 +1,42 @@
-package queue
+package web
 
 import (
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"time"
+
+	"mailgate/queue"
 )
 
-// AdminHandler serves the queue operations `mailgate queue` uses, under
-// /admin/queue. The HTTP server in package metrics guards it (loopback
+// Queue is what the admin API does with the queue (*queue.Queue is one).
+type Queue interface {
+	Select(f queue.Filter) []queue.MessageInfo
+	Show(id string) (queue.MessageInfo, error)
+	Flush(id, domain string) (int, error)
+	Hold(id string) error
+	Release(id string) error
+	Delete(id string) error
+	Bounce(id string) error
+	Import(dir string) ([]queue.ImportResult, error)
+}
+
+var _ Queue = (*queue.Queue)(nil)
+
+// QueueAdmin serves the queue operations `mailgate queue` uses, under
+// /admin/queue. Mount it with Server.Handle, which guards it (loopback
 // only, or a bearer token).
-func (q *Queue) AdminHandler() http.Handler {
+func QueueAdmin(q Queue) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/queue", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, q.List())
+		f, problem := queueFilter(r.URL.Query())
+		if problem != "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": problem})
+			return
+		}
+		writeJSON(w, http.StatusOK, q.Select(f))
 	})
 	mux.HandleFunc("GET /admin/queue/{id}", func(w http.ResponseWriter, r *http.Request) {
 		mi, err := q.Show(r.PathValue("id"))
@@ -39,7 +62,7 @@ func (q *Queue) AdminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"flushed": n})
 	})
-	mux.HandleFunc("POST /admin/queue/import", q.serveImport)
+	mux.HandleFunc("POST /admin/queue/import", func(w http.ResponseWriter, r *http.Request) { serveImport(q, w, r) })
 	ops := map[string]func(string) error{"hold": q.Hold, "release": q.Release, "delete": q.Delete, "bounce": q.Bounce}
 	mux.HandleFunc("POST /admin/queue/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
 		op := ops[r.PathValue("op")]
@@ -57,7 +80,7 @@ func (q *Queue) AdminHandler() http.Handler {
 }
 
 // serveImport runs Import for `mailgate queue import DIR`.
-func (q *Queue) serveImport(w http.ResponseWriter, r *http.Request) {
+func serveImport(q Queue, w http.ResponseWriter, r *http.Request) {
 	var args struct {
 		Dir string `json:"dir"`
 	}
@@ -76,9 +99,9 @@ func (q *Queue) serveImport(w http.ResponseWriter, r *http.Request) {
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, queue.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrSpoolBusy):
+	case errors.Is(err, queue.ErrSpoolBusy):
 		code = http.StatusConflict
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})
@@ -90,4 +113,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// queueFilter reads a listing's filter from ?domain=&state=&older-than=;
+// the problem, if any, says what to write instead.
+func queueFilter(v url.Values) (queue.Filter, string) {
+	f := queue.Filter{Domain: v.Get("domain"), State: v.Get("state")}
+	switch f.State {
+	case "", queue.StatePending, queue.StateDeferred, queue.StateHeld, queue.StateDelivered, queue.StateBounced:
+	default:
+		return f, "state must be pending, deferred, held, delivered or bounced"
+	}
+	if s := v.Get("older-than"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return f, "older-than must be a duration such as 90m or 2h"
+		}
+		f.OlderThan = d
+	}
+	return f, ""
 }
