@@ -1,4 +1,4 @@
-package mailbox
+package accounts
 
 import (
 	"crypto/hmac"
