@@ -8,15 +8,14 @@ package accounts
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -84,10 +83,10 @@ type Accounts struct {
 	stamp   fileStamp
 	checked time.Time
 
-	cacheMu   sync.Mutex
-	cache     map[[32]byte]time.Time // verified credentials -> expiry
-	pending   map[[32]byte]*verifyCall
-	hashSlots chan struct{}
+	// loadMu makes one reload at a time, so an older read of the file
+	// never replaces a newer one.
+	loadMu sync.Mutex
+	logins *loginCache
 
 	// catchAll comes from the config (mailbox.catch_all); entries in
 	// accounts.yaml take precedence.
@@ -119,9 +118,21 @@ func (a *Accounts) OnReload(f func([]Account)) {
 	f(a.List())
 }
 
+// fileStamp tells one version of accounts.yaml from another: an edit
+// changes the size or the modification time, a rewrite by rename (`mailgate
+// user`, most editors) the inode, even within one tick of the clock.
 type fileStamp struct {
-	mod  time.Time
-	size int64
+	mod   time.Time
+	size  int64
+	inode uint64
+}
+
+func stampOf(st os.FileInfo) fileStamp {
+	s := fileStamp{mod: st.ModTime(), size: st.Size()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		s.inode = sys.Ino
+	}
+	return s
 }
 
 // accountsName is the accounts file inside the data directory.
@@ -129,10 +140,12 @@ const accountsName = "accounts.yaml"
 
 // OpenAccounts loads <dataDir>/accounts.yaml (an absent file is empty).
 func OpenAccounts(dataDir string) (*Accounts, error) {
-	a := &Accounts{
-		path: filepath.Join(dataDir, accountsName), now: time.Now, cache: map[[32]byte]time.Time{},
-		pending: map[[32]byte]*verifyCall{}, hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	a := &Accounts{path: filepath.Join(dataDir, accountsName), now: time.Now}
+	logins, err := newLoginCache(func() time.Time { return a.now() })
+	if err != nil {
+		return nil, err
 	}
+	a.logins = logins
 	if err := a.reload(); err != nil {
 		return nil, err
 	}
@@ -142,7 +155,10 @@ func OpenAccounts(dataDir string) (*Accounts, error) {
 // Path is the accounts file.
 func (a *Accounts) Path() string { return a.path }
 
+// reload rereads the file if it is not the one last read.
 func (a *Accounts) reload() error {
+	a.loadMu.Lock()
+	defer a.loadMu.Unlock()
 	st, err := os.Stat(a.path)
 	if errors.Is(err, os.ErrNotExist) {
 		a.install(accountsFile{}, fileStamp{})
@@ -151,8 +167,11 @@ func (a *Accounts) reload() error {
 	if err != nil {
 		return err
 	}
-	stamp := fileStamp{st.ModTime(), st.Size()}
-	if stamp == a.stamp && a.byAddr != nil {
+	stamp := stampOf(st)
+	a.mu.RLock()
+	same := stamp == a.stamp && a.byAddr != nil
+	a.mu.RUnlock()
+	if same {
 		return nil
 	}
 	data, err := os.ReadFile(a.path)
@@ -180,9 +199,7 @@ func (a *Accounts) install(f accountsFile, stamp fileStamp) {
 	a.file, a.byAddr, a.stamp = f, by, stamp
 	hook := a.onReload
 	a.mu.Unlock()
-	a.cacheMu.Lock()
-	clear(a.cache)
-	a.cacheMu.Unlock()
+	a.logins.forget()
 	if hook != nil {
 		hook(append([]Account(nil), f.Accounts...))
 	}
@@ -202,11 +219,12 @@ func (a *Accounts) refresh() {
 	_ = a.reload() // a broken file keeps the last good accounts
 }
 
-// Authenticate checks a login. Successful checks are cached for a minute
-// (keyed by a hash of name, password and stored hash) so a burst of
-// connections from one application does not pay argon2id each time.
+// Authenticate checks a login. The file is looked at first on every login
+// (one stat), so a changed password, a disabled or a removed account is
+// refused at once; a good password is then answered from the login cache
+// (logincache.go) when it was verified lately.
 func (a *Accounts) Authenticate(ctx context.Context, username, password string) (string, error) {
-	a.refresh()
+	_ = a.reload() // a broken file keeps the last good accounts
 	a.mu.RLock()
 	acc := a.byAddr[strings.ToLower(username)]
 	a.mu.RUnlock()
@@ -216,61 +234,15 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password string) 
 	if !strings.EqualFold(acc.Address, username) || password == "" || acc.Disabled {
 		return "", ErrAuthFailed
 	}
-	key := sha256.Sum256([]byte(acc.Address + "\x00" + password + "\x00" + acc.Password))
-	a.cacheMu.Lock()
-	exp, ok := a.cache[key]
-	a.cacheMu.Unlock()
-	if ok && a.now().Before(exp) {
-		return acc.Address, nil
-	}
-	if !a.verify(key, acc.Password, password) {
+	if !a.logins.check(acc.Address, password, acc.Password) {
 		return "", ErrAuthFailed
 	}
 	return acc.Address, nil
 }
 
-// verifyCall is one password check in progress; logins with the same
-// credentials wait for it instead of hashing again.
-type verifyCall struct {
-	done chan struct{}
-	ok   bool
-}
-
-// verify checks a password against its hash: at most one check per
-// credentials at a time, and at most GOMAXPROCS argon2id hashes at once
-// (each takes 19 MiB), so a burst of logins after the cache expires
-// cannot spike memory. A good result is cached for cacheTTL.
-func (a *Accounts) verify(key [32]byte, hash, password string) bool {
-	a.cacheMu.Lock()
-	if c, ok := a.pending[key]; ok {
-		a.cacheMu.Unlock()
-		<-c.done
-		return c.ok
-	}
-	c := &verifyCall{done: make(chan struct{})}
-	a.pending[key] = c
-	a.cacheMu.Unlock()
-
-	a.hashSlots <- struct{}{}
-	c.ok = CheckPassword(hash, password)
-	<-a.hashSlots
-
-	a.cacheMu.Lock()
-	delete(a.pending, key)
-	if c.ok {
-		if len(a.cache) > 10000 {
-			clear(a.cache)
-		}
-		a.cache[key] = a.now().Add(cacheTTL)
-	}
-	a.cacheMu.Unlock()
-	close(c.done)
-	return c.ok
-}
-
-// cacheTTL is how long a verified login is remembered (any change to
-// accounts.yaml forgets them all).
-const cacheTTL = 5 * time.Minute
+// ForgetLogins drops every remembered login (a config reload): the next
+// login of each account checks its password hash again.
+func (a *Accounts) ForgetLogins() { a.logins.forget() }
 
 // Get returns a copy of the account for address or alias.
 func (a *Accounts) Get(addr string) (Account, bool) {

@@ -123,8 +123,8 @@ func TestConcurrentLogins(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if len(a.pending) != 0 || len(a.cache) != 1 {
-		t.Fatalf("pending=%d cache=%d after the burst; want 0 and 1", len(a.pending), len(a.cache))
+	if len(a.logins.pending) != 0 || len(a.logins.ok) != 1 {
+		t.Fatalf("pending=%d cache=%d after the burst; want 0 and 1", len(a.logins.pending), len(a.logins.ok))
 	}
 	if _, err := a.Authenticate(context.Background(), "app@example.com", "bad"); err != ErrAuthFailed {
 		t.Fatalf("wrong password: %v", err)

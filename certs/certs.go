@@ -25,22 +25,37 @@ import (
 	"mailgate/internal/safefile"
 )
 
-// Manager holds the current certificate.
+// Manager holds the current certificates: one pair, or several for the
+// same names with different key types (an RSA and an ECDSA pair), of
+// which each client gets the cheapest it supports.
 type Manager struct {
-	certFile, keyFile string
-	now               func() time.Time
+	pairs []*pair
+	now   func() time.Time
 
 	mu      sync.Mutex
-	cert    *tls.Certificate
-	stamp   [2]time.Time
 	checked time.Time
 }
 
-// New loads certFile and keyFile.
-func New(certFile, keyFile string) (*Manager, error) {
-	m := &Manager{certFile: certFile, keyFile: keyFile, now: time.Now}
-	if err := m.load(); err != nil {
-		return nil, err
+// Pair names a certificate file and its key file (PEM).
+type Pair struct{ CertFile, KeyFile string }
+
+// pair is one Pair and what was last loaded from it.
+type pair struct {
+	Pair
+	cert  *tls.Certificate // guarded by Manager.mu
+	stamp [2]time.Time
+}
+
+// New loads certFile and keyFile, and the further pairs in more.
+func New(certFile, keyFile string, more ...Pair) (*Manager, error) {
+	m := &Manager{now: time.Now}
+	for _, p := range append([]Pair{{certFile, keyFile}}, more...) {
+		m.pairs = append(m.pairs, &pair{Pair: p})
+	}
+	for _, p := range m.pairs {
+		if err := m.load(p); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -66,33 +81,37 @@ func SelfSigned(dir, hostname string) (m *Manager, generated bool, err error) {
 	return m, generated, err
 }
 
-func (m *Manager) load() error {
-	cs, err1 := os.Stat(m.certFile)
-	ks, err2 := os.Stat(m.keyFile)
+// load rereads p's files when their modification times changed.
+func (m *Manager) load(p *pair) error {
+	cs, err1 := os.Stat(p.CertFile)
+	ks, err2 := os.Stat(p.KeyFile)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
 	stamp := [2]time.Time{cs.ModTime(), ks.ModTime()}
 	m.mu.Lock()
-	same := m.cert != nil && stamp == m.stamp
+	same := p.cert != nil && stamp == p.stamp
 	m.mu.Unlock()
 	if same {
 		return nil
 	}
-	cert, err := tls.LoadX509KeyPair(m.certFile, m.keyFile)
+	cert, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile)
 	if err != nil {
 		return fmt.Errorf("certs: %v", err)
 	}
 	m.mu.Lock()
-	m.cert, m.stamp = &cert, stamp
+	p.cert, p.stamp = &cert, stamp
 	m.mu.Unlock()
 	return nil
 }
 
 // GetCertificate is for tls.Config: it checks the files at most once a
 // second and keeps serving the old certificate if the new one is broken
-// (half-written during a renewal, say).
-func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+// (half-written during a renewal, say). With several pairs the client
+// gets the first ECDSA one it supports (a full handshake costs less CPU
+// than with RSA: relay BenchmarkSubmission), else the first it supports,
+// else the first pair (the handshake then says what is wrong).
+func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	m.mu.Lock()
 	due := m.now().Sub(m.checked) >= time.Second
 	if due {
@@ -100,24 +119,59 @@ func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	}
 	m.mu.Unlock()
 	if due {
-		_ = m.load()
+		for _, p := range m.pairs {
+			_ = m.load(p)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.cert, nil
+	if hello == nil || len(m.pairs) == 1 {
+		return m.pairs[0].cert, nil
+	}
+	return m.choose(hello), nil
 }
 
-// Leaf returns the current certificate (for expiry metrics).
+// choose picks the certificate for hello; m.mu is held.
+func (m *Manager) choose(hello *tls.ClientHelloInfo) *tls.Certificate {
+	var fallback *tls.Certificate
+	for _, p := range m.pairs {
+		if hello.SupportsCertificate(p.cert) != nil {
+			continue
+		}
+		if _, ok := p.cert.PrivateKey.(*ecdsa.PrivateKey); ok {
+			return p.cert
+		}
+		if fallback == nil {
+			fallback = p.cert
+		}
+	}
+	if fallback == nil {
+		fallback = m.pairs[0].cert
+	}
+	return fallback
+}
+
+// Leaf returns the current certificate that expires first (for expiry
+// metrics and the reload log).
 func (m *Manager) Leaf() *x509.Certificate {
-	c, _ := m.GetCertificate(nil)
-	if c == nil || len(c.Certificate) == 0 {
-		return nil
+	m.GetCertificate(nil) // rereads changed files
+	m.mu.Lock()
+	certs := make([]*tls.Certificate, len(m.pairs))
+	for i, p := range m.pairs {
+		certs[i] = p.cert
 	}
-	leaf, err := x509.ParseCertificate(c.Certificate[0])
-	if err != nil {
-		return nil
+	m.mu.Unlock()
+	var first *x509.Certificate
+	for _, c := range certs {
+		if c == nil || len(c.Certificate) == 0 {
+			continue
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err == nil && (first == nil || leaf.NotAfter.Before(first.NotAfter)) {
+			first = leaf
+		}
 	}
-	return leaf
+	return first
 }
 
 // TLSConfig returns a server config using the manager; TLS 1.2 minimum.

@@ -57,6 +57,29 @@ type Log struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// More are further pairs for the same names with another key type
+	// (an ECDSA pair beside an RSA one): each client is given the
+	// cheapest certificate it supports.
+	More []CertPair `yaml:"more_certificates"`
+}
+
+// CertPair is a certificate file and its private key file (PEM).
+type CertPair struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// CertFiles lists every configured certificate file, tls.cert_file first
+// (none: the generated self-signed one is used).
+func (t TLS) CertFiles() []string {
+	if t.CertFile == "" {
+		return nil
+	}
+	files := []string{t.CertFile}
+	for _, p := range t.More {
+		files = append(files, p.CertFile)
+	}
+	return files
 }
 
 // Listener protocols.

@@ -49,6 +49,20 @@ func TestParseProblems(t *testing.T) {
 			want: []string{`f.yaml:2: tls: cert_file and key_file go together; give both, or neither for a self-signed certificate`},
 		},
 		{
+			name: "more certificates: a pair without its key, a missing file",
+			yaml: "tls:\n  cert_file: " + existingFile + "\n  key_file: " + existingFile + "\n  more_certificates:\n" +
+				"    - cert_file: " + existingFile + "\n    - cert_file: /nonexistent/ec.pem\n      key_file: " + existingFile + "\n",
+			want: []string{
+				`f.yaml:5: tls.more_certificates[0]: cert_file and key_file go together; give both`,
+				`f.yaml:6: tls.more_certificates[1].cert_file: cannot read certificate file "/nonexistent/ec.pem" (no such file); write the path of an existing, readable file`,
+			},
+		},
+		{
+			name: "more certificates without the first pair",
+			yaml: "tls:\n  more_certificates:\n    - {cert_file: " + existingFile + ", key_file: " + existingFile + "}\n",
+			want: []string{`f.yaml:2: tls.more_certificates: needs tls.cert_file and tls.key_file; give the first pair there`},
+		},
+		{
 			name: "console admin not an address",
 			yaml: "http:\n  admins:\n    - postmaster@example.com\n    - postmaster\n",
 			want: []string{`f.yaml:4: http.admins[1]: "postmaster" is not an account address; write the address of an account, such as postmaster@example.com`},

@@ -123,6 +123,17 @@ func (t *TLS) validate(v *Validator) {
 	}
 	checkFile(v, "tls.cert_file", t.CertFile, "certificate")
 	checkFile(v, "tls.key_file", t.KeyFile, "private key")
+	if len(t.More) > 0 && t.CertFile == "" {
+		v.Errorf("tls.more_certificates", "needs tls.cert_file and tls.key_file; give the first pair there")
+	}
+	for i, p := range t.More {
+		path := fmt.Sprintf("tls.more_certificates[%d]", i)
+		if p.CertFile == "" || p.KeyFile == "" {
+			v.Errorf(path, "cert_file and key_file go together; give both")
+		}
+		checkFile(v, path+".cert_file", p.CertFile, "certificate")
+		checkFile(v, path+".key_file", p.KeyFile, "private key")
+	}
 }
 
 // checkFile reports a file that cannot be read, when a name is given.

@@ -29,28 +29,32 @@ func writeTransportRecords(w io.Writer, cfg *config.Config, domain string) {
 	}
 	fmt.Fprintf(w, "\n; TLS reporting (RFC 8460): where other servers send reports about TLS to %s\n", domain)
 	fmt.Fprintf(w, "_smtp._tls.%s 3600 IN TXT \"v=TLSRPTv1; rua=mailto:%s\"\n", d, cfg.ReportContact())
-	spki, err := certSPKI(cfg)
-	if err != nil {
-		fmt.Fprintf(w, "\n; DANE: no TLSA record: %v\n", err)
-		return
+	files := cfg.TLS.CertFiles()
+	if len(files) == 0 {
+		files = []string{filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")}
+	}
+	var spkis [][]byte
+	for _, file := range files {
+		spki, err := certSPKI(file)
+		if err != nil {
+			fmt.Fprintf(w, "\n; DANE: no TLSA record: %v\n", err)
+			return
+		}
+		spkis = append(spkis, spki)
 	}
 	fmt.Fprintf(w, "\n; DANE (RFC 7672), only if the zone of %s is DNSSEC-signed: publish the new record before changing the key\n", cfg.Hostname)
-	fmt.Fprintf(w, "_25._tcp.%s 3600 IN TLSA 3 1 1 %x\n", host, sha256.Sum256(spki))
-}
-
-// policyID is a stable id for a policy text: it changes exactly when the
-// policy does, which is what RFC 8461 §3.1 asks of the id.
-func policyID(policy string) string {
-	return fmt.Sprintf("%x", sha256.Sum256([]byte(policy)))[:20]
-}
-
-// certSPKI reads the public key of the certificate the SMTP listeners
-// present: tls.cert_file, or the generated one once serve has made it.
-func certSPKI(cfg *config.Config) ([]byte, error) {
-	file := cfg.TLS.CertFile
-	if file == "" {
-		file = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
+	if len(spkis) > 1 {
+		fmt.Fprintf(w, "; one record per certificate (tls.more_certificates): a client may be given any of them\n")
 	}
+	for _, spki := range spkis {
+		fmt.Fprintf(w, "_25._tcp.%s 3600 IN TLSA 3 1 1 %x\n", host, sha256.Sum256(spki))
+	}
+}
+
+// certSPKI reads the public key of a certificate the SMTP listeners
+// present (tls.cert_file and more_certificates, or the generated one once
+// serve has made it).
+func certSPKI(file string) ([]byte, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the certificate %s (start `mailgate serve` once to generate it)", file)
@@ -64,4 +68,10 @@ func certSPKI(cfg *config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
 	return c.RawSubjectPublicKeyInfo, nil
+}
+
+// policyID is a stable id for a policy text: it changes exactly when the
+// policy does, which is what RFC 8461 §3.1 asks of the id.
+func policyID(policy string) string {
+	return fmt.Sprintf("%x", sha256.Sum256([]byte(policy)))[:20]
 }

@@ -44,6 +44,7 @@ func (a *app) reload() {
 	a.setAPIChain(cfg, chains)
 	a.level.UnmarshalText([]byte(cfg.Log.Level))
 	a.accounts.SetCatchAll(cfg.Mailbox.CatchAll)
+	a.accounts.ForgetLogins() // every login checks its password hash again
 	if a.http != nil {
 		a.http.SetAutoconfig(clientConfig(cfg))
 	}

@@ -203,7 +203,11 @@ func (a *app) startProcess(bool) error {
 func (a *app) startTLS(bool) error {
 	var err error
 	if a.cfg.TLS.CertFile != "" {
-		a.certs, err = certs.New(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile)
+		var more []certs.Pair
+		for _, p := range a.cfg.TLS.More {
+			more = append(more, certs.Pair{CertFile: p.CertFile, KeyFile: p.KeyFile})
+		}
+		a.certs, err = certs.New(a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile, more...)
 		if err != nil {
 			return err
 		}

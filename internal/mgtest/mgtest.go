@@ -175,7 +175,10 @@ func or(s, def string) string {
 // listeners of one config on one address. Ports come from below the
 // ephemeral range, so the outgoing connections of test binaries running
 // alongside (which once took a port between this check and mailgate's
-// listen) cannot collide with them.
+// listen) cannot collide with them. Each port is also claimed for the
+// life of this process with a lock file shared by every test binary (see
+// claimPort), because a test that stops and restarts mailgate leaves its
+// ports free in between, and a test in another package once took one.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	for i := range 200 {
@@ -189,7 +192,7 @@ func FreeAddr(t testing.TB) string {
 		addr := ln.Addr().String()
 		ln.Close()
 		givenMu.Lock()
-		fresh := !given[addr]
+		fresh := !given[addr] && claimPort(addr)
 		given[addr] = true
 		givenMu.Unlock()
 		if fresh {
