@@ -53,6 +53,9 @@ func submitTokens(t *testing.T, srv *mgtest.Server, tokens []string) []string {
 			t.Fatalf("send %s: %v", tok, err)
 		}
 	}
+	// The 250 can reach the client before the "queued" line reaches the
+	// log (CI once read five of six).
+	srv.WaitLogN("msg=queued", len(tokens))
 	for _, line := range strings.Split(srv.Logs(), "\n") {
 		if m := regexp.MustCompile(`msg=queued msgid=([0-9a-f]{19})`).FindStringSubmatch(line); m != nil {
 			ids = append(ids, m[1])
