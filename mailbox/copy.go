@@ -50,8 +50,7 @@ func (s *Store) Copy(account, src string, uids []uint32, dst string) (CopyResult
 			errs = errors.Join(errs, err)
 			continue
 		}
-		c.uid = to.uidNext
-		to.uidNext++
+		c.uid = to.takeUID()
 		a.insert(to, c)
 		records.WriteString(addRecord(c))
 		res.Source = append(res.Source, m.uid)
@@ -134,8 +133,7 @@ func (s *Store) Move(account, src string, uids []uint32, dst string) (CopyResult
 		}
 		a.detach(from, m)
 		removed.WriteString(from.expunged(m))
-		c.uid = to.uidNext
-		to.uidNext++
+		c.uid = to.takeUID()
 		a.insert(to, c)
 		added.WriteString(addRecord(c))
 		res.Source = append(res.Source, m.uid)

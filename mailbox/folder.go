@@ -53,6 +53,22 @@ type folder struct {
 	recentSet   bool
 	ms          modseqs // MODSEQs (modseq.go), durable in the index
 	vocab       vocab   // keywords ever used (vocab.go)
+	// pending is the message a put is storing (append.go): its UID is
+	// reserved, its file may already be in cur/ or new/ and its record
+	// in the index, but it is not in msgs yet. A rescan must not take
+	// its file for another program's, nor a compaction drop its record.
+	pending *message
+}
+
+// takeUID hands out the folder's next UID, passing over the one a put
+// has reserved (publish then renumbers that message).
+func (f *folder) takeUID() uint32 {
+	if f.pending != nil && f.uidNext == f.pending.uid {
+		f.uidNext++
+	}
+	u := f.uidNext
+	f.uidNext++
+	return u
 }
 
 // find returns the message with uid, or nil.
@@ -117,7 +133,26 @@ func (a *account) openFolder(name string) (*folder, error) {
 	if st.legacy {
 		return f, a.upgradeIndex(f)
 	}
-	return f, nil
+	return f, a.giveLostModSeqs(f)
+}
+
+// giveLostModSeqs gives a fresh MODSEQ to every message whose index
+// record still says 0: a put logged the real one without an fsync and a
+// power loss took it. The fresh one is above every MODSEQ handed out
+// before (the reservation, modseq.go), so a client that synchronised
+// meanwhile sees the message as changed.
+func (a *account) giveLostModSeqs(f *folder) error {
+	var records strings.Builder
+	for _, m := range f.msgs {
+		if m.modseq == 0 {
+			records.WriteString(f.touch(m))
+			a.bump(f)
+		}
+	}
+	if records.Len() == 0 {
+		return nil
+	}
+	return a.logRecords(f, records.String())
 }
 
 // upgradeIndex rewrites the index of an older version, which had no
@@ -168,7 +203,7 @@ func (a *account) rescan(f *folder) error {
 				continue // the same message twice (a crash mid-move): keep the first
 			}
 			found[base] = m
-			if f.byBase[base] == nil {
+			if f.byBase[base] == nil && (f.pending == nil || f.pending.base != base) {
 				fresh = append(fresh, m)
 			}
 		}
@@ -244,8 +279,7 @@ func (a *account) addFresh(f *folder, fresh []*message) string {
 		if idx := f.byBase[m.base]; idx != nil {
 			continue
 		}
-		m.uid = f.uidNext
-		f.uidNext++
+		m.uid = f.takeUID()
 		a.insert(f, m)
 		records.WriteString(addRecord(m))
 	}
@@ -278,7 +312,7 @@ func (a *account) log(f *folder, records string, sync bool) error {
 	}
 	f.records += countLines(records)
 	live := len(f.msgs) + len(f.ms.expunged) + len(f.vocab.words)
-	if f.records > 2*live+256 {
+	if f.records > 2*live+256 && f.pending == nil {
 		if err := writeIndex(f.dir, f.uidValidity, f.uidNext, f.msgs, &f.ms, &f.vocab); err != nil {
 			return err
 		}

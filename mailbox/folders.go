@@ -141,10 +141,11 @@ func (s *Store) DeleteFolder(account, name string) error {
 	if c == Inbox {
 		return ErrInboxRefused
 	}
-	a, err := s.lock(account)
+	a, err := s.lockNoPut(account)
 	if err != nil {
 		return err
 	}
+	defer a.putMu.Unlock()
 	defer a.mu.Unlock()
 	f, err := a.openFolder(c)
 	if err != nil {
@@ -179,10 +180,11 @@ func (s *Store) RenameFolder(account, oldName, newName string) error {
 	if oc == Inbox {
 		return s.renameInbox(account, nc)
 	}
-	a, err := s.lock(account)
+	a, err := s.lockNoPut(account)
 	if err != nil {
 		return err
 	}
+	defer a.putMu.Unlock()
 	defer a.mu.Unlock()
 	if _, err := a.openFolder(oc); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 //	h	<modseq>                           HIGHESTMODSEQ at least this (reserve)
 //	l	<modseq>                           expunges up to this are forgotten
 //	+	<uid>	<internaldate>	<size>	<base>	<keywords>	<modseq>	<flag letters>
+//	                                   (modseq 0: given by the "f" record that follows)
 //	-	<uid>	<modseq>                   message expunged at modseq
 //	f	<uid>	<modseq>	<flag letters>	<keywords>   flags changed
 //	w	<keyword>                          in the vocabulary (vocab.go)
@@ -182,14 +183,19 @@ func (st *indexState) applyAdd(uid uint32, f []string) error {
 	}
 	m := &message{uid: uid, date: date, size: size, base: f[4], keywords: splitKeywords(f[5])}
 	st.vocab.learn(m.keywords)
-	if len(f) == 8 {
+	switch {
+	case len(f) == 8 && f[6] == "0":
+		// Stored by a put whose MODSEQ record a power loss took
+		// (append.go): openFolder gives it a fresh one.
+		m.info, m.infoKnown = f[7], true
+	case len(f) == 8:
 		ms, err := parseModSeq(f[6])
 		if err != nil {
 			return err
 		}
 		m.modseq, m.info, m.infoKnown = ms, f[7], true
 		st.modseqs.seen(ms)
-	} else {
+	default:
 		st.legacy = true
 	}
 	st.msgs[uid] = m

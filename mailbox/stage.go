@@ -146,8 +146,7 @@ func (s *Store) CommitStaged(account, folder string, msgs []*Staged) ([]AppendRe
 		if m.date.IsZero() {
 			m.date = now
 		}
-		m.uid = f.uidNext
-		f.uidNext++
+		m.uid = f.takeUID()
 		a.insert(f, m)
 		records += addRecord(m)
 		out[i] = AppendResult{UIDValidity: f.uidValidity, UID: m.uid}

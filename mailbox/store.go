@@ -75,6 +75,11 @@ type account struct {
 	folders  map[string]*folder
 	usage    int64
 	watchers map[chan struct{}]struct{}
+	// putMu is held by a put from reserving a UID to publishing the
+	// message (append.go); pendingSize is that message's size, counted
+	// against the quota meanwhile (guarded by mu).
+	putMu       sync.Mutex
+	pendingSize int64
 }
 
 // New opens (creating if needed) the mail root directory.
@@ -154,18 +159,48 @@ func (s *Store) Usage(account string) (used, limit int64, err error) {
 
 // lock returns the account, loaded and locked. The caller unlocks a.mu.
 func (s *Store) lock(name string) (*account, error) {
+	a, err := s.account(name)
+	if err != nil {
+		return nil, err
+	}
+	return a.lockLoaded()
+}
+
+// lockNoPut is lock for DELETE and RENAME of a folder: it also holds
+// a.putMu, so that no put has a file or an index record on its way into
+// a folder that moves (its paths would then name another folder). The
+// caller unlocks both.
+func (s *Store) lockNoPut(name string) (*account, error) {
+	a, err := s.account(name)
+	if err != nil {
+		return nil, err
+	}
+	a.putMu.Lock()
+	if _, err := a.lockLoaded(); err != nil {
+		a.putMu.Unlock()
+		return nil, err
+	}
+	return a, nil
+}
+
+// account returns the named account, not loaded yet the first time.
+func (s *Store) account(name string) (*account, error) {
 	if _, err := accountDir(name); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	a := s.accounts[name]
-	fresh := a == nil
-	if fresh {
+	if a == nil {
 		a = &account{store: s, name: name, dir: filepath.Join(s.dir, name),
 			folders: map[string]*folder{}, watchers: map[chan struct{}]struct{}{}}
 		s.accounts[name] = a
 	}
-	s.mu.Unlock()
+	return a, nil
+}
+
+// lockLoaded locks a.mu and loads the account if needed.
+func (a *account) lockLoaded() (*account, error) {
 	a.mu.Lock()
 	if a.folders[Inbox] == nil {
 		if err := a.load(); err != nil {
