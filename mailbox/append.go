@@ -101,7 +101,7 @@ func (s *Store) Deliver(ctx context.Context, account, folder string, msg []byte,
 	return err
 }
 
-// put stores a message in three steps so that no fsync is made while
+// put stores a message in four steps so that no fsync is made while
 // the account lock is held (every FETCH, NOOP and CHECK of the account
 // waits for that lock, and under load one fsync took 40 ms):
 //
