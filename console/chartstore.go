@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -19,8 +20,8 @@ import (
 // maxChartFile bounds what load reads: a full ring is about 120 KB.
 const maxChartFile = 1 << 20
 
-// chartFile is the file's form; a sample is [unix seconds, accepted,
-// delivered, deferred, bounced] to keep it small.
+// chartFile is the file's form; a sample is [unix seconds (to the
+// millisecond), accepted, delivered, deferred, bounced] to keep it small.
 type chartFile struct {
 	Version int          `json:"version"`
 	Samples [][5]float64 `json:"samples"`
@@ -29,7 +30,7 @@ type chartFile struct {
 const chartFileVersion = 1
 
 // load reads the kept ring: samples of the last day only, in time
-// order, none in the future; base becomes the last one's reading.
+// order, none in the future; base becomes the file's last reading.
 func (s *sampler) load() {
 	if s.file == "" {
 		return
@@ -44,10 +45,14 @@ func (s *sampler) load() {
 	now := s.now()
 	var ring []sample
 	for _, p := range pts {
-		if p.at.After(now) || now.Sub(p.at) > 24*time.Hour+time.Minute ||
-			(len(ring) > 0 && !p.at.After(ring[len(ring)-1].at)) {
+		if p.at.After(now) || now.Sub(p.at) > 24*time.Hour+time.Minute {
 			continue
 		}
+		if n := len(ring); n > 0 && p.at.Before(ring[n-1].at) {
+			continue // the clock went back
+		}
+		// Two samples may share an instant (a run shorter than the
+		// timestamps' grain); both are kept, in the order taken.
 		ring = append(ring, p)
 	}
 	if len(ring) > ringSize {
@@ -56,8 +61,10 @@ func (s *sampler) load() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ring = ring
-	if len(ring) > 0 {
-		s.base = ring[len(ring)-1].c
+	if len(pts) > 0 {
+		// The counters only rise, so the file's last reading is the
+		// total so far, whether or not its sample was kept.
+		s.base = pts[len(pts)-1].c
 	}
 }
 
@@ -87,7 +94,7 @@ func readChartFile(path string) ([]sample, error) {
 		if c.Accepted < 0 || c.Delivered < 0 || c.Deferred < 0 || c.Bounced < 0 {
 			return nil, errors.New("a negative count")
 		}
-		out = append(out, sample{at: time.Unix(int64(v[0]), 0), c: c})
+		out = append(out, sample{at: time.UnixMilli(int64(math.Round(v[0] * 1000))), c: c})
 	}
 	return out, nil
 }
@@ -104,7 +111,7 @@ func (s *sampler) save() {
 	}
 	cf := chartFile{Version: chartFileVersion, Samples: make([][5]float64, 0, len(s.ring))}
 	for _, p := range s.ring {
-		cf.Samples = append(cf.Samples, [5]float64{float64(p.at.Unix()), p.c.Accepted, p.c.Delivered, p.c.Deferred, p.c.Bounced})
+		cf.Samples = append(cf.Samples, [5]float64{float64(p.at.UnixMilli()) / 1000, p.c.Accepted, p.c.Delivered, p.c.Deferred, p.c.Bounced})
 	}
 	s.dirty = false
 	s.mu.Unlock()

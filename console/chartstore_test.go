@@ -42,6 +42,39 @@ func TestSamplerKeepsHistoryAcrossRestart(t *testing.T) {
 	}
 }
 
+// A run shorter than a second (start, mail, stop) keeps its counts: the
+// first sample and the one at shutdown share a second, and the later
+// reading is the one a restart continues from. Found by the e2e restart
+// test, which failed in CI when its first run fit in one second.
+func TestSamplerKeepsAShortRun(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "charts.json")
+	now := time.Date(2026, 12, 5, 10, 0, 0, 100e6, time.UTC)
+	clock := func() time.Time { return now }
+	c := Counts{}
+	s := newSampler(func() Counts { return c }, clock, file, slog.New(slog.DiscardHandler))
+	c.Accepted, c.Delivered = 2, 2
+	now = now.Add(300 * time.Millisecond)
+	s.record()
+	s.save()
+	// An older file written with whole seconds has the same shape.
+	old := filepath.Join(t.TempDir(), "old.json")
+	if err := os.WriteFile(old, []byte(`{"version":1,"samples":[[1796464800,0,0,0,0],[1796464800,2,2,0,0]]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{file, old} {
+		c = Counts{}
+		s2 := newSampler(func() Counts { return c }, clock, f, slog.New(slog.DiscardHandler))
+		var acc float64
+		for _, st := range s2.window(time.Hour, time.Minute) {
+			acc += st.Accepted
+		}
+		if acc != 2 {
+			t.Errorf("%s: after the restart the last hour shows accepted %v, want 2", filepath.Base(f), acc)
+		}
+	}
+}
+
 // A broken, oversized or stale file is logged and ignored: the charts
 // start empty and the server starts.
 func TestSamplerIgnoresBadFile(t *testing.T) {
