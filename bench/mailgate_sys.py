@@ -109,26 +109,34 @@ class _Instance:
 
 
 class Mailgate:
-    """Both instances; roots() gives the one a cell measures."""
-    name = "mailgate"
+    """Both instances; roots() gives the one a cell measures. name is
+    "mailgate" for this tree, "baseline" for --baseline's build."""
 
-    def __init__(self, binary, tmp, keys, smtp_sink, lmtp_sink, users):
-        d = os.path.join(tmp, "mailgate")
+    def __init__(self, binary, tmp, keys, smtp_sink, lmtp_sink, users, name="mailgate", relay=True):
+        self.name = name
+        d = os.path.join(tmp, name)
         self.mx, self.sub, self.subs, self.imap = free_port(), free_port(), free_port(), free_port()
         self.relay_mx = free_port()
         self.main = _Instance(binary, os.path.join(d, "main"), MAIN_YAML.format(
             dir=os.path.join(d, "main"), cert=keys["cert"], key=keys["key"], mx=self.mx, sub=self.sub,
             subs=self.subs, imap=self.imap, http=free_port(), ed=keys["ed25519"], rsa=keys["rsa2048"],
             sink=smtp_sink.port))
-        self.relay = _Instance(binary, os.path.join(d, "relay"), RELAY_YAML.format(
+        self.relay = relay and _Instance(binary, os.path.join(d, "relay"), RELAY_YAML.format(
             dir=os.path.join(d, "relay"), mx=self.relay_mx, http=free_port(), lmtp=lmtp_sink.port))
         for u in users.imap + users.local:
             self.main.add_user(u, users.password)
         for u in users.apps:
             self.main.add_user(u, users.password, APP_RATE_LIMIT)
-        self.relay.add_user(users.relay_rcpt, users.password)
         self.main.start(self.sub)
-        self.relay.start(self.relay_mx)
+        if self.relay:
+            self.relay.add_user(users.relay_rcpt, users.password)
+            self.relay.start(self.relay_mx)
+
+    def has(self, cell):
+        """A build without delivery.local.lmtp (before 2026-12-05) has no
+        relay cell: it relays mail from clients that did not log in only
+        into its own mailboxes."""
+        return cell != "relay" or bool(self.relay)
 
     def port(self, cell):
         return {"relay": self.relay_mx, "local": self.mx, "starttls": self.sub, "implicit": self.subs}[cell]
@@ -141,5 +149,6 @@ class Mailgate:
         return [os.path.join(m, "new"), os.path.join(m, "cur")]
 
     def stop(self):
-        self.relay.stop()
+        if self.relay:
+            self.relay.stop()
         self.main.stop()

@@ -6,7 +6,7 @@ import json
 import os
 import statistics
 
-SYSTEMS = ("mailgate", "postfix", "maddy")
+SYSTEMS = ("mailgate", "baseline", "postfix", "maddy")
 
 
 def fmt(x, spec="%.0f"):
@@ -90,7 +90,8 @@ def ratio_table(R, cell, keys):
              "|---|---|---|---|---|---|---|---|---|"]
     for size, conc in keys:
         for drv in ("source", "tool"):
-            g, p, m = ({f: med(R.get((cell, size, conc, s, drv), []), f) for f in ("accept", "e2e", "pss_mb")} for s in SYSTEMS)
+            g, p, m = ({f: med(R.get((cell, size, conc, s, drv), []), f) for f in ("accept", "e2e", "pss_mb")}
+                       for s in ("mailgate", "postfix", "maddy"))
             lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                 size, conc, "smtp-source" if drv == "source" else "load tool",
                 *(fmt(ratio(g[f], o[f]), "%.2f") for f in ("accept", "e2e", "pss_mb") for o in (p, m))))
@@ -113,6 +114,22 @@ def submission_table(R):
                 variant, conc, name, spread(rows, "accept"), spread(rows, "e2e"), fmt(med(rows, "p50"), "%.1f"),
                 fmt(med(rows, "p99"), "%.1f"), spread(rows, "pss_mb", "%.1f"), fmt(med(rows, "cpu_ms"), "%.2f"),
                 "" if name == "mailgate" else fmt(ratio(mg, med(rows, "accept")), "%.2f"), own))
+    return lines
+
+
+def baseline_table(R):
+    """This tree against --baseline's build, cell by cell (issue 23: the
+    structural step must lose nothing on the plain relay and gain on TLS
+    submission)."""
+    lines = ["| cell | size or variant | conc | driver | accepted/s this tree | accepted/s baseline | this/baseline | CPU ms/msg this | CPU ms/msg baseline |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({k[:3] + (k[4],) for k in R if k[0] in ("relay", "local", "submission") and k[3] == "baseline"},
+                  key=lambda k: (("relay", "local", "submission").index(k[0]), k[1], k[2], k[3]))
+    for cell, sv, conc, drv in keys:
+        g, b = R.get((cell, sv, conc, "mailgate", drv), []), R.get((cell, sv, conc, "baseline", drv), [])
+        lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            cell, sv, conc, "smtp-source" if drv == "source" else "load tool", spread(g, "accept"), spread(b, "accept"),
+            fmt(ratio(med(g, "accept"), med(b, "accept")), "%.2f"), fmt(med(g, "cpu_ms"), "%.2f"), fmt(med(b, "cpu_ms"), "%.2f")))
     return lines
 
 
@@ -139,7 +156,8 @@ def render(a, R, when, vers):
     for title, table in (("Protocol ceiling", ceiling_table(R)), ("Relay: port 25 -> spool -> next hop (LMTP sink)", plain_table(R, "relay")),
                          ("Local delivery: port 25 -> mailbox", plain_table(R, "local")),
                          ("Submission: TLS, AUTH PLAIN, filters, DKIM -> smarthost (SMTP sink), load tool", submission_table(R)),
-                         ("IMAP (%.0fs per run)" % a.imap_seconds, imap_table(R))):
+                         ("IMAP (%.0fs per run)" % a.imap_seconds, imap_table(R)),
+                         ("This tree against the baseline build (issue 23)", baseline_table(R))):
         if len(table) > 2:
             out += ["### " + title, ""] + table + [""]
     out += ["### Targets of issue 16 (medians of this run, 4 KB c=20 unless said)", ""] + targets_table(R)
