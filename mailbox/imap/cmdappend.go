@@ -40,8 +40,6 @@ func (c *conn) cmdAppend(cmd *command) error {
 		c.skipMessages(cmd)
 		return c.argError(cmd, err)
 	}
-	end := c.srv.appends.begin(c.sess.account, name)
-	defer end()
 	var staged []*mailbox.Staged
 	for {
 		st, err := c.stageNext(cmd, args, name)
@@ -60,8 +58,9 @@ func (c *conn) cmdAppend(cmd *command) error {
 			break
 		}
 	}
+	done := c.srv.checkpoints.commit(c.sess.account, name) // not while sessions CHECK it (checkpoint.go)
 	res, err := c.srv.opts.Store.CommitStaged(c.sess.account, name, staged)
-	end() // committed: a CHECK waiting for it may go on
+	done()
 	if err != nil {
 		return c.appendError(cmd, err)
 	}

@@ -49,9 +49,15 @@ func (c *conn) cmdNoop(cmd *command) error {
 		return c.write(cmd.tag + " BAD " + cmd.name + " takes no arguments")
 	}
 	if cmd.name == "CHECK" && c.sess.sel != nil {
-		c.srv.appends.wait(c.sess.account, c.sess.sel.name, maxCheckWait)
-	}
-	if err := c.poll(true); err != nil {
+		// Every session's CHECK of the mailbox at this moment reports
+		// the same messages (checkpoint.go).
+		end := c.srv.checkpoints.check(c.sess.account, c.sess.sel.name)
+		err := c.poll(true)
+		end()
+		if err != nil {
+			return err
+		}
+	} else if err := c.poll(true); err != nil {
 		return err
 	}
 	return c.write(cmd.tag + " OK " + cmd.name + " completed")

@@ -82,15 +82,15 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*guardConn]string // the account logged in on each, or ""
-	limits    connLimits
-	closed    bool
-	wg        sync.WaitGroup
-	ids       atomic.Uint64
-	commands  map[string]handler // read-only once built
-	appends   appendsInFlight    // for CHECK (appendwait.go)
+	mu          sync.Mutex
+	listeners   map[net.Listener]struct{}
+	conns       map[*guardConn]string // the account logged in on each, or ""
+	limits      connLimits
+	closed      bool
+	wg          sync.WaitGroup
+	ids         atomic.Uint64
+	commands    map[string]handler // read-only once built
+	checkpoints checkpoints        // CHECK and APPEND commits (checkpoint.go)
 }
 
 // New returns a Server; call Serve for each listener.
