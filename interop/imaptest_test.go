@@ -281,20 +281,11 @@ func stress(t *testing.T, clients int, checkpoints bool) {
 			t.Logf("imaptest stress with %d clients, %d s (checkpoints %v): no errors\n%s", clients, secs, checkpoints, tail(out, 5))
 			return
 		}
-		if testerCrash(bad) && attempt < 3 {
+		if testerCrash(bad) && attempt < maxTesterCrashes {
 			t.Logf("imaptest crashed on its own assertion (client_update_plan), as it does against Dovecot 2.3.19 (TESTING.md); running again:\n%s",
 				strings.Join(bad, "\n"))
 			srv.Kill()
 			continue
-		}
-		if checkpoints && onlyCountSkew(bad) {
-			// Known and open (issue #15, TESTING.md "What the checkpoint
-			// errors were"): APPENDs from clients that have not selected
-			// the mailbox commit between the checkpoint's CHECK answers.
-			// Said loudly, never counted as a pass of the criterion.
-			t.Logf("KNOWN FAILURE, issue #15 open: checkpoint views differ in message count only (APPENDs committed during the CHECK burst):\n%s",
-				strings.Join(bad, "\n"))
-			return
 		}
 		t.Errorf("imaptest stress with %d clients (checkpoints %v): exit %d, %d errors:\n%s\n--- summary:\n%s", clients, checkpoints,
 			code, len(bad), strings.Join(bad[:min(len(bad), 40)], "\n"), tail(out, 12))
@@ -302,18 +293,15 @@ func stress(t *testing.T, clients int, checkpoints bool) {
 	}
 }
 
-// onlyCountSkew reports whether every problem is a checkpoint client
-// seeing fewer messages than another ("Checkpoint: client N: Mailbox
-// has only X of Y messages"): the known race of TESTING.md. Content,
-// flag, UID or any other error is not.
-func onlyCountSkew(bad []string) bool {
-	for _, l := range bad {
-		if !strings.Contains(l, "Checkpoint") || !strings.Contains(l, "Mailbox has only") {
-			return false
-		}
-	}
-	return len(bad) > 0
-}
+// maxTesterCrashes is how many runs in a row may end in imaptest's own
+// assertion (testerCrash) before the test fails. At a checkpoint's end
+// imaptest asks every idle client for more commands (checkpoint_neg),
+// and asserts when one that is not logged in (around a LOGOUT and its
+// reconnect) still has commands planned (client_update_plan). The
+// longer a checkpoint lasts, the likelier; on a loaded machine it comes
+// in runs: on 2026-12-06, beside CI's fuzzing, one test hit it three
+// times in a row.
+const maxTesterCrashes = 5
 
 // testerCrash reports whether the only problem imaptest reported is its
 // own assertion in client_update_plan, with its backtrace: imaptest's
