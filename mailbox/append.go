@@ -152,10 +152,10 @@ func (s *Store) put(account, folder string, r io.Reader, sub, info string, keywo
 		os.Remove(tmpPath)
 		return nil, nil, err
 	}
-	err = persist(dir, tmpPath, m)
+	st, err := persist(dir, tmpPath, m)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.publish(f, m, err); err != nil {
+	if err := a.publish(f, m, err, st); err != nil {
 		return nil, nil, err
 	}
 	return m, f, nil
@@ -179,26 +179,34 @@ func (a *account) reserve(folder string, m *message) (*folder, string, error) {
 // persist renames m's temp file into dir and makes it and its index
 // record durable. The record's MODSEQ is 0, "not given yet": publish
 // logs the real one, and a folder loaded after a power loss that lost
-// that record gives the message a fresh one (openFolder).
-func persist(dir, tmpPath string, m *message) error {
+// that record gives the message a fresh one (openFolder). It returns the
+// directory's times just before and after the rename, for publish
+// (restampAfter).
+func persist(dir, tmpPath string, m *message) (renameStamps, error) {
 	if persistHook != nil {
 		persistHook()
 	}
+	st := renameStamps{before: subStamp(dir, m.sub)}
 	if err := rawfile.Rename(tmpPath, m.path(dir)); err != nil {
 		os.Remove(tmpPath)
-		return err
+		return renameStamps{}, err
 	}
+	st.after = subStamp(dir, m.sub)
 	if err := syncDir(filepath.Join(dir, m.sub)); err != nil {
 		os.Remove(m.path(dir))
-		return err
+		return renameStamps{}, err
 	}
 	if err := appendIndex(dir, addRecord(m), true); err != nil {
 		// The record may be on disk: its UID must not be given again.
 		os.Remove(m.path(dir))
-		return errors.Join(err, errBurnUID)
+		return renameStamps{}, errors.Join(err, errBurnUID)
 	}
-	return nil
+	return st, nil
 }
+
+// renameStamps are a directory's modification times just before and
+// just after a put's rename into it.
+type renameStamps struct{ before, after time.Time }
 
 // persistHook, when set by a test, runs as persist begins: the account
 // lock is free then, and the test checks that others are served.
@@ -213,7 +221,8 @@ var errBurnUID = errors.New("mailbox: index append failed")
 // COPY, MOVE or a rescan took UIDs meanwhile, in which case it gets the
 // next one and the reserved one is logged as expunged (RFC 7162 lets
 // VANISHED name UIDs a client never saw).
-func (a *account) publish(f *folder, m *message, persisted error) error {
+// st are the directory's times around persist's rename (restampAfter).
+func (a *account) publish(f *folder, m *message, persisted error, st renameStamps) error {
 	f.pending, a.pendingSize = nil, 0
 	if persisted != nil {
 		if errors.Is(persisted, errBurnUID) && f.uidNext == m.uid {
@@ -225,13 +234,22 @@ func (a *account) publish(f *folder, m *message, persisted error) error {
 	if a.folders[f.name] != f {
 		return nil // renamed or deleted meanwhile: the message went with its directory's index
 	}
+	f.restampAfter(m.sub, st)
 	if f.uidNext != m.uid {
 		return a.renumber(f, m)
 	}
 	f.uidNext++
 	a.insert(f, m)
-	f.restamp()
 	return a.log(f, flagsRecord(m), false)
+}
+
+// subStamp is the modification time of dir's sub directory, or zero.
+func subStamp(dir, sub string) time.Time {
+	st, err := os.Stat(filepath.Join(dir, sub))
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
 }
 
 // renumber gives a published message the folder's next UID, its
@@ -243,6 +261,5 @@ func (a *account) renumber(f *folder, m *message) error {
 	f.ms.logExpunge(old, gone)
 	m.uid = f.takeUID()
 	a.insert(f, m)
-	f.restamp()
 	return a.logRecords(f, removeRecord(old, gone)+addRecord(m))
 }

@@ -186,6 +186,15 @@ func (a *account) rescan(f *folder) error {
 	if ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero() {
 		return nil
 	}
+	if f.pending != nil && !f.newStamp.IsZero() {
+		// A put is between reserve and publish: its own rename moved the
+		// directory's time, and reading the directory for it would cost
+		// every concurrent delivery a scan of the whole folder. publish
+		// keeps the stamps stale if anyone else changed the directory,
+		// so the next call after it reads the directory then.
+		return nil
+	}
+	a.store.metrics.folderScans.Inc()
 	found := map[string]*message{}
 	var fresh []*message
 	for _, sub := range []string{"new", "cur"} {
@@ -330,6 +339,25 @@ func countLines(s string) int {
 		}
 	}
 	return n
+}
+
+// restampAfter records sub's time after a put's own rename, made with
+// the account lock free, when that rename is the only change since the
+// stamp was taken: the directory's time just before it (st.before) is
+// the stamp, and its time now is the one it left (st.after). Then the
+// next rescan is skipped. Otherwise the stamp stays stale and the next
+// rescan reads the directory, finding whatever else changed.
+func (f *folder) restampAfter(sub string, st renameStamps) {
+	stamp := &f.curStamp
+	if sub == "new" {
+		stamp = &f.newStamp
+	}
+	if st.after.IsZero() || f.newStamp.IsZero() || !stamp.Equal(st.before) {
+		return
+	}
+	if now, err := os.Stat(filepath.Join(f.dir, sub)); err == nil && now.ModTime().Equal(st.after) {
+		*stamp = st.after
+	}
 }
 
 // restamp records the directories' times after our own change, so the

@@ -9,6 +9,7 @@ type metrics struct {
 	deliveredSize prometheus.Counter
 	brokenIndexes prometheus.Counter
 	headerLookups *prometheus.CounterVec
+	folderScans   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +30,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mailgate_mailbox_header_cache_lookups_total",
 			Help: "Message headers asked of the header cache (IMAP FETCH and SEARCH), by result: hit, miss.",
 		}, []string{"result"}),
+		folderScans: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgate_mailbox_folder_scans_total",
+			Help: "Times a folder's new/ and cur/ were read whole because another program changed them (or a message file went missing).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.delivered, m.deliveredSize, m.brokenIndexes, m.headerLookups)
+		reg.MustRegister(m.delivered, m.deliveredSize, m.brokenIndexes, m.headerLookups, m.folderScans)
 	}
 	return m
 }
