@@ -122,7 +122,7 @@ func (s *Store) put(account, folder string, r io.Reader, sub, info string, keywo
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := a.folder(folder)
+	f, err := a.folderForPut(folder)
 	a.mu.Unlock()
 	if err != nil {
 		return nil, nil, err
@@ -164,7 +164,7 @@ func (s *Store) put(account, folder string, r io.Reader, sub, info string, keywo
 // reserve checks the quota and reserves f's next UID for m; a.mu is held.
 // It returns the folder and its directory as they are now.
 func (a *account) reserve(folder string, m *message) (*folder, string, error) {
-	f, err := a.folder(folder)
+	f, err := a.folderForPut(folder)
 	if err != nil {
 		return nil, "", err
 	}

@@ -48,8 +48,9 @@ type folder struct {
 	records     int // lines in the index log, for compaction
 	newStamp    time.Time
 	curStamp    time.Time
-	modseq      uint64 // bumped on every change; sessions compare it
-	recent      uint32 // \Recent boundary (recent.go), once recentSet
+	stampedAt   time.Time // when the stamps were read (settled)
+	modseq      uint64    // bumped on every change; sessions compare it
+	recent      uint32    // \Recent boundary (recent.go), once recentSet
 	recentSet   bool
 	ms          modseqs // MODSEQs (modseq.go), durable in the index
 	vocab       vocab   // keywords ever used (vocab.go)
@@ -173,8 +174,35 @@ func (a *account) upgradeIndex(f *folder) error {
 // rescan reconciles f with its cur/ and new/ directories when another
 // program (mutt, a Dovecot LDA, a backup restore) may have changed them:
 // vanished files are expunged, renamed ones change flags, unknown ones
-// get the next UIDs. It costs two stat calls when nothing changed.
-func (a *account) rescan(f *folder) error {
+// get the next UIDs. It costs two stat calls when nothing changed and
+// the stamps are settled; the first reader after a burst of our own
+// changes reads the directories once.
+func (a *account) rescan(f *folder) error { return a.scan(f, false) }
+
+// rescanForPut is rescan for a put about to reserve a UID: it trusts
+// stamps that are not settled (see settled), since another program's
+// file only needs to be found before anyone reads the folder, and the
+// put's own rename keeps the stamps fresh.
+func (a *account) rescanForPut(f *folder) error { return a.scan(f, true) }
+
+// settleTime is how long after a directory's last change its time must
+// have been read for the stamp to be trusted: the kernel stamps
+// directories at clock-tick granularity (1-10 ms), so a change made in
+// the same tick as the one the stamp shows leaves the time as it was.
+const settleTime = 20 * time.Millisecond
+
+// settled reports whether the stamps were read long enough after the
+// directories' last change that any later change shows as a new time.
+func (f *folder) settled() bool {
+	last := f.newStamp
+	if f.curStamp.After(last) {
+		last = f.curStamp
+	}
+	return f.stampedAt.Sub(last) >= settleTime
+}
+
+func (a *account) scan(f *folder, forPut bool) error {
+	statAt := time.Now()
 	ns, err1 := os.Stat(filepath.Join(f.dir, "new"))
 	cs, err2 := os.Stat(filepath.Join(f.dir, "cur"))
 	if err := errors.Join(err1, err2); err != nil {
@@ -183,9 +211,14 @@ func (a *account) rescan(f *folder) error {
 		}
 		return err
 	}
-	if ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero() {
+	same := ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero()
+	if same && (forPut || f.settled()) {
 		return nil
 	}
+	// Unchanged times that were read within a tick of the change they
+	// show may hide a later change in the same tick: only reading the
+	// directories tells. Such a read, made once the tick has passed,
+	// settles the stamps.
 	if f.pending != nil && !f.newStamp.IsZero() {
 		// A put is between reserve and publish: its own rename moved the
 		// directory's time, and reading the directory for it would cost
@@ -221,7 +254,7 @@ func (a *account) rescan(f *folder) error {
 	records.WriteString(a.dropMissing(f, found))
 	records.WriteString(a.renamed(f, found))
 	records.WriteString(a.addFresh(f, fresh))
-	f.newStamp, f.curStamp = ns.ModTime(), cs.ModTime()
+	f.newStamp, f.curStamp, f.stampedAt = ns.ModTime(), cs.ModTime(), statAt
 	if records.Len() == 0 {
 		return nil
 	}
@@ -356,13 +389,14 @@ func (f *folder) restampAfter(sub string, st renameStamps) {
 		return
 	}
 	if now, err := os.Stat(filepath.Join(f.dir, sub)); err == nil && now.ModTime().Equal(st.after) {
-		*stamp = st.after
+		*stamp, f.stampedAt = st.after, time.Now()
 	}
 }
 
 // restamp records the directories' times after our own change, so the
 // next rescan is skipped unless someone else touched them.
 func (f *folder) restamp() {
+	f.stampedAt = time.Now()
 	if ns, err := os.Stat(filepath.Join(f.dir, "new")); err == nil {
 		f.newStamp = ns.ModTime()
 	}

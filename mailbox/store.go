@@ -283,6 +283,19 @@ func (a *account) folder(name string) (*folder, error) {
 	return a.openFolder(c)
 }
 
+// folderForPut is folder for a put (append.go): a loaded folder is
+// rescanned only if its directories' times changed (rescanForPut).
+func (a *account) folderForPut(name string) (*folder, error) {
+	c, err := CanonicalFolder(name)
+	if err != nil {
+		return nil, err
+	}
+	if f := a.folders[c]; f != nil {
+		return f, a.rescanForPut(f)
+	}
+	return a.openFolder(c)
+}
+
 // loadedFolder is folder without the rescan when the folder is already
 // loaded: for reading many messages in a row (FETCH, SEARCH), where a
 // file that went missing is noticed on open and triggers the rescan.
