@@ -211,14 +211,14 @@ func (a *account) scan(f *folder, forPut bool) error {
 		}
 		return err
 	}
-	same := ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero()
-	if same && (forPut || f.settled()) {
-		return nil
-	}
 	// Unchanged times that were read within a tick of the change they
 	// show may hide a later change in the same tick: only reading the
 	// directories tells. Such a read, made once the tick has passed,
 	// settles the stamps.
+	same := ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero()
+	if same && (forPut || f.settled()) {
+		return nil
+	}
 	if f.pending != nil && !f.newStamp.IsZero() {
 		// A put is between reserve and publish: its own rename moved the
 		// directory's time, and reading the directory for it would cost

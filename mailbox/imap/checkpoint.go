@@ -112,16 +112,7 @@ func (p *checkpoints) check(account, folder string) (end func()) {
 	b := p.box(key)
 	b.checks++
 	p.waitUntil(func() (bool, time.Duration) { return b.committing == 0, 0 }, time.Now().Add(maxCheckWait))
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			b.checks--
-			b.lastCheck = time.Now()
-			p.wake(key, b)
-		})
-	}
+	return p.ender(key, b, func() { b.checks--; b.lastCheck = time.Now() })
 }
 
 // commit waits until no CHECK of account's folder is under way or just
@@ -143,12 +134,18 @@ func (p *checkpoints) commit(account, folder string) (done func()) {
 	}, time.Now().Add(maxHold))
 	b := p.box(key)
 	b.committing++
+	return p.ender(key, b, func() { b.committing-- })
+}
+
+// ender returns the func that ends a CHECK or a commit: once, under mu,
+// it undoes the count (change) and wakes the waiters.
+func (p *checkpoints) ender(key string, b *checkpointBox, change func()) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			b.committing--
+			change()
 			p.wake(key, b)
 		})
 	}
