@@ -170,7 +170,18 @@ func (f *Finished) Close() {
 }
 
 // Sync makes the records appended since the last Sync durable.
-func (f *Finished) Sync() error {
+func (f *Finished) Sync() error { return f.sync(true) }
+
+// Flushed is Sync when the caller's next step is a syncfs(2) of the file
+// system the records are on (the spool's group commit, see
+// Spool.flushCovers): that flush makes them durable with the removals of
+// the same batch, and fsyncs of their own would be two more journal
+// commits per batch, each of which the acceptance of new mail waits
+// behind. (An fsync orders nothing here either: the batch's spool files
+// were already renamed away before it.)
+func (f *Finished) Flushed() { _ = f.sync(false) }
+
+func (f *Finished) sync(fsync bool) error {
 	if f == nil {
 		return nil
 	}
@@ -179,7 +190,9 @@ func (f *Finished) Sync() error {
 	var first error
 	for path := range f.dirty {
 		var err error
-		if f.cur != nil && path == f.curPath {
+		if !fsync {
+			// made durable by the caller's flush
+		} else if f.cur != nil && path == f.curPath {
 			err = f.cur.Sync()
 		} else {
 			err = syncFile(path)
@@ -189,7 +202,7 @@ func (f *Finished) Sync() error {
 		}
 		delete(f.dirty, path)
 	}
-	if first == nil {
+	if first == nil && fsync {
 		first = safefile.SyncDir(f.dir)
 	}
 	if f.now().Sub(f.lastPrune) >= pruneEvery {

@@ -57,3 +57,44 @@ func TestFinishedRecords(t *testing.T) {
 		t.Error("the current record was pruned")
 	}
 }
+
+// TestFinishedRecordsShareTheSpoolFlush: where the spool flushes with a
+// syncfs, the finished records under it are made durable by that flush
+// (the remover calls Flushed, not Sync); a directory on another file
+// system is not covered, and Flushed still ends the batch (nothing left
+// dirty, the record readable).
+func TestFinishedRecordsShareTheSpoolFlush(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub := filepath.Join(dir, finishedDir)
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.flushCovers(sub), s.fsDir != nil; got != want {
+		t.Errorf("flushCovers(spool/finished) = %v, want %v (syncfs in use: %v)", got, want, want)
+	}
+	if s.flushCovers("/proc") {
+		t.Error("flushCovers(/proc) = true: another file system is not flushed by the spool's syncfs")
+	}
+	now := time.Now()
+	f, err := OpenFinished(sub, time.Hour, 1<<20, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id := mailmsg.NewID(now)
+	if err := f.Append(FinishedRecord{ID: id, Recipients: []FinishedRcpt{{Recipient: "r@y", State: StateDelivered}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.Flushed()
+	if len(f.dirty) != 0 {
+		t.Errorf("dirty after Flushed: %v", f.dirty)
+	}
+	if _, ok := f.Get(id); !ok {
+		t.Error("the record is not readable after Flushed")
+	}
+}

@@ -89,6 +89,10 @@ type Queue struct {
 	metrics *metrics
 	now     func() time.Time
 	db      *memdb.MemDB
+	// recordsInFlush: the spool's flush is a syncfs of the file system
+	// the finished records are on, so it makes them durable too.
+	recordsInFlush bool
+
 	// indexOps are changes to db not yet written (index.go); under mu.
 	indexOps []indexOp
 	ready    *readySet // guarded by mu
@@ -171,6 +175,7 @@ func Open(o Options) (*Queue, error) {
 		q.lock.Close()
 		return nil, err
 	}
+	q.recordsInFlush = sp.flushCovers(q.done.dir)
 	recovered, broken, err := sp.Recover()
 	if err != nil {
 		sp.Close()

@@ -52,7 +52,9 @@ func (q *Queue) remover() {
 				break fill
 			}
 		}
-		if err := q.done.Sync(); err != nil {
+		if q.recordsInFlush {
+			q.done.Flushed()
+		} else if err := q.done.Sync(); err != nil {
 			q.log.Error("cannot make finished records durable", "count", len(batch), "err", err)
 		}
 		if err := q.spool.syncDir(); err != nil {

@@ -29,3 +29,13 @@ func openSyncfs(dir string) *os.File {
 }
 
 func syncfs(d *os.File) error { return unix.Syncfs(int(d.Fd())) }
+
+// flushCovers reports whether the spool's flush makes files in dir
+// durable: it is a syncfs and dir is on the spool's file system.
+func (s *Spool) flushCovers(dir string) bool {
+	if s.fsDir == nil {
+		return false
+	}
+	var a, b unix.Stat_t
+	return unix.Stat(s.dir, &a) == nil && unix.Stat(dir, &b) == nil && a.Dev == b.Dev
+}
