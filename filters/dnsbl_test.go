@@ -72,19 +72,8 @@ func newDNSBLEnv(t *testing.T, block string) *dnsblEnv {
 	e.now.Store(1_800_000_000)
 	cfg := testConfig(t, []string{"dnsbl"}, "filters:\n  dnsbl:\n"+block)
 	e.ch = newChain(t, cfg, Deps{Resolver: e.res, Registerer: e.reg, Now: func() time.Time { return time.Unix(e.now.Load(), 0) },
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: e.log}, nil))})
+		Logger: slog.New(slog.NewTextHandler(e.log, nil))}) // only CheckMail logs, on the test's goroutine
 	return e
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // send runs one transaction from ip with HELO helo and returns the reply
@@ -105,25 +94,7 @@ func (e *dnsblEnv) send(t *testing.T, ip, helo, from string) (reply, verdict str
 
 func (e *dnsblEnv) lookups(t *testing.T, zone, result string) float64 {
 	t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "mailgate_filters_dnsbl_lookups_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["zone"] == zone && l["result"] == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return metricValue(t, e.reg, "mailgate_filters_dnsbl_lookups_total", "zone", zone, "result", result)
 }
 
 const oneList = "    lists:\n      - zone: bl.test\n"
