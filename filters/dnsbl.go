@@ -50,13 +50,13 @@ type dnsblFilter struct {
 	cache   *dnsblCache
 }
 
-// dnsblCacheSize and dnsblCacheTTL bound the lookups kept: about 100
-// bytes each, so at most a few MB, and a client taken off a list is let
-// in within a minute. A failure is kept dnsblFailTTL: long enough that
+// dnsblCacheSize and dnsblCacheTTL bound the lookups kept: about 500
+// bytes each with a reason (measured with runtime.MemStats), so at most
+// about 5 MB, and a client taken off a list is let in within a minute. A failure is kept dnsblFailTTL: long enough that
 // the session whose Begin saw it does not wait for the timeout again at
 // MAIL FROM, short enough that the list is asked again soon.
 const (
-	dnsblCacheSize = 20000
+	dnsblCacheSize = 10000
 	dnsblCacheTTL  = time.Minute
 	dnsblFailTTL   = 10 * time.Second
 )
