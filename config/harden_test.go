@@ -20,7 +20,7 @@ func TestOperatorMistakes(t *testing.T) {
 		yaml: "hostname: mail.example.com\nfilters: [dmarc, spff]\n",
 		want: []string{
 			`f.yaml:2: filters: here each filter's settings go, as a mapping (spf: {...}); the list of filters to run goes on each SMTP listener, as listeners[N].filters: [...]`,
-			`f.yaml:2: filters[1]: "spff" is not a filter; write one of arc_verify, dkim_sign, dkim_verify, dmarc, milter, ratelimit, sender_policy, spf`,
+			`f.yaml:2: filters[1]: "spff" is not a filter; write one of arc_verify, dkim_sign, dkim_verify, dmarc, dnsbl, milter, ratelimit, sender_policy, spf`,
 		},
 	}, {
 		name: "a key indented less than its list item, far from the list's start",

@@ -15,7 +15,7 @@ listeners:
   - name: mx
     protocol: smtp
     address: 127.0.0.1:2525
-    filters: [ratelimit, spf, dkim_verify, arc_verify, dmarc, milter, dkim_sign]
+    filters: [dnsbl, ratelimit, spf, dkim_verify, arc_verify, dmarc, milter, dkim_sign]
   - name: submission
     protocol: submission
     address: 127.0.0.1:2587
@@ -38,6 +38,8 @@ filters:
   dkim_sign:
     keys:
       - {domain: example.com, selector: s1, file: /nonexistent/dkim.pem}
+  dnsbl:
+    lists: [{zone: zen.spamhaus.org, type: rhsbl}]
 `
 
 // TestCheckConfigFilterBlocks: check-config names the file and line of a
@@ -55,6 +57,7 @@ func TestCheckConfigFilterBlocks(t *testing.T) {
 		path + `:24: filters.sender_policy.fixup: unknown key; valid keys here are: actions, fixups`,
 		path + `:26: filters.milter.address: "nowhere" is not host:port; write an address such as 127.0.0.1:11332, or unix:/path/to/socket`,
 		path + `:29: filters.dkim_sign.keys[0].file: cannot read key file "/nonexistent/dkim.pem" (no such file); write the path of a readable PEM private key`,
+		path + `:31: filters.dnsbl.lists[0].type: "rhsbl" is not a list type; write ip (the client's address) or domain (its HELO name and MAIL FROM domain)`,
 	}, "\n") + "\n"
 	out, code := mgtest.Run(t, dir, "", "check-config", path)
 	if code != 1 || out != want {

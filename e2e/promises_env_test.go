@@ -59,6 +59,9 @@ func promiseZone(t *testing.T, dkimKeys string) []string {
 		`spf-fail.example. 300 IN TXT "v=spf1 -all"`,
 		`spf-perm.example. 300 IN TXT "v=spf1 frobnicate:x -all"`,
 		`_dmarc.dmarc-reject.example. 300 IN TXT "v=DMARC1; p=reject"`,
+		// bl.mg.test, the dnsbl filter's list, lists 127.0.0.50.
+		"50.0.0.127.bl.mg.test. 300 IN A 127.0.0.2",
+		`50.0.0.127.bl.mg.test. 300 IN TXT "Listed for the promise suite"`,
 		dkimKeys,
 	}
 }
@@ -151,7 +154,7 @@ limits:
 auth:
   delay: 20ms
 listeners:
-  - {name: mx, protocol: smtp, address: "%s", filters: [ratelimit, spf, dkim_verify, dmarc, milter]}
+  - {name: mx, protocol: smtp, address: "%s", filters: [dnsbl, ratelimit, spf, dkim_verify, dmarc, milter]}
   - {name: submission, protocol: submission, address: "%s", filters: %s}
   - {name: submissions, protocol: submissions, address: "%s", filters: %s}
   - {name: http, protocol: http, address: "%s"}
@@ -161,6 +164,8 @@ delivery:
   dns: %s
   port: %d
 filters:
+  dnsbl:
+    lists: [{zone: bl.mg.test}]
   spf:
     actions: {permerror: reject}
   dkim_verify:

@@ -177,6 +177,8 @@ func signedAndSeen(t *testing.T, e *promiseEnv, stored, marker string) {
 
 // filterRows: every other filter's documented reply.
 var filterRows = []promise{
+	{name: "dnsbl listed", src: "127.0.0.50", from: "x@remote.example",
+		want: "554 5.7.1 Service unavailable; client [127.0.0.50] listed by bl.mg.test: Listed for the promise suite"},
 	{name: "spf fail", from: "x@spf-fail.example",
 		want: "550 5.7.23 SPF fail: 127.0.0.1 is not allowed to send mail for spf-fail.example; send through a server listed in its SPF record"},
 	{name: "spf temperror", from: "x@spf-temp.example",

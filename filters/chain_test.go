@@ -14,25 +14,7 @@ import (
 // counter returns the value of mailgate_filters_verdicts_total for labels.
 func counter(t *testing.T, reg *prometheus.Registry, filter, result, action string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "mailgate_filters_verdicts_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["filter"] == filter && l["result"] == result && l["action"] == action {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return metricValue(t, reg, "mailgate_filters_verdicts_total", "filter", filter, "result", result, "action", action)
 }
 
 func TestChainMetrics(t *testing.T) {

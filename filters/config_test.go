@@ -28,7 +28,7 @@ func TestConfigErrors(t *testing.T) {
 	okBlock := "  milter: {address: 127.0.0.1:11332}\n  dkim_sign: {keys: [{domain: example.org, selector: s1, file: " + key + "}]}\n"
 	cases := []struct{ name, filters, want string }{
 		{"unknown filter key", "filters:\n  spff: {}\n" + okBlock,
-			"mailgate.yaml:8: filters.spff: unknown key; valid keys here are: arc_verify, dkim_sign, dkim_verify, dmarc, milter, ratelimit, sender_policy, spf"},
+			"mailgate.yaml:8: filters.spff: unknown key; valid keys here are: arc_verify, dkim_sign, dkim_verify, dmarc, dnsbl, milter, ratelimit, sender_policy, spf"},
 		{"spf typo", "filters:\n  spf:\n    timout: 5s\n" + okBlock,
 			"mailgate.yaml:9: filters.spf.timout: unknown key; valid keys here are: actions, timeout"},
 		{"spf unknown result", "filters:\n  spf:\n    actions: {hardfail: reject}\n" + okBlock,

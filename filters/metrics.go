@@ -12,6 +12,9 @@ type Metrics struct {
 	verdicts   *prometheus.CounterVec
 	errors     *prometheus.CounterVec
 	signatures *prometheus.CounterVec
+	// dnsblLookups counts the dnsbl filter's DNS queries by list zone
+	// (from the config) and result (listed, clean, error).
+	dnsblLookups *prometheus.CounterVec
 }
 
 // NewMetrics makes the filter metrics and registers them on reg (nil: not
@@ -30,11 +33,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mailgate_filters_dkim_signatures_total",
 			Help: "DKIM signatures added, by algorithm (rsa, ed25519, or none when no key matched).",
 		}, []string{"algorithm"}),
+		dnsblLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgate_filters_dnsbl_lookups_total",
+			Help: "DNS blocklist queries of the dnsbl filter, by list zone and result (listed, clean, error); answers reused from its cache are not counted.",
+		}, []string{"zone", "result"}),
 	}
 	if reg != nil {
 		m.verdicts = register(reg, m.verdicts)
 		m.errors = register(reg, m.errors)
 		m.signatures = register(reg, m.signatures)
+		m.dnsblLookups = register(reg, m.dnsblLookups)
 	}
 	return m
 }

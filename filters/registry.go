@@ -23,6 +23,7 @@ func Builtin() *Registry {
 		Row("ratelimit", rateLimitResults, defaultRateLimitConfig, (*RateLimitConfig).check, newRateLimit),
 		Row("sender_policy", senderPolicyResults, defaultSenderPolicyConfig, (*SenderPolicyConfig).check, newSenderPolicy),
 		Row("milter", milterResults, defaultMilterConfig, (*MilterConfig).check, newMilter),
+		Row("dnsbl", dnsblResults, defaultDNSBLConfig, (*DNSBLConfig).check, newDNSBL),
 		Row("dkim_sign", map[string]string{}, defaultDKIMSignConfig, (*DKIMSignConfig).check, newDKIMSign),
 	)
 }
