@@ -261,10 +261,11 @@ func testACMEChallenge(t *testing.T, challenge, answerer string, names []string)
 	verifyChain(t, "SMTP STARTTLS without SNI", smtpChain, root, "mail.acme.test")
 	imapsChain := tlsChain(t, srv.Addr["imaps"], "")
 	verifyChain(t, "IMAPS without SNI", imapsChain, root, "mail.acme.test")
+	leaves := []*x509.Certificate{smtpChain[0]}
 	if len(names) > 1 {
-		checkOtherNames(t, srv, root)
+		leaves = append(leaves, checkOtherNames(t, srv, root))
 	}
-	checkExpiryAndTLSA(t, srv, smtpChain[0])
+	checkExpiryAndTLSA(t, srv, leaves)
 
 	// Restart with the CA gone: the certificate comes from the cache.
 	issued := strings.Count(srv.Logs(), `msg="acme: certificate issued"`)
@@ -281,24 +282,34 @@ func testACMEChallenge(t *testing.T, challenge, answerer string, names []string)
 }
 
 // checkOtherNames: a listed name gets its own certificate when a client
-// asks for it by SNI; an unlisted one gets the hostname's.
-func checkOtherNames(t *testing.T, srv *mgtest.Server, root *x509.Certificate) {
+// asks for it by SNI (returned); an unlisted one gets the hostname's.
+func checkOtherNames(t *testing.T, srv *mgtest.Server, root *x509.Certificate) *x509.Certificate {
 	t.Helper()
 	srv.WaitLog(`msg="acme: certificate in use" name=mta-sts.acme.test`)
-	verifyChain(t, "IMAPS with SNI mta-sts.acme.test", tlsChain(t, srv.Addr["imaps"], "mta-sts.acme.test"), root, "mta-sts.acme.test")
+	sts := tlsChain(t, srv.Addr["imaps"], "mta-sts.acme.test")
+	verifyChain(t, "IMAPS with SNI mta-sts.acme.test", sts, root, "mta-sts.acme.test")
 	verifyChain(t, "IMAPS with SNI other.example.net", tlsChain(t, srv.Addr["imaps"], "other.example.net"), root, "mail.acme.test")
 	if n, _ := scrapeMetrics(t, srv).value("mailgate_acme_orders_total", "result", "issued"); n != 2 {
 		t.Errorf("mailgate_acme_orders_total{result=\"issued\"} = %v, want 2", n)
 	}
+	return sts[0]
 }
 
-// checkExpiryAndTLSA: the expiry metric follows the ACME certificate,
-// and dns-records prints the TLSA record of its key.
-func checkExpiryAndTLSA(t *testing.T, srv *mgtest.Server, leaf *x509.Certificate) {
+// checkExpiryAndTLSA: the expiry metric is of the ACME certificate that
+// expires first, and dns-records prints the TLSA record of the
+// hostname's (leaves[0]) key.
+func checkExpiryAndTLSA(t *testing.T, srv *mgtest.Server, leaves []*x509.Certificate) {
 	t.Helper()
-	if got, _ := scrapeMetrics(t, srv).value("mailgate_tls_certificate_expiry_timestamp_seconds"); got != float64(leaf.NotAfter.Unix()) {
-		t.Errorf("expiry metric %v, want the ACME certificate's %v", got, leaf.NotAfter.Unix())
+	first := leaves[0].NotAfter
+	for _, l := range leaves {
+		if l.NotAfter.Before(first) {
+			first = l.NotAfter
+		}
 	}
+	if got, _ := scrapeMetrics(t, srv).value("mailgate_tls_certificate_expiry_timestamp_seconds"); got != float64(first.Unix()) {
+		t.Errorf("expiry metric %v, want the first ACME certificate to expire: %v", got, first.Unix())
+	}
+	leaf := leaves[0]
 	out, code := srv.Run("", "dns-records", "acme.test", "-config", srv.ConfigPath)
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	if tlsa := fmt.Sprintf("TLSA 3 1 1 %x", spki); code != 0 || !strings.Contains(out, tlsa) {
