@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -251,7 +252,7 @@ func testACMEChallenge(t *testing.T, challenge, answerer string, names []string)
 	}
 	pb := startPebble(t, dns.Addr, httpPort, tlsPort)
 	srv := mgtest.Start(t, mgtest.Options{Hostname: "mail.acme.test", LocalDomain: "acme.test",
-		Protocols: []string{"smtp", "imaps", "api", "http"}, Addrs: addrs, Config: acmeConfig(pb, challenge, names...)})
+		Protocols: []string{"smtp", "imaps", "api", "http"}, Addrs: addrs, Config: acmeConfig(pb, challenge, names...) + "mta_sts:\n  mode: testing\n"})
 	srv.WaitLog(`msg="acme: certificate in use" name=mail.acme.test`)
 	if !strings.Contains(srv.Logs(), "acme: answering a"+map[string]string{"tls-alpn-01": " tls-alpn-01", "http-01": "n http-01"}[challenge]+" challenge") {
 		t.Errorf("no log line says mailgate answered the %s challenge", challenge)
@@ -289,10 +290,32 @@ func checkOtherNames(t *testing.T, srv *mgtest.Server, root *x509.Certificate) *
 	sts := tlsChain(t, srv.Addr["imaps"], "mta-sts.acme.test")
 	verifyChain(t, "IMAPS with SNI mta-sts.acme.test", sts, root, "mta-sts.acme.test")
 	verifyChain(t, "IMAPS with SNI other.example.net", tlsChain(t, srv.Addr["imaps"], "other.example.net"), root, "mail.acme.test")
+	checkPolicyOverHTTPS(t, srv.Addr["api"], root)
 	if n, _ := scrapeMetrics(t, srv).value("mailgate_acme_orders_total", "result", "issued"); n != 2 {
 		t.Errorf("mailgate_acme_orders_total{result=\"issued\"} = %v, want 2", n)
 	}
 	return sts[0]
+}
+
+// checkPolicyOverHTTPS: a sender fetches the MTA-STS policy from the api
+// listener as https://mta-sts.acme.test/, verifying the certificate.
+func checkPolicyOverHTTPS(t *testing.T, apiAddr string, root *x509.Certificate) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, apiAddr) // mta-sts.acme.test resolves here
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := c.Get("https://mta-sts.acme.test/.well-known/mta-sts.txt")
+	if err != nil {
+		t.Fatalf("MTA-STS policy over HTTPS: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "version: STSv1\r\nmode: testing\r\nmx: mail.acme.test\r\n") {
+		t.Errorf("MTA-STS policy: %s\n%q", resp.Status, body)
+	}
 }
 
 // checkExpiryAndTLSA: the expiry metric is of the ACME certificate that
