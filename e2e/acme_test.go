@@ -360,8 +360,12 @@ func TestACMEUnreachableKeepsSelfSigned(t *testing.T) {
 		t.Fatalf("STARTTLS with the self-signed certificate: %v", err)
 	}
 	c.Close()
-	if n, _ := scrapeMetrics(t, srv).value("mailgate_acme_orders_total", "result", "failed"); n != 1 {
+	m := scrapeMetrics(t, srv)
+	if n, _ := m.value("mailgate_acme_orders_total", "result", "failed"); n != 1 {
 		t.Errorf("mailgate_acme_orders_total{result=\"failed\"} = %v, want 1", n)
+	}
+	if out := promtool(t, m.raw, "check", "metrics"); strings.TrimSpace(out) != "" {
+		t.Errorf("promtool check metrics:\n%s", out)
 	}
 	if fi, err := os.Stat(filepath.Join(srv.DataDir, "acme")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("cache directory %v: %v", fi.Mode().Perm(), err)
