@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ type pebble struct {
 	mgmt      string // management interface, host:port
 	client    *http.Client
 	cmd       *exec.Cmd
-	log       *lockedBuffer
+	logFile   string // pebble's output
 }
 
 // startPebble runs pebble until the test ends. httpPort and tlsPort are
@@ -55,21 +54,26 @@ func startPebble(t *testing.T, dnsAddr string, httpPort, tlsPort string) *pebble
 	}}
 	b, _ := json.Marshal(cfg)
 	cfgFile := writeFile(t, dir, "pebble.json", string(b))
-	p := &pebble{Directory: "https://" + api + "/dir", CAFile: ca.WriteCA(t, dir), mgmt: mgmt, log: &lockedBuffer{},
+	p := &pebble{Directory: "https://" + api + "/dir", CAFile: ca.WriteCA(t, dir), mgmt: mgmt, logFile: filepath.Join(dir, "pebble.log"),
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}}}
 	p.cmd = exec.Command(bin, "-config", cfgFile, "-dnsserver", dnsAddr)
 	// No artificial waits before validating; no nonce refused on purpose
 	// (autocert retries those, but a test should not depend on luck).
 	// PEBBLE_VA_ALWAYS_VALID is not set: every challenge is checked.
 	p.cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	logf, err := os.Create(p.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close() // pebble has its own copy
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("pebble log:\n%s", p.log.String())
+			t.Logf("pebble log:\n%s", p.log())
 		}
 	})
 	p.waitReady(t)
@@ -89,10 +93,16 @@ func (p *pebble) waitReady(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pebble not answering %s after 30s: %v\n%s", p.Directory, err, p.log.String())
+			t.Fatalf("pebble not answering %s after 30s: %v\n%s", p.Directory, err, p.log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// log is what pebble has written so far.
+func (p *pebble) log() string {
+	b, _ := os.ReadFile(p.logFile)
+	return string(b)
 }
 
 // stop kills pebble (it keeps nothing on disk) and waits for it.
@@ -122,24 +132,6 @@ func (p *pebble) root(t *testing.T) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func atoi(t *testing.T, s string) int {
