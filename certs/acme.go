@@ -159,9 +159,24 @@ func (m *Manager) HTTPHandler() http.Handler {
 	}
 	s := m.acme
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Info("acme: answering an http-01 challenge", "host", r.Host, "client", r.RemoteAddr)
-		s.http.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		s.http.ServeHTTP(sw, r)
+		if sw.status == 0 || sw.status == http.StatusOK {
+			// Only answers: anyone can ask for a token that is not there.
+			s.log.Info("acme: answered an http-01 challenge", "host", r.Host, "client", r.RemoteAddr)
+		}
 	})
+}
+
+// statusWriter remembers the status a handler set (0: none, so 200).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // keep obtains name's certificate, retrying with backoff (doubling up
@@ -255,8 +270,11 @@ func (s *acmeSource) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 		if s.http01 {
 			return nil, errors.New("acme: tls-alpn-01 is not the configured challenge (tls.acme.challenge: http-01)")
 		}
-		s.log.Info("acme: answering a tls-alpn-01 challenge", "name", hello.ServerName)
-		return s.mgr.GetCertificate(hello)
+		c, err := s.mgr.GetCertificate(hello)
+		if err == nil { // only answers: anyone can offer acme-tls/1
+			s.log.Info("acme: answered a tls-alpn-01 challenge", "name", hello.ServerName)
+		}
+		return c, err
 	}
 	name := normalName(hello.ServerName)
 	s.mu.Lock()

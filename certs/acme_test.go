@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -155,8 +156,18 @@ func TestACMEHostPolicy(t *testing.T) {
 			t.Errorf("policy(%q) = %v, want allowed=%v", host, err, ok)
 		}
 	}
-	if m.HTTPHandler() == nil || acmeManager(t, false, "mail.example.test").HTTPHandler() != nil {
-		t.Error("HTTPHandler must exist with http-01 only")
+	if acmeManager(t, false, "mail.example.test").HTTPHandler() != nil {
+		t.Error("HTTPHandler with tls-alpn-01")
+	}
+	// The http-01 responder answers a token for a listed Host only.
+	m.acme.mgr.Cache.Put(context.Background(), "tok+http-01", []byte("tok.keyauth"))
+	for host, want := range map[string]int{"mail.example.test:5002": 200, "evil.example.net": 403} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "http://"+host+"/.well-known/acme-challenge/tok", nil)
+		m.HTTPHandler().ServeHTTP(rec, req)
+		if rec.Code != want || (want == 200 && rec.Body.String() != "tok.keyauth") {
+			t.Errorf("Host %s: %d %q, want %d", host, rec.Code, rec.Body.String(), want)
+		}
 	}
 }
 

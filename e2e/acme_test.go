@@ -246,7 +246,7 @@ func testACMEChallenge(t *testing.T, challenge, answerer string, names []string)
 	srv := mgtest.Start(t, mgtest.Options{Hostname: "mail.acme.test", LocalDomain: "acme.test",
 		Protocols: []string{"smtp", "imaps", "api", "http"}, Addrs: addrs, Config: acmeConfig(pb, challenge, names...) + "mta_sts:\n  mode: testing\n"})
 	srv.WaitLog(`msg="acme: certificate in use" name=mail.acme.test`)
-	if !strings.Contains(srv.Logs(), "acme: answering a"+map[string]string{"tls-alpn-01": " tls-alpn-01", "http-01": "n http-01"}[challenge]+" challenge") {
+	if !strings.Contains(srv.Logs(), "acme: answered a"+map[string]string{"tls-alpn-01": " tls-alpn-01", "http-01": "n http-01"}[challenge]+" challenge") {
 		t.Errorf("no log line says mailgate answered the %s challenge", challenge)
 	}
 	root := pb.root(t)
