@@ -1,7 +1,8 @@
 // Package certs supplies the TLS certificate every listener presents. It
 // rereads the certificate and key files when they change on disk, so a
 // renewal (certbot, acme.sh) takes effect without a restart; with no files
-// configured it generates a self-signed certificate once.
+// configured it generates a self-signed certificate once, which also
+// serves until certificates obtained over ACME (acme.go) are held.
 package certs
 
 import (
@@ -31,6 +32,7 @@ import (
 type Manager struct {
 	pairs []*pair
 	now   func() time.Time
+	acme  *acmeSource // nil unless UseACME
 
 	mu      sync.Mutex
 	checked time.Time
@@ -112,6 +114,11 @@ func (m *Manager) load(p *pair) error {
 // than with RSA: relay BenchmarkSubmission), else the first it supports,
 // else the first pair (the handshake then says what is wrong).
 func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if m.acme != nil && hello != nil {
+		if c, err := m.acme.certificate(hello); c != nil || err != nil {
+			return c, err
+		}
+	}
 	m.mu.Lock()
 	due := m.now().Sub(m.checked) >= time.Second
 	if due {
@@ -152,8 +159,14 @@ func (m *Manager) choose(hello *tls.ClientHelloInfo) *tls.Certificate {
 }
 
 // Leaf returns the current certificate that expires first (for expiry
-// metrics and the reload log).
+// metrics and the reload log): of those obtained over ACME once there is
+// one.
 func (m *Manager) Leaf() *x509.Certificate {
+	if m.acme != nil {
+		if leaf := m.acme.leaf(); leaf != nil {
+			return leaf
+		}
+	}
 	m.GetCertificate(nil) // rereads changed files
 	m.mu.Lock()
 	certs := make([]*tls.Certificate, len(m.pairs))
@@ -175,8 +188,13 @@ func (m *Manager) Leaf() *x509.Certificate {
 }
 
 // TLSConfig returns a server config using the manager; TLS 1.2 minimum.
+// With ACME's tls-alpn-01 it also answers the CA's checks.
 func (m *Manager) TLSConfig() *tls.Config {
-	return &tls.Config{GetCertificate: m.GetCertificate, MinVersion: tls.VersionTLS12}
+	c := &tls.Config{GetCertificate: m.GetCertificate, MinVersion: tls.VersionTLS12}
+	if m.acme != nil && !m.acme.http01 {
+		c.GetConfigForClient = challengeConfig(c)
+	}
+	return c
 }
 
 func generate(certFile, keyFile, hostname string) error {

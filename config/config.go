@@ -52,8 +52,9 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 }
 
-// TLS names the certificate used by every TLS listener. Empty means a
-// self-signed certificate generated into the data directory.
+// TLS names the certificate used by every TLS listener: files, or
+// certificates obtained over ACME. Empty means a self-signed certificate
+// generated into the data directory.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
@@ -61,6 +62,9 @@ type TLS struct {
 	// (an ECDSA pair beside an RSA one): each client is given the
 	// cheapest certificate it supports.
 	More []CertPair `yaml:"more_certificates"`
+	// ACME, when set, obtains and renews the certificate from an ACME
+	// CA (Let's Encrypt) instead of reading files; nil without.
+	ACME *ACME `yaml:"acme"`
 }
 
 // CertPair is a certificate file and its private key file (PEM).

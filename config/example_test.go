@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,12 +69,7 @@ func TestExampleWithCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dkimKey := filepath.Join(dir, "dkim.pem")
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	der, _ := x509.MarshalPKCS8PrivateKey(priv)
-	if err := os.WriteFile(dkimKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dkimKey := writeDKIMKey(t, dir)
 	data := bytes.ReplaceAll(readExample(t), []byte(exampleCert), []byte(cert))
 	data = bytes.ReplaceAll(data, []byte(exampleDKIM), []byte(dkimKey))
 	data = bytes.ReplaceAll(data, []byte(exampleKey), []byte(key))
@@ -100,4 +96,52 @@ func TestExampleWithCertificates(t *testing.T) {
 	for proto := range ports {
 		t.Errorf("no %s listener in the example", proto)
 	}
+}
+
+// TestExampleACME: the commented tls.acme block and https listener of the
+// example, uncommented in place of the certificate files, are valid.
+func TestExampleACME(t *testing.T) {
+	t.Parallel()
+	data := string(readExample(t))
+	data = strings.Replace(data, "  cert_file: "+exampleCert+"\n  key_file: "+exampleKey+"\n", "", 1)
+	for _, block := range []string{"  # acme:\n", "  # - name: https\n"} {
+		i := strings.Index(data, block)
+		if i < 0 {
+			t.Fatalf("mailgate.example.yaml no longer has %q; update this test", block)
+		}
+		// Uncomment the block: its first line, then those indented
+		// deeper ("  #   ").
+		for end := i; end == i || strings.HasPrefix(data[end:], "  #   "); {
+			nl := strings.IndexByte(data[end:], '\n')
+			data = data[:end] + "  " + data[end+4:]
+			end += nl - 1
+		}
+	}
+	data = strings.ReplaceAll(data, exampleDKIM, writeDKIMKey(t, t.TempDir()))
+	c, err := config.Parse("mailgate.example.yaml", []byte(data), filters.Builtin())
+	if err != nil {
+		t.Fatalf("the example with tls.acme is invalid:\n%v\n%s", err, data)
+	}
+	if a := c.TLS.ACME; a == nil || !a.AcceptTOS || len(a.NamesFor(c.Hostname)) != 2 {
+		t.Errorf("tls.acme = %+v", a)
+	}
+	https := slices.ContainsFunc(c.Listeners, func(l config.Listener) bool {
+		return l.Protocol == config.ProtoAPI && l.Address == "[::]:443"
+	})
+	if !https {
+		t.Errorf("no api listener on [::]:443 in %+v", c.Listeners)
+	}
+}
+
+// writeDKIMKey writes an Ed25519 key in dir, for the example's dkim_sign
+// key file.
+func writeDKIMKey(t *testing.T, dir string) string {
+	t.Helper()
+	f := filepath.Join(dir, "dkim.pem")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

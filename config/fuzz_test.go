@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		"x: &a [1,1,1]\ny: &b [*a,*a,*a]\nz: &c [*b,*b,*b]\nw: [*c,*c,*c]\n", // alias expansion
 		"filters:\n  dkim_sign:\n    keys:\n      - {domain: x, selector: y, file: /nonexistent}\n",
 		"\xff\xfe\x00h\x00o", "hostname: \"\\u0000\"", "delivery:\n  dns: '[::1'\n", "tls:\n  cert_file: /dev/null\n",
+		"hostname: mail.example.com\nlisteners: [{name: h, protocol: http, address: ':80'}]\ntls:\n  acme: {email: a@b.c, names: [mail.example.com, x], directory: 'https://ca/dir', challenge: http-01, accept_tos: true}\n",
 	} {
 		f.Add([]byte(s))
 	}

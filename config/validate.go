@@ -90,6 +90,7 @@ func (c *Config) validate(v *Validator) {
 	}
 	c.Log.validate(v)
 	c.TLS.validate(v)
+	c.validateACME(v)
 	c.validateListeners(v)
 	c.Limits.validate(v)
 	c.Auth.validate(v)

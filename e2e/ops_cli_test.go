@@ -72,7 +72,7 @@ autoconfig.example.com. 3600 IN CNAME mail.example.com.
 ; TLS reporting (RFC 8460): where other servers send reports about TLS to example.com
 _smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.com"
 
-; DANE: no TLSA record: cannot read the certificate %s (start `+"`mailgate serve`"+` once to generate it)
+; DANE: no TLSA record: cannot read the certificate %s (start `+"`mailgate serve`"+` once to generate or obtain it)
 `, cfgPath, filepath.Join(dir, "data", "tls", "selfsigned.crt"))
 	if code != 0 || out != want {
 		t.Errorf("exit %d, output:\n%s\nwant:\n%s", code, out, want)

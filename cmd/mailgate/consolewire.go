@@ -60,16 +60,19 @@ func (a *app) hasListener(proto string) bool {
 	return ok
 }
 
-// apiHandler is what an api listener serves: the send API, and the web
-// console when it runs (over TLS, so its cookie is Secure).
+// apiHandler is what an api listener serves: the send API, the web
+// console when it runs (over TLS, so its cookie is Secure), and the
+// MTA-STS policy to requests for mta-sts.DOMAIN: senders fetch it over
+// HTTPS on port 443 (RFC 8461 §3.3), where an api listener with a
+// certificate from tls.acme can answer.
 func (a *app) apiHandler(srv http.Handler) http.Handler {
-	if a.console == nil {
-		return srv
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", srv)
-	for _, p := range console.Paths {
-		mux.Handle(p, a.console)
+	mux.Handle("/.well-known/mta-sts.txt", mtaSTSHandler{a})
+	if a.console != nil {
+		for _, p := range console.Paths {
+			mux.Handle(p, a.console)
+		}
 	}
 	return mux
 }

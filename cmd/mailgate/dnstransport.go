@@ -29,10 +29,7 @@ func writeTransportRecords(w io.Writer, cfg *config.Config, domain string) {
 	}
 	fmt.Fprintf(w, "\n; TLS reporting (RFC 8460): where other servers send reports about TLS to %s\n", domain)
 	fmt.Fprintf(w, "_smtp._tls.%s 3600 IN TXT \"v=TLSRPTv1; rua=mailto:%s\"\n", d, cfg.ReportContact())
-	files := cfg.TLS.CertFiles()
-	if len(files) == 0 {
-		files = []string{filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")}
-	}
+	files := servedCertFiles(cfg)
 	var spkis [][]byte
 	for _, file := range files {
 		spki, err := certSPKI(file)
@@ -51,15 +48,31 @@ func writeTransportRecords(w io.Writer, cfg *config.Config, domain string) {
 	}
 }
 
-// certSPKI reads the public key of a certificate the SMTP listeners
-// present (tls.cert_file and more_certificates, or the generated one once
-// serve has made it).
+// servedCertFiles are the files of the certificates the SMTP listeners
+// present: tls.cert_file and more_certificates; with tls.acme, the
+// hostname's certificate in the ACME cache (autocert keeps its key
+// across renewals, so the TLSA record stays right); else the generated
+// self-signed one.
+func servedCertFiles(cfg *config.Config) []string {
+	if files := cfg.TLS.CertFiles(); len(files) > 0 {
+		return files
+	}
+	if cfg.TLS.ACME != nil {
+		return []string{filepath.Join(cfg.DataDir, "acme", strings.TrimSuffix(strings.ToLower(cfg.Hostname), "."))}
+	}
+	return []string{filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")}
+}
+
+// certSPKI reads the public key of the first certificate in file (the
+// ACME cache puts the private key before it).
 func certSPKI(file string) ([]byte, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the certificate %s (start `mailgate serve` once to generate it)", file)
+		return nil, fmt.Errorf("cannot read the certificate %s (start `mailgate serve` once to generate or obtain it)", file)
 	}
-	blk, _ := pem.Decode(b)
+	var blk *pem.Block
+	for blk, b = pem.Decode(b); blk != nil && blk.Type != "CERTIFICATE"; blk, b = pem.Decode(b) {
+	}
 	if blk == nil {
 		return nil, fmt.Errorf("%s holds no PEM certificate", file)
 	}

@@ -151,7 +151,7 @@ func (a *app) start(embedded bool) error {
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.resolver = resolver.New(a.cfg.Delivery.DNS)
-	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startWebhooks, a.startQueue, a.startReports, a.startRelay, a.startConsole, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve}
+	steps := []func(bool) error{a.startAccounts, a.startCluster, a.startTLS, a.startProcess, a.startStore, a.startDirectory, a.startHTTP, a.startWebhooks, a.startQueue, a.startReports, a.startRelay, a.startConsole, a.startAPI, a.startPOP3, a.startIMAP, a.startManageSieve, a.startACME}
 	for _, step := range steps {
 		if err := step(embedded); err != nil {
 			return err
@@ -218,8 +218,14 @@ func (a *app) startTLS(bool) error {
 		if err != nil {
 			return err
 		}
-		a.log.Warn("no tls.cert_file configured: using a self-signed certificate; clients will not trust it",
-			"dir", dir, "generated", generated)
+		if a.cfg.TLS.ACME != nil {
+			if err := a.useACME(); err != nil {
+				return err
+			}
+		} else {
+			a.log.Warn("no tls.cert_file configured: using a self-signed certificate; clients will not trust it",
+				"dir", dir, "generated", generated)
+		}
 	}
 	a.tls = a.certs.TLSConfig()
 	return nil
@@ -304,6 +310,9 @@ func (a *app) startHTTP(bool) error {
 		token = strings.TrimSpace(string(b))
 	}
 	a.http = web.New(a.reg, token, a.log)
+	if h := a.certs.HTTPHandler(); h != nil {
+		a.http.Handle("/.well-known/acme-challenge/", h) // ACME http-01
+	}
 	a.addReadyChecks()
 	a.http.SetAutoconfig(clientConfig(a.cfg))
 	return a.serve(l, func(ln net.Listener) error { return a.http.Serve(ln) }, a.http.Shutdown)

@@ -60,6 +60,10 @@ type Options struct {
 	// named after its protocol ("smtp" is named "mx"). Default: smtp,
 	// submission, submissions.
 	Protocols []string
+	// Addrs fixes the address of a protocol's listener (from FreeAddr),
+	// for a peer that must know it before the server starts; the others
+	// get a free port.
+	Addrs map[string]string
 	// DNS is the DNS server (host:port) for MX and SPF/DKIM/DMARC lookups,
 	// such as dnstest.Start(...).Addr. Default: a closed loopback port, so
 	// the machine's resolver is never asked; every lookup fails
@@ -148,7 +152,10 @@ func (s *Server) writeConfig(o Options) {
 		if p == "smtp" {
 			name = "mx"
 		}
-		s.Addr[p] = FreeAddr(s.t)
+		s.Addr[p] = o.Addrs[p]
+		if s.Addr[p] == "" {
+			s.Addr[p] = FreeAddr(s.t)
+		}
 		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    address: %s\n", name, p, s.Addr[p])
 		if f := o.Filters[p]; len(f) > 0 {
 			fmt.Fprintf(&b, "    filters: [%s]\n", strings.Join(f, ", "))
