@@ -244,9 +244,22 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password string) 
 // login of each account checks its password hash again.
 func (a *Accounts) ForgetLogins() { a.logins.forget() }
 
-// Get returns a copy of the account for address or alias.
+// Get returns a copy of the account for address or alias, as the file
+// was at most a second ago.
 func (a *Accounts) Get(addr string) (Account, bool) {
 	a.refresh()
+	return a.get(addr)
+}
+
+// Current is Get after one look at the file, as Authenticate does: for
+// a decision that must see a disabled or removed account at once (an API
+// key's account, asked on every use of the key).
+func (a *Accounts) Current(addr string) (Account, bool) {
+	_ = a.reload() // a broken file keeps the last good accounts
+	return a.get(addr)
+}
+
+func (a *Accounts) get(addr string) (Account, bool) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	acc := a.find(strings.ToLower(addr))

@@ -16,7 +16,8 @@ import (
 // TestAPIKeyOfDisabledAccount: an account disabled in the console can no
 // longer use its API keys on the HTTP API (curl, plain HTTP on
 // loopback): POST and GET answer 403 with a JSON error that says the
-// account is disabled; enabling it again in the console restores both.
+// account is disabled; enabling it again in the console restores both;
+// once the account is deleted its key gets 403 account_gone.
 func TestAPIKeyOfDisabledAccount(t *testing.T) {
 	t.Parallel()
 	curl := testenv.Tool(t, "curl")
@@ -74,5 +75,15 @@ func TestAPIKeyOfDisabledAccount(t *testing.T) {
 	}
 	if code, body := api("POST", "/api/v1/messages", send); code != 202 {
 		t.Errorf("send after enabling: %d %s", code, body)
+	}
+
+	// Deleted: the key outlives its account in the key file, and is
+	// refused as belonging to no account.
+	if out, code := srv.Run("", "user", "del", consoleUser, "-config", srv.ConfigPath); code != 0 {
+		t.Fatalf("user del: %s", out)
+	}
+	gone := `{"error":{"code":"account_gone","message":"the account ` + consoleUser + ` of this API key no longer exists"}}`
+	if code, body := api("POST", "/api/v1/messages", send); code != 403 || body != gone {
+		t.Errorf("send after the account was deleted: %d %s\nwant 403 %s", code, body, gone)
 	}
 }

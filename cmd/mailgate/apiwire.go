@@ -74,7 +74,7 @@ func (a *app) apiAccountState(account string) api.AccountState {
 }
 
 func accountState(accs *accounts.Accounts, account string) api.AccountState {
-	acc, ok := accs.Get(account)
+	acc, ok := accs.Current(account)
 	switch {
 	case ok && strings.EqualFold(acc.Address, account) && acc.Disabled:
 		return api.AccountDisabled
