@@ -104,11 +104,13 @@ var clientRows = []promise{
 		want: "552 5.2.2 Message too large for the mailbox of <small@mg.test>: 599 bytes, and the whole mailbox holds 300; send a smaller message"},
 }
 
-// provedElsewhere are README replies that need a broken machine, each
-// with the test that proves it through the binary.
+// provedElsewhere are README replies that need a broken machine (or a
+// change made in the middle of a session), each with the test that
+// proves it through the binary.
 var provedElsewhere = map[string]string{
 	"452 4.3.1 Insufficient system storage;": "faults/diskfull_test.go",
 	"451 4.3.0 Internal error; try":          "relay/reject_test.go (spool gone)",
+	"530 5.7.0 Authentication required: the": "e2e/logincache_test.go TestOpenSessionStopsWhenAccountDisabled (an account changed mid-session)",
 }
 
 func repeat(step []string, n int) [][]string {

@@ -40,6 +40,14 @@ func directoryDown(u Users) bool {
 	return ok && d.Unreachable()
 }
 
+// stillActive reports whether account, logged in earlier in a session,
+// may still send: Users may say (accounts disabled or removed since), or
+// else every login holds for its session.
+func stillActive(u Users, account string) bool {
+	a, ok := u.(interface{ Active(account string) bool })
+	return !ok || a.Active(account)
+}
+
 // temporary reports whether a login could not be checked (the account
 // directory is down): not a wrong password, so not counted as one.
 func temporary(err error) bool {

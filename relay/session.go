@@ -219,6 +219,13 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		closeRead(ss.conn.Conn())
 		return errShuttingDown
 	}
+	if ss.client.Account != "" && !stillActive(ss.srv.opts.Users, ss.client.Account) {
+		// Disabling a compromised application's account must stop it
+		// now, not when its connection ends: the session is logged out.
+		ss.log.Warn("session logged out: account disabled or removed")
+		ss.client.Account = ""
+		return ss.fail("mail", errAccountInactive)
+	}
 	if ss.submission() && ss.client.Account == "" {
 		return ss.fail("mail", errAuthRequired)
 	}

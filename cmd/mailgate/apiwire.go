@@ -210,6 +210,14 @@ type keyLogins struct {
 	keys *api.Keys
 }
 
+// Active reports whether a logged-in session of account may go on
+// sending (asked at each MAIL FROM): not once the account is disabled or
+// removed; an account directory that does not answer cuts no session.
+func (k keyLogins) Active(account string) bool {
+	st := accountState(k.Accounts, account)
+	return st == api.AccountActive || st == api.AccountUnavailable
+}
+
 func (k keyLogins) Authenticate(ctx context.Context, username, password string) (string, error) {
 	if !api.IsKey(password) {
 		return k.Accounts.Authenticate(ctx, username, password)

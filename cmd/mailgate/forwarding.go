@@ -48,6 +48,14 @@ func (a *app) relayUsers() relay.Users {
 	return srsUsers{Users: users, srs: a.srs}
 }
 
+// Active passes on whether a logged-in account may go on sending (the
+// wrapper would hide the method otherwise, and a disabled account's open
+// sessions would go on).
+func (u srsUsers) Active(account string) bool {
+	a, ok := u.Users.(interface{ Active(account string) bool })
+	return !ok || a.Active(account)
+}
+
 // Unreachable passes on whether the account directory (LDAP) is down, so
 // the relay answers 451 4.4.3 rather than 550 for an unknown recipient
 // while it cannot know (the wrapper would hide the method otherwise).
