@@ -1,8 +1,9 @@
 // Package web is mailgate's HTTP listener: the Prometheus registry served
 // on /metrics, liveness and readiness on /healthz and /readyz,
-// Thunderbird's autoconfig file, and the admin API under /admin/ (the
-// queue's handler, guarded: loopback only or a bearer token). It reads
-// the packages it serves; none of them imports it.
+// Thunderbird's autoconfig file and Outlook's autodiscover answer, and
+// the admin API under /admin/ (the queue's handler, guarded: loopback
+// only or a bearer token). It reads the packages it serves; none of them
+// imports it.
 package web
 
 import (
@@ -50,6 +51,10 @@ func New(reg *prometheus.Registry, token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.serveAutoconfig)
 	s.mux.HandleFunc("GET /mail/config-v1.1.xml", s.serveAutoconfig)
+	for _, p := range autodiscoverPaths {
+		s.mux.HandleFunc("GET "+p, s.serveAutodiscover)
+		s.mux.HandleFunc("POST "+p, s.serveAutodiscover)
+	}
 	return s
 }
 
