@@ -88,15 +88,10 @@ _smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.c
 	// Flags first works too; a domain without keys that is not local is
 	// flagged as such.
 	out, code = mgtest.Run(t, dir, "", "dns-records", "-config", cfgPath, "Other.Example.")
-	for _, line := range []string{
+	wantLines(t, "other.example", out, code, 0,
 		"; note: other.example is not in local_domains, so mail sent to it is not accepted here\n",
 		"; none configured for other.example: run `mailgate dkim keygen other.example` and add the key to filters.dkim_sign.keys\n",
-		"other.example. 3600 IN MX 10 mail.example.com.\n",
-	} {
-		if code != 0 || !strings.Contains(out, line) {
-			t.Errorf("exit %d, output lacks %q:\n%s", code, line, out)
-		}
-	}
+		"other.example. 3600 IN MX 10 mail.example.com.\n")
 
 	// -check looks the autodiscover records up like the others: the SRV
 	// as published, the CNAME pointing elsewhere, autoconfig absent.
@@ -105,17 +100,23 @@ _smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.c
 	cfg, _ := os.ReadFile(cfgPath)
 	os.WriteFile(cfgPath, append(cfg, "delivery:\n  dns: "+dns.Addr+"\n"...), 0o600)
 	out, code = mgtest.Run(t, dir, "", "dns-records", "example.com", "-check", "-config", cfgPath)
-	for _, line := range []string{
+	wantLines(t, "-check", out, code, 1,
 		"ok       _autodiscover._tcp.example.com. SRV\n",
 		"DIFFERS  autodiscover.example.com. CNAME: DNS has www.example.com.\n",
-		"MISSING  autoconfig.example.com. CNAME\n",
-	} {
-		if code != 1 || !strings.Contains(out, line) {
-			t.Errorf("-check: exit %d, output lacks %q:\n%s", code, line, out)
-		}
-	}
+		"MISSING  autoconfig.example.com. CNAME\n")
 
 	if out, code := mgtest.Run(t, dir, "", "dns-records"); code != 2 || out != "usage: mailgate dns-records DOMAIN [-check] [-config FILE]\n" {
 		t.Errorf("no domain: exit %d, %q", code, out)
+	}
+}
+
+// wantLines fails the test, naming what, for a wrong exit code or each
+// line the output lacks.
+func wantLines(t *testing.T, what, out string, code, wantCode int, lines ...string) {
+	t.Helper()
+	for _, line := range lines {
+		if code != wantCode || !strings.Contains(out, line) {
+			t.Errorf("%s: exit %d (want %d), output lacks %q:\n%s", what, code, wantCode, line, out)
+		}
 	}
 }
