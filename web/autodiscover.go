@@ -20,18 +20,15 @@ const outlookResponseSchema = "http://schemas.microsoft.com/exchange/autodiscove
 // bytes.
 const maxAutodiscoverBody = 64 << 10
 
-// autodiscoverPaths are where clients ask: Outlook in lower case, others
-// (and Exchange's own documentation) capitalised.
-var autodiscoverPaths = []string{"/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"}
-
 // serveAutodiscover answers a POST with the request XML, or a GET (some
 // clients probe with one) with the address, if any, in ?emailaddress=.
 // The answer depends only on the address's domain, never on whether an
 // account exists: an address in a local domain gets the settings, any
-// other 404, which Outlook and Thunderbird take as "not served here" and
-// go on to their next way of finding settings. An Error response
-// (ErrorCode 500, "address not found") would instead say something about
-// the address, and make Outlook stop and show an error.
+// other 404: what any web server without autodiscover answers, so
+// clients take it as "not here" and try their next way of finding
+// settings. An Error response (Exchange's ErrorCode 500, "address not
+// found") is meant for mailboxes the server should know, and would
+// speak about the address.
 func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
 	cc := s.clientConfig()
 	if cc == nil {
@@ -39,7 +36,7 @@ func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, code, msg := autodiscoverAddress(w, r)
-	if code == 0 && addr != "" && !cc.Serves(addr) {
+	if code == 0 && addr != "" && !cc.serves(addr) {
 		code, msg = http.StatusNotFound, "autodiscover: not a domain of this server"
 	}
 	if code != 0 {
@@ -98,15 +95,15 @@ func checkAddress(addr string, optional bool) (string, int, string) {
 	return addr, 0, ""
 }
 
-// Serves reports whether addr is in one of the config's domains.
-func (cc ClientConfig) Serves(addr string) bool {
+// serves reports whether addr is in one of the config's domains.
+func (cc ClientConfig) serves(addr string) bool {
 	d := mailmsg.Domain(addr)
 	return slices.ContainsFunc(cc.Domains, func(l string) bool { return strings.EqualFold(strings.TrimSuffix(l, "."), d) })
 }
 
-// First is the preferred server of a type (imap, pop3, smtp): the config
+// first is the preferred server of a type (imap, pop3, smtp): the config
 // lists implicit TLS before STARTTLS.
-func (cc ClientConfig) First(kind string) (ClientServer, bool) {
+func (cc ClientConfig) first(kind string) (ClientServer, bool) {
 	for _, s := range slices.Concat(cc.Incoming, cc.Outgoing) {
 		if s.Type == kind {
 			return s, true
@@ -156,7 +153,7 @@ func (cc ClientConfig) AutodiscoverXML(addr string) ([]byte, error) {
 	acc := &doc.Response.Account
 	acc.AccountType, acc.Action = "email", "settings"
 	for _, kind := range []string{"imap", "pop3", "smtp"} {
-		s, ok := cc.First(kind)
+		s, ok := cc.first(kind)
 		if !ok {
 			continue
 		}

@@ -51,7 +51,9 @@ func New(reg *prometheus.Registry, token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.serveAutoconfig)
 	s.mux.HandleFunc("GET /mail/config-v1.1.xml", s.serveAutoconfig)
-	for _, p := range autodiscoverPaths {
+	// Outlook asks in lower case; Exchange's documentation and some
+	// clients capitalise.
+	for _, p := range []string{"/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"} {
 		s.mux.HandleFunc("GET "+p, s.serveAutodiscover)
 		s.mux.HandleFunc("POST "+p, s.serveAutodiscover)
 	}
