@@ -39,4 +39,5 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /account/keys", c.user(c.keyAdd))
 	m.HandleFunc("POST /account/keys/{id}/revoke", c.user(c.keyRevoke))
 	m.HandleFunc("GET /account/setup", c.user(c.setupPage))
+	m.HandleFunc("GET /account/setup/apple.mobileconfig", c.user(c.appleProfile))
 }

@@ -70,15 +70,16 @@ type setupData struct {
 	Account string
 	Servers []Server
 	Domain  string
+	// AppleProfile: the server has what a profile names (IMAP or POP3,
+	// and submission).
+	AppleProfile bool
 }
 
 // setupPage lists the values a mail program needs (the same as the
-// autoconfig file).
+// autoconfig file) and links the Apple profile.
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request, s *session) {
-	d := setupData{Account: s.account}
-	if c.opts.Setup != nil {
-		d.Servers = c.opts.Setup()
-	}
+	d := setupData{Account: s.account, Servers: c.setupServers()}
+	_, _, d.AppleProfile = profileServers(d.Servers)
 	if c.opts.Domains != nil {
 		if ds := c.opts.Domains(); len(ds) > 0 {
 			d.Domain = ds[0]

@@ -133,13 +133,14 @@ func loginSteps(base, user, pass, landing string) chromedp.Action[chromedp.Void]
 // browser against the real binary: log in, hold and release a queued
 // message, add an account, check a domain's DNS records (a DNS server on
 // loopback), then a user changes the password and turns on a vacation
-// reply. Screenshots are kept (screenshotDir).
+// reply and sees the Apple profile's link on the set-up page.
+// Screenshots are kept (screenshotDir).
 func TestConsoleInChromium(t *testing.T) {
 	dnsSrv := dnstest.Start(t,
 		"remote.test. 60 IN MX 10 mx.remote.test.", "mx.remote.test. 60 IN A 127.0.0.1",
 		"localhost. 60 IN MX 10 localhost.", `localhost. 60 IN TXT "v=spf1 mx -all"`)
 	closed := mgtest.FreeAddr(t) // nothing listens: delivery to remote.test is deferred
-	srv := consoleServer(t, "", mgtest.Options{DNS: dnsSrv.Addr, Delivery: fmt.Sprintf("  port: %s\n", portOf(closed))})
+	srv := consoleServer(t, "", mgtest.Options{DNS: dnsSrv.Addr, Delivery: fmt.Sprintf("  port: %s\n", portOf(closed)), Protocols: []string{"imaps"}})
 	id := submit(t, srv, consoleUser, consoleUserPass, consoleUser, "someone@remote.test", []byte("Subject: held in the console\r\n\r\nhello\r\n"))
 	srv.WaitLog("msg=deferred msgid=" + id)
 	base := "http://" + srv.Addr["http"]
@@ -235,6 +236,7 @@ func userSteps(t *testing.T, srv *mgtest.Server, base string) {
 		textInto("#secret", &secret), shot(t, "user-key"),
 		chromedp.Navigate(base+"/account/setup"),
 		chromedp.WaitVisible(chromedp.CSS("#servers")),
+		chromedp.WaitVisible(chromedp.CSS("#apple-profile")),
 		textInto("#servers", &servers), shot(t, "user-setup"),
 	)
 	if !strings.HasPrefix(secret, "mgk_") {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailgate/internal/dnstest"
 	"mailgate/internal/mgtest"
 )
 
@@ -19,7 +20,9 @@ MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f
 
 // TestOpsDNSRecords: `mailgate dns-records DOMAIN -config FILE` prints
 // every record to publish, with the DKIM key of the config and SRV
-// records for the client listeners it has ("." for those it lacks).
+// records for the client listeners it has ("." for those it lacks), the
+// autoconfig and autodiscover names; -check compares the autodiscover
+// ones with a DNS server.
 func TestOpsDNSRecords(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -67,6 +70,10 @@ _pop3._tcp.example.com. 3600 IN SRV 0 1 110 mail.example.com.
 ; Thunderbird autoconfig: serve the http listener's /mail/config-v1.1.xml as https://autoconfig.example.com/
 autoconfig.example.com. 3600 IN CNAME mail.example.com.
 
+; Outlook autodiscover: serve the http listener's /autodiscover/autodiscover.xml over HTTPS on port 443 of mail.example.com (SRV) and as https://autodiscover.example.com/
+_autodiscover._tcp.example.com. 3600 IN SRV 0 1 443 mail.example.com.
+autodiscover.example.com. 3600 IN CNAME mail.example.com.
+
 ; MTA-STS: no policy published (set mta_sts.mode to publish one)
 
 ; TLS reporting (RFC 8460): where other servers send reports about TLS to example.com
@@ -81,17 +88,35 @@ _smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@example.c
 	// Flags first works too; a domain without keys that is not local is
 	// flagged as such.
 	out, code = mgtest.Run(t, dir, "", "dns-records", "-config", cfgPath, "Other.Example.")
-	for _, line := range []string{
+	wantLines(t, "other.example", out, code, 0,
 		"; note: other.example is not in local_domains, so mail sent to it is not accepted here\n",
 		"; none configured for other.example: run `mailgate dkim keygen other.example` and add the key to filters.dkim_sign.keys\n",
-		"other.example. 3600 IN MX 10 mail.example.com.\n",
-	} {
-		if code != 0 || !strings.Contains(out, line) {
-			t.Errorf("exit %d, output lacks %q:\n%s", code, line, out)
-		}
-	}
+		"other.example. 3600 IN MX 10 mail.example.com.\n")
+
+	// -check looks the autodiscover records up like the others: the SRV
+	// as published, the CNAME pointing elsewhere, autoconfig absent.
+	dns := dnstest.Start(t, "_autodiscover._tcp.example.com. 60 IN SRV 0 1 443 mail.example.com.",
+		"autodiscover.example.com. 60 IN CNAME www.example.com.")
+	cfg, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, append(cfg, "delivery:\n  dns: "+dns.Addr+"\n"...), 0o600)
+	out, code = mgtest.Run(t, dir, "", "dns-records", "example.com", "-check", "-config", cfgPath)
+	wantLines(t, "-check", out, code, 1,
+		"ok       _autodiscover._tcp.example.com. SRV\n",
+		"DIFFERS  autodiscover.example.com. CNAME: DNS has www.example.com.\n",
+		"MISSING  autoconfig.example.com. CNAME\n")
 
 	if out, code := mgtest.Run(t, dir, "", "dns-records"); code != 2 || out != "usage: mailgate dns-records DOMAIN [-check] [-config FILE]\n" {
 		t.Errorf("no domain: exit %d, %q", code, out)
+	}
+}
+
+// wantLines fails the test, naming what, for a wrong exit code or each
+// line the output lacks.
+func wantLines(t *testing.T, what, out string, code, wantCode int, lines ...string) {
+	t.Helper()
+	for _, line := range lines {
+		if code != wantCode || !strings.Contains(out, line) {
+			t.Errorf("%s: exit %d (want %d), output lacks %q:\n%s", what, code, wantCode, line, out)
+		}
 	}
 }

@@ -6,8 +6,9 @@ import (
 )
 
 // ClientConfig describes the mail services for Thunderbird's autoconfig
-// file (https://wiki.mozilla.org/Thunderbird:Autoconfiguration), so that
-// a user types an address and password and the client finds the rest.
+// file (https://wiki.mozilla.org/Thunderbird:Autoconfiguration) and
+// Outlook's autodiscover answer, so that a user types an address and
+// password and the client finds the rest.
 type ClientConfig struct {
 	// Domains are the mail domains served; the first one names the
 	// provider.
@@ -26,8 +27,9 @@ type ClientServer struct {
 }
 
 // SetAutoconfig serves cc at /.well-known/autoconfig/mail/config-v1.1.xml
-// and /mail/config-v1.1.xml (the path under autoconfig.DOMAIN); until
-// then both answer 404. A later call replaces it (config reload).
+// and /mail/config-v1.1.xml (the path under autoconfig.DOMAIN), and as
+// the autodiscover answer at /autodiscover/autodiscover.xml; until then
+// they answer 404. A later call replaces it (config reload).
 func (s *Server) SetAutoconfig(cc ClientConfig) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -35,20 +37,31 @@ func (s *Server) SetAutoconfig(cc ClientConfig) {
 }
 
 func (s *Server) serveAutoconfig(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	cc := s.autoconfig
-	s.mu.Unlock()
+	cc := s.clientConfig()
 	if cc == nil {
 		http.NotFound(w, r)
 		return
 	}
 	out, err := cc.XML()
+	s.writeSetup(w, r, "application/xml; charset=utf-8", out, err)
+}
+
+// clientConfig is what SetAutoconfig gave last, or nil.
+func (s *Server) clientConfig() *ClientConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.autoconfig
+}
+
+// writeSetup sends a rendered set-up file (autoconfig, autodiscover), or
+// logs why it could not be rendered and answers 500.
+func (s *Server) writeSetup(w http.ResponseWriter, r *http.Request, contentType string, out []byte, err error) {
 	if err != nil {
-		s.log.Error("autoconfig", "err", err)
-		http.Error(w, "autoconfig unavailable", http.StatusInternalServerError)
+		s.log.Error("client set-up file", "path", r.URL.Path, "err", err)
+		http.Error(w, "client set-up unavailable", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Content-Type", contentType)
 	w.Write(out)
 }
 

@@ -1,8 +1,9 @@
 // Package web is mailgate's HTTP listener: the Prometheus registry served
 // on /metrics, liveness and readiness on /healthz and /readyz,
-// Thunderbird's autoconfig file, and the admin API under /admin/ (the
-// queue's handler, guarded: loopback only or a bearer token). It reads
-// the packages it serves; none of them imports it.
+// Thunderbird's autoconfig file and Outlook's autodiscover answer, and
+// the admin API under /admin/ (the queue's handler, guarded: loopback
+// only or a bearer token). It reads the packages it serves; none of them
+// imports it.
 package web
 
 import (
@@ -50,6 +51,12 @@ func New(reg *prometheus.Registry, token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /readyz", s.ready)
 	s.mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.serveAutoconfig)
 	s.mux.HandleFunc("GET /mail/config-v1.1.xml", s.serveAutoconfig)
+	// Outlook asks in lower case; Exchange's documentation and some
+	// clients capitalise.
+	for _, p := range []string{"/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"} {
+		s.mux.HandleFunc("GET "+p, s.serveAutodiscover)
+		s.mux.HandleFunc("POST "+p, s.serveAutodiscover)
+	}
 	return s
 }
 

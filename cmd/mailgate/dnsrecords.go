@@ -72,7 +72,8 @@ func clientConfig(cfg *config.Config) web.ClientConfig {
 }
 
 // dnsRecordsCommand prints, as zone-file lines, every record to publish
-// for DOMAIN: MX, SPF, DKIM, DMARC, SRV and the autoconfig name.
+// for DOMAIN: MX, SPF, DKIM, DMARC, SRV, the autoconfig and autodiscover
+// names, MTA-STS, TLS-RPT and TLSA.
 func dnsRecordsCommand(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dns-records", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -144,6 +145,9 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, domain string) error {
 	}
 	fmt.Fprintf(w, "\n; Thunderbird autoconfig: serve the http listener's /mail/config-v1.1.xml as https://autoconfig.%s/\n", domain)
 	fmt.Fprintf(w, "autoconfig.%s 3600 IN CNAME %s\n", d, host)
+	fmt.Fprintf(w, "\n; Outlook autodiscover: serve the http listener's /autodiscover/autodiscover.xml over HTTPS on port 443 of %s (SRV) and as https://autodiscover.%s/\n", cfg.Hostname, domain)
+	fmt.Fprintf(w, "_autodiscover._tcp.%s 3600 IN SRV 0 1 443 %s\n", d, host)
+	fmt.Fprintf(w, "autodiscover.%s 3600 IN CNAME %s\n", d, host)
 	writeTransportRecords(w, cfg, domain)
 	return nil
 }

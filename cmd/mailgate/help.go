@@ -28,8 +28,8 @@ every problem as FILE:LINE: key: what to write instead (exit 1).
 const dnsRecordsUsage = `usage: mailgate dns-records DOMAIN [-check] [-config FILE]
 
 Prints the DNS records to publish for DOMAIN: MX, SPF, DKIM (for the keys
-the config signs with), DMARC, SRV, autoconfig, MTA-STS, TLS reporting and
-the TLSA record of the certificate. With -check, looks each one up (through
+the config signs with), DMARC, SRV, autoconfig, autodiscover, MTA-STS, TLS
+reporting and the TLSA record of the certificate. With -check, looks each one up (through
 delivery.dns, else the system resolver) and prints ok, MISSING or DIFFERS;
 exit 1 when any is not ok.
 `

@@ -32,7 +32,7 @@ commands:
                                 make a DKIM key and print the DNS record to publish
   dns-records DOMAIN [-check] [-config FILE]
                                 print (or check) the DNS records to publish (MX, SPF, DKIM, DMARC, SRV,
-                                autoconfig, MTA-STS, TLS-RPT, TLSA)
+                                autoconfig, autodiscover, MTA-STS, TLS-RPT, TLSA)
   dmarc report --domain D [--date YYYY-MM-DD] [-config FILE]
                                 print the DMARC aggregate report for D's day
   srs rotate [-config FILE]     new SRS key for forwarded mail; the old ones still verify
