@@ -18,13 +18,16 @@ func (a *switchAuth) Active(account string) bool { return !a.off.Load() }
 
 const wantExpired = "* BYE [EXPIRED] Access to this account has ended (disabled or removed)"
 
-// revokeServer runs a server whose Auth can disable alice, rechecking
-// waiting sessions every 200 ms.
-func revokeServer(t *testing.T) (*testEnv, *switchAuth) {
+// revokeSession runs a server whose Auth can disable alice, rechecking
+// waiting sessions every 200 ms, logs alice in and sends cmd, which must
+// get the reply ok.
+func revokeSession(t *testing.T, cmd, ok string) (*testEnv, *switchAuth, *rawConn) {
 	t.Helper()
 	auth := &switchAuth{}
 	env := startServer(t, func(o *Options) { o.Auth, o.SessionRecheck = auth, 200*time.Millisecond })
-	return env, auth
+	c := loginRaw(t, env)
+	c.has(cmd, ok)
+	return env, auth, c
 }
 
 // closedAfter reads what is left and checks it is the EXPIRED BYE and
@@ -42,9 +45,7 @@ func closedAfter(t *testing.T, c *rawConn, within time.Duration) {
 // closes; the refusal is counted.
 func TestCommandAfterAccountDisabled(t *testing.T) {
 	t.Parallel()
-	env, auth := revokeServer(t)
-	c := loginRaw(t, env)
-	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	env, auth, c := revokeSession(t, "s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
 	auth.off.Store(true)
 	c.send("f FETCH 1:* FLAGS\r\n")
 	closedAfter(t, c, 5*time.Second)
@@ -57,9 +58,7 @@ func TestCommandAfterAccountDisabled(t *testing.T) {
 // [EXPIRED] within the recheck interval, without sending anything.
 func TestIdleEndsWhenAccountDisabled(t *testing.T) {
 	t.Parallel()
-	env, auth := revokeServer(t)
-	c := loginRaw(t, env)
-	c.has("s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
+	_, auth, c := revokeSession(t, "s SELECT INBOX\r\n", "s OK [READ-WRITE] SELECT completed")
 	c.send("i IDLE\r\n")
 	if l := c.line(); l != "+ idling" {
 		t.Fatalf("IDLE: %q", l)
@@ -78,9 +77,7 @@ func TestIdleEndsWhenAccountDisabled(t *testing.T) {
 // (no Active method) is left alone.
 func TestWaitingSessionEndsWhenAccountDisabled(t *testing.T) {
 	t.Parallel()
-	env, auth := revokeServer(t)
-	c := loginRaw(t, env)
-	c.has("n NOTIFY SET (personal (MessageNew))\r\n", "n OK NOTIFY completed")
+	_, auth, c := revokeSession(t, "n NOTIFY SET (personal (MessageNew))\r\n", "n OK NOTIFY completed")
 	auth.off.Store(true)
 	closedAfter(t, c, 3*time.Second)
 
