@@ -40,6 +40,10 @@ func TestOperatorMistakes(t *testing.T) {
 			`f.yaml:5: mailbox.imap_login_timeout: must be from 5s to imap_idle_timeout; write a duration such as 60s`,
 		},
 	}, {
+		name: "imap session recheck out of range",
+		yaml: "mailbox:\n  imap_session_recheck: 500ms\n",
+		want: []string{`f.yaml:2: mailbox.imap_session_recheck: must be from 1s to imap_idle_timeout; write a duration such as 30s`},
+	}, {
 		name: "account throttle off",
 		yaml: "auth:\n  max_account_failures: 0\n",
 		want: []string{`f.yaml:2: auth.max_account_failures: 0 is not allowed; write a number of 1 or more, such as 20`},

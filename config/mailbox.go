@@ -32,6 +32,10 @@ type Mailbox struct {
 	// IMAPLoginTimeout closes an IMAP connection that has not logged in
 	// this long after connecting.
 	IMAPLoginTimeout Duration `yaml:"imap_login_timeout"`
+	// IMAPSessionRecheck is how often a logged-in IMAP session waiting
+	// for its client (IDLE, NOTIFY) checks that its account is still
+	// enabled, so disabling an account ends its open sessions within it.
+	IMAPSessionRecheck Duration `yaml:"imap_session_recheck"`
 	// HeaderCache is the memory kept for message headers that IMAP FETCH
 	// and SEARCH read again and again (0: the store's default, 32MB).
 	HeaderCache Size `yaml:"header_cache"`
@@ -47,6 +51,7 @@ func defaultMailbox() Mailbox {
 		IMAPMaxConnectionsPerIP:  50,
 		IMAPMaxUserIPConnections: 10,
 		IMAPLoginTimeout:         Duration(60e9),
+		IMAPSessionRecheck:       Duration(30e9),
 		HeaderCache:              32 << 20,
 	}
 }
@@ -83,7 +88,8 @@ func (m *Mailbox) validate(v *Validator, c *Config) {
 	m.validateIMAPLimits(v)
 }
 
-// validateIMAPLimits checks the per-address limits and the login timeout.
+// validateIMAPLimits checks the per-address limits, the login timeout and
+// the session recheck.
 // A per-address limit left at its default shrinks to fit a smaller
 // imap_max_connections (or per-address limit) instead of failing.
 func (m *Mailbox) validateIMAPLimits(v *Validator) {
@@ -103,5 +109,8 @@ func (m *Mailbox) validateIMAPLimits(v *Validator) {
 	}
 	if d := m.IMAPLoginTimeout.D(); d < 5e9 || d > m.IMAPIdleTimeout.D() {
 		v.Errorf("mailbox.imap_login_timeout", "must be from 5s to imap_idle_timeout; write a duration such as 60s")
+	}
+	if d := m.IMAPSessionRecheck.D(); d < 1e9 || d > m.IMAPIdleTimeout.D() {
+		v.Errorf("mailbox.imap_session_recheck", "must be from 1s to imap_idle_timeout; write a duration such as 30s")
 	}
 }

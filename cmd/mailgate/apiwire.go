@@ -202,20 +202,27 @@ func finishedStatus(rec queue.FinishedRecord, ok bool) (api.Status, bool) {
 	return st, true
 }
 
+// liveAccounts is the account list as the servers that keep logged-in
+// sessions (SMTP submission, IMAP, POP3) see it: with Active, which they
+// ask during a session, so that disabling or removing an account ends
+// its open sessions too.
+type liveAccounts struct{ *accounts.Accounts }
+
+// Active reports whether a logged-in session of account may go on (asked
+// at each MAIL FROM, IMAP or POP3 command, and while an IMAP session
+// waits): not once the account is disabled or removed; an account
+// directory that does not answer cuts no session.
+func (l liveAccounts) Active(account string) bool {
+	st := accountState(l.Accounts, account)
+	return st == api.AccountActive || st == api.AccountUnavailable
+}
+
 // keyLogins lets an application use its API key as the SMTP AUTH
 // password of its account (one secret for both); only a key with the
 // send scope logs in, and only as its own account.
 type keyLogins struct {
-	*accounts.Accounts
+	liveAccounts
 	keys *api.Keys
-}
-
-// Active reports whether a logged-in session of account may go on
-// sending (asked at each MAIL FROM): not once the account is disabled or
-// removed; an account directory that does not answer cuts no session.
-func (k keyLogins) Active(account string) bool {
-	st := accountState(k.Accounts, account)
-	return st == api.AccountActive || st == api.AccountUnavailable
 }
 
 func (k keyLogins) Authenticate(ctx context.Context, username, password string) (string, error) {

@@ -72,8 +72,9 @@ func (a *app) startDirectory(bool) error {
 
 // pop3Auth marks the logins the account directory could not check (LDAP
 // down) as pop3.ErrAuthUnavailable, so POP3 answers them [SYS/TEMP]
-// instead of counting a failed login.
-type pop3Auth struct{ *accounts.Accounts }
+// instead of counting a failed login. Active (liveAccounts) ends the
+// sessions of an account disabled or removed.
+type pop3Auth struct{ liveAccounts }
 
 func (p pop3Auth) Authenticate(ctx context.Context, username, password string) (string, error) {
 	account, err := p.Accounts.Authenticate(ctx, username, password)

@@ -41,7 +41,7 @@ func (u srsUsers) Expand(addr string, isLocal func(domain string) bool) ([]strin
 
 // relayUsers wraps the accounts with SRS when SRS is on.
 func (a *app) relayUsers() relay.Users {
-	users := keyLogins{a.accounts, a.keys} // API keys work as SMTP passwords
+	users := keyLogins{liveAccounts{a.accounts}, a.keys} // API keys work as SMTP passwords
 	if a.srs == nil || !a.cfg.Delivery.Forwarding.SRS {
 		return users
 	}

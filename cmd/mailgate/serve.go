@@ -365,11 +365,11 @@ func (a *app) serve(l config.Listener, run func(net.Listener) error, shutdown fu
 func (a *app) startIMAP(bool) error {
 	mc := a.cfg.Mailbox
 	srv := imap.New(imap.Options{
-		Store: a.store, Auth: a.accounts, TLS: a.tls, Logger: a.log, Registerer: a.reg,
+		Store: a.store, Auth: liveAccounts{a.accounts}, TLS: a.tls, Logger: a.log, Registerer: a.reg,
 		MaxLiteral: int64(mc.IMAPMaxLiteral), IdleTimeout: mc.IMAPIdleTimeout.D(), MaxConnections: mc.IMAPMaxConnections,
 		MaxConnectionsPerIP: mc.IMAPMaxConnectionsPerIP, MaxUserIPConnections: mc.IMAPMaxUserIPConnections,
-		LoginTimeout: mc.IMAPLoginTimeout.D(),
-		Logins:       a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
+		LoginTimeout: mc.IMAPLoginTimeout.D(), SessionRecheck: mc.IMAPSessionRecheck.D(),
+		Logins: a.logins(), FailureDelay: a.cfg.Auth.Delay.D(),
 	})
 	started := false
 	for _, l := range a.cfg.Listeners {
@@ -392,7 +392,7 @@ func (a *app) startIMAP(bool) error {
 // holds across them.
 func (a *app) startPOP3(bool) error {
 	srv := pop3.New(pop3.Options{
-		Store: pop3.NewStore(a.store), Auth: pop3Auth{a.accounts}, TLS: a.tls, Logger: a.log,
+		Store: pop3.NewStore(a.store), Auth: pop3Auth{liveAccounts{a.accounts}}, TLS: a.tls, Logger: a.log,
 		Registerer: a.reg, Hostname: a.cfg.Hostname, Logins: a.logins(),
 	})
 	started := false

@@ -150,6 +150,7 @@ func (c *conn) login(cmd *command, user, pass, ok string) error {
 	c.authed = true
 	c.mu.Unlock()
 	c.state = stateAuth
+	c.srv.watchAccount(c, c.sess.account)
 	return c.write(cmd.tag + " OK [CAPABILITY " + c.capabilities() + "] " + ok)
 }
 

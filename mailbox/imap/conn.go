@@ -117,7 +117,9 @@ func (c *conn) serve() {
 			continue // an empty line
 		}
 		c.work.Lock()
-		err = c.dispatch(cmd)
+		if err = c.checkAccount(); err == nil {
+			err = c.dispatch(cmd)
+		}
 		c.work.Unlock()
 		if err != nil {
 			if !errors.Is(err, errClosed) && !clientGone(err) {

@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_refusals_total",
-			Help: "IMAP connections closed by the server, by reason: literal, login_failures, login_timeout (no login within imap_login_timeout), protocol (bare CR or overlong line in a command).",
+			Help: "IMAP connections closed by the server, by reason: account_inactive (the account was disabled or removed while the session was open), literal, login_failures, login_timeout (no login within imap_login_timeout), protocol (bare CR or overlong line in a command).",
 		}, []string{"reason"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgate_imap_commands_total",

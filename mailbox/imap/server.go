@@ -23,6 +23,10 @@ import (
 
 // Authenticator checks a user's password and returns the canonical
 // account (such as "alice@example.com"). accounts.Accounts satisfies it.
+// If it also has a method Active(account string) bool, a logged-in
+// session asks it before each command and every SessionRecheck while it
+// waits, and ends once it says false (the account was disabled or
+// removed).
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (account string, err error)
 }
@@ -58,6 +62,11 @@ type Options struct {
 	LoginTimeout time.Duration
 	// MaxLoginFailures per connection before * BYE. Default 3.
 	MaxLoginFailures int
+	// SessionRecheck is how often a logged-in session waiting for its
+	// client (in IDLE, under NOTIFY, between commands) asks Auth whether
+	// its account is still active, if Auth can say (an Active(account)
+	// bool method); each command asks too. Default 30s.
+	SessionRecheck time.Duration
 	// Logins, if set, refuses logins from an IP that failed too often
 	// (shared with SMTP AUTH and POP3); FailureDelay is waited before
 	// answering a failed login, to slow guessing.
@@ -117,6 +126,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxLoginFailures <= 0 {
 		opts.MaxLoginFailures = 3
+	}
+	if opts.SessionRecheck <= 0 {
+		opts.SessionRecheck = 30 * time.Second
 	}
 	s := &Server{opts: opts, logger: opts.Logger, metrics: newMetrics(opts.Registerer),
 		listeners: map[net.Listener]struct{}{}, conns: map[*guardConn]string{},

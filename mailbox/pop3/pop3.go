@@ -60,6 +60,9 @@ type Store interface {
 // Authenticator checks a user name and password and returns the account
 // whose mailbox the session opens. Any error is a failed login; an error
 // wrapping ErrAuthUnavailable is answered as a temporary failure instead.
+// If it also has a method Active(account string) bool, each command of a
+// logged-in session asks it, and the session ends once it says false
+// (the account was disabled or removed).
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (account string, err error)
 }

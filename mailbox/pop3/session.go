@@ -232,6 +232,9 @@ func (s *session) dispatch(line string) bool {
 	name, arg, _ := strings.Cut(line, " ")
 	name = strings.ToUpper(name)
 	s.srv.metrics.command(name)
+	if s.expired() {
+		return true
+	}
 	table := authorizationCommands
 	if s.state == stateTransaction {
 		table = transactionCommands
