@@ -49,6 +49,7 @@ type folder struct {
 	newStamp    time.Time
 	curStamp    time.Time
 	stampedAt   time.Time // when the stamps were read (settled)
+	verifyAt    time.Time // when unsettled stamps get read past (noteStamped)
 	modseq      uint64    // bumped on every change; sessions compare it
 	recent      uint32    // \Recent boundary (recent.go), once recentSet
 	recentSet   bool
@@ -194,11 +195,29 @@ const settleTime = 20 * time.Millisecond
 // settled reports whether the stamps were read long enough after the
 // directories' last change that any later change shows as a new time.
 func (f *folder) settled() bool {
-	last := f.newStamp
-	if f.curStamp.After(last) {
-		last = f.curStamp
+	return f.stampedAt.Sub(f.lastStamp()) >= settleTime
+}
+
+func (f *folder) lastStamp() time.Time {
+	if f.curStamp.After(f.newStamp) {
+		return f.curStamp
 	}
-	return f.stampedAt.Sub(last) >= settleTime
+	return f.newStamp
+}
+
+// noteStamped is called whenever the stamps are recorded. Unsettled
+// ones are trusted until verifyAt, settleTime after the earliest change
+// they may hide; the first reader after it reads the directories. Later
+// changes of our own do not push verifyAt back, so under a steady stream
+// of them (IMAP sessions storing flags, deliveries) the folder is read
+// once per settleTime, not once per reader, and another program's file
+// written in the same tick as one of ours shows within about settleTime.
+func (f *folder) noteStamped() {
+	if f.settled() {
+		f.verifyAt = time.Time{}
+	} else if f.verifyAt.IsZero() {
+		f.verifyAt = f.lastStamp().Add(settleTime)
+	}
 }
 
 func (a *account) scan(f *folder, forPut bool) error {
@@ -216,7 +235,7 @@ func (a *account) scan(f *folder, forPut bool) error {
 	// directories tells. Such a read, made once the tick has passed,
 	// settles the stamps.
 	same := ns.ModTime().Equal(f.newStamp) && cs.ModTime().Equal(f.curStamp) && !f.newStamp.IsZero()
-	if same && (forPut || f.settled()) {
+	if same && (forPut || f.settled() || statAt.Before(f.verifyAt)) {
 		return nil
 	}
 	if f.pending != nil && !f.newStamp.IsZero() {
@@ -255,6 +274,8 @@ func (a *account) scan(f *folder, forPut bool) error {
 	records.WriteString(a.renamed(f, found))
 	records.WriteString(a.addFresh(f, fresh))
 	f.newStamp, f.curStamp, f.stampedAt = ns.ModTime(), cs.ModTime(), statAt
+	f.verifyAt = time.Time{} // the read just made is the verification
+	f.noteStamped()
 	if records.Len() == 0 {
 		return nil
 	}
@@ -390,6 +411,7 @@ func (f *folder) restampAfter(sub string, st renameStamps) {
 	}
 	if now, err := os.Stat(filepath.Join(f.dir, sub)); err == nil && now.ModTime().Equal(st.after) {
 		*stamp, f.stampedAt = st.after, time.Now()
+		f.noteStamped()
 	}
 }
 
@@ -403,6 +425,7 @@ func (f *folder) restamp() {
 	if cs, err := os.Stat(filepath.Join(f.dir, "cur")); err == nil {
 		f.curStamp = cs.ModTime()
 	}
+	f.noteStamped()
 }
 
 // cleanTmp removes files left in tmp/ for more than 36 hours (a crash
